@@ -1,0 +1,22 @@
+# omniroute.opencode — developer entry points.
+#   make configure   configure OpenCode for the current user (seed's local defaults)
+#   make test        every test (what CI runs through .ci/run)
+#   make bench       benchmarks (figures go to docs/performance.md)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= $(CURDIR)/.venv
+BIN := $(VENV)/bin
+# Heavy, re-usable downloads (OpenCode CLI, OmniRoute server, base image tarball) live here.
+export OMNIROUTE_OPENCODE_CACHE ?= $(HOME)/.cache/omniroute-opencode
+# The collection is made visible to Ansible as omniroute.opencode through this path.
+COLLECTIONS_DIR := $(CURDIR)/.build/collections
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
+export PATH := $(BIN):$(PATH)
+
+include mk/*.mk
+
+.PHONY: help
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'

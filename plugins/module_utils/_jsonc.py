@@ -1,0 +1,510 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, omniroute.opencode contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A JSONC engine for OpenCode configs: parse, then edit surgically.
+
+Private to the collection; standard library only (it runs on managed hosts, Python 3.8+).
+
+The grammar is what OpenCode's own parser accepts (Microsoft's jsonc-parser with trailing
+commas allowed): strict JSON plus ``//`` and ``/* */`` comments and trailing commas.
+
+How it works: one regular-expression pass produces a *clean* copy of the text, the same
+length, with comments and trailing commas turned into spaces (newlines kept).  Offsets, lines
+and columns therefore mean the same thing in both copies, and the C-accelerated ``json``
+module can validate the clean copy and decode any value inside it.  Edits are computed on the
+clean copy and applied to the original text, so every byte outside an edited span is kept.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import bisect
+import json
+import re
+
+# A string, a comment, or a comma followed by blanks/comments and a closing bracket.
+_TOKEN = re.compile(
+    r'"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"'
+    r'|(//[^\r\n]*|/\*.*?\*/)'
+    r'|(,)(?=(?:[ \t\r\n]|//[^\r\n]*|/\*.*?\*/)*[}\]])',
+    re.S,
+)
+_NOT_NEWLINE = re.compile(r'[^\r\n]')
+_WS = re.compile(r'[ \t\r\n]*')
+_INDENTED_LINE = re.compile(r'^([ \t]+)[^ \t\r\n]', re.M)
+_DECODER = json.JSONDecoder()
+_CONSTANT = re.compile(r'[:\[,][ \t\r\n]*(-?(?:NaN|Infinity))\b')
+
+
+def _reject_constant(name):
+    raise ValueError('%s is not valid JSON' % name)
+
+
+_STRICT = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=len)
+
+
+class JSONCError(ValueError):
+    """Invalid JSONC, or an edit that cannot be made safely. Carries a 1-based position."""
+
+    def __init__(self, msg, line=None, column=None, offset=None):
+        self.msg = msg
+        self.line = line
+        self.column = column
+        self.offset = offset
+        if line is not None:
+            msg = '%s at line %d, column %d' % (msg, line, column)
+        super(JSONCError, self).__init__(msg)
+
+
+def position(text, offset):
+    """Return the 1-based (line, column) of ``offset`` in ``text``."""
+    line = text.count('\n', 0, offset) + 1
+    column = offset - (text.rfind('\n', 0, offset) + 1) + 1
+    return line, column
+
+
+def _error_at(text, offset, msg):
+    line, column = position(text, offset)
+    return JSONCError(msg, line, column, offset)
+
+
+def _clean(text):
+    """Return (clean_text, comment_spans, trailing_comma_offsets)."""
+    pieces = []
+    comments = []
+    commas = []
+    last = 0
+    for m in _TOKEN.finditer(text):
+        if m.group(1) is not None:
+            start, end = m.span()
+            pieces.append(text[last:start])
+            pieces.append(_NOT_NEWLINE.sub(' ', m.group(1)))
+            comments.append((start, end))
+            last = end
+        elif m.group(2) is not None:
+            start = m.start()
+            before = text[last:start]
+            prev = before.rstrip(' \t\r\n')
+            if not prev:
+                for piece in reversed(pieces):
+                    prev = piece.rstrip(' \t\r\n')
+                    if prev:
+                        break
+            if not prev or prev[-1] in '[{,':
+                continue  # a comma after an opener or a comma: leave it for JSON to report
+            pieces.append(before)
+            pieces.append(' ')
+            commas.append(start)
+            last = start + 1
+    if not pieces:
+        return text, comments, commas
+    pieces.append(text[last:])
+    return ''.join(pieces), comments, commas
+
+
+def _describe(msg):
+    """Turn the json module's wording into OpenCode-ish wording."""
+    if msg.startswith('Expecting property name'):
+        return 'expected a property name in double quotes'
+    if msg.startswith('Expecting value'):
+        return 'expected a value'
+    if msg.startswith("Expecting ','"):
+        return "expected ',' or a closing bracket"
+    if msg.startswith("Expecting ':'"):
+        return "expected ':'"
+    if msg.startswith('Extra data'):
+        return 'unexpected content after the end of the document'
+    if msg.startswith('Unterminated string'):
+        return 'unterminated string'
+    if msg.startswith('Invalid control character'):
+        return 'control character in a string'
+    return msg[:1].lower() + msg[1:]
+
+
+class Member:
+    """One ``"key": value`` of an object, located in the document."""
+
+    __slots__ = ('key', 'key_start', 'value_start', 'value_end', 'comma', 'trailing')
+
+    def __init__(self, key, key_start, value_start, value_end, comma, trailing):
+        self.key = key
+        self.key_start = key_start
+        self.value_start = value_start
+        self.value_end = value_end
+        self.comma = comma          # offset of the comma after the value, or None
+        self.trailing = trailing    # True when that comma is a trailing comma
+
+
+class ObjectSpan:
+    """An object located in the document: its braces and its members."""
+
+    __slots__ = ('open', 'close', 'members')
+
+    def __init__(self, open_, close, members):
+        self.open = open_
+        self.close = close
+        self.members = members
+
+    def find(self, key):
+        """The member for ``key`` (the last one, as JSON parsers keep the last duplicate)."""
+        found = None
+        for member in self.members:
+            if member.key == key:
+                found = member
+        return found
+
+
+class Document:
+    """A parsed JSONC text that can be queried and edited without disturbing other bytes."""
+
+    def __init__(self, text, base_indent='', style=None):
+        if text.startswith(u'\ufeff'):
+            raise JSONCError('a byte order mark (BOM) is not supported', 1, 1, 0)
+        self.text = text
+        self.base_indent = base_indent
+        self.clean, self.comments, self.trailing_commas = _clean(text)
+        self._comment_starts = [c[0] for c in self.comments]
+        start = _WS.match(self.clean).end()
+        self.empty = start == len(self.clean)
+        if not self.empty:
+            try:
+                _STRICT.decode(self.clean)
+            except json.JSONDecodeError as exc:
+                raise self._syntax_error(exc.pos, _describe(exc.msg))
+            except ValueError as exc:
+                m = _CONSTANT.search(self.clean)
+                raise _error_at(text, m.start(1) if m else start, 'invalid JSONC: ' + str(exc))
+        self.root_start = start
+        if style is None:
+            style = Style.detect(text, bool(self.trailing_commas))
+        self.style = style
+
+    def _syntax_error(self, offset, msg):
+        if self.clean.startswith('/*', offset):
+            msg = 'unterminated block comment'
+        elif self.clean.startswith('/', offset):
+            msg = "unexpected '/' (comments start with // or /*)"
+        return _error_at(self.text, offset, 'invalid JSONC: ' + msg)
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def root_is_object(self):
+        return not self.empty and self.clean[self.root_start] == '{'
+
+    def value(self, start=None):
+        """Decode the value starting at ``start`` (default: the root)."""
+        if self.empty:
+            return None
+        if start is None:
+            start = self.root_start
+        return _DECODER.raw_decode(self.clean, start)[0]
+
+    def object_at(self, start):
+        """Locate the members of the object whose ``{`` is at ``start``."""
+        clean = self.clean
+        i = _WS.match(clean, start + 1).end()
+        members = []
+        while clean[i] != '}':
+            key_start = i
+            key, i = _DECODER.raw_decode(clean, i)
+            i = _WS.match(clean, i).end() + 1            # past ':'
+            value_start = _WS.match(clean, i).end()
+            value_end = _skip_value(clean, value_start)
+            i = _WS.match(clean, value_end).end()
+            comma, trailing = None, False
+            if clean[i] == ',':
+                comma = i
+                i = _WS.match(clean, i + 1).end()
+            else:
+                k = bisect.bisect_left(self.trailing_commas, value_end)
+                if k < len(self.trailing_commas) and self.trailing_commas[k] < i:
+                    comma, trailing = self.trailing_commas[k], True
+            members.append(Member(key, key_start, value_start, value_end, comma, trailing))
+        return ObjectSpan(start, i, members)
+
+    def locate(self, path):
+        """Walk ``path`` (a tuple of keys) from the root.
+
+        Returns ``(objects, member)``: the objects passed through (root first) and the member
+        at the end of the path, or None when the path stops early.  ``len(objects)`` tells how
+        far the walk got.  Raises JSONCError when a step is not an object.
+        """
+        if not self.root_is_object:
+            raise _error_at(self.text, self.root_start, 'the top level is not an object')
+        obj = self.object_at(self.root_start)
+        objects = [obj]
+        for depth, key in enumerate(path):
+            member = obj.find(key)
+            if member is None or depth == len(path) - 1:
+                return objects, member
+            if self.clean[member.value_start] != '{':
+                raise _error_at(
+                    self.text, member.value_start,
+                    '"%s" is not an object' % '.'.join(path[:depth + 1]))
+            obj = self.object_at(member.value_start)
+            objects.append(obj)
+        return objects, None
+
+    def get(self, path, default=None):
+        """The decoded value at ``path``, or ``default`` when it is missing."""
+        if self.empty:
+            return default
+        if not path:
+            return self.value()
+        member = self.locate(path)[1]
+        if member is None:
+            return default
+        return self.value(member.value_start)
+
+    def has(self, path):
+        return not self.empty and self.locate(path)[1] is not None
+
+    # ----------------------------------------------------------------- editing
+    def set(self, path, value, first=False):
+        """Return a new Document with ``value`` at ``path`` (inserting parents as needed).
+
+        A new member goes after the last member of its object, or before the first one when
+        ``first`` is true.  A replaced value keeps its place, and stays on one line if it was.
+        """
+        if self.empty:
+            return self._replace_empty(_nest(path, value))
+        if not path:
+            raise JSONCError('cannot replace the whole document')
+        objects, member = self.locate(path)
+        if member is not None:
+            if self.value(member.value_start) == value:
+                return self
+            if '\n' in self.text[member.value_start:member.value_end]:
+                new = self.style.dump(value, self._line_indent(member.key_start))
+            else:
+                new = self.style.dump_inline(value)
+            return self._apply([(member.value_start, member.value_end, new)])
+        depth = len(objects) - 1
+        obj, key, value = objects[-1], path[depth], _nest(path[depth + 1:], value)
+        if first and obj.members:
+            return self._apply(self._insert_first(obj, key, value))
+        return self._apply(self._insert(obj, key, value))
+
+    def delete(self, path):
+        """Return a new Document without the member at ``path`` (unchanged if missing)."""
+        if self.empty or not path:
+            return self
+        objects, member = self.locate(path)
+        if member is None:
+            return self
+        return self._apply(self._remove(objects[-1], member))
+
+    def set_value_text(self, path, new_text):
+        """Replace the value at ``path`` (which must exist) with ready-made text."""
+        member = self.locate(path)[1]
+        if member is None:
+            raise KeyError(path)
+        if self.text[member.value_start:member.value_end] == new_text:
+            return self
+        return self._apply([(member.value_start, member.value_end, new_text)])
+
+    def value_span(self, path):
+        """(start, end) of the value at ``path``, and the indentation of its line."""
+        member = self.locate(path)[1]
+        if member is None:
+            return None
+        return member.value_start, member.value_end, self._line_indent(member.key_start)
+
+    def _apply(self, edits):
+        text = self.text
+        # From the end backwards; of two edits at one offset, the one listed first ends up first.
+        order = sorted(range(len(edits)), key=lambda i: (edits[i][0], i), reverse=True)
+        for i in order:
+            start, end, new = edits[i]
+            text = text[:start] + new + text[end:]
+        return Document(text, self.base_indent, self.style)
+
+    def _replace_empty(self, obj):
+        """Write an object into a document that holds only blanks and comments."""
+        text = self.text
+        nl = self.style.newline
+        body = self.style.dump(obj, self.base_indent)
+        if text and not text.endswith(('\n', '\r')):
+            text += nl
+        return Document(text + body + nl, self.base_indent, self.style)
+
+    # Layout helpers ---------------------------------------------------------
+    def _line_indent(self, offset):
+        """The leading blanks of the line holding ``offset``."""
+        line_start = self.text.rfind('\n', 0, offset) + 1
+        if line_start == 0:
+            prefix = self.base_indent
+            line_start = 0
+        else:
+            prefix = ''
+        m = re.compile(r'[ \t]*').match(self.text, line_start)
+        return prefix + m.group(0)
+
+    def _after_same_line_comments(self, pos, limit):
+        """Skip blanks and comments that start on this line; stop at a newline or token."""
+        text = self.text
+        while pos < limit:
+            ch = text[pos]
+            if ch in ' \t':
+                pos += 1
+                continue
+            k = bisect.bisect_left(self._comment_starts, pos)
+            if k < len(self.comments) and self.comments[k][0] == pos:
+                pos = self.comments[k][1]
+                continue
+            break
+        return pos
+
+    def _newline_at(self, pos):
+        if self.text.startswith('\r\n', pos):
+            return 2
+        if self.text.startswith('\n', pos):
+            return 1
+        return 0
+
+    def _insert(self, obj, key, value):
+        text = self.text
+        multiline = '\n' in text[obj.open:obj.close]
+        style = self.style
+        key_text = json.dumps(key, ensure_ascii=False)
+        if obj.members:
+            last = obj.members[-1]
+            if not multiline:
+                member = key_text + ': ' + style.dump_inline(value)
+                if last.comma is not None:
+                    return [(last.comma + 1, last.comma + 1, ' ' + member + ',')]
+                return [(last.value_end, last.value_end, ', ' + member)]
+            indent = self._line_indent(last.key_start)
+            member = key_text + ': ' + style.dump(value, indent)
+            edits = []
+            if last.comma is None:
+                edits.append((last.value_end, last.value_end, ','))
+                pos = last.value_end
+                tail = ''
+            else:
+                pos = last.comma + 1
+                tail = ','
+            pos = self._after_same_line_comments(pos, obj.close)
+            edits.append((pos, pos, style.newline + indent + member + tail))
+            return edits
+        # An empty object.
+        outer = self._line_indent(obj.open)
+        indent = outer + style.unit
+        member = key_text + ': ' + style.dump(value, indent) + (',' if style.trailing else '')
+        inside = text[obj.open + 1:obj.close]
+        if not inside.strip(' \t'):
+            return [(obj.open + 1, obj.close, style.newline + indent + member + style.newline + outer)]
+        pos = self._after_same_line_comments(obj.open + 1, obj.close)
+        new = style.newline + indent + member
+        if '\n' not in text[pos:obj.close]:
+            new += style.newline + outer
+        return [(pos, pos, new)]
+
+    def _insert_first(self, obj, key, value):
+        """Insert a member right after the object's ``{`` (and any comment on that line)."""
+        first = obj.members[0]
+        key_text = json.dumps(key, ensure_ascii=False)
+        if '\n' in self.text[obj.open:first.key_start]:
+            indent = self._line_indent(first.key_start)
+            member = key_text + ': ' + self.style.dump(value, indent)
+            pos = self._after_same_line_comments(obj.open + 1, first.key_start)
+            return [(pos, pos, self.style.newline + indent + member + ',')]
+        return [(first.key_start, first.key_start, key_text + ': ' + self.style.dump_inline(value) + ', ')]
+
+    def _remove(self, obj, member):
+        text = self.text
+        index = obj.members.index(member)
+        is_last = index == len(obj.members) - 1
+        edits = []
+        line_start = text.rfind('\n', 0, member.key_start) + 1
+        own_line = not text[line_start:member.key_start].strip(' \t')
+        end = member.value_end if member.comma is None else member.comma + 1
+        if is_last and not member.trailing and index > 0:
+            prev = obj.members[index - 1]
+            edits.append((prev.comma, prev.comma + 1, ''))
+        if index == 0 and is_last and not self._has_comment(obj.open, obj.close, (member.key_start, end)):
+            return [(obj.open + 1, obj.close, '')]  # the only member: leave an empty object
+        if own_line:
+            end = self._after_same_line_comments(end, len(text))
+            nl = self._newline_at(end)
+            if nl:
+                return edits + [(line_start, end + nl, '')]
+            return edits + [(member.key_start, end, '')]
+        start = member.key_start
+        if is_last:
+            start = len(text[:start].rstrip(' \t'))
+        else:
+            end = self._after_same_line_comments(end, obj.close) if self.text[end:end + 1] in ' \t' else end
+        return edits + [(start, end, '')]
+
+    def _has_comment(self, start, end, exclude=None):
+        for c_start, c_end in self.comments:
+            if start < c_start < end:
+                if exclude and exclude[0] <= c_start < exclude[1]:
+                    continue
+                return True
+        return False
+
+
+def _skip_value(clean, start):
+    """Offset just past the JSON value starting at ``start`` (clean text, already valid)."""
+    if clean[start] == '"':
+        return json.decoder.scanstring(clean, start + 1)[1]
+    return _DECODER.raw_decode(clean, start)[1]
+
+
+def _nest(path, value):
+    for key in reversed(path):
+        value = {key: value}
+    return value
+
+
+class Style:
+    """How a file is laid out: indentation unit, newline, trailing commas."""
+
+    __slots__ = ('unit', 'newline', 'trailing')
+
+    def __init__(self, unit='  ', newline='\n', trailing=False):
+        self.unit = unit
+        self.newline = newline
+        self.trailing = trailing
+
+    @classmethod
+    def detect(cls, text, trailing):
+        sample = text[:65536]
+        crlf = sample.count('\r\n')
+        newline = '\r\n' if crlf and crlf * 2 >= sample.count('\n') else '\n'
+        tabs = 0
+        spaces = []
+        for m in _INDENTED_LINE.finditer(sample):
+            lead = m.group(1)
+            if lead.startswith('\t'):
+                tabs += 1
+            elif ' ' in lead and '\t' not in lead:
+                spaces.append(len(lead))
+        if tabs > len(spaces):
+            unit = '\t'
+        elif spaces:
+            unit = ' ' * min(spaces)
+        else:
+            unit = '  '
+        return cls(unit, newline, trailing)
+
+    def dump(self, value, indent):
+        """Serialise ``value`` for a line indented by ``indent``."""
+        out = json.dumps(value, indent=self.unit, ensure_ascii=False, separators=(',', ': '))
+        if '\n' not in out:
+            return out
+        if self.trailing:
+            out = re.sub(r'(?<=[^\[{])\n(?=[ \t]*[}\]])', ',\n', out)
+        return out.replace('\n', self.newline + indent)
+
+    @staticmethod
+    def dump_inline(value):
+        return json.dumps(value, ensure_ascii=False, separators=(', ', ': '))
+
+
+def parse(text):
+    """Parse JSONC ``text`` into Python values (None for an empty document)."""
+    return Document(text).value()

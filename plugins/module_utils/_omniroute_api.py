@@ -1,0 +1,354 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to omniroute.opencode
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Minimal client for OmniRoute's management API (stdlib only, Python 3.8+).
+
+Used by the ``omniroute.opencode.api_key`` module on the controller. Only the calls listed in
+docs/omniroute-keys.md are used. No secret (admin password, management key, API key, session
+cookie) is ever put into an exception message: every message goes through ``redact``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import socket
+import ssl
+
+try:  # Python 3
+    from urllib.error import HTTPError, URLError
+    from urllib.parse import quote, urlsplit
+    from urllib.request import HTTPCookieProcessor, HTTPSHandler, Request, build_opener
+    from http.cookiejar import CookieJar
+except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
+    raise
+
+KIND_UNREACHABLE = "unreachable"
+KIND_AUTH = "auth"
+KIND_API = "api"
+
+# Placeholder values that are never real keys (OmniRoute's documented "no key" value, OpenCode
+# substitutions).
+PLACEHOLDER_KEYS = ("", "sk_omniroute")
+
+
+class OmniRouteError(Exception):
+    """A failed management call. ``kind`` is one of unreachable, auth, api."""
+
+    def __init__(self, kind, message, status=None):
+        super(OmniRouteError, self).__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+
+
+def mask_key(key):
+    """The server's own mask of a stored key: first 8 characters, ****, last 4."""
+    if not isinstance(key, str) or not key:
+        return None
+    return key[:8] + "****" + key[-4:]
+
+
+def is_real_key(value):
+    """True for a literal key (not a placeholder, not an OpenCode {env:}/{file:} substitution)."""
+    if not isinstance(value, str):
+        return False
+    value = value.strip()
+    if value in PLACEHOLDER_KEYS:
+        return False
+    if value.startswith("{env:") or value.startswith("{file:"):
+        return False
+    return True
+
+
+def strip_jsonc(text):
+    """Turn JSONC (comments, trailing commas) into JSON text. String-aware; stdlib only."""
+    out = []
+    i = 0
+    n = len(text)
+    in_str = False
+    while i < n:
+        c = text[i]
+        if in_str:
+            out.append(c)
+            if c == "\\" and i + 1 < n:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            if c == '"':
+                in_str = False
+            i += 1
+            continue
+        if c == '"':
+            in_str = True
+            out.append(c)
+            i += 1
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        elif c in "]}":
+            # drop a trailing comma before a closing bracket
+            k = len(out) - 1
+            while k >= 0 and out[k] in " \t\r\n":
+                k -= 1
+            if k >= 0 and out[k] == ",":
+                del out[k]
+            out.append(c)
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def parse_jsonc(text):
+    """Parse OpenCode config text; None when it is empty or not valid JSON(C)."""
+    if not text or not text.strip():
+        return None
+    text = text.lstrip("\ufeff")
+    try:
+        return json.loads(strip_jsonc(text))
+    except ValueError:
+        return None
+
+
+def installed_key_from_config(text, provider):
+    """``provider.<provider>.options.apiKey`` from OpenCode config text, or None."""
+    data = parse_jsonc(text)
+    try:
+        value = data["provider"][provider]["options"]["apiKey"]
+    except (KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def installed_key_from_auth(text, provider):
+    """``<provider>.key`` from OpenCode's auth.json text, or None."""
+    data = parse_jsonc(text)
+    try:
+        entry = data[provider]
+    except (KeyError, TypeError):
+        return None
+    if isinstance(entry, dict) and entry.get("type", "api") == "api":
+        value = entry.get("key")
+        return value if isinstance(value, str) else None
+    return None
+
+
+class Client:
+    """One management session against one OmniRoute server.
+
+    Authentication: ``password`` (dashboard login, session cookie ``auth_token``) or
+    ``management_key`` (an API key with the ``manage`` scope, sent as a Bearer token) where the
+    server supports it.
+    """
+
+    def __init__(self, url, password=None, management_key=None, timeout=30, validate_certs=True):
+        url = (url or "").strip().rstrip("/")
+        if url.endswith("/v1"):
+            url = url[: -len("/v1")]
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise OmniRouteError(KIND_API, "url must be an http(s) URL of the OmniRoute server, got %r" % url)
+        self.url = url
+        self._password = password
+        self._management_key = management_key
+        self._secrets = [s for s in (password, management_key) if s]
+        self.timeout = timeout
+        self._jar = CookieJar()
+        handlers = [HTTPCookieProcessor(self._jar)]
+        if not validate_certs:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            handlers.append(HTTPSHandler(context=ctx))
+        self._opener = build_opener(*handlers)
+        self._logged_in = False
+        self.calls = []  # (method, path, status, seconds) for timing reports; no secrets
+
+    # -- secrets hygiene -------------------------------------------------------------------
+    def add_secret(self, value):
+        if value and value not in self._secrets:
+            self._secrets.append(value)
+
+    def redact(self, text):
+        text = "%s" % (text,)
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "********")
+        return text
+
+    # -- transport -------------------------------------------------------------------------
+    def _request(self, method, path, body=None, bearer=None, auth=True):
+        import time
+
+        headers = {"Accept": "application/json", "User-Agent": "omniroute.opencode-ansible"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if bearer is not None:
+            headers["Authorization"] = "Bearer " + bearer
+        elif auth and self._management_key:
+            headers["Authorization"] = "Bearer " + self._management_key
+        req = Request(self.url + path, data=data, headers=headers, method=method)
+        started = time.time()
+        status = None
+        raw = b""
+        try:
+            resp = self._opener.open(req, timeout=self.timeout)
+            status = resp.getcode()
+            raw = resp.read()
+        except HTTPError as e:
+            status = e.code
+            try:
+                raw = e.read()
+            except Exception:  # pylint: disable=broad-except
+                raw = b""
+        except (URLError, socket.timeout, ConnectionError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise OmniRouteError(
+                KIND_UNREACHABLE,
+                self.redact("OmniRoute server at %s is unreachable (%s %s): %s" % (self.url, method, path, reason)),
+            )
+        finally:
+            self.calls.append((method, path, status, round(time.time() - started, 4)))
+        try:
+            payload = json.loads(raw.decode("utf-8")) if raw else None
+        except ValueError:
+            payload = None
+        return status, payload
+
+    def _error_text(self, payload):
+        if isinstance(payload, dict):
+            err = payload.get("error", payload.get("message"))
+            if isinstance(err, dict):
+                err = err.get("message") or json.dumps(err, sort_keys=True)
+            if err:
+                return self.redact(err)
+        return "no error message"
+
+    def _call(self, method, path, body=None, ok=(200, 201)):
+        if not self._management_key and not self._logged_in:
+            self.login()
+        status, payload = self._request(method, path, body=body)
+        if status in ok:
+            return status, payload
+        if status in (401, 403):
+            how = "management key" if self._management_key else "dashboard session"
+            raise OmniRouteError(
+                KIND_AUTH,
+                "OmniRoute refused the %s for %s %s (HTTP %s): %s"
+                % (how, method, path, status, self._error_text(payload)),
+                status,
+            )
+        raise OmniRouteError(
+            KIND_API,
+            "OmniRoute API error on %s %s (HTTP %s): %s" % (method, path, status, self._error_text(payload)),
+            status,
+        )
+
+    # -- authentication --------------------------------------------------------------------
+    def login(self):
+        """POST /api/auth/login {password} -> session cookie auth_token."""
+        if not self._password:
+            raise OmniRouteError(KIND_AUTH, "no admin password and no management key given")
+        status, payload = self._request("POST", "/api/auth/login", body={"password": self._password}, auth=False)
+        if status == 200 and any(c.name == "auth_token" for c in self._jar):
+            self._logged_in = True
+            return
+        if status == 401:
+            raise OmniRouteError(KIND_AUTH, "OmniRoute login failed: wrong admin password (HTTP 401)", status)
+        if status == 429:
+            raise OmniRouteError(
+                KIND_AUTH, "OmniRoute login locked after too many failed attempts (HTTP 429); retry later", status
+            )
+        if status == 200:
+            raise OmniRouteError(KIND_AUTH, "OmniRoute login answered 200 but set no session cookie", status)
+        raise OmniRouteError(
+            KIND_AUTH if status in (400, 403) else KIND_API,
+            "OmniRoute login failed (HTTP %s): %s" % (status, self._error_text(payload)),
+            status,
+        )
+
+    # -- keys ------------------------------------------------------------------------------
+    def list_keys(self):
+        """GET /api/keys -> list of key records (key values masked by the server)."""
+        _, payload = self._call("GET", "/api/keys")
+        if isinstance(payload, dict) and isinstance(payload.get("keys"), list):
+            return payload["keys"]
+        if isinstance(payload, list):
+            return payload
+        raise OmniRouteError(KIND_API, "unexpected answer from GET /api/keys (no 'keys' list)")
+
+    def find_keys(self, name):
+        return [k for k in self.list_keys() if isinstance(k, dict) and k.get("name") == name]
+
+    def get_key(self, key_id):
+        """GET /api/keys/{id} -> key record (masked)."""
+        _, payload = self._call("GET", "/api/keys/" + quote(str(key_id), safe=""))
+        return payload
+
+    def create_key(self, name, allowed_models=None, scopes=None):
+        """POST /api/keys {name[, allowedModels, modelAccessMode, scopes]} -> record with full key."""
+        body = {"name": name}
+        if allowed_models:
+            body["allowedModels"] = list(allowed_models)
+            body["modelAccessMode"] = "allowlist"
+        if scopes:
+            body["scopes"] = list(scopes)
+        _, payload = self._call("POST", "/api/keys", body=body)
+        if not isinstance(payload, dict) or not isinstance(payload.get("key"), str):
+            raise OmniRouteError(KIND_API, "POST /api/keys answered without a key")
+        self.add_secret(payload["key"])
+        return payload
+
+    def update_key(self, key_id, changes):
+        """PATCH /api/keys/{id} with policy fields (allowedModels, expiresAt, ...)."""
+        _, payload = self._call("PATCH", "/api/keys/" + quote(str(key_id), safe=""), body=changes)
+        return payload
+
+    def delete_key(self, key_id):
+        """DELETE /api/keys/{id}; True when deleted, False when it was already gone."""
+        try:
+            self._call("DELETE", "/api/keys/" + quote(str(key_id), safe=""))
+        except OmniRouteError as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
+    def regenerate_key(self, key_id):
+        """POST /api/keys/{id}/regenerate -> record with the new full key, or None when the
+        server has no such endpoint (404/405)."""
+        try:
+            _, payload = self._call("POST", "/api/keys/" + quote(str(key_id), safe="") + "/regenerate", body={})
+        except OmniRouteError as e:
+            if e.status in (404, 405):
+                return None
+            raise
+        key = payload.get("key") if isinstance(payload, dict) else None
+        if not isinstance(key, str):
+            return None
+        self.add_secret(key)
+        return payload
+
+    # -- inference side --------------------------------------------------------------------
+    def key_accepted(self, key):
+        """GET /v1/models with ``Authorization: Bearer <key>``: True on 200, False on 401/403.
+
+        With REQUIRE_API_KEY=false every key is accepted; callers must not rely on this alone.
+        """
+        self.add_secret(key)
+        status, payload = self._request("GET", "/v1/models", bearer=key, auth=False)
+        if status == 200:
+            return True
+        if status in (401, 403):
+            return False
+        raise OmniRouteError(
+            KIND_API, "OmniRoute API error on GET /v1/models (HTTP %s): %s" % (status, self._error_text(payload)), status
+        )

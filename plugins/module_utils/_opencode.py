@@ -1,0 +1,439 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, omniroute.opencode contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""OpenCode domain logic: what a correct OmniRoute provider entry is, and how to get there.
+
+Private to the collection; standard library only; no Ansible imports, so tests and benchmarks
+call these functions directly.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+
+try:
+    from urllib.parse import urlsplit, urlunsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported, this keeps sanity quiet
+    from urlparse import urlsplit, urlunsplit  # type: ignore
+
+from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document
+
+SCHEMA_URL = 'https://opencode.ai/config.json'
+SDK_PACKAGE = '@ai-sdk/openai-compatible'
+DEFAULT_NAME = 'omniroute'
+DEFAULT_DISPLAY_NAME = 'OmniRoute'
+DEFAULT_BASE_URL = 'http://localhost:20128'
+DEFAULT_API_KEY = 'sk_omniroute'
+DEFAULT_MODELS = (
+    'claude-opus-4-5-thinking',
+    'claude-sonnet-4-5-thinking',
+    'gemini-3.1-pro-high',
+    'gemini-3-flash',
+)
+# Global config files, in increasing precedence (a later one overrides an earlier one).
+CONFIG_FILES = ('config.json', 'opencode.json', 'opencode.jsonc')
+REDACTED = '********'
+# Keys inside the managed entry that would hide models the module configures.
+HIDING_ENTRY_KEYS = ('whitelist', 'blacklist')
+
+
+class PlanError(ValueError):
+    """The input cannot be turned into a correct config; the message says why."""
+
+
+# --------------------------------------------------------------------------- normalisation
+def normalize_base_url(url):
+    """Return ``url`` as an http(s) URL that ends in exactly one ``/v1``.
+
+    >>> normalize_base_url('http://localhost:20128/v1///')
+    'http://localhost:20128/v1'
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise PlanError('base_url must be a non-empty http(s) URL')
+    raw = url.strip()
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    if scheme not in ('http', 'https') or not parts.netloc:
+        raise PlanError('base_url must be an http:// or https:// URL with a host, got %r' % raw)
+    if parts.username is not None or parts.password is not None:
+        raise PlanError('base_url must not carry a user name or password; '
+                        'give the key through api_key instead')
+    if parts.query or parts.fragment:
+        raise PlanError('base_url must not have a query string or fragment, got %r' % raw)
+    try:
+        parts.port  # noqa: B018 - validates the port number
+    except ValueError:
+        raise PlanError('base_url has an invalid port: %r' % raw)
+    path = parts.path.rstrip('/')
+    while path.lower().endswith('/v1'):
+        path = path[:-3].rstrip('/')
+    return urlunsplit((scheme, parts.netloc, path + '/v1', '', ''))
+
+
+def normalize_models(models, labels=None):
+    """Return ``[(id, settings), ...]``: ids trimmed, empty ones dropped, first of duplicates kept.
+
+    An entry is an id string or a dict with ``id`` plus OpenCode model settings (``name``,
+    ``limit``...).  ``labels`` maps an id to its display name and wins over a dict's ``name``.
+    """
+    labels = dict(labels or {})
+    seen = set()
+    result = []
+    for index, item in enumerate(models):
+        if isinstance(item, dict):
+            settings = dict(item)
+            model_id = settings.pop('id', None)
+            if not isinstance(model_id, str):
+                raise PlanError('models[%d] is a dict without a string "id"' % index)
+        elif isinstance(item, str):
+            model_id, settings = item, {}
+        else:
+            raise PlanError('models[%d] must be a model id or a dict with "id"' % index)
+        model_id = model_id.strip()
+        if not model_id or model_id in seen:
+            continue
+        seen.add(model_id)
+        label = labels.get(model_id)
+        if label is not None:
+            settings['name'] = str(label)
+        settings.setdefault('name', model_id)
+        result.append((model_id, settings))
+    if not result:
+        raise PlanError('models must name at least one model id')
+    return result
+
+
+def is_reference(value):
+    """True for a value OpenCode substitutes itself: ``{env:VAR}`` or ``{file:path}``."""
+    return isinstance(value, str) and re.match(r'^\{(env|file):[^{}]+\}$', value.strip()) is not None
+
+
+def qualify_model(name, model_id, model_ids):
+    """``<name>/<id>`` for a top-level ``model``; the id must be in the catalog."""
+    if model_id.startswith(name + '/'):
+        model_id = model_id[len(name) + 1:]
+    model_id = model_id.strip()
+    if model_id not in model_ids:
+        raise PlanError('model %r is not in the models catalog (%s)' % (model_id, ', '.join(model_ids)))
+    return '%s/%s' % (name, model_id)
+
+
+# --------------------------------------------------------------------------- discovery
+def config_dir(environ=None, home=None):
+    """The directory OpenCode reads global configs from, as the running user sees it."""
+    environ = os.environ if environ is None else environ
+    base = environ.get('XDG_CONFIG_HOME') or os.path.join(home or os.path.expanduser('~'), '.config')
+    return os.path.join(base, 'opencode')
+
+
+def data_dir(environ=None, home=None):
+    """The directory of OpenCode's credential store (auth.json)."""
+    environ = os.environ if environ is None else environ
+    base = environ.get('XDG_DATA_HOME') or os.path.join(home or os.path.expanduser('~'), '.local', 'share')
+    return os.path.join(base, 'opencode')
+
+
+def discover(directory, exists=os.path.lexists):
+    """Return ``(target, lower, higher)`` for the global config files in ``directory``.
+
+    ``target`` is the file that wins (the highest-precedence one that exists) or a new
+    ``opencode.json``; ``lower`` are existing files it overrides, lowest first.
+    """
+    present = [os.path.join(directory, n) for n in CONFIG_FILES if exists(os.path.join(directory, n))]
+    if not present:
+        return os.path.join(directory, 'opencode.json'), [], []
+    return present[-1], present[:-1], []
+
+
+def precedence(path, directory, exists=os.path.lexists):
+    """For an explicit ``path``: the existing global files below and above it."""
+    path = os.path.abspath(path)
+    names = [os.path.join(directory, n) for n in CONFIG_FILES]
+    if path not in names:
+        return [], [p for p in names if exists(p)]
+    index = names.index(path)
+    return [p for p in names[:index] if exists(p)], [p for p in names[index + 1:] if exists(p)]
+
+
+# --------------------------------------------------------------------------- planning
+class Spec:
+    """What the managed entry should be."""
+
+    def __init__(self, name=DEFAULT_NAME, display_name=DEFAULT_DISPLAY_NAME,
+                 base_url=DEFAULT_BASE_URL, api_key=DEFAULT_API_KEY, models=DEFAULT_MODELS,
+                 model_labels=None, model=None, small_model=None, key_in_config=True):
+        if not name or not re.match(r'^[A-Za-z0-9][A-Za-z0-9._-]*$', name):
+            raise PlanError('name must be a provider id of letters, digits, ".", "_" or "-", got %r' % (name,))
+        self.name = name
+        self.display_name = display_name
+        self.base_url = normalize_base_url(base_url)
+        self.api_key = api_key
+        self.key_in_config = key_in_config
+        self.models = normalize_models(models, model_labels)
+        ids = [m[0] for m in self.models]
+        self.model = qualify_model(name, model, ids) if model else None
+        self.small_model = qualify_model(name, small_model, ids) if small_model else None
+
+    @property
+    def model_ids(self):
+        return [m[0] for m in self.models]
+
+    def entry(self):
+        """The whole entry, in the seed's key order, for a config that has none."""
+        options = {'baseURL': self.base_url}
+        if self.key_in_config:
+            options['apiKey'] = self.api_key
+        return {
+            'npm': SDK_PACKAGE,
+            'name': self.display_name,
+            'options': options,
+            'models': dict((mid, dict(settings)) for mid, settings in self.models),
+        }
+
+
+class Plan:
+    """The result of planning one file: the new text and what changed, in words."""
+
+    def __init__(self, old_text, new_text, changes, entry, warnings):
+        self.old_text = old_text
+        self.new_text = new_text
+        self.changes = changes
+        self.entry = entry
+        self.warnings = warnings
+
+    @property
+    def changed(self):
+        return self.new_text != self.old_text
+
+
+class _Editor:
+    """Applies path-level edits to a Document and records them for verification."""
+
+    def __init__(self, doc):
+        self.doc = doc
+        self.ops = []
+
+    def set(self, path, value, first=False):
+        new = self.doc.set(path, value, first)
+        if new is not self.doc:
+            self.ops.append((path, value))
+            self.doc = new
+
+    def delete(self, path):
+        new = self.doc.delete(path)
+        if new is not self.doc:
+            self.ops.append((path, _MISSING))
+            self.doc = new
+
+
+_MISSING = object()
+
+
+def _entry_edits(ed, spec, current):
+    """Bring the managed entry (an object) to ``spec``, keeping what the user added."""
+    ed.set(('npm',), SDK_PACKAGE)
+    ed.set(('name',), spec.display_name)
+    options = current.get('options')
+    if not isinstance(options, dict):
+        ed.set(('options',), {})
+    ed.set(('options', 'baseURL'), spec.base_url)
+    if spec.key_in_config:
+        ed.set(('options', 'apiKey'), spec.api_key)
+    else:
+        ed.delete(('options', 'apiKey'))
+    for key in HIDING_ENTRY_KEYS:
+        ed.delete((key,))
+    models = current.get('models')
+    if not isinstance(models, dict):
+        ed.set(('models',), {})
+        models = {}
+    wanted = dict(spec.models)
+    for model_id in list(models):
+        if model_id not in wanted:
+            ed.delete(('models', model_id))
+    for model_id, settings in spec.models:
+        existing = models.get(model_id)
+        if not isinstance(existing, dict):
+            ed.set(('models', model_id), dict(settings))
+            continue
+        if existing.get('disabled') is True:
+            ed.delete(('models', model_id, 'disabled'))
+        for key, value in settings.items():
+            ed.set(('models', model_id, key), value)
+
+
+def plan_present(text, spec, inherited=None):
+    """Plan the managed entry into ``text`` (a config file's content).
+
+    ``inherited`` holds values that lower-precedence global files give to settings this file
+    does not set (``disabled_providers``, ``enabled_providers``): they would still hide the
+    provider, so this file overrides them.
+    """
+    doc = Document(text)
+    changes = []
+    warnings = []
+    ed = _Editor(doc)
+    if not doc.empty:
+        doc.locate(())  # the top level must be an object
+    if not doc.has(('$schema',)):
+        ed.set(('$schema',), SCHEMA_URL, first=True)
+        changes.append('added $schema')
+    path = ('provider', spec.name)
+    current = ed.doc.get(path) if not ed.doc.empty else None
+    if isinstance(current, dict):
+        start, end, indent = ed.doc.value_span(path)
+        sub = _Editor(Document(ed.doc.text[start:end], indent, ed.doc.style))
+        _entry_edits(sub, spec, current)
+        if sub.ops:
+            ed.doc = ed.doc.set_value_text(path, sub.doc.text)
+            ed.ops.extend((path + p, v) for p, v in sub.ops)
+            changes.append('updated provider.%s' % spec.name)
+    else:
+        ed.set(path, spec.entry())
+        changes.append('added provider.%s' % spec.name)
+    for key, value in (('model', spec.model), ('small_model', spec.small_model)):
+        if value is not None and ed.doc.get((key,)) != value:
+            ed.set((key,), value)
+            changes.append('set %s' % key)
+    inherited = inherited or {}
+    disabled = ed.doc.get(('disabled_providers',), inherited.get('disabled_providers'))
+    if isinstance(disabled, list) and spec.name in disabled:
+        ed.set(('disabled_providers',), [p for p in disabled if p != spec.name])
+        changes.append('removed %s from disabled_providers' % spec.name)
+    enabled = ed.doc.get(('enabled_providers',), inherited.get('enabled_providers'))
+    if isinstance(enabled, list) and spec.name not in enabled:
+        ed.set(('enabled_providers',), enabled + [spec.name])
+        changes.append('added %s to enabled_providers' % spec.name)
+    _verify(ed)
+    entry = ed.doc.get(path)
+    return Plan(text, ed.doc.text, changes if ed.ops else [], entry, warnings)
+
+
+def plan_absent(text, name):
+    """Plan the removal of the managed entry and of top-level models that point at it."""
+    doc = Document(text)
+    ed = _Editor(doc)
+    changes = []
+    if doc.empty:
+        return Plan(text, text, [], None, [])
+    doc.locate(())
+    if doc.has(('provider', name)):
+        ed.delete(('provider', name))
+        changes.append('removed provider.%s' % name)
+    for key in ('model', 'small_model'):
+        value = ed.doc.get((key,))
+        if isinstance(value, str) and value.startswith(name + '/'):
+            ed.delete((key,))
+            changes.append('removed %s' % key)
+    _verify(ed)
+    return Plan(text, ed.doc.text, changes, None, [])
+
+
+def plan_lower(text, name):
+    """A lower-precedence global file: drop its copy of the entry, which OpenCode would merge in."""
+    doc = Document(text)
+    if doc.empty or not doc.root_is_object or not doc.has(('provider', name)):
+        return Plan(text, text, [], None, [])
+    new = doc.delete(('provider', name))
+    return Plan(text, new.text, ['removed provider.%s (it would be merged into the entry)' % name], None, [])
+
+
+def _verify(ed):
+    """Check that every edited path now holds what was asked (a cheap self-check)."""
+    final = {}
+    for path, value in ed.ops:
+        final[path] = value
+        for other in list(final):
+            if other != path and other[:len(path)] == path:
+                del final[other]  # a later edit of a parent decides
+    for path, value in final.items():
+        if any(path[:n] in final and final[path[:n]] is _MISSING for n in range(1, len(path))):
+            continue
+        actual = ed.doc.get(path, _MISSING)
+        if value is _MISSING:
+            ok = actual is _MISSING
+        elif isinstance(value, dict) and isinstance(actual, dict):
+            ok = all(actual.get(k) == v for k, v in value.items())
+        else:
+            ok = actual == value
+        if not ok:
+            raise PlanError('internal check failed after editing %s; the file was left unchanged'
+                            % '.'.join(path))
+
+
+def plan_auth(text, name, key):
+    """Plan OpenCode's credential store: ``key`` stored for ``name``, or removed when None."""
+    doc = Document(text or '')
+    if not doc.empty:
+        doc.locate(())
+    if key is None:
+        new = doc.delete((name,))
+    else:
+        current = doc.get((name,))
+        if current == {'type': 'api', 'key': key}:
+            new = doc
+        else:
+            new = doc.set((name,), {'type': 'api', 'key': key})
+    return new.text
+
+
+def effective(texts, key):
+    """The value of top-level ``key`` after OpenCode's merge of ``texts`` (lowest first)."""
+    value = None
+    for text in texts:
+        doc = Document(text)
+        if doc.root_is_object and doc.has((key,)):
+            value = doc.get((key,))
+    return value
+
+
+def has_entry(text, name):
+    doc = Document(text)
+    return doc.root_is_object and doc.has(('provider', name))
+
+
+# --------------------------------------------------------------------------- secrets
+_SECRET_MEMBER = re.compile(
+    r'("(?:[^"\\\r\n]|\\.)*(?:key|token|secret|password|authorization)(?:[^"\\\r\n]|\\.)*"'
+    r'[ \t\r\n]*:[ \t\r\n]*)"((?:[^"\\\r\n]|\\.)*)"',
+    re.I,
+)
+
+
+def redact_text(text, secrets=()):
+    """``text`` with every secret-looking string value and every known secret masked."""
+    if text is None:
+        return None
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+
+    def mask(m):
+        if is_reference(m.group(2)) or m.group(2) == REDACTED:
+            return m.group(0)
+        return m.group(1) + '"' + REDACTED + '"'
+    return _SECRET_MEMBER.sub(mask, text)
+
+
+def redact_entry(entry):
+    """A copy of the entry with a literal ``options.apiKey`` masked."""
+    if not isinstance(entry, dict):
+        return entry
+    entry = dict(entry)
+    options = entry.get('options')
+    if isinstance(options, dict) and 'apiKey' in options:
+        options = dict(options)
+        if not is_reference(options['apiKey']):
+            options['apiKey'] = REDACTED
+        entry['options'] = options
+    return entry
+
+
+def merge_text(text, name=DEFAULT_NAME, display_name=DEFAULT_DISPLAY_NAME,
+               base_url=DEFAULT_BASE_URL, api_key=DEFAULT_API_KEY, models=DEFAULT_MODELS):
+    """Convenience for benchmarks and scripts: the merged text of one config."""
+    spec = Spec(name=name, display_name=display_name, base_url=base_url, api_key=api_key, models=models)
+    return plan_present(text, spec).new_text
