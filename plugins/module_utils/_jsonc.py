@@ -24,11 +24,13 @@ import json
 import re
 
 # A string, a comment, or a comma followed by blanks/comments and a closing bracket.
+# A block comment ends at the first "*/" and a line comment at the end of its line, even where
+# the regex engine could backtrack (a "/*" inside a "//" comment starts nothing).
+_BLOCK = r'/\*[^*]*\*+(?:[^*/][^*]*\*+)*/'
 _TOKEN = re.compile(
     r'"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"'
-    r'|(//[^\r\n]*|/\*.*?\*/)'
-    r'|(,)(?=(?:[ \t\r\n]|//[^\r\n]*|/\*.*?\*/)*[}\]])',
-    re.S,
+    r'|(//[^\r\n]*|' + _BLOCK + r')'
+    r'|(,)(?=(?:[ \t\r\n]+|//[^\r\n]*(?=[\r\n]|\Z)|' + _BLOCK + r')*[}\]])'
 )
 _NOT_NEWLINE = re.compile(r'[^\r\n]')
 _WS = re.compile(r'[ \t\r\n]*')

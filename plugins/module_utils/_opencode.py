@@ -35,9 +35,13 @@ DEFAULT_MODELS = (
 )
 # Global config files, in increasing precedence (a later one overrides an earlier one).
 CONFIG_FILES = ('config.json', 'opencode.json', 'opencode.jsonc')
+# System-wide configs an administrator manages; OpenCode loads them last (highest precedence).
+MANAGED_FILES = ('/etc/opencode/opencode.json', '/etc/opencode/opencode.jsonc')
 REDACTED = '********'
 # Keys inside the managed entry that would hide models the module configures.
 HIDING_ENTRY_KEYS = ('whitelist', 'blacklist')
+# A model with one of these statuses is dropped by OpenCode (alpha unless experimental is on).
+HIDING_STATUSES = ('deprecated', 'alpha')
 
 
 class PlanError(ValueError):
@@ -146,6 +150,14 @@ def discover(directory, exists=os.path.lexists):
     if not present:
         return os.path.join(directory, 'opencode.json'), [], []
     return present[-1], present[:-1], []
+
+
+def dot_opencode_files(environ=None, exists=os.path.lexists):
+    """``~/.opencode/opencode.json(c)``: OpenCode loads them after the global files."""
+    environ = os.environ if environ is None else environ
+    home = environ.get('HOME') or os.path.expanduser('~')
+    names = [os.path.join(home, '.opencode', n) for n in ('opencode.json', 'opencode.jsonc')]
+    return [p for p in names if exists(p)]
 
 
 def precedence(path, directory, exists=os.path.lexists):
@@ -259,19 +271,14 @@ def _entry_edits(ed, spec, current):
         if not isinstance(existing, dict):
             ed.set(('models', model_id), dict(settings))
             continue
-        if existing.get('disabled') is True:
-            ed.delete(('models', model_id, 'disabled'))
+        if existing.get('status') in HIDING_STATUSES and 'status' not in settings:
+            ed.delete(('models', model_id, 'status'))
         for key, value in settings.items():
             ed.set(('models', model_id, key), value)
 
 
-def plan_present(text, spec, inherited=None):
-    """Plan the managed entry into ``text`` (a config file's content).
-
-    ``inherited`` holds values that lower-precedence global files give to settings this file
-    does not set (``disabled_providers``, ``enabled_providers``): they would still hide the
-    provider, so this file overrides them.
-    """
+def plan_present(text, spec):
+    """Plan the managed entry into ``text`` (a config file's content)."""
     doc = Document(text)
     changes = []
     warnings = []
@@ -298,15 +305,7 @@ def plan_present(text, spec, inherited=None):
         if value is not None and ed.doc.get((key,)) != value:
             ed.set((key,), value)
             changes.append('set %s' % key)
-    inherited = inherited or {}
-    disabled = ed.doc.get(('disabled_providers',), inherited.get('disabled_providers'))
-    if isinstance(disabled, list) and spec.name in disabled:
-        ed.set(('disabled_providers',), [p for p in disabled if p != spec.name])
-        changes.append('removed %s from disabled_providers' % spec.name)
-    enabled = ed.doc.get(('enabled_providers',), inherited.get('enabled_providers'))
-    if isinstance(enabled, list) and spec.name not in enabled:
-        ed.set(('enabled_providers',), enabled + [spec.name])
-        changes.append('added %s to enabled_providers' % spec.name)
+    _unhide(ed, spec.name, changes)
     _verify(ed)
     entry = ed.doc.get(path)
     return Plan(text, ed.doc.text, changes if ed.ops else [], entry, warnings)
@@ -332,13 +331,38 @@ def plan_absent(text, name):
     return Plan(text, ed.doc.text, changes, None, [])
 
 
-def plan_lower(text, name):
-    """A lower-precedence global file: drop its copy of the entry, which OpenCode would merge in."""
+def plan_other(text, name, present):
+    """Another config file OpenCode loads for the user (a lower global file, ``~/.opencode``).
+
+    OpenCode deep-merges it with the file the module manages, so a copy of the entry there
+    would add models or override the key, and its provider lists could hide the provider.
+    Present: drop the copy and repair the lists.  Absent: what ``plan_absent`` does.
+    """
+    if not present:
+        return plan_absent(text, name)
     doc = Document(text)
-    if doc.empty or not doc.root_is_object or not doc.has(('provider', name)):
+    if doc.empty or not doc.root_is_object:
         return Plan(text, text, [], None, [])
-    new = doc.delete(('provider', name))
-    return Plan(text, new.text, ['removed provider.%s (it would be merged into the entry)' % name], None, [])
+    ed = _Editor(doc)
+    changes = []
+    if doc.has(('provider', name)):
+        ed.delete(('provider', name))
+        changes.append('removed provider.%s (OpenCode would merge it into the managed entry)' % name)
+    _unhide(ed, name, changes)
+    _verify(ed)
+    return Plan(text, ed.doc.text, changes, None, [])
+
+
+def _unhide(ed, name, changes):
+    """Take ``name`` out of ``disabled_providers`` and into an existing ``enabled_providers``."""
+    disabled = ed.doc.get(('disabled_providers',))
+    if isinstance(disabled, list) and name in disabled:
+        ed.set(('disabled_providers',), [p for p in disabled if p != name])
+        changes.append('removed %s from disabled_providers' % name)
+    enabled = ed.doc.get(('enabled_providers',))
+    if isinstance(enabled, list) and name not in enabled:
+        ed.set(('enabled_providers',), enabled + [name])
+        changes.append('added %s to enabled_providers' % name)
 
 
 def _verify(ed):
@@ -378,21 +402,6 @@ def plan_auth(text, name, key):
         else:
             new = doc.set((name,), {'type': 'api', 'key': key})
     return new.text
-
-
-def effective(texts, key):
-    """The value of top-level ``key`` after OpenCode's merge of ``texts`` (lowest first)."""
-    value = None
-    for text in texts:
-        doc = Document(text)
-        if doc.root_is_object and doc.has((key,)):
-            value = doc.get((key,))
-    return value
-
-
-def has_entry(text, name):
-    doc = Document(text)
-    return doc.root_is_object and doc.has(('provider', name))
 
 
 # --------------------------------------------------------------------------- secrets

@@ -13,15 +13,15 @@ module: api_key
 short_description: Manage one named API key in an OmniRoute server
 description:
   - Creates, keeps, rotates or revokes one named API key through OmniRoute's management API.
-  - Runs on the controller (use C(delegate_to: localhost) in a play that targets laptops).
+  - "Runs on the controller (use C(delegate_to: localhost) in a play that targets laptops)."
   - The full key is only known when it is created or rotated (OmniRoute returns it once) or when
     the caller hands in the OpenCode files of the user that hold it (O(installed_configs),
-    O(installed_auth)). Run the task with C(no_log: true): the RV(key) return value is the secret.
+    O(installed_auth)). Run the task with C(no_log=true); the RV(key) return value is the secret.
   - When an installed key is handed in, the server still knows a key of that name whose masked
     form matches it, and C(GET /v1/models) accepts it, the key is kept and nothing changes.
     Otherwise the named key is rotated, so the caller always ends up with a working key.
   - Calls for the same server and key name are serialised on the controller with a lock file,
-    so concurrent runs (forks, C(strategy: free)) never create two keys with one name.
+    so concurrent runs (forks, C(strategy=free)) never create two keys with one name.
   - See docs/omniroute-keys.md for the API calls relied on and the server versions checked.
 version_added: 0.1.0
 author: omniroute.opencode contributors
@@ -109,7 +109,7 @@ attributes:
     support: full
 notes:
   - The admin password and every key are excluded from results, diffs and error messages.
-  - OmniRoute caches key validation for about 60 seconds: a revoked key may still be accepted
+  - OmniRoute caches key validation for about 60 seconds, so a revoked key may still be accepted
     for that long by the inference endpoints.
 """
 
@@ -354,7 +354,17 @@ def run(module):
             if changes:
                 result["policy_changed"] = result["changed"] = True
                 if not check and rec.get("id"):
-                    client.update_key(rec["id"], changes)
+                    try:
+                        client.update_key(rec["id"], changes)
+                    except OmniRouteError as e:
+                        if e.status == 400 and "expiresAt" in changes:
+                            raise OmniRouteError(
+                                e.kind,
+                                "this OmniRoute server does not accept a key expiry (PATCH expiresAt refused: %s); "
+                                "omit expires_at for it (OmniRoute 3.7.9 has no expiry in its key API)" % e.message,
+                                e.status,
+                            )
+                        raise
                 rec = dict(rec)
                 rec.update(changes)
             if key is not None:

@@ -335,28 +335,28 @@ def plan(params, environ):
         lower = []
     else:
         target, lower, higher = oc.discover(directory)
+        # ~/.opencode is loaded after the global files, whatever XDG_CONFIG_HOME says.
+        lower = lower + oc.dot_opencode_files(environ)
+    for path in oc.MANAGED_FILES:
+        if os.path.exists(path):
+            warnings.append('%s (managed by the administrator) is loaded last by OpenCode and can '
+                            'override or hide provider.%s' % (path, name))
 
     changes = []  # (path, real_path, old_text, new_text, holds_secret, words)
     text, real = _read(target)
     if text is None and present and not params['create']:
         raise Failure('%s does not exist and create=false (%s)' % (target, _where()), path=target)
-    lower_texts = []
     for path in lower:
         ltext, lreal = _read(path)
         if ltext is None:
             continue
-        lower_texts.append(ltext)
-        lplan = _plan(path, ltext, lambda t: oc.plan_absent(t, name) if not present else
-                      oc.plan_lower(t, name))
+        lplan = _plan(path, ltext, lambda t: oc.plan_other(t, name, present))
         if lplan.changed:
             changes.append((path, lreal, ltext, lplan.new_text, False, lplan.changes))
 
     entry = None
     if present:
-        inherited = {}
-        for key in ('disabled_providers', 'enabled_providers'):
-            inherited[key] = _plan(target, '', lambda t, k=key: oc.effective(lower_texts, k))
-        tplan = _plan(target, text, lambda t: oc.plan_present(t, spec, inherited))
+        tplan = _plan(target, text, lambda t: oc.plan_present(t, spec))
         entry = tplan.entry
         holds = params['key_store'] == 'config' and not oc.is_reference(params['api_key'])
     else:
