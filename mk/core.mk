@@ -12,3 +12,24 @@ venv: $(VENV_STAMP)
 collection: venv
 	mkdir -p $(COLLECTIONS_DIR)/ansible_collections/omniroute
 	ln -sfn $(CURDIR) $(COLLECTIONS_DIR)/ansible_collections/omniroute/opencode
+
+# ansible-test wants a real tree at .../ansible_collections/<ns>/<name>, outside this git checkout
+# (it lists files with git, and .build/ is ignored here): copy what git knows.
+TEST_TREE := $(OMNIROUTE_OPENCODE_CACHE)/ansible-test/ansible_collections/omniroute/opencode
+.PHONY: test-tree test-unit test-sanity test-integration test-lint test-docs
+test-tree: venv
+	rm -rf $(TEST_TREE) && mkdir -p $(TEST_TREE)
+	git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C $(TEST_TREE) -xf -
+
+test-unit: collection
+	$(BIN)/python -m pytest -q tests/unit
+
+test-sanity: test-tree
+	cd $(TEST_TREE) && $(BIN)/ansible-test sanity --python 3.11 --requirements --color no \
+	  plugins/ roles/ tests/ meta/
+
+test-integration: test-tree
+	cd $(TEST_TREE) && $(BIN)/ansible-test integration --python 3.11 --color no provider
+
+test-lint: collection
+	$(BIN)/ansible-lint --profile production --offline

@@ -40,21 +40,21 @@ def read_text(path):
     """
     real = os.path.realpath(path)
     if os.path.isdir(real):
-        raise FileError('%s is a directory, not a config file' % path)
+        raise FileError('it is a directory, not a config file')
     try:
         with open(real, 'rb') as handle:
             data = handle.read()
     except IOError as exc:
         if exc.errno == errno.ENOENT:
             return None, real
-        raise FileError('cannot read %s: %s' % (path, to_native(exc.strerror)))
+        raise FileError('cannot read it: %s' % to_native(exc.strerror))
     try:
         return data.decode('utf-8'), real
     except UnicodeDecodeError as exc:
         line = data.count(b'\n', 0, exc.start) + 1
         column = exc.start - (data.rfind(b'\n', 0, exc.start) + 1) + 1
-        raise FileError('%s is not UTF-8 text (byte 0x%02x at line %d, column %d)'
-                        % (path, bytearray(data[exc.start:exc.start + 1])[0], line, column))
+        raise FileError('it is not UTF-8 text: byte 0x%02x at line %d, column %d'
+                        % (bytearray(data[exc.start:exc.start + 1])[0], line, column))
 
 
 def make_dirs(directory, mode=0o700):

@@ -283,12 +283,13 @@ def plan_present(text, spec):
     changes = []
     warnings = []
     ed = _Editor(doc)
+    path = ('provider', spec.name)
     if not doc.empty:
-        doc.locate(())  # the top level must be an object
+        # Raise on a wrong shape now, while positions still refer to the user's file.
+        doc.locate(path)
     if not doc.has(('$schema',)):
         ed.set(('$schema',), SCHEMA_URL, first=True)
         changes.append('added $schema')
-    path = ('provider', spec.name)
     current = ed.doc.get(path) if not ed.doc.empty else None
     if isinstance(current, dict):
         start, end, indent = ed.doc.value_span(path)

@@ -171,6 +171,19 @@ timings:
   description: Seconds spent in each management/inference call, for operators measuring a run.
   returned: always
   type: list
+  elements: dict
+name:
+  description: The key name managed.
+  returned: always
+  type: str
+elapsed:
+  description: Seconds the whole operation took on the controller.
+  returned: success
+  type: float
+error_kind:
+  description: On failure, V(unreachable), V(auth), V(api) or V(internal).
+  returned: failure
+  type: str
 """
 
 import fcntl

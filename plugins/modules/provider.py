@@ -293,7 +293,7 @@ def _read(path):
     try:
         return read_text(path)
     except FileError as exc:
-        raise Failure('%s (%s)' % (exc, _where()), path=path)
+        raise Failure('cannot edit %s (%s): %s' % (path, _where(), exc), path=path)
 
 
 def _plan(path, text, fn):

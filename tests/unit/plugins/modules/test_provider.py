@@ -195,7 +195,8 @@ def test_reference_keys_are_written_as_given_and_keep_the_mode(home, capsys):
 @pytest.mark.parametrize('text, words', [
     ('{\n  "a": 1,,\n}', 'line 2, column 10'),
     ('[]', 'top level is not an object'),
-    ('{"provider": "x"}', '"provider" is not an object'),
+    ('{"provider": "x"}', '"provider" is not an object at line 1, column 14'),
+    ('{\n  "provider": []\n}', '"provider" is not an object at line 2, column 15'),
 ])
 def test_bad_files_fail_clearly_and_stay_byte_for_byte(home, capsys, text, words):
     write(cfg(home), text)
