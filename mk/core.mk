@@ -25,8 +25,9 @@ test-unit: collection
 	$(BIN)/python -m pytest -q tests/unit
 
 test-sanity: test-tree
+	tests/setup/ansible-test-pip.sh $(BIN)/python
 	cd $(TEST_TREE) && $(BIN)/ansible-test sanity --python 3.11 --requirements --color no \
-	  plugins/ roles/ tests/ meta/
+	  $(SANITY_TARGETS)
 
 test-integration: test-tree
 	cd $(TEST_TREE) && $(BIN)/ansible-test integration --python 3.11 --color no provider

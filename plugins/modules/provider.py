@@ -14,16 +14,16 @@ short_description: Merge, normalise or remove the OmniRoute provider in an OpenC
 version_added: "0.1.0"
 description:
   - Manages one C(provider.<name>) entry (by default C(provider.omniroute)) in an OpenCode
-    configuration file, the way OmniRoute's own C(omniroute config opencode) writes it:
-    C(npm: @ai-sdk/openai-compatible), a display name, C(options.baseURL) ending in exactly one
-    C(/v1), C(options.apiKey) and a model catalog.
+    configuration file, the way OmniRoute's own C(omniroute config opencode) writes it. The
+    entry uses the C(@ai-sdk/openai-compatible) package and has a display name, an
+    C(options.baseURL) ending in exactly one C(/v1), an C(options.apiKey) and a model catalog.
   - Edits are surgical. Comments, key order, indentation (tabs or spaces), line endings, trailing
     commas and every other provider survive; only the spans that must change are rewritten.
   - Inside the managed entry the settings this module manages are authoritative, and settings a
     user added there (C(options.headers), C(options.timeout), a model's C(limit)...) are kept.
-  - Settings that would hide the provider from OpenCode are repaired: the name is taken out of
+  - Settings that would hide the provider from OpenCode are repaired. The name is taken out of
     C(disabled_providers), added to an existing C(enabled_providers), and the entry's model
-    C(whitelist)/C(blacklist) and a model's C(disabled: true) are removed.
+    C(whitelist) and C(blacklist) and a model C(status) of C(deprecated) or C(alpha) are removed.
   - Without O(path), the module edits the global config that wins for the user it runs as
     (C(config.json) < C(opencode.json) < C(opencode.jsonc) in C($XDG_CONFIG_HOME/opencode),
     default C(~/.config/opencode)), or creates C(opencode.json). A copy of the entry in a
@@ -34,7 +34,7 @@ description:
     it was. Writes go to a temporary file in the same directory, then a rename.
   - No API key, new or already in a file, appears in the result, a diff or a log line.
 author:
-  - omniroute.opencode contributors
+  - OmniRoute OpenCode maintainers (@omniroute)
 options:
   path:
     description:
@@ -69,7 +69,7 @@ options:
     default: http://localhost:20128
   api_key:
     description:
-      - The key OpenCode sends as C(Authorization: Bearer). V(sk_omniroute) is OmniRoute's
+      - The key OpenCode sends as a bearer token. V(sk_omniroute) is OmniRoute's
         placeholder for a local server with C(REQUIRE_API_KEY=false).
       - A value OpenCode resolves itself, such as C({env:OMNIROUTE_API_KEY}) or
         C({file:~/.config/opencode/omniroute.key}), is written as given.
@@ -80,9 +80,9 @@ options:
       - Where the key is kept.
       - V(config) writes it to C(options.apiKey) and removes a stale entry for O(name) from
         OpenCode's credential store.
-      - V(auth) writes it to OpenCode's credential store as C({"<name>": {"type": "api",
-        "key": "..."}}) (mode 0600, other entries kept) and removes C(options.apiKey) from the
-        config, because OpenCode ignores the store when the config sets a key, even an empty one.
+      - V(auth) writes it to OpenCode's credential store as an entry of C(type) C(api) under
+        O(name) (mode 0600, other entries kept) and removes C(options.apiKey) from the config,
+        because OpenCode ignores the store when the config sets a key, even an empty one.
     type: str
     choices: [config, auth]
     default: config
@@ -134,6 +134,7 @@ attributes:
     support: full
     description: Shows each changed file before and after, with every key masked.
   platform:
+    support: full
     platforms: posix
     description: Linux and macOS; needs only Python's standard library on the target.
 notes:
