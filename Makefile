@@ -1,5 +1,6 @@
 # omniroute.opencode — developer entry points.
-#   make configure   configure OpenCode for the current user (seed's local defaults)
+#   make configure   configure OpenCode for the current user (seed's local defaults;
+#                    OMNIROUTE_BASE_URL / OMNIROUTE_API_KEY / OMNIROUTE_KEY_STORE override)
 #   make test        every test (what CI runs through .ci/run)
 #   make bench       benchmarks (figures go to docs/performance.md)
 SHELL := /bin/bash
@@ -17,6 +18,15 @@ export PATH := $(BIN):$(PATH)
 
 include mk/*.mk
 
-.PHONY: help
+.PHONY: help configure test
 help:
-	@grep -E '^#   make' Makefile | sed 's/^#   //'
+	@grep -E '^#   make|^#      ' Makefile | sed 's/^#   //'
+
+# Extra arguments for ansible-playbook: make configure ARGS='-e opencode_key_store=auth --diff'
+configure: collection
+	$(BIN)/ansible-playbook -i localhost, omniroute.opencode.configure $(ARGS)
+
+# Fast, local checks first; then the real parts (OpenCode CLI, podman laptops, OmniRoute).
+test: test-unit test-integration test-sanity test-lint test-role-docs test-opencode \
+      test-molecule test-omniroute test-bench-smoke
+	@echo "make test: every suite passed"

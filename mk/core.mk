@@ -15,6 +15,7 @@ collection: venv
 
 # ansible-test wants a real tree at .../ansible_collections/<ns>/<name>, outside this git checkout
 # (it lists files with git, and .build/ is ignored here): copy what git knows.
+SANITY_TARGETS ?=
 TEST_TREE := $(OMNIROUTE_OPENCODE_CACHE)/ansible-test/ansible_collections/omniroute/opencode
 .PHONY: test-tree test-unit test-sanity test-integration test-lint test-docs
 test-tree: venv
