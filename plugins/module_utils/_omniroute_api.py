@@ -24,6 +24,8 @@ try:  # Python 3
 except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
     raise
 
+from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
+
 KIND_UNREACHABLE = "unreachable"
 KIND_AUTH = "auth"
 KIND_API = "api"
@@ -62,56 +64,10 @@ def is_real_key(value):
     return True
 
 
-def strip_jsonc(text):
-    """Turn JSONC (comments, trailing commas) into JSON text. String-aware; stdlib only."""
-    out = []
-    i = 0
-    n = len(text)
-    in_str = False
-    while i < n:
-        c = text[i]
-        if in_str:
-            out.append(c)
-            if c == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 2
-                continue
-            if c == '"':
-                in_str = False
-            i += 1
-            continue
-        if c == '"':
-            in_str = True
-            out.append(c)
-            i += 1
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-        elif c in "]}":
-            # drop a trailing comma before a closing bracket
-            k = len(out) - 1
-            while k >= 0 and out[k] in " \t\r\n":
-                k -= 1
-            if k >= 0 and out[k] == ",":
-                del out[k]
-            out.append(c)
-            i += 1
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
 def parse_jsonc(text):
     """Parse OpenCode config text; None when it is empty or not valid JSON(C)."""
-    if not text or not text.strip():
-        return None
-    text = text.lstrip("\ufeff")
     try:
-        return json.loads(strip_jsonc(text))
+        return parse(text or '')
     except ValueError:
         return None
 
@@ -278,7 +234,7 @@ class Client:
     # -- keys ------------------------------------------------------------------------------
     def list_keys(self):
         """GET /api/keys -> list of key records (key values masked by the server)."""
-        _, payload = self._call("GET", "/api/keys")
+        payload = self._call("GET", "/api/keys")[1]
         if isinstance(payload, dict) and isinstance(payload.get("keys"), list):
             return payload["keys"]
         if isinstance(payload, list):
@@ -290,7 +246,7 @@ class Client:
 
     def get_key(self, key_id):
         """GET /api/keys/{id} -> key record (masked)."""
-        _, payload = self._call("GET", "/api/keys/" + quote(str(key_id), safe=""))
+        payload = self._call("GET", "/api/keys/" + quote(str(key_id), safe=""))[1]
         return payload
 
     def create_key(self, name, allowed_models=None, scopes=None):
@@ -301,7 +257,7 @@ class Client:
             body["modelAccessMode"] = "allowlist"
         if scopes:
             body["scopes"] = list(scopes)
-        _, payload = self._call("POST", "/api/keys", body=body)
+        payload = self._call("POST", "/api/keys", body=body)[1]
         if not isinstance(payload, dict) or not isinstance(payload.get("key"), str):
             raise OmniRouteError(KIND_API, "POST /api/keys answered without a key")
         self.add_secret(payload["key"])
@@ -309,7 +265,7 @@ class Client:
 
     def update_key(self, key_id, changes):
         """PATCH /api/keys/{id} with policy fields (allowedModels, expiresAt, ...)."""
-        _, payload = self._call("PATCH", "/api/keys/" + quote(str(key_id), safe=""), body=changes)
+        payload = self._call("PATCH", "/api/keys/" + quote(str(key_id), safe=""), body=changes)[1]
         return payload
 
     def delete_key(self, key_id):
@@ -326,7 +282,7 @@ class Client:
         """POST /api/keys/{id}/regenerate -> record with the new full key, or None when the
         server has no such endpoint (404/405)."""
         try:
-            _, payload = self._call("POST", "/api/keys/" + quote(str(key_id), safe="") + "/regenerate", body={})
+            payload = self._call("POST", "/api/keys/" + quote(str(key_id), safe="") + "/regenerate", body={})[1]
         except OmniRouteError as e:
             if e.status in (404, 405):
                 return None
