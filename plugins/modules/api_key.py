@@ -24,7 +24,8 @@ description:
     so concurrent runs (forks, C(strategy=free)) never create two keys with one name.
   - See docs/omniroute-keys.md for the API calls relied on and the server versions checked.
 version_added: 0.1.0
-author: omniroute.opencode contributors
+author:
+  - OmniRoute OpenCode maintainers (@omniroute)
 options:
   url:
     description:
@@ -105,8 +106,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports whether a key would be created, rotated or revoked, and calls nothing that changes the server.
   diff_mode:
     support: full
+    description: Shows the key's name, mask and policy before and after; never the key.
 notes:
   - The admin password and every key are excluded from results, diffs and error messages.
   - OmniRoute caches key validation for about 60 seconds, so a revoked key may still be accepted
