@@ -23,14 +23,19 @@ import bisect
 import json
 import re
 
-# A string, a comment, or a comma followed by blanks/comments and a closing bracket.
 # A block comment ends at the first "*/" and a line comment at the end of its line, even where
 # the regex engine could backtrack (a "/*" inside a "//" comment starts nothing).
 _BLOCK = r'/\*[^*]*\*+(?:[^*/][^*]*\*+)*/'
-_TOKEN = re.compile(
-    r'"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"'
-    r'|(//[^\r\n]*|' + _BLOCK + r')'
-    r'|(,)(?=(?:[ \t\r\n]+|//[^\r\n]*(?=[\r\n]|\Z)|' + _BLOCK + r')*[}\]])'
+_LINE = r'//[^\r\n]*(?=[\r\n]|\Z)'
+_COMMENT = re.compile(_LINE + '|' + _BLOCK)
+# What follows a trailing comma: blanks and comments, then a closing bracket.
+# Each alternative starts with its own character and matches in exactly one way, so a failing
+# lookahead cannot backtrack through exponentially many splits of a long run of blanks.
+_TO_CLOSE = r'(?:[ \t\r\n]|' + _LINE + '|' + _BLOCK + r')*[}\]]'
+# Everything that needs no attention: plain text, whole strings, commas that are not trailing.
+# The regex engine consumes it in one call, so Python only sees comments and trailing commas.
+_QUIET = re.compile(
+    r'[^"/,]*(?:(?:"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"|,(?!' + _TO_CLOSE + r'))[^"/,]*)*'
 )
 _NOT_NEWLINE = re.compile(r'[^\r\n]')
 _WS = re.compile(r'[ \t\r\n]*')
@@ -44,6 +49,10 @@ def _reject_constant(name):
 
 
 _STRICT = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=len)
+# Finds where a value ends without keeping what it decodes: objects collapse to their size.
+_SKIPPER = json.JSONDecoder(object_pairs_hook=len)
+_skip_once = _SKIPPER.scan_once
+_scanstring = json.decoder.scanstring
 
 
 class JSONCError(ValueError):
@@ -77,32 +86,53 @@ def _clean(text):
     comments = []
     commas = []
     last = 0
-    for m in _TOKEN.finditer(text):
-        if m.group(1) is not None:
-            start, end = m.span()
-            pieces.append(text[last:start])
-            pieces.append(_NOT_NEWLINE.sub(' ', m.group(1)))
-            comments.append((start, end))
-            last = end
-        elif m.group(2) is not None:
-            start = m.start()
-            before = text[last:start]
-            prev = before.rstrip(' \t\r\n')
-            if not prev:
-                for piece in reversed(pieces):
-                    prev = piece.rstrip(' \t\r\n')
-                    if prev:
-                        break
-            if not prev or prev[-1] in '[{,':
-                continue  # a comma after an opener or a comma: leave it for JSON to report
-            pieces.append(before)
+    pos = 0
+    end = len(text)
+    quiet = _QUIET.match
+    while True:
+        pos = quiet(text, pos).end()
+        if pos >= end:
+            break
+        ch = text[pos]
+        if ch == '/':
+            m = _COMMENT.match(text, pos)
+            if m is None:
+                pos += 1  # a lone '/' or an unterminated comment: JSON reports it
+                continue
+            pieces.append(text[last:pos])
+            comment = m.group(0)
+            if '\n' in comment or '\r' in comment:
+                pieces.append(_NOT_NEWLINE.sub(' ', comment))
+            else:
+                pieces.append(' ' * len(comment))
+            comments.append((pos, m.end()))
+            pos = last = m.end()
+        elif ch == ',' and _value_before(text, pos, comments):
+            pieces.append(text[last:pos])
             pieces.append(' ')
-            commas.append(start)
-            last = start + 1
+            commas.append(pos)
+            pos = last = pos + 1
+        else:
+            pos += 1  # an unterminated string, or a comma after an opener: JSON reports it
     if not pieces:
         return text, comments, commas
     pieces.append(text[last:])
     return ''.join(pieces), comments, commas
+
+
+def _value_before(text, pos, comments):
+    """True when what precedes ``pos`` (blanks and comments aside) ends a value."""
+    k = len(comments) - 1
+    j = pos - 1
+    while j >= 0:
+        if text[j] in ' \t\r\n':
+            j -= 1
+        elif k >= 0 and comments[k][1] == j + 1:
+            j = comments[k][0] - 1
+            k -= 1
+        else:
+            return text[j] not in '[{,'
+    return False
 
 
 def _describe(msg):
@@ -160,27 +190,44 @@ class ObjectSpan:
 class Document:
     """A parsed JSONC text that can be queried and edited without disturbing other bytes."""
 
-    def __init__(self, text, base_indent='', style=None):
+    def __init__(self, text, base_indent='', style=None, validate=True, _known=None):
         if text.startswith(u'\ufeff'):
             raise JSONCError('a byte order mark (BOM) is not supported', 1, 1, 0)
         self.text = text
         self.base_indent = base_indent
+        self._objects = {}
+        # Value ends already known from the document this one was edited from.
+        self._known = _known or {}
         self.clean, self.comments, self.trailing_commas = _clean(text)
         self._comment_starts = [c[0] for c in self.comments]
         start = _WS.match(self.clean).end()
         self.empty = start == len(self.clean)
-        if not self.empty:
-            try:
-                _STRICT.decode(self.clean)
-            except json.JSONDecodeError as exc:
-                raise self._syntax_error(exc.pos, _describe(exc.msg))
-            except ValueError as exc:
-                m = _CONSTANT.search(self.clean)
-                raise _error_at(text, m.start(1) if m else start, 'invalid JSONC: ' + str(exc))
         self.root_start = start
+        if validate:
+            self.validate()
         if style is None:
             style = Style.detect(text, bool(self.trailing_commas))
         self.style = style
+
+    def validate(self):
+        """Raise JSONCError unless the whole text is valid JSONC."""
+        if self.empty:
+            return
+        try:
+            _STRICT.decode(self.clean)
+        except json.JSONDecodeError as exc:
+            raise self._syntax_error(exc.pos, _describe(exc.msg))
+        except ValueError as exc:
+            m = _CONSTANT.search(self.clean)
+            raise _error_at(self.text, m.start(1) if m else self.root_start, 'invalid JSONC: ' + str(exc))
+
+    def _value_ends(self):
+        """Every value end this document has located, by value start."""
+        ends = {}
+        for obj in self._objects.values():
+            for member in obj.members:
+                ends[member.value_start] = member.value_end
+        return ends
 
     def _syntax_error(self, offset, msg):
         if self.clean.startswith('/*', offset):
@@ -203,16 +250,22 @@ class Document:
         return _DECODER.raw_decode(self.clean, start)[0]
 
     def object_at(self, start):
-        """Locate the members of the object whose ``{`` is at ``start``."""
+        """Locate the members of the object whose ``{`` is at ``start`` (cached: immutable)."""
+        found = self._objects.get(start)
+        if found is None:
+            found = self._objects[start] = self._scan_object(start)
+        return found
+
+    def _scan_object(self, start):
         clean = self.clean
         i = _WS.match(clean, start + 1).end()
         members = []
         while clean[i] != '}':
             key_start = i
-            key, i = _DECODER.raw_decode(clean, i)
+            key, i = _scanstring(clean, i + 1)
             i = _WS.match(clean, i).end() + 1            # past ':'
             value_start = _WS.match(clean, i).end()
-            value_end = _skip_value(clean, value_start)
+            value_end = self._known.get(value_start) or _skip_value(clean, value_start)
             i = _WS.match(clean, value_end).end()
             comma, trailing = None, False
             if clean[i] == ',':
@@ -314,13 +367,30 @@ class Document:
         return member.value_start, member.value_end, self._line_indent(member.key_start)
 
     def _apply(self, edits):
+        """Apply non-overlapping ``(start, end, new)`` edits; returns an unvalidated Document.
+
+        Value ends located in this document carry over where an edit cannot have moved them:
+        values before the first edit, values after the last one (shifted), and containers that
+        hold every edit (their end shifts).  Big sibling values are then not decoded again.
+        """
         text = self.text
         # From the end backwards; of two edits at one offset, the one listed first ends up first.
         order = sorted(range(len(edits)), key=lambda i: (edits[i][0], i), reverse=True)
         for i in order:
             start, end, new = edits[i]
             text = text[:start] + new + text[end:]
-        return Document(text, self.base_indent, self.style)
+        low = min(e[0] for e in edits)
+        high = max(e[1] for e in edits)
+        delta = len(text) - len(self.text)
+        known = {}
+        for value_start, value_end in self._value_ends().items():
+            if value_end <= low:
+                known[value_start] = value_end
+            elif value_start >= high:
+                known[value_start + delta] = value_end + delta
+            elif value_start < low and value_end > high and self.clean[value_end - 1] in '}]':
+                known[value_start] = value_end + delta
+        return Document(text, self.base_indent, self.style, validate=False, _known=known)
 
     def _replace_empty(self, obj):
         """Write an object into a document that holds only blanks and comments."""
@@ -452,8 +522,8 @@ class Document:
 def _skip_value(clean, start):
     """Offset just past the JSON value starting at ``start`` (clean text, already valid)."""
     if clean[start] == '"':
-        return json.decoder.scanstring(clean, start + 1)[1]
-    return _DECODER.raw_decode(clean, start)[1]
+        return _scanstring(clean, start + 1)[1]
+    return _skip_once(clean, start)[1]
 
 
 def _nest(path, value):
@@ -474,12 +544,14 @@ class Style:
 
     @classmethod
     def detect(cls, text, trailing):
-        sample = text[:65536]
+        sample = text[:65536]  # newline style: the first 64 KB; indentation: the first 8 KB
         crlf = sample.count('\r\n')
         newline = '\r\n' if crlf and crlf * 2 >= sample.count('\n') else '\n'
         tabs = 0
         spaces = []
-        for m in _INDENTED_LINE.finditer(sample):
+        for count, m in enumerate(_INDENTED_LINE.finditer(sample, 0, 8192)):
+            if count == 64:
+                break
             lead = m.group(1)
             if lead.startswith('\t'):
                 tabs += 1

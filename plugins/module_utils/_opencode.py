@@ -367,7 +367,14 @@ def _unhide(ed, name, changes):
 
 
 def _verify(ed):
-    """Check that every edited path now holds what was asked (a cheap self-check)."""
+    """Check the edited text once: it is valid JSONC and every edited path holds what was asked."""
+    if not ed.ops:
+        return
+    try:
+        ed.doc.validate()
+    except ValueError as exc:
+        raise PlanError('internal check failed: the edited text would not parse (%s); '
+                        'the file was left unchanged' % exc)
     final = {}
     for path, value in ed.ops:
         final[path] = value
@@ -402,30 +409,53 @@ def plan_auth(text, name, key):
             new = doc
         else:
             new = doc.set((name,), {'type': 'api', 'key': key})
+    new.validate()
     return new.text
 
 
 # --------------------------------------------------------------------------- secrets
-_SECRET_MEMBER = re.compile(
-    r'("(?:[^"\\\r\n]|\\.)*(?:key|token|secret|password|authorization)(?:[^"\\\r\n]|\\.)*"'
-    r'[ \t\r\n]*:[ \t\r\n]*)"((?:[^"\\\r\n]|\\.)*)"',
-    re.I,
-)
+_SECRET_NAME = re.compile(r'key|token|secret|password|authorization', re.I)
+_STRING = re.compile(r'"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"')
+_COLON = re.compile(r'[ \t\r\n]*:[ \t\r\n]*')
 
 
 def redact_text(text, secrets=()):
-    """``text`` with every secret-looking string value and every known secret masked."""
+    """``text`` with every known secret and every secret-looking string value masked.
+
+    A value is secret-looking when its key's name contains key, token, secret, password or
+    authorization (``apiKey``, ``key`` in auth.json, ``Authorization`` headers...).  OpenCode's
+    own ``{env:}``/``{file:}`` references are left readable.
+    """
     if text is None:
         return None
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
+    try:
+        clean = Document(text).clean
+    except ValueError:
+        return _redact_loose(text)
+    edits = []
+    tokens = list(_STRING.finditer(clean))  # aligned: the clean text has no comments
+    for key, value in zip(tokens, tokens[1:]):
+        colon = _COLON.match(clean, key.end())
+        if colon is None or colon.end() != value.start():
+            continue
+        if not _SECRET_NAME.search(key.group(0)):
+            continue
+        inner = text[value.start() + 1:value.end() - 1]
+        if inner != REDACTED and not is_reference(inner):
+            edits.append((value.start(), value.end()))
+    for start, end in reversed(edits):
+        text = text[:start] + '"' + REDACTED + '"' + text[end:]
+    return text
 
+
+def _redact_loose(text):
+    """For text that is not valid JSONC: mask the value after any secret-looking name."""
     def mask(m):
-        if is_reference(m.group(2)) or m.group(2) == REDACTED:
-            return m.group(0)
-        return m.group(1) + '"' + REDACTED + '"'
-    return _SECRET_MEMBER.sub(mask, text)
+        return m.group(1) + '"' + REDACTED + '"' if _SECRET_NAME.search(m.group(1)) else m.group(0)
+    return re.sub(r'("[^"\\\r\n]{0,200}"[ \t]*:[ \t]*)"[^"\r\n]*"', mask, text)
 
 
 def redact_entry(entry):

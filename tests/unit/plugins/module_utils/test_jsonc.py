@@ -298,3 +298,27 @@ def test_delete_then_merge_round_trip(case, data):
     assert again.text == back.text
     # Comments outside the deleted member survive the round trip.
     assert back.text.count('/* head */') == text.count('/* head */')
+
+
+# --------------------------------------------------------------------------- regressions
+
+_GUARD = '''
+import sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
+blank = ' ' * 5000 + '\\n' + '\\t' * 5000
+assert parse('{"a": [1,' + blank + '2,' + blank + '],' + blank + '"b": 1' + blank + '}') == {'a': [1, 2], 'b': 1}
+'''
+
+
+def test_long_blank_runs_after_commas_do_not_backtrack():
+    """Once, a lookahead split runs of blanks exponentially: 20 KB took 45 s. Now linear."""
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.abspath(__file__))
+    for _ in range(4):
+        root = os.path.dirname(root)
+    collections = os.path.join(root, '.build', 'collections')
+    # A bounded subprocess, so a regression fails here instead of hanging the suite.
+    subprocess.run([sys.executable, '-c', _GUARD, collections], check=True, timeout=60)
