@@ -1,0 +1,35 @@
+# -*- coding: utf-8 -*-
+"""The OmniRoute client's offline helpers (the live calls are tested against a real server
+by tests/integration/targets/api_key)."""
+from __future__ import absolute_import, division, print_function
+
+import pytest
+
+from ansible_collections.omniroute.opencode.plugins.module_utils import _omniroute_api as api
+
+
+def test_mask_matches_the_servers_own():
+    assert api.mask_key('sk-abcdefgh-1234567890') == 'sk-abcde****7890'
+    assert api.mask_key('') is None
+
+
+@pytest.mark.parametrize('value, real', [
+    ('sk-live-123', True), ('sk_omniroute', False), ('', False), ('{env:OMNIROUTE_API_KEY}', False),
+    ('{file:~/.config/opencode/k}', False), (None, False),
+])
+def test_real_keys_are_told_from_placeholders_and_references(value, real):
+    assert api.is_real_key(value) is real
+
+
+def test_installed_key_is_read_from_jsonc_and_auth_json():
+    config = '{\n  // team\n  "provider": {"omniroute": {"options": {"apiKey": "sk-1",},},},\n}'
+    assert api.installed_key_from_config(config, 'omniroute') == 'sk-1'
+    assert api.installed_key_from_config('{not json', 'omniroute') is None
+    assert api.installed_key_from_auth('{"omniroute": {"type": "api", "key": "sk-2"}}', 'omniroute') == 'sk-2'
+    assert api.installed_key_from_auth('{"omniroute": {"type": "oauth", "key": "x"}}', 'omniroute') is None
+
+
+def test_client_redacts_its_secrets_from_messages():
+    client = api.Client('http://127.0.0.1:9', password='hunter2-admin')
+    client.add_secret('sk-created-999')
+    assert client.redact('login hunter2-admin then sk-created-999') == 'login ******** then ********'
