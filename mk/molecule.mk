@@ -1,0 +1,36 @@
+# The role omniroute.opencode.opencode (issue 3): docs check, local checks, Molecule on podman.
+#   make test-molecule   system packages, base image, containers.podman, then molecule test
+#   make test-role       role docs check + fast local checks (no containers)
+#   make role-docs       regenerate the variable table in docs/role.md from argument_specs
+MOLECULE_SCENARIOS ?= default
+MOLECULE_LOG_DIR := $(CURDIR)/.build/molecule
+
+.PHONY: test-molecule molecule-setup test-role test-role-docs role-docs
+molecule-setup: collection
+	tests/setup/system.sh
+	tests/setup/base-image.sh >/dev/null
+	PYTHON=$(BIN)/python tests/setup/podman-collection.sh >/dev/null
+	tests/setup/opencode.sh >/dev/null
+
+# Each scenario's full log is kept in .build/molecule/<scenario>.log and must not hold any key.
+test-molecule: molecule-setup test-role
+	mkdir -p $(MOLECULE_LOG_DIR)
+	set -o pipefail; cd roles/opencode && \
+	export ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS_DIR):$$(PYTHON=$(BIN)/python ../../tests/setup/podman-collection.sh)" \
+	       OPENCODE_BIN="$$(../../tests/setup/opencode.sh)"; \
+	for s in $(MOLECULE_SCENARIOS); do \
+	  start=$$SECONDS; \
+	  molecule test -s $$s 2>&1 | tee $(MOLECULE_LOG_DIR)/$$s.log || exit 1; \
+	  echo "molecule scenario $$s passed in $$((SECONDS - start)) s"; \
+	  ../../tests/molecule_no_keys.sh $(MOLECULE_LOG_DIR)/$$s.log || exit 1; \
+	done
+
+test-role: collection test-role-docs
+	roles/opencode/tests/run_local.sh
+
+# docs/role.md's variable table is generated from roles/opencode/meta/argument_specs.yml.
+test-role-docs: venv
+	$(BIN)/python tests/role_docs.py --check
+
+role-docs: venv
+	$(BIN)/python tests/role_docs.py --write

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Keep docs/role.md's variable reference in step with roles/opencode/meta/argument_specs.yml.
+
+  role_docs.py --check   exit 1 (with a diff) when the generated block in docs/role.md differs
+  role_docs.py --write   regenerate that block in place
+
+Only the text between the BEGIN/END markers is generated; the rest of docs/role.md is prose.
+It also checks that every variable in defaults/main.yml is in argument_specs and vice versa.
+"""
+import argparse
+import difflib
+import os
+import re
+import sys
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPECS = os.path.join(ROOT, "roles", "opencode", "meta", "argument_specs.yml")
+DEFAULTS = os.path.join(ROOT, "roles", "opencode", "defaults", "main.yml")
+DOC = os.path.join(ROOT, "docs", "role.md")
+BEGIN = "<!-- BEGIN generated from roles/opencode/meta/argument_specs.yml by tests/role_docs.py -->"
+END = "<!-- END generated -->"
+
+MARKUP = [
+    (re.compile(r"[CVOI]\(([^)]*)\)"), r"`\1`"),
+    (re.compile(r"\s+"), " "),
+]
+
+
+def text(value):
+    if isinstance(value, list):
+        value = " ".join(value)
+    value = str(value or "")
+    for pattern, repl in MARKUP:
+        value = pattern.sub(repl, value)
+    return value.strip().replace("|", "\\|")
+
+
+def fmt_default(opt):
+    if "default" not in opt:
+        return ""
+    value = opt["default"]
+    if value in ({}, []):
+        return "`%s`" % ("{}" if value == {} else "[]")
+    if isinstance(value, list):
+        return ", ".join("`%s`" % v for v in value)
+    if isinstance(value, bool):
+        return "`%s`" % str(value).lower()
+    return "`%s`" % value
+
+
+def fmt_type(opt):
+    t = opt.get("type", "str")
+    if t == "list" and opt.get("elements"):
+        t = "list of %s" % opt["elements"]
+    extra = []
+    if opt.get("required"):
+        extra.append("required")
+    if opt.get("no_log"):
+        extra.append("secret")
+    if opt.get("choices"):
+        extra.append("one of " + ", ".join("`%s`" % c for c in opt["choices"]))
+    return t + ("" if not extra else " (" + "; ".join(extra) + ")")
+
+
+def table(options, prefix=""):
+    rows = ["| Variable | Type | Default | Description |", "|---|---|---|---|"]
+    nested = []
+    for name in sorted(options):
+        opt = options[name]
+        rows.append("| `%s%s` | %s | %s | %s |" % (prefix, name, fmt_type(opt), fmt_default(opt), text(opt.get("description"))))
+        if opt.get("options"):
+            nested.append((name, opt["options"]))
+    out = rows
+    for name, sub in nested:
+        out += ["", "Keys of each `%s` entry:" % name, ""]
+        out += table(sub, prefix="")
+    return out
+
+
+def generate():
+    with open(SPECS) as fh:
+        specs = yaml.safe_load(fh)["argument_specs"]
+    lines = [BEGIN, ""]
+    for entry in sorted(specs):
+        spec = specs[entry]
+        lines += ["### Entry point `%s`" % entry, "", text(spec.get("short_description")), ""]
+        for para in spec.get("description", []):
+            lines += ["- " + text(para)]
+        lines += [""] + table(spec.get("options", {})) + [""]
+    lines += [END]
+    return "\n".join(lines) + "\n"
+
+
+def defaults_mismatch():
+    with open(SPECS) as fh:
+        options = yaml.safe_load(fh)["argument_specs"]["main"]["options"]
+    with open(DEFAULTS) as fh:
+        defaults = yaml.safe_load(fh) or {}
+    problems = []
+    for name in defaults:
+        if name not in options:
+            problems.append("defaults/main.yml sets %s, which argument_specs does not describe" % name)
+    for name, opt in options.items():
+        if not name.startswith("opencode_"):
+            problems.append("%s does not start with opencode_" % name)
+        if "default" in opt and name not in defaults:
+            problems.append("argument_specs gives %s a default that defaults/main.yml does not set" % name)
+        if "default" in opt and name in defaults and defaults[name] != opt["default"]:
+            problems.append("%s: default %r in argument_specs, %r in defaults/main.yml" % (name, opt["default"], defaults[name]))
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    group = ap.add_mutually_exclusive_group(required=True)
+    group.add_argument("--check", action="store_true")
+    group.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    with open(DOC) as fh:
+        doc = fh.read()
+    if BEGIN not in doc or END not in doc:
+        sys.exit("%s: markers missing (%s ... %s)" % (DOC, BEGIN, END))
+    head, rest = doc.split(BEGIN, 1)
+    current, tail = rest.split(END, 1)
+    current = BEGIN + current + END + "\n"
+    tail = tail[1:] if tail.startswith("\n") else tail
+    wanted = generate()
+    problems = defaults_mismatch()
+    if args.write:
+        with open(DOC, "w") as fh:
+            fh.write(head + wanted + tail)
+        print("role_docs.py: wrote %s" % DOC)
+    elif current != wanted:
+        sys.stdout.writelines(difflib.unified_diff(current.splitlines(True), wanted.splitlines(True), "docs/role.md", "generated"))
+        problems.append("docs/role.md is out of date with argument_specs: run `make role-docs`")
+    for p in problems:
+        print("role_docs.py: " + p, file=sys.stderr)
+    if problems:
+        return 1
+    if args.check:
+        print("role_docs.py: docs/role.md matches argument_specs (%d variables)" % len(
+            yaml.safe_load(open(SPECS))["argument_specs"]["main"]["options"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
