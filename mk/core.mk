@@ -34,4 +34,5 @@ test-integration: test-tree
 	cd $(TEST_TREE) && $(BIN)/ansible-test integration --python 3.11 --color no provider
 
 test-lint: collection
-	$(BIN)/ansible-lint --profile production --offline
+	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/docs/examples/vault-password.example \
+	  $(BIN)/ansible-lint --profile production --offline
