@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Keep docs/role.md's variable reference in step with roles/opencode/meta/argument_specs.yml.
 
   role_docs.py --check   exit 1 (with a diff) when the generated block in docs/role.md differs

@@ -19,7 +19,8 @@ description:
   - Read-only; used by the C(omniroute.opencode.opencode) role to check accounts before it
     writes anything on a host.
 version_added: 0.1.0
-author: omniroute.opencode contributors
+author:
+  - OmniRoute OpenCode maintainers (@omniroute)
 options:
   names:
     description: Account names to look up.
@@ -29,8 +30,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Only reads the account database, so it runs the same in check mode.
   diff_mode:
     support: none
+    description: It changes nothing, so there is nothing to show.
 """
 
 EXAMPLES = r"""
