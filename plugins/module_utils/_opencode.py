@@ -165,7 +165,8 @@ def precedence(path, directory, exists=os.path.lexists):
     path = os.path.abspath(path)
     names = [os.path.join(directory, n) for n in CONFIG_FILES]
     if path not in names:
-        return [], [p for p in names if exists(p)]
+        # $OPENCODE_CONFIG, project and .opencode files are all loaded after the global ones.
+        return [p for p in names if exists(p)], []
     index = names.index(path)
     return [p for p in names[:index] if exists(p)], [p for p in names[index + 1:] if exists(p)]
 
@@ -350,6 +351,10 @@ def plan_other(text, name, present):
         ed.delete(('provider', name))
         changes.append('removed provider.%s (OpenCode would merge it into the managed entry)' % name)
     _unhide(ed, name, changes)
+    if ed.ops and not doc.has(('$schema',)):
+        # OpenCode inserts it into a file it loads without one; do it now, once.
+        ed.set(('$schema',), SCHEMA_URL, first=True)
+        changes.append('added $schema')
     _verify(ed)
     return Plan(text, ed.doc.text, changes, None, [])
 

@@ -52,7 +52,7 @@ def test_plan_present_then_absent_round_trip_keeps_the_rest():
 def test_other_configs_lose_their_copy_and_their_hiding_lists():
     plan = oc.plan_other('{"provider": {"omniroute": {"models": {"x": {}}}, "y": {}},'
                          ' "disabled_providers": ["omniroute"], "enabled_providers": ["y"]}', 'omniroute', True)
-    assert parse(plan.new_text) == {'provider': {'y': {}}, 'disabled_providers': [],
+    assert parse(plan.new_text) == {'$schema': oc.SCHEMA_URL, 'provider': {'y': {}}, 'disabled_providers': [],
                                     'enabled_providers': ['y', 'omniroute']}
 
 
