@@ -1,0 +1,10 @@
+# Issue 4: prove every config the collection writes against the real OpenCode client.
+#   make test-opencode    corpus + key tests against the real `opencode` CLI (npm opencode-ai,
+#                         version pinned in tests/setup/versions.env); results per corpus case
+#                         land in .build/opencode-report/<case>.json
+OPENCODE_PYTEST_ARGS ?=
+.PHONY: test-opencode
+test-opencode: collection
+	@OPENCODE_BIN=$$(bash tests/setup/opencode.sh) && export OPENCODE_BIN && \
+	  echo "opencode: $$OPENCODE_BIN ($$($$OPENCODE_BIN --version))" && \
+	  $(BIN)/python -m pytest tests/opencode -p no:cacheprovider -q -rfE $(OPENCODE_PYTEST_ARGS)

@@ -1,0 +1,316 @@
+"""Drive the real OpenCode CLI and the real module against scratch homes.
+
+Everything runs on this machine only: OpenCode gets a scratch HOME, no inherited environment,
+OPENCODE_DISABLE_MODELS_FETCH / OPENCODE_DISABLE_AUTOUPDATE, OPENCODE_PURE (no plugin
+installs) and every HTTP(S) proxy variable pointed at a closed loopback port, so a request to
+any address but 127.0.0.1 fails at once instead of leaving the machine.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CORPUS = os.path.join(REPO, 'tests', 'corpus')
+DEAD = 'http://127.0.0.1:9'  # discard port: nothing listens, connections are refused
+OPENCODE_TIMEOUT = 120
+MODULE_TIMEOUT = 120
+ANSI = re.compile(r'\x1b\[[0-9;]*m')
+
+
+def normalize_base_url(url):
+    """Independent oracle for the module's normalisation: exactly one trailing /v1."""
+    url = url.strip().rstrip('/')
+    while url.endswith('/v1'):
+        url = url[:-3].rstrip('/')
+    return url + '/v1'
+
+
+def model_ids(models):
+    """Ids of the module's `models` option, trimmed, without empties or repeats, in order."""
+    seen = []
+    for item in models:
+        mid = (item.get('id') if isinstance(item, dict) else item).strip()
+        if mid and mid not in seen:
+            seen.append(mid)
+    return seen
+
+
+class Report(object):
+    """What OpenCode resolved: `opencode debug config` + `opencode models <name>`."""
+
+    def __init__(self, config_rc, config_out, config_err, models_rc, models_out, models_err, name):
+        self.config_rc, self.models_rc = config_rc, models_rc
+        self.raw = dict(config_out=config_out, config_err=config_err,
+                        models_out=models_out, models_err=models_err)
+        self.config = json.loads(config_out) if config_rc == 0 else None
+        self.models_err = ANSI.sub('', models_err).strip()
+        self.models = [line.strip() for line in models_out.splitlines() if line.strip()]
+        self.name = name
+
+    @property
+    def providers(self):
+        return sorted((self.config or {}).get('provider', {}))
+
+    @property
+    def entry(self):
+        return (self.config or {}).get('provider', {}).get(self.name)
+
+    @property
+    def base_url(self):
+        return ((self.entry or {}).get('options') or {}).get('baseURL')
+
+    @property
+    def not_found(self):
+        return self.models_rc != 0 and ('Provider not found: %s' % self.name) in self.models_err
+
+    def summary(self):
+        if self.config_rc != 0:
+            return {'error': ANSI.sub('', self.raw['config_err']).strip()[-300:]}
+        out = {'providers': self.providers}
+        if self.not_found:
+            out['models'] = 'Provider not found: %s' % self.name
+        elif self.models_rc != 0:
+            out['models'] = 'error: %s' % self.models_err[-200:]
+        else:
+            out['models'] = self.models
+        if self.entry is not None:
+            out['baseURL'] = self.base_url
+            out['apiKey'] = (self.entry.get('options') or {}).get('apiKey', '(none in config)')
+        return out
+
+
+class Sandbox(object):
+    """A scratch root: home/, the corpus tree, an environment, and every captured output."""
+
+    def __init__(self, root, opencode, env=None, cwd='work'):
+        self.root = root
+        self.home = os.path.join(root, 'home')
+        self.opencode = opencode
+        self.extra_env = dict(env or {})
+        self.cwd = os.path.join(root, cwd)
+        self.log = []  # every (label, text) captured, grepped for keys at the end
+        self.warnings = []
+        self.warm = False
+        for d in (self.home, self.cwd):
+            os.makedirs(d, exist_ok=True)
+
+    # -- layout -------------------------------------------------------------------------
+    def sub(self, value):
+        if isinstance(value, str):
+            return value.replace('{root}', self.root)
+        if isinstance(value, list):
+            return [self.sub(v) for v in value]
+        if isinstance(value, dict):
+            return dict((k, self.sub(v)) for k, v in value.items())
+        return value
+
+    def lay_out(self, case_dir, symlinks=None):
+        tree = os.path.join(case_dir, 'tree')
+        if os.path.isdir(tree):
+            shutil.copytree(tree, self.root, dirs_exist_ok=True, symlinks=True)
+        # The repository keeps LF line endings (ansible-test sanity); a corpus file that must
+        # have CRLF is stored as NAME.crlf and gets its CRLF endings here.
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.endswith('.crlf'):
+                    src = os.path.join(folder, name)
+                    with open(src, 'rb') as handle:
+                        data = handle.read()
+                    with open(src[:-len('.crlf')], 'wb') as handle:
+                        handle.write(data.replace(b'\n', b'\r\n'))
+                    os.unlink(src)
+        keep = os.path.join(self.home, '.keep')
+        if os.path.exists(keep):
+            os.unlink(keep)
+        for link, target in (symlinks or {}).items():
+            path = os.path.join(self.root, link)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.symlink(target, path)
+
+    def path(self, rel):
+        return os.path.join(self.root, rel)
+
+    def snapshot(self):
+        """Bytes of every regular file under root except OpenCode's own state and logs."""
+        snap = {}
+        skip = (os.path.join(self.home, '.local', 'share', 'opencode', 'log'),
+                os.path.join(self.home, '.local', 'state'), os.path.join(self.home, '.cache'),
+                os.path.join(self.home, '.ansible'), os.path.join(self.root, 'tmp'))
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            if dirpath.startswith(skip) or 'node_modules' in dirpath:
+                dirnames[:] = []
+                continue
+            for fn in filenames:
+                p = os.path.join(dirpath, fn)
+                if os.path.islink(p) or fn.startswith('opencode.db') or fn.endswith('.lock'):
+                    continue
+                with open(p, 'rb') as f:
+                    snap[os.path.relpath(p, self.root)] = f.read()
+        return snap
+
+    # -- processes ----------------------------------------------------------------------
+    def base_env(self):
+        env = {
+            'PATH': '/usr/local/bin:/usr/bin:/bin',
+            'HOME': self.home,
+            'USER': os.environ.get('USER', 'root'),
+            'LANG': 'C.UTF-8',
+            'TMPDIR': os.path.join(self.root, 'tmp'),
+            'OPENCODE_DISABLE_MODELS_FETCH': '1',
+            'OPENCODE_DISABLE_AUTOUPDATE': '1',
+            'OPENCODE_DISABLE_LSP_DOWNLOAD': '1',
+            'OPENCODE_PURE': '1',
+            # An administrator's /etc/opencode on the test machine must not leak into results.
+            'OPENCODE_TEST_MANAGED_CONFIG_DIR': os.path.join(self.root, 'no-managed-config'),
+            'NO_COLOR': '1',
+        }
+        for var in ('HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'):
+            env[var] = DEAD
+        env['NO_PROXY'] = env['no_proxy'] = '127.0.0.1,localhost'
+        env['npm_config_registry'] = env['NPM_CONFIG_REGISTRY'] = DEAD + '/'
+        os.makedirs(env['TMPDIR'], exist_ok=True)
+        env.update(self.sub(self.extra_env))
+        return env
+
+    def run_opencode(self, *args, env=None, timeout=OPENCODE_TIMEOUT):
+        full = self.base_env()
+        full.update(env or {})
+        for attempt in range(3):
+            t0 = time.monotonic()
+            proc = subprocess.run([self.opencode] + list(args), cwd=self.cwd, env=full, check=False,
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=timeout)
+            self.log.append(('opencode %s (%.1fs)' % (' '.join(args), time.monotonic() - t0),
+                             proc.stdout + proc.stderr))
+            # Two OpenCode processes on one data directory can collide on its SQLite database
+            # (seen: "database is locked"); that is about the test running two at once, not
+            # about the config, so the command is run again.
+            if proc.returncode == 0 or 'database is locked' not in proc.stderr:
+                break
+            time.sleep(0.5 + attempt)
+        return proc
+
+    def ask(self, name='omniroute', env=None):
+        """`debug config` and `models <name>` run side by side (two cores), except the first
+        time: two OpenCode processes creating the same fresh database race on its migrations."""
+        if not self.warm:
+            c = self.run_opencode('debug', 'config', env=env)
+            m = self.run_opencode('models', name, env=env)
+            self.warm = True
+            return Report(c.returncode, c.stdout, c.stderr, m.returncode, m.stdout, m.stderr, name)
+        with ThreadPoolExecutor(2) as pool:
+            fc = pool.submit(self.run_opencode, 'debug', 'config', env=env)
+            fm = pool.submit(self.run_opencode, 'models', name, env=env)
+            c, m = fc.result(), fm.result()
+        return Report(c.returncode, c.stdout, c.stderr, m.returncode, m.stdout, m.stderr, name)
+
+    def module(self, args, check=False, diff=True):
+        """Run omniroute.opencode.provider ad hoc through ansible, as the sandbox's user."""
+        env = self.base_env()
+        for var in ('OPENCODE_PURE', 'OPENCODE_DISABLE_MODELS_FETCH', 'OPENCODE_DISABLE_AUTOUPDATE',
+                    'OPENCODE_DISABLE_LSP_DOWNLOAD', 'NO_COLOR'):
+            env.pop(var, None)
+        env.update({
+            'PATH': os.path.dirname(sys.executable) + ':' + env['PATH'],
+            'ANSIBLE_COLLECTIONS_PATH': os.environ.get(
+                'ANSIBLE_COLLECTIONS_PATH', os.path.join(REPO, '.build', 'collections')),
+            'ANSIBLE_CALLBACK_RESULT_FORMAT': 'json',
+            'ANSIBLE_NOCOLOR': '1',
+            'ANSIBLE_HOST_KEY_CHECKING': 'False',
+            'ANSIBLE_LOCAL_TEMP': os.path.join(self.root, 'tmp', 'ansible-local'),
+            'ANSIBLE_REMOTE_TMP': os.path.join(self.root, 'tmp', 'ansible-remote'),
+            'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
+            'ANSIBLE_DEPRECATION_WARNINGS': 'False',
+        })
+        cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible'), 'localhost',
+               '-c', 'local', '-i', 'localhost,', '-m', 'omniroute.opencode.provider',
+               '-a', json.dumps(self.sub(args))]
+        if diff:
+            cmd.append('--diff')
+        if check:
+            cmd.append('--check')
+        t0 = time.monotonic()
+        proc = subprocess.run(cmd, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, check=False,
+                              capture_output=True, text=True, timeout=MODULE_TIMEOUT)
+        elapsed = time.monotonic() - t0
+        self.log.append(('ansible %s (%.1fs)' % (args.get('state', 'present'), elapsed),
+                         proc.stdout + proc.stderr))
+        m = re.search(r'^localhost \| (\S+) => ', proc.stdout, re.M)
+        if not m:
+            raise AssertionError('no module result (rc %s):\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
+        result = json.JSONDecoder().raw_decode(proc.stdout[m.end():])[0]
+        result['_status'] = m.group(1)
+        result['_seconds'] = round(elapsed, 2)
+        result['_warnings'] = [w.strip() for w in re.findall(r'\[WARNING\]: (.*(?:\n(?!\[)\S.*)*)', proc.stderr)]
+        self.warnings.extend(result['_warnings'])
+        return result
+
+    def assert_no_secret(self, *secrets):
+        for secret in secrets:
+            if not secret:
+                continue
+            for label, text in self.log:
+                assert secret not in text, 'a key appeared in the output of %s' % label
+
+
+class CaptureServer(object):
+    """An OpenAI-compatible endpoint on 127.0.0.1 that records the Authorization header."""
+
+    def __init__(self):
+        import http.server
+
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get('content-length') or 0)
+                if length:
+                    self.rfile.read(length)
+                seen.append((self.command, self.path, self.headers.get('authorization')))
+                body = b'{"error": {"message": "recorded", "type": "invalid_request_error"}}'
+                self.send_response(401)
+                self.send_header('content-type', 'application/json')
+                self.send_header('content-length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def record(results_dir, name, data):
+    """Write one case's observations (read by render_report.py)."""
+    with open(os.path.join(results_dir, name + '.json'), 'w') as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write('\n')
+
+
+def load_cases():
+    cases = []
+    for name in sorted(os.listdir(CORPUS)):
+        path = os.path.join(CORPUS, name, 'case.json')
+        if os.path.isfile(path):
+            with open(path) as f:
+                case = json.load(f)
+            case['name'] = name
+            case['dir'] = os.path.join(CORPUS, name)
+            cases.append(case)
+    return cases
