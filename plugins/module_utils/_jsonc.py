@@ -80,22 +80,26 @@ def _error_at(text, offset, msg):
     return JSONCError(msg, line, column, offset)
 
 
-def _clean(text):
-    """Return (clean_text, comment_spans, trailing_comma_offsets)."""
+def _clean(text, start=0, end=None, before=''):
+    """Return (clean_text, comment_spans, trailing_comma_offsets) for ``text[start:end]``.
+
+    Offsets are absolute.  ``before`` is the last meaningful character ahead of ``start``
+    (for a window re-cleaned after an edit; '' at the start of a document).
+    """
+    if end is None:
+        end = len(text)
     pieces = []
     comments = []
     commas = []
-    last = 0
-    pos = 0
-    end = len(text)
+    last = pos = start
     quiet = _QUIET.match
     while True:
-        pos = quiet(text, pos).end()
+        pos = quiet(text, pos, end).end()
         if pos >= end:
             break
         ch = text[pos]
         if ch == '/':
-            m = _COMMENT.match(text, pos)
+            m = _COMMENT.match(text, pos, end)
             if m is None:
                 pos += 1  # a lone '/' or an unterminated comment: JSON reports it
                 continue
@@ -107,7 +111,7 @@ def _clean(text):
                 pieces.append(' ' * len(comment))
             comments.append((pos, m.end()))
             pos = last = m.end()
-        elif ch == ',' and _value_before(text, pos, comments):
+        elif ch == ',' and _value_before(text, pos, comments, start, before):
             pieces.append(text[last:pos])
             pieces.append(' ')
             commas.append(pos)
@@ -115,16 +119,16 @@ def _clean(text):
         else:
             pos += 1  # an unterminated string, or a comma after an opener: JSON reports it
     if not pieces:
-        return text, comments, commas
-    pieces.append(text[last:])
+        return text[start:end], comments, commas
+    pieces.append(text[last:end])
     return ''.join(pieces), comments, commas
 
 
-def _value_before(text, pos, comments):
+def _value_before(text, pos, comments, floor=0, before=''):
     """True when what precedes ``pos`` (blanks and comments aside) ends a value."""
     k = len(comments) - 1
     j = pos - 1
-    while j >= 0:
+    while j >= floor:
         if text[j] in ' \t\r\n':
             j -= 1
         elif k >= 0 and comments[k][1] == j + 1:
@@ -132,7 +136,7 @@ def _value_before(text, pos, comments):
             k -= 1
         else:
             return text[j] not in '[{,'
-    return False
+    return before != '' and before not in '[{,'
 
 
 def _describe(msg):
@@ -190,7 +194,7 @@ class ObjectSpan:
 class Document:
     """A parsed JSONC text that can be queried and edited without disturbing other bytes."""
 
-    def __init__(self, text, base_indent='', style=None, validate=True, _known=None):
+    def __init__(self, text, base_indent='', style=None, validate=True, _known=None, _cleaned=None):
         if text.startswith(u'\ufeff'):
             raise JSONCError('a byte order mark (BOM) is not supported', 1, 1, 0)
         self.text = text
@@ -198,7 +202,7 @@ class Document:
         self._objects = {}
         # Value ends already known from the document this one was edited from.
         self._known = _known or {}
-        self.clean, self.comments, self.trailing_commas = _clean(text)
+        self.clean, self.comments, self.trailing_commas = _cleaned or _clean(text)
         self._comment_starts = [c[0] for c in self.comments]
         start = _WS.match(self.clean).end()
         self.empty = start == len(self.clean)
@@ -390,7 +394,61 @@ class Document:
                 known[value_start + delta] = value_end + delta
             elif value_start < low and value_end > high and self.clean[value_end - 1] in '}]':
                 known[value_start] = value_end + delta
-        return Document(text, self.base_indent, self.style, validate=False, _known=known)
+        return Document(text, self.base_indent, self.style, validate=False, _known=known,
+                        _cleaned=self._reclean(text, low, high, delta))
+
+    def _next_meaningful(self, q, starts):
+        """The offset of the first character at or after ``q`` that is not blank or comment."""
+        old = self.text
+        while q < len(old):
+            if old[q] in ' \t\r\n':
+                q += 1
+            elif q in starts:
+                q = starts[q]
+            else:
+                break
+        return q
+
+    def _reclean(self, text, low, high, delta):
+        """The clean copy of ``text`` (this document edited in ``[low, high)``), re-cleaning
+        only a window from the last meaningful character before the edit to the first one
+        after it: the only commas whose trailing status can change live there."""
+        old = self.text
+        ends = dict((b, a) for a, b in self.comments)
+        starts = dict(self.comments)
+        p = low - 1
+        while p >= 0:
+            if p + 1 in ends:  # first: a comment may end in a blank
+                p = ends[p + 1] - 1
+            elif old[p] in ' \t\r\n':
+                p -= 1
+            else:
+                break
+        if p >= 0 and old[p] == ',':
+            # That comma is followed by the edit now: judge it again, from what precedes it.
+            start = p
+            p -= 1
+            while p >= 0:
+                if p + 1 in ends:  # first: a comment may end in a blank
+                    p = ends[p + 1] - 1
+                elif old[p] in ' \t\r\n':
+                    p -= 1
+                else:
+                    break
+        else:
+            start = p + 1
+        before = old[p] if p >= 0 else ''
+        q = self._next_meaningful(high, starts)
+        if q < len(old) and old[q] == ',':
+            # A comma right after the edit is judged by what follows it: include that too.
+            q = self._next_meaningful(q + 1, starts)
+        stop = min(q + 1, len(old))
+        clean, comments, commas = _clean(text, start, stop + delta, before)
+        return (self.clean[:start] + clean + self.clean[stop:],
+                [c for c in self.comments if c[1] <= start] + comments
+                + [(a + delta, b + delta) for a, b in self.comments if a >= stop],
+                [c for c in self.trailing_commas if c < start] + commas
+                + [c + delta for c in self.trailing_commas if c >= stop])
 
     def _replace_empty(self, obj):
         """Write an object into a document that holds only blanks and comments."""

@@ -11,7 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import (
-    Document, JSONCError, parse)
+    Document, JSONCError, _clean, parse)
+
+
+def assert_fresh(doc):
+    """An edited Document re-cleans only a window; it must equal a clean of the whole text."""
+    assert (doc.clean, doc.comments, doc.trailing_commas) == _clean(doc.text)
 
 # --------------------------------------------------------------------------- parsing
 
@@ -237,7 +242,7 @@ def _changed_region(old, new):
     return prefix, len(old) - suffix
 
 
-_PROFILE = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_PROFILE = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_PROFILE
@@ -264,6 +269,7 @@ def test_set_changes_only_the_target_span_and_means_what_it_says(case, path, new
         node = node[key]
     objects, member = doc.locate(path)
     new = doc.set(path, new_value)
+    assert_fresh(new)
     expected = copy.deepcopy(value)
     _set_in(expected, path, new_value)
     assert parse(new.text) == expected
@@ -288,11 +294,13 @@ def test_delete_then_merge_round_trip(case, data):
     key = data.draw(st.sampled_from(sorted(value)))
     doc = Document(text)
     gone = doc.delete((key,))
+    assert_fresh(gone)
     expected = dict(value)
     del expected[key]
     assert parse(gone.text) == expected
     assert json5.loads(gone.text) == expected
     back = gone.set((key,), value[key])
+    assert_fresh(back)
     assert parse(back.text) == value
     again = back.set((key,), value[key])
     assert again.text == back.text
