@@ -1,0 +1,261 @@
+"""Fleet benchmark: converge N laptops with U developers each, with the collection's role
+(omniroute.opencode.opencode) and with the hand-written baseline (bench/roles/opencode_template,
+which templates each developer's whole opencode.json). First run and idempotent re-run.
+
+Laptops are inventory hosts with a local connection, each with its own tree of developer
+"homes" (one directory per host and developer, owned by that developer's real local account,
+ocbench01..; see setup-users.sh); both roles become each developer (su) to write the file, as on
+a real laptop. Each developer starts with a typical 5 KB config of their own (comments, other
+providers, MCP servers, agents), generated per host and user.
+
+Checks, every run: first run changes every developer, re-run changes nothing; both sides write
+the same provider.omniroute entry (parsed with jsonc-parser); the role keeps every comment and
+every other provider, and the template loses them (reported). In `smoke`, developers without a
+config get byte-for-byte-equal documents, parsed, from both sides.
+
+  fleet.py compare [N U]      headline: both sides, N hosts x U users (default 8 x 4)
+  fleet.py growth             time against hosts (1..32, U=1) and users per host (1..16, N=2)
+  fleet.py smoke              1 host x 2 users (one with a config, one without)
+Forks: BENCH_FORKS (default 8), fixed across the series.
+"""
+import json
+import os
+import pwd
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ansible_env  # noqa: E402
+import common  # noqa: E402
+from common import SECRET, ms  # noqa: E402
+from gen_config import generate, parse_size  # noqa: E402
+
+FORKS = int(os.environ.get("BENCH_FORKS", "8"))
+BASE_URL = "http://127.0.0.1:20128"
+SIDES = ("role", "template")
+PLAYBOOK = {
+    "role": "- hosts: laptops\n  gather_facts: false\n  roles:\n    - role: omniroute.opencode.opencode\n",
+    "template": "- hosts: laptops\n  gather_facts: false\n  roles:\n    - role: opencode_template\n",
+}
+
+
+def user_name(u):
+    return "ocbench%02d" % (u + 1)
+
+
+def key(h, u):
+    return "%s-h%02du%02d" % (SECRET, h, u)
+
+
+def build(work, side, hosts, users, fresh_users=()):
+    """Lay out homes and starting configs for one side; return the inventory path."""
+    root = os.path.join(work, side)
+    shutil.rmtree(root, ignore_errors=True)
+    inv_hosts = {}
+    for h in range(hosts):
+        hu = []
+        for u in range(users):
+            name = user_name(u)
+            pw = pwd.getpwnam(name)
+            home = os.path.join(root, "h%02d" % h, name)
+            cfgdir = os.path.join(home, ".config", "opencode")
+            os.makedirs(cfgdir)
+            if u not in fresh_users:
+                with open(os.path.join(cfgdir, "opencode.json"), "w", encoding="utf-8", newline="") as f:
+                    f.write(generate(parse_size("5K"), seed=1000 * h + u))
+            for d, _dirs, files in os.walk(home):
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+                os.chmod(d, 0o700)
+                for fn in files:
+                    os.chown(os.path.join(d, fn), pw.pw_uid, pw.pw_gid)
+                    os.chmod(os.path.join(d, fn), 0o600)
+            hu.append({"name": name, "api_key": key(h, u),
+                       "config_path": os.path.join(cfgdir, "opencode.json")})
+        inv_hosts["h%02d" % h] = {"ansible_connection": "local",
+                                  "ansible_python_interpreter": "/usr/bin/python3",
+                                  "opencode_users": hu}
+    os.chmod(root, 0o755)
+    for h in range(hosts):
+        os.chmod(os.path.join(root, "h%02d" % h), 0o755)
+    inv = os.path.join(work, "inventory-%s.yml" % side)
+    doc = {"all": {"vars": {"opencode_base_url": BASE_URL},
+                   "children": {"laptops": {"hosts": inv_hosts}}}}
+    with open(inv, "w") as f:
+        json.dump(doc, f, indent=1)  # JSON is YAML
+    os.chmod(inv, 0o600)
+    return inv
+
+
+def converge(work, side, inv, expect_changed, label):
+    pb = os.path.join(work, "%s.yml" % side)
+    with open(pb, "w") as f:
+        f.write(PLAYBOOK[side])
+    os.environ["ANSIBLE_ROLES_PATH"] = os.path.join(common.BENCH, "roles")
+    wall, timer = ansible_env.playbook(work, pb, inv, forks=FORKS, label="%s-%s" % (side, label))
+    changed = sum(1 for r in timer["tasks"] if r["changed"])
+    if expect_changed and not changed:
+        raise SystemExit("%s first run changed nothing" % side)
+    if not expect_changed and changed:
+        names = sorted({r["task"] for r in timer["tasks"] if r["changed"]})
+        raise SystemExit("%s re-run is not idempotent: changed %s" % (side, names))
+    return wall
+
+
+def check(work, hosts, users, fresh_users=()):
+    """Compare what the two sides wrote; return a summary of what each kept."""
+    paths, meta = [], []
+    for h in range(hosts):
+        for u in range(users):
+            for side in SIDES:
+                p = os.path.join(work, side, "h%02d" % h, user_name(u), ".config", "opencode", "opencode.json")
+                st = os.stat(p)
+                if st.st_uid != pwd.getpwnam(user_name(u)).pw_uid:
+                    raise SystemExit("%s: not owned by %s" % (p, user_name(u)))
+                paths.append(p)
+                meta.append((side, h, u))
+    values = common.node_parse(paths)
+    got = dict(zip(meta, values))
+    texts = {}
+    for m, p in zip(meta, paths):
+        with open(p, encoding="utf-8") as f:
+            texts[m] = f.read()
+    kept = {"role": [0, 0, 0, 0], "template": [0, 0, 0, 0]}  # comments kept/all, providers kept/all
+    for h in range(hosts):
+        for u in range(users):
+            r, t = got[("role", h, u)], got[("template", h, u)]
+            er, et = r["provider"]["omniroute"], t["provider"]["omniroute"]
+            if er != et:
+                raise SystemExit("h%02d/%s: the two sides wrote different provider entries" % (h, user_name(u)))
+            if er["options"]["apiKey"] != key(h, u):
+                raise SystemExit("h%02d/%s: wrong key written" % (h, user_name(u)))
+            if u in fresh_users:
+                if r != t:
+                    raise SystemExit("h%02d/%s: new config differs between the sides" % (h, user_name(u)))
+                continue
+            src = generate(parse_size("5K"), seed=1000 * h + u)
+            comments = [ln.strip() for ln in src.splitlines() if ln.strip().startswith(("//", "/*"))]
+            import json5  # the starting file's providers, parsed independently
+            providers = set(json5.loads(src)["provider"])
+            for side in SIDES:
+                lines = {ln.strip() for ln in texts[(side, h, u)].splitlines()}
+                k = kept[side]
+                k[0] += sum(1 for c in comments if c in lines)
+                k[1] += len(comments)
+                k[2] += len(providers & set(got[(side, h, u)]["provider"]))
+                k[3] += len(providers)
+    if kept["role"][0] != kept["role"][1] or kept["role"][2] != kept["role"][3]:
+        raise SystemExit("the role lost comments or providers: %s" % kept["role"])
+    return kept
+
+
+def point(work, hosts, users, fresh_users=(), rerun=True):
+    """Both sides, first run and re-run, interleaved. Returns timings (s) and what was kept."""
+    res = {}
+    invs = {side: build(work, side, hosts, users, fresh_users) for side in SIDES}
+    for side in SIDES:
+        res[side + "_first"] = converge(work, side, invs[side], True, "first")
+    for side in SIDES if rerun else ():
+        res[side + "_rerun"] = converge(work, side, invs[side], False, "rerun")
+    res["kept"] = check(work, hosts, users, fresh_users)
+    return res
+
+
+def line(label, r):
+    return ("%s role %-8s | template %-8s | role/template = %.2fx (first run); role %-8s | template %-8s"
+            " | role/template = %.2fx (re-run)"
+            % (label, ms(r["role_first"]), ms(r["template_first"]), r["role_first"] / r["template_first"],
+               ms(r["role_rerun"]), ms(r["template_rerun"]), r["role_rerun"] / r["template_rerun"]))
+
+
+def kept_text(k):
+    return ("comments kept: role %d/%d, template %d/%d; other providers kept: role %d/%d, template %d/%d"
+            % (k["role"][0], k["role"][1], k["template"][0], k["template"][1],
+               k["role"][2], k["role"][3], k["template"][2], k["template"][3]))
+
+
+def work_dir():
+    w = os.path.join(common.WORK, "fleet")
+    os.makedirs(w, exist_ok=True)
+    os.chmod(w, 0o755)
+    return w
+
+
+def compare(hosts, users):
+    w = work_dir()
+    print("== fleet: %d laptops x %d developers, forks %d, local connections, become via su ==" % (hosts, users, FORKS))
+    r = point(w, hosts, users)
+    print("fleet " + line("%dx%d" % (hosts, users), r))
+    print("fleet %s" % kept_text(r["kept"]))
+    common.save_json("fleet-compare", dict(r, hosts=hosts, users=users, forks=FORKS))
+    md = ["| run | role | template | role / template |", "|---|---|---|---|",
+          "| first run | %s | %s | **%.2fx** |" % (ms(r["role_first"]), ms(r["template_first"]),
+                                                   r["role_first"] / r["template_first"]),
+          "| unchanged re-run | %s | %s | **%.2fx** |" % (ms(r["role_rerun"]), ms(r["template_rerun"]),
+                                                          r["role_rerun"] / r["template_rerun"]),
+          "", "After the first run (%d x %d): %s." % (hosts, users, kept_text(r["kept"]))]
+    if os.environ.get("BENCH_WRITE_DOC", "1") == "1":
+        common.update_doc("fleet", "\n".join(md))
+
+
+def series(name, points):
+    w = work_dir()
+    rows, xs, data = [], [], []
+    for hosts, users in points:
+        r = point(w, hosts, users)
+        x = hosts if name == "hosts" else users
+        xs.append(x)
+        data.append(dict(r, hosts=hosts, users=users))
+        print("fleet-%s %2d: " % (name, x) + line("", r))
+        rows.append("| %d | %d | %s | %s | %.2fx | %s | %s | %.2fx |" % (
+            hosts, users, ms(r["role_first"]), ms(r["template_first"]), r["role_first"] / r["template_first"],
+            ms(r["role_rerun"]), ms(r["template_rerun"]), r["role_rerun"] / r["template_rerun"]))
+    fits = []
+    for col in ("role_first", "template_first", "role_rerun", "template_rerun"):
+        a, b, worst = common.slope(xs, [d[col] for d in data])
+        fits.append("%s %.2f s + %.3f s per %s (worst point %.0f%% off the line)"
+                    % (col.replace("_", " "), a, b, "host" if name == "hosts" else "user", worst * 100))
+    verdict = "Linear fit time = a + b*x: " + "; ".join(fits) + "."
+    print("fleet-%s: %s" % (name, verdict))
+    common.save_json("fleet-growth-" + name, data)
+    md = ["| hosts | users/host | role, first | template, first | ratio | role, re-run | template, re-run | ratio |",
+          "|---|---|---|---|---|---|---|---|"] + rows + ["", verdict]
+    return "\n".join(md)
+
+
+def growth():
+    print("== fleet growth (forks %d) ==" % FORKS)
+    hosts = [int(x) for x in os.environ.get("BENCH_FLEET_HOSTS", "1,2,4,8,16,32").split(",")]
+    users = [int(x) for x in os.environ.get("BENCH_FLEET_USERS", "1,2,4,8,16").split(",")]
+    md_h = series("hosts", [(n, 1) for n in hosts])
+    md_u = series("users", [(2, u) for u in users])
+    if os.environ.get("BENCH_WRITE_DOC", "1") == "1":
+        common.update_doc("fleet-hosts", md_h)
+        common.update_doc("fleet-users", md_u)
+
+
+def smoke():
+    t0 = time.time()
+    w = work_dir()
+    r = point(w, 1, 2, fresh_users=(1,), rerun=False)
+    print("fleet smoke 1x2 first run: role %s, template %s" % (ms(r["role_first"]), ms(r["template_first"])))
+    print("fleet smoke: same provider entry on both sides, identical new configs; " + kept_text(r["kept"]))
+    if r["kept"]["template"][0] >= r["kept"]["template"][1]:
+        raise SystemExit("the template baseline kept the comments: the check cannot tell the sides apart")
+    print("fleet smoke ok (%.1f s)" % (time.time() - t0))
+
+
+def main(argv):
+    cmd = argv[0] if argv else "compare"
+    if cmd == "compare":
+        compare(int(argv[1]) if len(argv) > 1 else 8, int(argv[2]) if len(argv) > 2 else 4)
+    elif cmd == "growth":
+        growth()
+    elif cmd == "smoke":
+        smoke()
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
