@@ -409,14 +409,9 @@ class Document:
                 break
         return q
 
-    def _reclean(self, text, low, high, delta):
-        """The clean copy of ``text`` (this document edited in ``[low, high)``), re-cleaning
-        only a window from the last meaningful character before the edit to the first one
-        after it: the only commas whose trailing status can change live there."""
+    def _prev_meaningful(self, p, ends):
+        """The offset of the last character at or before ``p`` that is not blank or comment."""
         old = self.text
-        ends = dict((b, a) for a, b in self.comments)
-        starts = dict(self.comments)
-        p = low - 1
         while p >= 0:
             if p + 1 in ends:  # first: a comment may end in a blank
                 p = ends[p + 1] - 1
@@ -424,17 +419,20 @@ class Document:
                 p -= 1
             else:
                 break
+        return p
+
+    def _reclean(self, text, low, high, delta):
+        """The clean copy of ``text`` (this document edited in ``[low, high)``), re-cleaning
+        only a window from the last meaningful character before the edit to the first one
+        after it: the only commas whose trailing status can change live there."""
+        old = self.text
+        ends = dict((b, a) for a, b in self.comments)
+        starts = dict(self.comments)
+        p = self._prev_meaningful(low - 1, ends)
         if p >= 0 and old[p] == ',':
             # That comma is followed by the edit now: judge it again, from what precedes it.
             start = p
-            p -= 1
-            while p >= 0:
-                if p + 1 in ends:  # first: a comment may end in a blank
-                    p = ends[p + 1] - 1
-                elif old[p] in ' \t\r\n':
-                    p -= 1
-                else:
-                    break
+            p = self._prev_meaningful(p - 1, ends)
         else:
             start = p + 1
         before = old[p] if p >= 0 else ''
