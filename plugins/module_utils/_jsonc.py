@@ -139,22 +139,23 @@ def _value_before(text, pos, comments, floor=0, before=''):
     return before != '' and before not in '[{,'
 
 
+# The json module's wording, and how this engine says it.
+_WORDING = (
+    ('Expecting property name', 'expected a property name in double quotes'),
+    ('Expecting value', 'expected a value'),
+    ("Expecting ','", "expected ',' or a closing bracket"),
+    ("Expecting ':'", "expected ':'"),
+    ('Extra data', 'unexpected content after the end of the document'),
+    ('Unterminated string', 'unterminated string'),
+    ('Invalid control character', 'control character in a string'),
+)
+
+
 def _describe(msg):
-    """Turn the json module's wording into OpenCode-ish wording."""
-    if msg.startswith('Expecting property name'):
-        return 'expected a property name in double quotes'
-    if msg.startswith('Expecting value'):
-        return 'expected a value'
-    if msg.startswith("Expecting ','"):
-        return "expected ',' or a closing bracket"
-    if msg.startswith("Expecting ':'"):
-        return "expected ':'"
-    if msg.startswith('Extra data'):
-        return 'unexpected content after the end of the document'
-    if msg.startswith('Unterminated string'):
-        return 'unterminated string'
-    if msg.startswith('Invalid control character'):
-        return 'control character in a string'
+    """Turn the json module's wording into the engine's."""
+    for prefix, wording in _WORDING:
+        if msg.startswith(prefix):
+            return wording
     return msg[:1].lower() + msg[1:]
 
 
