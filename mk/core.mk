@@ -26,6 +26,7 @@ test-unit: collection
 	$(BIN)/python -m pytest -q tests/unit
 
 test-sanity: test-tree
+	tests/setup/system.sh
 	tests/setup/ansible-test-pip.sh $(BIN)/python
 	cd $(TEST_TREE) && $(BIN)/ansible-test sanity --python 3.11 --requirements --color no \
 	  $(SANITY_TARGETS)

@@ -134,8 +134,7 @@ do_start() {
         </dev/null >"$state/server.log" 2>&1
     ) &
     echo $! > "$state/pid"
-    local i
-    for i in $(seq 1 180); do
+    for _ in $(seq 1 180); do
       if ready; then break; fi
       if ! pid_alive; then log "server exited; tail of log:"; tail -n 40 "$state/server.log" >&2; do_stop; exit 1; fi
       sleep 1
@@ -155,8 +154,7 @@ do_stop() {
     if kill -0 "$pid" 2>/dev/null; then
       # setsid made the server the leader of its own process group: end the whole group.
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-      local i
-      for i in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
       kill -KILL -- "-$pid" 2>/dev/null || true
       log "stopped (pid $pid)"
     fi

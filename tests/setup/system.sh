@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# System packages for the Molecule scenario: podman (with runc) and debootstrap, plus the
+# System packages for the tests: podman (with runc) and debootstrap for Molecule, shellcheck for
+# ansible-test sanity (without it that sanity test is skipped), plus the
 # containers.conf that makes rootful podman work on this CI machine (hybrid cgroups, capped
 # ulimits). Idempotent: when everything is in place it only checks and returns.
 #
@@ -10,7 +11,7 @@ sudo_=""
 [ "$(id -u)" = 0 ] || sudo_="sudo"
 
 need=()
-for pkg in podman runc debootstrap; do
+for pkg in podman runc debootstrap shellcheck; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -54,16 +54,21 @@ expect_fail omniroute-without-password "{\"opencode_api_key_source\": \"omnirout
 # Round trip as the current user: present (auth store), idempotent, then offboarded.
 conf="$HOME/.config/opencode/opencode.json" auth="$HOME/.local/share/opencode/auth.json"
 present="{\"opencode_key_store\": \"auth\", \"opencode_users\": [{\"name\": \"$me\", \"api_key\": \"$KEY\"}]}"
-check() { n=$((n + 1)); if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails + 1)); fi; }
+check() { n=$((n + 1)); if "$2"; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails + 1)); fi; }
+wrote_nothing() { [ "$rc" = 0 ] && [ -z "$(find "$HOME" -mindepth 1 -print -quit)" ]; }
+key_in_auth_only() { [ "$rc" = 0 ] && [ -f "$conf" ] && grep -qF "$KEY" "$auth" && ! grep -qF "$KEY" "$conf"; }
+private_modes() { [ "$(stat -c %a "$auth")" = 600 ] && [ "$(stat -c %a "$HOME/.config/opencode")" = 700 ]; }
+nothing_changed() { [ "$rc" = 0 ] && grep -qE "changed=0 " "$scratch/again.log"; }
+key_gone() { [ "$rc" = 0 ] && ! grep -rqF "$KEY" "$HOME"; }
 run check-first "$present" --check --diff
-check "check mode writes nothing" '[ "$rc" = 0 ] && [ -z "$(find "$HOME" -mindepth 1 -print -quit)" ]'
+check "check mode writes nothing" wrote_nothing
 run present "$present" --diff
-check "present: config + auth.json written" '[ "$rc" = 0 ] && [ -f "$conf" ] && grep -qF "$KEY" "$auth" && ! grep -qF "$KEY" "$conf"'
-check "present: auth.json is 0600, directories 0700" '[ "$(stat -c %a "$auth")" = 600 ] && [ "$(stat -c %a "$HOME/.config/opencode")" = 700 ]'
+check "present: config + auth.json written" key_in_auth_only
+check "present: auth.json is 0600, directories 0700" private_modes
 run again "$present" --diff
-check "second run: changed=0" '[ "$rc" = 0 ] && grep -qE "changed=0 " "$scratch/again.log"'
+check "second run: changed=0" nothing_changed
 run absent "{\"opencode_users\": [{\"name\": \"$me\", \"state\": \"absent\"}]}" --diff
-check "absent: key gone from every file" '[ "$rc" = 0 ] && ! grep -rqF "$KEY" "$HOME"'
+check "absent: key gone from every file" key_gone
 n=$((n + 1))
 if grep -lF -- "$KEY" "$scratch"/*.log; then echo "FAIL key shown in the output above"; fails=$((fails + 1)); else echo "ok   no key in any output"; fi
 echo "run_local.sh: $((n - fails))/$n passed"
