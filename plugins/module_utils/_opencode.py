@@ -141,15 +141,15 @@ def data_dir(environ=None, home=None):
 
 
 def discover(directory, exists=os.path.lexists):
-    """Return ``(target, lower, higher)`` for the global config files in ``directory``.
+    """Return ``(target, lower)`` for the global config files in ``directory``.
 
     ``target`` is the file that wins (the highest-precedence one that exists) or a new
     ``opencode.json``; ``lower`` are existing files it overrides, lowest first.
     """
     present = [os.path.join(directory, n) for n in CONFIG_FILES if exists(os.path.join(directory, n))]
     if not present:
-        return os.path.join(directory, 'opencode.json'), [], []
-    return present[-1], present[:-1], []
+        return os.path.join(directory, 'opencode.json'), []
+    return present[-1], present[:-1]
 
 
 def dot_opencode_files(environ=None, exists=os.path.lexists):
@@ -185,7 +185,7 @@ class Spec:
         self.base_url = normalize_base_url(base_url)
         self.api_key = api_key
         self.key_in_config = key_in_config
-        self.models = normalize_models(models, model_labels)
+        self.models = normalize_models(DEFAULT_MODELS if models is None else models, model_labels)
         ids = [m[0] for m in self.models]
         self.model = qualify_model(name, model, ids) if model else None
         self.small_model = qualify_model(name, small_model, ids) if small_model else None
@@ -210,12 +210,11 @@ class Spec:
 class Plan:
     """The result of planning one file: the new text and what changed, in words."""
 
-    def __init__(self, old_text, new_text, changes, entry, warnings):
+    def __init__(self, old_text, new_text, changes, entry=None):
         self.old_text = old_text
         self.new_text = new_text
         self.changes = changes
         self.entry = entry
-        self.warnings = warnings
 
     @property
     def changed(self):
@@ -282,7 +281,6 @@ def plan_present(text, spec):
     """Plan the managed entry into ``text`` (a config file's content)."""
     doc = Document(text)
     changes = []
-    warnings = []
     ed = _Editor(doc)
     path = ('provider', spec.name)
     if not doc.empty:
@@ -310,7 +308,7 @@ def plan_present(text, spec):
     _unhide(ed, spec.name, changes)
     _verify(ed)
     entry = ed.doc.get(path)
-    return Plan(text, ed.doc.text, changes if ed.ops else [], entry, warnings)
+    return Plan(text, ed.doc.text, changes if ed.ops else [], entry)
 
 
 def plan_absent(text, name):
@@ -319,7 +317,7 @@ def plan_absent(text, name):
     ed = _Editor(doc)
     changes = []
     if doc.empty:
-        return Plan(text, text, [], None, [])
+        return Plan(text, text, [])
     doc.locate(())
     if doc.has(('provider', name)):
         ed.delete(('provider', name))
@@ -330,7 +328,7 @@ def plan_absent(text, name):
             ed.delete((key,))
             changes.append('removed %s' % key)
     _verify(ed)
-    return Plan(text, ed.doc.text, changes, None, [])
+    return Plan(text, ed.doc.text, changes)
 
 
 def plan_other(text, name, present):
@@ -344,7 +342,7 @@ def plan_other(text, name, present):
         return plan_absent(text, name)
     doc = Document(text)
     if doc.empty or not doc.root_is_object:
-        return Plan(text, text, [], None, [])
+        return Plan(text, text, [])
     ed = _Editor(doc)
     changes = []
     if doc.has(('provider', name)):
@@ -356,7 +354,7 @@ def plan_other(text, name, present):
         ed.set(('$schema',), SCHEMA_URL, first=True)
         changes.append('added $schema')
     _verify(ed)
-    return Plan(text, ed.doc.text, changes, None, [])
+    return Plan(text, ed.doc.text, changes)
 
 
 def _unhide(ed, name, changes):

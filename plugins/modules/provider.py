@@ -335,7 +335,7 @@ def plan(params, environ):
                             'set provider.%s or disabled_providers' % (target, ', '.join(higher), name))
         lower = []
     else:
-        target, lower, higher = oc.discover(directory)
+        target, lower = oc.discover(directory)
         # ~/.opencode is loaded after the global files, whatever XDG_CONFIG_HOME says.
         lower = lower + oc.dot_opencode_files(environ)
     for path in oc.MANAGED_FILES:
