@@ -254,13 +254,10 @@ auth_changed:
 """
 
 import os
-import socket
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
-from ansible_collections.omniroute.opencode.plugins.module_utils._files import (
-    FileError, make_dirs, read_text, running_user, write_atomic)
-from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import JSONCError
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path'),
@@ -280,165 +277,32 @@ ARGUMENT_SPEC = dict(
 )
 
 
-class Failure(Exception):
-    def __init__(self, msg, **details):
-        super(Failure, self).__init__(msg)
-        self.details = details
-
-
-def _where():
-    return 'user %s on %s' % (running_user(), socket.gethostname())
-
-
-def _read(path):
-    try:
-        return read_text(path)
-    except FileError as exc:
-        raise Failure('cannot edit %s (%s): %s' % (path, _where(), exc), path=path)
-
-
-def _plan(path, text, fn):
-    try:
-        return fn(text or '')
-    except JSONCError as exc:
-        raise Failure('cannot edit %s (%s): %s' % (path, _where(), exc), path=path,
-                      line=exc.line, column=exc.column)
-    except oc.PlanError as exc:
-        raise Failure('cannot edit %s (%s): %s' % (path, _where(), exc), path=path)
-
-
-def plan(params, environ):
-    """Work out every file change; nothing is written here."""
-    name = params['name']
-    present = params['state'] == 'present'
-    spec = None
-    if present:
-        if params['key_store'] == 'auth' and oc.is_reference(params['api_key']):
-            raise Failure('key_store=auth needs a literal key; %s is only understood inside the config'
-                          % params['api_key'].split(':')[0].lstrip('{'))
-        try:
-            spec = oc.Spec(name=name, display_name=params['display_name'], base_url=params['base_url'],
-                           api_key=params['api_key'], models=params['models'],
-                           model_labels=params['model_labels'], model=params['model'],
-                           small_model=params['small_model'],
-                           key_in_config=params['key_store'] == 'config')
-        except oc.PlanError as exc:
-            raise Failure(str(exc))
-
-    directory = oc.config_dir(environ)
-    warnings = []
-    if params['path']:
-        target = os.path.abspath(params['path'])
-        lower, higher = oc.precedence(target, directory)
-        if higher:
-            warnings.append('%s is overridden by %s, which OpenCode loads later; check that it does not '
-                            'set provider.%s or disabled_providers' % (target, ', '.join(higher), name))
-        lower = []
-    else:
-        target, lower = oc.discover(directory)
-        # ~/.opencode is loaded after the global files, whatever XDG_CONFIG_HOME says.
-        lower = lower + oc.dot_opencode_files(environ)
-    for path in oc.MANAGED_FILES:
-        if os.path.exists(path):
-            warnings.append('%s (managed by the administrator) is loaded last by OpenCode and can '
-                            'override or hide provider.%s' % (path, name))
-
-    changes = []  # (path, real_path, old_text, new_text, holds_secret, words)
-    text, real = _read(target)
-    if text is None and present and not params['create']:
-        raise Failure('%s does not exist and create=false (%s)' % (target, _where()), path=target)
-    for path in lower:
-        ltext, lreal = _read(path)
-        if ltext is None:
-            continue
-        lplan = _plan(path, ltext, lambda t: oc.plan_other(t, name, present))
-        if lplan.changed:
-            changes.append((path, lreal, ltext, lplan.new_text, False, lplan.changes))
-
-    entry = None
-    if present:
-        tplan = _plan(target, text, lambda t: oc.plan_present(t, spec))
-        entry = tplan.entry
-        holds = params['key_store'] == 'config' and not oc.is_reference(params['api_key'])
-    else:
-        tplan = _plan(target, text, lambda t: oc.plan_absent(t, name))
-        holds = False
-    if tplan.changed or (text is None and present):
-        changes.append((target, real, text, tplan.new_text, holds, tplan.changes))
-
-    auth_path = params['auth_path'] or os.path.join(oc.data_dir(environ), 'auth.json')
-    auth_key = params['api_key'] if present and params['key_store'] == 'auth' else None
-    atext, areal = _read(auth_path)
-    auth_changed = False
-    if atext is not None or auth_key is not None:
-        new_auth = _plan(auth_path, atext, lambda t: oc.plan_auth(t, name, auth_key))
-        if new_auth != (atext or ''):
-            auth_changed = True
-            words = ['stored the key for %s' % name] if auth_key else ['removed the key for %s' % name]
-            change = (auth_path, areal, atext, new_auth, True, words)
-            # Store a new key before the config stops carrying it; drop an old one after.
-            if auth_key:
-                changes.insert(0, change)
-            else:
-                changes.append(change)
-    return dict(spec=spec, target=target, changes=changes, entry=entry, warnings=warnings,
-                auth_path=auth_path, auth_changed=auth_changed)
-
-
-def apply(module, result):
-    """Write the planned changes; returns the backups made."""
-    backups = {}
-    for path, real, old, new, holds, _words in result['changes']:
-        if old is None:
-            make_dirs(os.path.dirname(real))
-        backup = write_atomic(module, path, real, new, holds, module.params['backup'] and old is not None)
-        if backup:
-            backups[path] = backup
-    return backups
-
-
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, add_file_common_args=True, supports_check_mode=True)
     params = module.params
     try:
-        result = plan(params, os.environ)
-    except Failure as exc:
+        result = cfg.plan(params, os.environ)
+    except cfg.Failure as exc:
         module.fail_json(msg=str(exc), **exc.details)
 
-    secrets = [params['api_key']]
-    out = dict(
-        changed=bool(result['changes']),
-        path=result['target'],
-        files=[c[0] for c in result['changes']],
-        changes=dict((c[0], c[5]) for c in result['changes']),
-        auth_path=result['auth_path'],
-        auth_changed=result['auth_changed'],
-    )
-    if result['spec'] is not None:
-        out.update(base_url=result['spec'].base_url, models=result['spec'].model_ids,
-                   entry=oc.redact_entry(result['entry']))
-    if module._diff:
-        out['diff'] = [dict(before_header=c[0], after_header=c[0],
-                            before=oc.redact_text(c[2] or '', secrets),
-                            after=oc.redact_text(c[3], secrets)) for c in result['changes']]
-    for warning in result['warnings']:
+    out = cfg.describe(result, [params['api_key']], module._diff)
+    for warning in result.warnings:
         module.warn(warning)
 
-    if not module.check_mode and result['changes']:
+    if not module.check_mode and result.changes:
         try:
-            backups = apply(module, result)
-        except (FileError, OSError, IOError) as exc:
-            module.fail_json(msg='cannot write %s (%s): %s' % (result['target'], _where(), exc))
+            backups = cfg.apply(module, result.changes, params['backup'])
+        except cfg.Failure as exc:
+            module.fail_json(msg=str(exc), **exc.details)
         if backups:
             out['backup_files'] = backups
-            if result['target'] in backups:
-                out['backup_file'] = backups[result['target']]
+            if result.target in backups:
+                out['backup_file'] = backups[result.target]
 
-    target_real = os.path.realpath(result['target'])
-    if os.path.exists(target_real) or module.check_mode:
+    target_real = os.path.realpath(result.target)
+    if os.path.exists(target_real):
         file_args = module.load_file_common_arguments(params, path=target_real)
-        if os.path.exists(target_real):
-            out['changed'] = module.set_fs_attributes_if_different(file_args, out['changed'])
+        out['changed'] = module.set_fs_attributes_if_different(file_args, out['changed'])
     module.exit_json(**out)
 
 

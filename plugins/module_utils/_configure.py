@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, omniroute.opencode contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One user's OpenCode configuration: plan every file change, apply it, describe it.
+
+Shared by the ``provider`` module (one file set, the running user) and the ``users`` module
+(every user of a host, each in a process running as that user).  Standard library only, no
+Ansible imports except through the ``module`` object handed to :func:`apply`.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import socket
+from collections import namedtuple
+
+from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils._files import (
+    FileError, make_dirs, read_text, running_user, write_atomic)
+from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import JSONCError
+
+# One file to write: ``path`` as named, ``real`` its resolved target, ``old`` its text (None when
+# missing), ``new`` the text to write, ``holds_secret`` whether ``new`` carries a literal key,
+# ``words`` what changed, in words.
+Change = namedtuple('Change', 'path real old new holds_secret words')
+
+# Everything planned for one user.
+UserPlan = namedtuple('UserPlan', 'spec target changes entry warnings auth_path auth_changed')
+
+# The provider options this plan reads, with their defaults (the modules' argument specs).
+PARAM_DEFAULTS = dict(
+    path=None,
+    state='present',
+    name=oc.DEFAULT_NAME,
+    display_name=oc.DEFAULT_DISPLAY_NAME,
+    base_url=oc.DEFAULT_BASE_URL,
+    api_key=oc.DEFAULT_API_KEY,
+    key_store='config',
+    auth_path=None,
+    models=list(oc.DEFAULT_MODELS),
+    model_labels={},
+    model=None,
+    small_model=None,
+    create=True,
+    backup=False,
+)
+
+
+class Failure(Exception):
+    """The plan or the write failed; ``details`` go into ``fail_json`` (path, line, column)."""
+
+    def __init__(self, msg, **details):
+        super(Failure, self).__init__(msg)
+        self.details = details
+
+
+def where(user=None, host=None):
+    """``user U on HOST``, for messages."""
+    return 'user %s on %s' % (user or running_user(), host or socket.gethostname())
+
+
+def _read(path, who):
+    try:
+        return read_text(path)
+    except FileError as exc:
+        raise Failure('cannot edit %s (%s): %s' % (path, who, exc), path=path)
+
+
+def _plan(path, text, fn, who):
+    try:
+        return fn(text or '')
+    except JSONCError as exc:
+        raise Failure('cannot edit %s (%s): %s' % (path, who, exc), path=path,
+                      line=exc.line, column=exc.column)
+    except oc.PlanError as exc:
+        raise Failure('cannot edit %s (%s): %s' % (path, who, exc), path=path)
+
+
+def make_spec(params):
+    """The entry ``params`` ask for (state present), or a Failure saying why it cannot be."""
+    if params['key_store'] == 'auth' and oc.is_reference(params['api_key']):
+        raise Failure('key_store=auth needs a literal key; %s is only understood inside the config'
+                      % params['api_key'].split(':')[0].lstrip('{'))
+    try:
+        return oc.Spec(name=params['name'], display_name=params['display_name'],
+                       base_url=params['base_url'], api_key=params['api_key'],
+                       models=params['models'], model_labels=params['model_labels'],
+                       model=params['model'], small_model=params['small_model'],
+                       key_in_config=params['key_store'] == 'config')
+    except oc.PlanError as exc:
+        raise Failure(str(exc))
+
+
+def _config_files(params, environ, name):
+    """``(target, lower, warnings)``: the file to manage and the other files OpenCode merges."""
+    directory = oc.config_dir(environ)
+    warnings = []
+    if params['path']:
+        target = os.path.abspath(os.path.expanduser(params['path']))
+        lower, higher = oc.precedence(target, directory)
+        if higher:
+            warnings.append('%s is overridden by %s, which OpenCode loads later; check that it does not '
+                            'set provider.%s or disabled_providers' % (target, ', '.join(higher), name))
+        return target, [], warnings
+    target, lower = oc.discover(directory)
+    # ~/.opencode is loaded after the global files, whatever XDG_CONFIG_HOME says.
+    return target, lower + oc.dot_opencode_files(environ), warnings
+
+
+def plan(params, environ, who=None):
+    """Work out every file change for the user ``environ`` describes; nothing is written."""
+    who = who or where()
+    name = params['name']
+    present = params['state'] == 'present'
+    spec = make_spec(params) if present else None
+    target, lower, warnings = _config_files(params, environ, name)
+    for path in oc.MANAGED_FILES:
+        if os.path.exists(path):
+            warnings.append('%s (managed by the administrator) is loaded last by OpenCode and can '
+                            'override or hide provider.%s' % (path, name))
+
+    changes = []
+    text, real = _read(target, who)
+    if text is None and present and not params['create']:
+        raise Failure('%s does not exist and create=false (%s)' % (target, who), path=target)
+    for path in lower:
+        ltext, lreal = _read(path, who)
+        if ltext is None:
+            continue
+        lplan = _plan(path, ltext, lambda t: oc.plan_other(t, name, present), who)
+        if lplan.changed:
+            changes.append(Change(path, lreal, ltext, lplan.new_text, False, lplan.changes))
+
+    entry = None
+    if present:
+        tplan = _plan(target, text, lambda t: oc.plan_present(t, spec), who)
+        entry = tplan.entry
+        holds = params['key_store'] == 'config' and not oc.is_reference(params['api_key'])
+    else:
+        tplan = _plan(target, text, lambda t: oc.plan_absent(t, name), who)
+        holds = False
+    if tplan.changed or (text is None and present):
+        changes.append(Change(target, real, text, tplan.new_text, holds, tplan.changes))
+
+    auth_path = params['auth_path'] or os.path.join(oc.data_dir(environ), 'auth.json')
+    auth_key = params['api_key'] if present and params['key_store'] == 'auth' else None
+    atext, areal = _read(auth_path, who)
+    auth_changed = False
+    if atext is not None or auth_key is not None:
+        new_auth = _plan(auth_path, atext, lambda t: oc.plan_auth(t, name, auth_key), who)
+        if new_auth != (atext or ''):
+            auth_changed = True
+            words = ['stored the key for %s' % name] if auth_key else ['removed the key for %s' % name]
+            change = Change(auth_path, areal, atext, new_auth, True, words)
+            # Store a new key before the config stops carrying it; drop an old one after.
+            if auth_key:
+                changes.insert(0, change)
+            else:
+                changes.append(change)
+    return UserPlan(spec, target, changes, entry, warnings, auth_path, auth_changed)
+
+
+def apply(module, changes, backup, who=None):
+    """Write the planned changes in order; return ``{path: backup_file}``."""
+    backups = {}
+    for change in changes:
+        try:
+            if change.old is None:
+                make_dirs(os.path.dirname(change.real))
+            made = write_atomic(module, change.path, change.real, change.new, change.holds_secret,
+                                backup and change.old is not None)
+        except (FileError, OSError, IOError) as exc:
+            raise Failure('cannot write %s (%s): %s' % (change.path, who or where(), exc), path=change.path)
+        if made:
+            backups[change.path] = made
+    return backups
+
+
+def describe(user_plan, secrets, diff, diff_label=None):
+    """The module result for one user's plan (no key in it); ``diff`` adds before/after texts."""
+    out = dict(
+        changed=bool(user_plan.changes),
+        path=user_plan.target,
+        files=[c.path for c in user_plan.changes],
+        changes=dict((c.path, c.words) for c in user_plan.changes),
+        auth_path=user_plan.auth_path,
+        auth_changed=user_plan.auth_changed,
+    )
+    if user_plan.spec is not None:
+        out.update(base_url=user_plan.spec.base_url, models=user_plan.spec.model_ids,
+                   entry=oc.redact_entry(user_plan.entry))
+    if diff:
+        label = (diff_label + ': ') if diff_label else ''
+        out['diff'] = [dict(before_header=label + c.path, after_header=label + c.path,
+                            before=oc.redact_text(c.old or '', secrets),
+                            after=oc.redact_text(c.new, secrets)) for c in user_plan.changes]
+    return out
