@@ -15,6 +15,8 @@ export OMNIROUTE_OPENCODE_CACHE ?= $(HOME)/.cache/omniroute-opencode
 COLLECTIONS_DIR := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
 export PATH := $(BIN):$(PATH)
+# Podman's settings come from the project, never from /etc/containers (see tests/setup/containers.conf).
+export CONTAINERS_CONF := $(CURDIR)/tests/setup/containers.conf
 
 include mk/*.mk
 
