@@ -41,6 +41,12 @@ _NOT_NEWLINE = re.compile(r'[^\r\n]')
 _WS = re.compile(r'[ \t\r\n]*')
 _INDENTED_LINE = re.compile(r'^([ \t]+)[^ \t\r\n]', re.M)
 _DECODER = json.JSONDecoder()
+BOM = u'\ufeff'
+# Deep nesting: the json module recurses, so past Python's recursion limit the engine falls back
+# to the iterative scanners below.  OpenCode itself loads documents nested thousands deep.
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_NUMBER = re.compile(r'-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?')
+_LITERAL = re.compile(r'true|false|null')
 _CONSTANT = re.compile(r'[:\[,][ \t\r\n]*(-?(?:NaN|Infinity))\b')
 
 
@@ -196,14 +202,15 @@ class Document:
     """A parsed JSONC text that can be queried and edited without disturbing other bytes."""
 
     def __init__(self, text, base_indent='', style=None, validate=True, _known=None, _cleaned=None):
-        if text.startswith(u'\ufeff'):
-            raise JSONCError('a byte order mark (BOM) is not supported', 1, 1, 0)
         self.text = text
         self.base_indent = base_indent
         self._objects = {}
         # Value ends already known from the document this one was edited from.
         self._known = _known or {}
         self.clean, self.comments, self.trailing_commas = _cleaned or _clean(text)
+        if text.startswith(BOM) and self.clean.startswith(BOM):
+            # A UTF-8 byte order mark, which OpenCode accepts: kept in the text, a blank here.
+            self.clean = ' ' + self.clean[1:]
         self._comment_starts = [c[0] for c in self.comments]
         start = _WS.match(self.clean).end()
         self.empty = start == len(self.clean)
@@ -220,11 +227,75 @@ class Document:
             return
         try:
             _STRICT.decode(self.clean)
+        except RecursionError:
+            self._validate_deep()
         except json.JSONDecodeError as exc:
             raise self._syntax_error(exc.pos, _describe(exc.msg))
         except ValueError as exc:
             m = _CONSTANT.search(self.clean)
             raise _error_at(self.text, m.start(1) if m else self.root_start, 'invalid JSONC: ' + str(exc))
+
+    def _validate_deep(self):
+        """``validate`` for a document nested deeper than the json module can recurse."""
+        clean, pos, stack, expect = self.clean, self.root_start, [], 'value'
+        n = len(clean)
+        while True:
+            pos = _WS.match(clean, pos).end()
+            if pos >= n:
+                if expect == 'end':
+                    return
+                raise self._syntax_error(pos, 'expected a value' if expect != 'next' else
+                                         "expected ',' or a closing bracket")
+            ch = clean[pos]
+            if expect == 'end':
+                raise self._syntax_error(pos, 'unexpected content after the end of the document')
+            if expect == 'next':
+                close = '}' if stack[-1] == '{' else ']'
+                if ch == ',':
+                    expect = 'key' if stack[-1] == '{' else 'value'
+                elif ch == close:
+                    stack.pop()
+                    expect = 'next' if stack else 'end'
+                else:
+                    raise self._syntax_error(pos, "expected ',' or a closing bracket")
+                pos += 1
+            elif expect in ('key', 'key?'):
+                if ch == '}' and expect == 'key?':
+                    stack.pop()
+                    pos += 1
+                    expect = 'next' if stack else 'end'
+                    continue
+                if ch != '"':
+                    raise self._syntax_error(pos, 'expected a property name in double quotes')
+                pos = self._deep_string(pos)
+                pos = _WS.match(clean, pos).end()
+                if clean[pos:pos + 1] != ':':
+                    raise self._syntax_error(pos, "expected ':'")
+                pos += 1
+                expect = 'value'
+            else:  # a value, or (just after '[') the end of the array
+                if ch == ']' and expect == 'value?':
+                    stack.pop()
+                    pos += 1
+                elif ch in '{[':
+                    stack.append(ch)
+                    pos += 1
+                    expect = 'key?' if ch == '{' else 'value?'
+                    continue
+                elif ch == '"':
+                    pos = self._deep_string(pos)
+                else:
+                    m = _NUMBER.match(clean, pos) or _LITERAL.match(clean, pos)
+                    if m is None:
+                        raise self._syntax_error(pos, 'expected a value')
+                    pos = m.end()
+                expect = 'next' if stack else 'end'
+
+    def _deep_string(self, pos):
+        try:
+            return _scanstring(self.clean, pos + 1)[1]
+        except json.JSONDecodeError as exc:
+            raise self._syntax_error(exc.pos, _describe(exc.msg))
 
     def _value_ends(self):
         """Every value end this document has located, by value start."""
@@ -252,7 +323,10 @@ class Document:
             return None
         if start is None:
             start = self.root_start
-        return _DECODER.raw_decode(self.clean, start)[0]
+        try:
+            return _DECODER.raw_decode(self.clean, start)[0]
+        except RecursionError:
+            raise _error_at(self.text, start, 'this value is nested too deeply to be read here')
 
     def object_at(self, start):
         """Locate the members of the object whose ``{`` is at ``start`` (cached: immutable)."""
@@ -282,6 +356,99 @@ class Document:
                     comma, trailing = self.trailing_commas[k], True
             members.append(Member(key, key_start, value_start, value_end, comma, trailing))
         return ObjectSpan(start, i, members)
+
+    def array_at(self, start):
+        """Locate the elements of the array whose ``[`` is at ``start``.
+
+        Returns an ObjectSpan whose members have no key (``key`` None, ``key_start`` is where
+        the element starts), so the member editing helpers work on elements too.
+        """
+        found = self._objects.get(start)
+        if found is None:
+            found = self._objects[start] = self._scan_array(start)
+        return found
+
+    def _scan_array(self, start):
+        clean = self.clean
+        i = _WS.match(clean, start + 1).end()
+        members = []
+        while clean[i] != ']':
+            value_start = i
+            value_end = self._known.get(value_start) or _skip_value(clean, value_start)
+            i = _WS.match(clean, value_end).end()
+            comma, trailing = None, False
+            if clean[i] == ',':
+                comma = i
+                i = _WS.match(clean, i + 1).end()
+            else:
+                k = bisect.bisect_left(self.trailing_commas, value_end)
+                if k < len(self.trailing_commas) and self.trailing_commas[k] < i:
+                    comma, trailing = self.trailing_commas[k], True
+            members.append(Member(None, value_start, value_start, value_end, comma, trailing))
+        return ObjectSpan(start, i, members)
+
+    def _array(self, path):
+        member = self.locate(path)[1]
+        if member is None or self.clean[member.value_start] != '[':
+            raise _error_at(self.text, member.value_start if member else self.root_start,
+                            '"%s" is not an array' % '.'.join(path))
+        return self.array_at(member.value_start)
+
+    def array_append(self, path, value):
+        """Return a new Document with ``value`` added at the end of the array at ``path``.
+
+        Only that element is written: comments and the other elements keep their bytes.
+        """
+        arr = self._array(path)
+        if not arr.members and '\n' not in self.text[arr.open:arr.close]:
+            inside = self.text[arr.open + 1:arr.close]
+            if not self._has_comment(arr.open, arr.close):
+                return self._apply([(arr.open + 1, arr.close, self.style.dump_inline(value))])
+            return self._apply([(arr.close, arr.close, inside and ' ' + self.style.dump_inline(value))])
+        return self._apply(self._insert(arr, None, value))
+
+    def array_remove(self, path, index):
+        """Return a new Document without element ``index`` of the array at ``path``."""
+        arr = self._array(path)
+        return self._apply(self._remove(arr, arr.members[index]))
+
+    def array_values(self, path):
+        """The decoded elements of the array at ``path``, with their indexes kept in step."""
+        arr = self._array(path)
+        return [self.value(m.value_start) for m in arr.members]
+
+    def shadowed(self, path):
+        """Every ``(object, member)`` at ``path`` that a JSON reader ignores.
+
+        A reader keeps the last of duplicate keys, so an earlier ``"omniroute"`` under
+        ``provider`` (or one under an earlier duplicate ``"provider"``) is dead text; it may
+        still hold an old key.  The effective member itself is not listed.
+        """
+        if self.empty or not self.root_is_object:
+            return []
+        found = []
+
+        def walk(obj, depth, effective):
+            same = [m for m in obj.members if m.key == path[depth]]
+            for index, member in enumerate(same):
+                live = effective and index == len(same) - 1
+                if depth == len(path) - 1:
+                    if not live:
+                        found.append((obj, member))
+                elif self.clean[member.value_start] == '{':
+                    walk(self.object_at(member.value_start), depth + 1, live)
+
+        walk(self.object_at(self.root_start), 0, True)
+        return found
+
+    def delete_shadowed(self, path):
+        """Return a new Document without any of the members ``shadowed`` lists."""
+        doc = self
+        while True:
+            found = doc.shadowed(path)
+            if not found:
+                return doc
+            doc = doc._apply(doc._remove(*found[0]))
 
     def locate(self, path):
         """Walk ``path`` (a tuple of keys) from the root.
@@ -496,16 +663,16 @@ class Document:
         text = self.text
         multiline = '\n' in text[obj.open:obj.close]
         style = self.style
-        key_text = json.dumps(key, ensure_ascii=False)
+        key_text = '' if key is None else json.dumps(key, ensure_ascii=False) + ': '
         if obj.members:
             last = obj.members[-1]
             if not multiline:
-                member = key_text + ': ' + style.dump_inline(value)
+                member = key_text + style.dump_inline(value)
                 if last.comma is not None:
                     return [(last.comma + 1, last.comma + 1, ' ' + member + ',')]
                 return [(last.value_end, last.value_end, ', ' + member)]
             indent = self._line_indent(last.key_start)
-            member = key_text + ': ' + style.dump(value, indent)
+            member = key_text + style.dump(value, indent)
             edits = []
             if last.comma is None:
                 edits.append((last.value_end, last.value_end, ','))
@@ -520,7 +687,7 @@ class Document:
         # An empty object.
         outer = self._line_indent(obj.open)
         indent = outer + style.unit
-        member = key_text + ': ' + style.dump(value, indent) + (',' if style.trailing else '')
+        member = key_text + style.dump(value, indent) + (',' if style.trailing else '')
         inside = text[obj.open + 1:obj.close]
         if not inside.strip(' \t'):
             return [(obj.open + 1, obj.close, style.newline + indent + member + style.newline + outer)]
@@ -542,6 +709,7 @@ class Document:
         return [(first.key_start, first.key_start, key_text + ': ' + self.style.dump_inline(value) + ', ')]
 
     def _remove(self, obj, member):
+        """Edits that take ``member`` (or an array element) out of ``obj``."""
         text = self.text
         index = obj.members.index(member)
         is_last = index == len(obj.members) - 1
@@ -580,7 +748,24 @@ def _skip_value(clean, start):
     """Offset just past the JSON value starting at ``start`` (clean text, already valid)."""
     if clean[start] == '"':
         return _scanstring(clean, start + 1)[1]
-    return _skip_once(clean, start)[1]
+    try:
+        return _skip_once(clean, start)[1]
+    except RecursionError:
+        return _skip_deep(clean, start)
+
+
+def _skip_deep(clean, start):
+    """``_skip_value`` for a container nested deeper than the json module can recurse."""
+    depth = 0
+    for m in _BRACKETS.finditer(clean, start):
+        ch = m.group(0)
+        if ch in '[{':
+            depth += 1
+        elif ch in ']}':
+            depth -= 1
+            if depth == 0:
+                return m.end()
+    raise ValueError('unbalanced brackets')  # the text was validated: cannot happen
 
 
 def _nest(path, value):

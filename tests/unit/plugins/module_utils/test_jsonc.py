@@ -67,9 +67,94 @@ def test_escaped_surrogate_pairs_decode_like_json():
     assert parse(text) == json.loads(text) == {u'\U0001F600': u'\u00e9'}
 
 
-def test_byte_order_mark_is_refused_with_a_position():
-    with pytest.raises(JSONCError, match='byte order mark'):
-        parse(u'\ufeff{}')
+def test_byte_order_mark_is_read_and_kept_by_edits():
+    # OpenCode loads a file that starts with a UTF-8 BOM; the engine reads it and keeps it.
+    assert parse(u'\ufeff{"theme": "dusk"}') == {'theme': 'dusk'}
+    doc = Document(u'\ufeff// team\n{"theme": "dusk"}\n')
+    edited = doc.set(('model',), 'gw/fast', first=True)
+    edited.validate()
+    assert edited.text == u'\ufeff// team\n{"model": "gw/fast", "theme": "dusk"}\n'
+    only_bom = Document(u'\ufeff').set(('a',), 1)
+    assert only_bom.text.startswith(u'\ufeff') and only_bom.value() == {'a': 1}
+
+
+# --------------------------------------------------------------------------- deep nesting
+@pytest.mark.parametrize('depth', [1500, 7000])
+def test_deep_nesting_is_read_and_edited_without_recursion_error(depth):
+    # Deeper than Python's recursion limit; OpenCode's parser loads such documents.
+    deep = '{"lvl": ' * depth + '"bottom"' + '}' * depth
+    text = '{\n  "mcp": {"nested": ' + deep + '},\n  "list": ' + '[' * depth + ']' * depth + '\n}\n'
+    doc = Document(text)
+    edited = doc.set(('provider',), {'gw': {'npm': 'x'}})
+    edited.validate()
+    assert edited.get(('provider', 'gw', 'npm')) == 'x'
+    assert edited.text.startswith(text[:-3] + ",")
+
+
+@pytest.mark.parametrize('tail, words, column', [
+    (']' * 1999 + '}', "expected ',' or a closing bracket", 1 + 6 + 2000 + 1999),
+    ('tru' + ']' * 2000 + '}', 'expected a value', 1 + 6 + 2000),
+    (']' * 2000 + ' "x"}', "expected ',' or a closing bracket", 1 + 6 + 4000 + 1),
+])
+def test_deep_nesting_errors_keep_their_position(tail, words, column):
+    with pytest.raises(JSONCError) as err:
+        Document('{"a": ' + '[' * 2000 + tail)
+    assert words in str(err.value) and err.value.column == column and err.value.line == 1
+
+
+def test_a_deep_value_that_must_be_decoded_fails_cleanly():
+    deep = '[' * 5000 + ']' * 5000
+    doc = Document('{"provider": {"gw": ' + deep + '}}')
+    with pytest.raises(JSONCError, match='nested too deeply') as err:
+        doc.get(('provider', 'gw'))
+    assert err.value.column == 21
+
+
+# --------------------------------------------------------------------------- arrays
+@pytest.mark.parametrize('text, index, expected', [
+    ('{"d": ["x", "gw", "y"]}', 1, '{"d": ["x", "y"]}'),
+    ('{"d": ["gw"]}', 0, '{"d": []}'),
+    ('{"d": ["x", "gw"]}', 1, '{"d": ["x"]}'),
+    ('{\n  "d": [\n    "x", // KEEP x\n    /* note */\n    "gw", // gone with it\n    "y"\n  ]\n}\n', 1,
+     '{\n  "d": [\n    "x", // KEEP x\n    /* note */\n    "y"\n  ]\n}\n'),
+    ('{\r\n\t"d": [\r\n\t\t"x", // KEEP\r\n\t\t"gw",\r\n\t],\r\n}', 1,
+     '{\r\n\t"d": [\r\n\t\t"x", // KEEP\r\n\t],\r\n}'),
+])
+def test_array_remove_is_surgical(text, index, expected):
+    new = Document(text).array_remove(('d',), index)
+    new.validate()
+    assert new.text == expected
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('{"d": []}', '{"d": ["gw"]}'),
+    ('{"d": ["x"]}', '{"d": ["x", "gw"]}'),
+    ('{"d": [ /* none yet */ ]}', '{"d": [ /* none yet */  "gw"]}'),
+    ('{\n  "d": [\n    "x" // KEEP x\n  ]\n}', '{\n  "d": [\n    "x", // KEEP x\n    "gw"\n  ]\n}'),
+    ('{\r\n\t"d": [\r\n\t\t"x", // KEEP\r\n\t],\r\n}',
+     '{\r\n\t"d": [\r\n\t\t"x", // KEEP\r\n\t\t"gw",\r\n\t],\r\n}'),
+])
+def test_array_append_is_surgical(text, expected):
+    new = Document(text).array_append(('d',), 'gw')
+    new.validate()
+    assert new.text == expected
+
+
+def test_array_edit_on_something_else_fails_with_position():
+    with pytest.raises(JSONCError, match='"d" is not an array at line 1, column 7'):
+        Document('{"d": {}}').array_append(('d',), 'gw')
+
+
+def test_shadowed_duplicates_are_found_and_removed():
+    text = ('{"provider": {"gw": {"k": "one"}, "x": 1}, '
+            '"provider": {"gw": {"k": "two"}, "y": 2, "gw": {"k": "three"}}}')
+    doc = Document(text)
+    assert [doc.value(m.value_start) for _o, m in doc.shadowed(('provider', 'gw'))] == [
+        {'k': 'one'}, {'k': 'two'}]
+    new = doc.delete_shadowed(('provider', 'gw'))
+    new.validate()
+    assert new.text == '{"provider": {"x": 1}, "provider": {"y": 2, "gw": {"k": "three"}}}'
+    assert new.shadowed(('provider', 'gw')) == []
 
 
 # --------------------------------------------------------------------------- editing
