@@ -12,22 +12,28 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import socket
 from collections import namedtuple
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._files import (
-    FileError, make_dirs, read_text, running_user, write_atomic)
+    Conflict, FileError, check_unchanged, make_dirs, read_text, remove_files, running_user, stale_temps, why,
+    write_atomic)
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import JSONCError
 
 # One file to write: ``path`` as named, ``real`` its resolved target, ``old`` its text (None when
 # missing), ``new`` the text to write, ``holds_secret`` whether ``new`` carries a literal key,
-# ``words`` what changed, in words.
-Change = namedtuple('Change', 'path real old new holds_secret words')
+# ``words`` what changed, in words; ``kind`` is ``config`` or ``auth`` and ``name`` the provider
+# id, which together say what a diff may show of the file.
+Change = namedtuple('Change', 'path real old new holds_secret words kind name', defaults=('config', None))
 
-# Everything planned for one user.
-UserPlan = namedtuple('UserPlan', 'spec target changes entry warnings auth_path auth_changed')
+# Everything planned for one user; ``stale`` lists temporary files an interrupted earlier run
+# left next to the files (removed by ``apply``).
+UserPlan = namedtuple('UserPlan', 'spec target changes entry warnings auth_path auth_changed stale',
+                      defaults=((),))
 
 # The provider options this plan reads, with their defaults (the modules' argument specs).
 PARAM_DEFAULTS = dict(
@@ -52,7 +58,8 @@ class Failure(Exception):
     """The plan or the write failed; ``details`` go into ``fail_json`` (path, line, column)."""
 
     def __init__(self, msg, **details):
-        super(Failure, self).__init__(msg)
+        # Every message goes through the collection's one redaction helper.
+        super(Failure, self).__init__(_redact.message(msg))
         self.details = details
 
 
@@ -76,10 +83,17 @@ def _plan(path, text, fn, who):
                       line=exc.line, column=exc.column)
     except oc.PlanError as exc:
         raise Failure('cannot edit %s (%s): %s' % (path, who, exc), path=path)
+    except RecursionError:
+        raise Failure('cannot edit %s (%s): it is nested too deeply to be edited safely; '
+                      'nothing was changed' % (path, who), path=path)
 
 
 def make_spec(params):
     """The entry ``params`` ask for (state present), or a Failure saying why it cannot be."""
+    if not isinstance(params['api_key'], str):
+        # Never show the value: a list or a mapping given by mistake may still hold keys.
+        raise Failure('api_key must be a string, got a %s (value not shown)'
+                      % type(params['api_key']).__name__)
     if params['key_store'] == 'auth' and oc.is_reference(params['api_key']):
         raise Failure('key_store=auth needs a literal key; %s is only understood inside the config'
                       % params['api_key'].split(':')[0].lstrip('{'))
@@ -93,10 +107,22 @@ def make_spec(params):
         raise Failure(str(exc))
 
 
+def _ignored_xdg(environ):
+    """Warnings for XDG variables that name a directory the running user does not own."""
+    warnings = []
+    for var in ('XDG_CONFIG_HOME', 'XDG_DATA_HOME'):
+        ignored = oc.xdg_base(environ, var, '')[1]
+        if ignored:
+            warnings.append('%s=%s is ignored: it is not a directory of user %s (inherited from '
+                            'another account, e.g. through become_method su?); the default under '
+                            'the home directory is used' % (var, ignored, running_user()))
+    return warnings
+
+
 def _config_files(params, environ, name):
     """``(target, lower, warnings)``: the file to manage and the other files OpenCode merges."""
     directory = oc.config_dir(environ)
-    warnings = []
+    warnings = _ignored_xdg(environ)
     if params['path']:
         target = os.path.abspath(os.path.expanduser(params['path']))
         lower, higher = oc.precedence(target, directory)
@@ -131,7 +157,7 @@ def plan(params, environ, who=None):
             continue
         lplan = _plan(path, ltext, lambda t: oc.plan_other(t, name, present), who)
         if lplan.changed:
-            changes.append(Change(path, lreal, ltext, lplan.new_text, False, lplan.changes))
+            changes.append(Change(path, lreal, ltext, lplan.new_text, False, lplan.changes, 'config', name))
 
     entry = None
     if present:
@@ -142,7 +168,7 @@ def plan(params, environ, who=None):
         tplan = _plan(target, text, lambda t: oc.plan_absent(t, name), who)
         holds = False
     if tplan.changed or (text is None and present):
-        changes.append(Change(target, real, text, tplan.new_text, holds, tplan.changes))
+        changes.append(Change(target, real, text, tplan.new_text, holds, tplan.changes, 'config', name))
 
     auth_path = params['auth_path'] or os.path.join(oc.data_dir(environ), 'auth.json')
     auth_key = params['api_key'] if present and params['key_store'] == 'auth' else None
@@ -153,47 +179,99 @@ def plan(params, environ, who=None):
         if new_auth != (atext or ''):
             auth_changed = True
             words = ['stored the key for %s' % name] if auth_key else ['removed the key for %s' % name]
-            change = Change(auth_path, areal, atext, new_auth, True, words)
+            change = Change(auth_path, areal, atext, new_auth, True, words, 'auth', name)
             # Store a new key before the config stops carrying it; drop an old one after.
             if auth_key:
                 changes.insert(0, change)
             else:
                 changes.append(change)
-    return UserPlan(spec, target, changes, entry, warnings, auth_path, auth_changed)
+    stale = []
+    for real in sorted(set([real, areal] + [c.real for c in changes])):
+        stale.extend(stale_temps(real))
+    return UserPlan(spec, target, changes, entry, warnings, auth_path, auth_changed, tuple(stale))
 
 
-def apply(module, changes, backup, who=None):
-    """Write the planned changes in order; return ``{path: backup_file}``."""
+def apply(module, changes, backup, who=None, stale=()):
+    """Write the planned changes in order; return ``{path: backup_file}``.
+
+    Every file is checked first: if one changed since it was read, nothing is written at all.
+    Each write then checks its file once more right before the rename.  ``stale`` temporary
+    files (from ``UserPlan.stale``) are removed.
+    """
+    who = who or where()
     backups = {}
-    for change in changes:
-        try:
+    current = None
+    try:
+        for change in changes:
+            current = change
+            if os.path.lexists(change.real) or change.old is not None:
+                check_unchanged(change.real, change.old)
+        for change in changes:
+            current = change
             if change.old is None:
                 make_dirs(os.path.dirname(change.real))
             made = write_atomic(module, change.path, change.real, change.new, change.holds_secret,
-                                backup and change.old is not None)
-        except (FileError, OSError, IOError) as exc:
-            raise Failure('cannot write %s (%s): %s' % (change.path, who or where(), exc), path=change.path)
-        if made:
-            backups[change.path] = made
+                                backup and change.old is not None, expect=change.old)
+            if made:
+                backups[change.path] = made
+        current = None
+        remove_files(stale)
+    except (FileError, OSError, IOError) as exc:
+        text = str(exc) if isinstance(exc, FileError) else why(exc) + '; nothing was changed'
+        if current is None:
+            raise Failure('cannot tidy up (%s): %s' % (who, text))
+        done = [c.path for c in changes[:changes.index(current)]]
+        if done:
+            text += ' (already written: %s)' % ', '.join(done)
+        raise Failure('cannot write %s (%s): %s' % (current.path, who, text), path=current.path,
+                      conflict=isinstance(exc, Conflict))
     return backups
 
 
+def _views(change):
+    """``(before, after)`` texts a diff may show for ``change`` (see ``oc.config_views``)."""
+    try:
+        if change.kind == 'auth':
+            before, after = oc.auth_views(change.old, change.new, change.name)
+        else:
+            before, after = oc.config_views(change.old, change.new, change.name or oc.DEFAULT_NAME)
+        dump = lambda v: json.dumps(v, indent=2, sort_keys=False, ensure_ascii=False) + '\n'  # noqa: E731
+        return ('' if change.old is None else dump(before)), dump(after)
+    except (ValueError, RecursionError):
+        return '(not shown)\n', '(not shown)\n'
+
+
 def describe(user_plan, secrets, diff, diff_label=None):
-    """The module result for one user's plan (no key in it); ``diff`` adds before/after texts."""
+    """The module result for one user's plan (no key in it); ``diff`` adds before/after views.
+
+    A diff shows only what the module manages: the provider entry and the top-level settings
+    it changed (or, for the credential store, the provider's credential), with every
+    credential masked by position.  ``secrets`` are masked wherever they might still appear.
+    """
+    secrets = [s for s in secrets if isinstance(s, str)]
     out = dict(
-        changed=bool(user_plan.changes),
+        changed=bool(user_plan.changes) or bool(user_plan.stale),
         path=user_plan.target,
         files=[c.path for c in user_plan.changes],
         changes=dict((c.path, c.words) for c in user_plan.changes),
         auth_path=user_plan.auth_path,
         auth_changed=user_plan.auth_changed,
     )
+    if user_plan.stale:
+        out['stale_temp_files'] = list(user_plan.stale)
     if user_plan.spec is not None:
-        out.update(base_url=user_plan.spec.base_url, models=user_plan.spec.model_ids,
-                   entry=oc.redact_entry(user_plan.entry))
+        entry = oc.redact_entry(user_plan.entry)
+        try:
+            entry = json.loads(_redact.known(json.dumps(entry), secrets))
+        except (ValueError, RecursionError):
+            entry = None
+        out.update(base_url=user_plan.spec.base_url, models=user_plan.spec.model_ids, entry=entry)
     if diff:
         label = (diff_label + ': ') if diff_label else ''
-        out['diff'] = [dict(before_header=label + c.path, after_header=label + c.path,
-                            before=oc.redact_text(c.old or '', secrets),
-                            after=oc.redact_text(c.new, secrets)) for c in user_plan.changes]
+        out['diff'] = []
+        for c in user_plan.changes:
+            before, after = _views(c)
+            out['diff'].append(dict(before_header=label + c.path, after_header=label + c.path,
+                                    before=_redact.known(before, secrets),
+                                    after=_redact.known(after, secrets)))
     return out

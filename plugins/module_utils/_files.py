@@ -14,16 +14,35 @@ __metaclass__ = type
 import errno
 import os
 import pwd
+import re
 import stat
 import tempfile
+import time
 
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 SECRET_MODE_MASK = 0o077
+# Temporary files are named ``.<file>.omniroute-<pid>-<random>.tmp`` next to the file, so a later
+# run can tell its own leftovers (a killed run's copy may hold a key) from anything else.
+TEMP_TAG = 'omniroute'
+# A leftover whose process still runs is left alone, unless it is older than this.
+STALE_AFTER = 24 * 3600
+# Before this naming, temporary files were ``.<file>.<8 random characters>.tmp``.
+LEGACY_STALE_AFTER = 600
+_KINDS = (
+    (stat.S_ISCHR, 'character device'),
+    (stat.S_ISBLK, 'block device'),
+    (stat.S_ISFIFO, 'FIFO (named pipe)'),
+    (stat.S_ISSOCK, 'socket'),
+)
 
 
 class FileError(Exception):
     """A file cannot be read or written; the message names it and says why."""
+
+
+class Conflict(FileError):
+    """The file changed between the module's read and its write."""
 
 
 def running_user():
@@ -33,28 +52,87 @@ def running_user():
         return str(os.geteuid())
 
 
-def read_text(path):
-    """Return ``(text, real_path)``; ``text`` is None when the file does not exist.
+def why(exc):
+    """An OSError in words, with its errno name: ``no space left on device (ENOSPC)``."""
+    code = getattr(exc, 'errno', None)
+    text = to_native(getattr(exc, 'strerror', None) or exc)
+    name = errno.errorcode.get(code)
+    text = text[:1].lower() + text[1:]
+    return '%s (%s)' % (text, name) if name else text
 
-    A symlink is followed (its target is what gets edited); a dangling one yields None.
+
+def file_kind(mode):
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return 'special file'
+
+
+def _check_regular(real, st):
+    if stat.S_ISDIR(st.st_mode):
+        raise FileError('it is a directory, not a config file')
+    if not stat.S_ISREG(st.st_mode):
+        raise FileError('it is a %s (%s), not a regular file; only regular files are edited, '
+                        'nothing was changed' % (file_kind(st.st_mode), real))
+
+
+def read_snapshot(path):
+    """Return ``(data, real_path, stat)``; ``data`` (bytes) and ``stat`` are None when the file
+    does not exist.
+
+    A symlink is followed (its target is what gets edited); a dangling one counts as missing.
+    Only a regular file is read: the type is checked on the resolved path before anything is
+    opened, and the file is opened without blocking, so a FIFO or a device is refused, never
+    read (a FIFO would block forever, ``/dev/null`` would read as empty).
     """
     real = os.path.realpath(path)
-    if os.path.isdir(real):
-        raise FileError('it is a directory, not a config file')
     try:
-        with open(real, 'rb') as handle:
-            data = handle.read()
-    except IOError as exc:
+        st = os.stat(real)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None, real, None
+        raise FileError('cannot read it: %s' % why(exc))
+    _check_regular(real, st)
+    flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_NOCTTY', 0) | getattr(os, 'O_CLOEXEC', 0)
+    try:
+        fd = os.open(real, flags)
+    except OSError as exc:
         if exc.errno == errno.ENOENT:
-            return None, real
-        raise FileError('cannot read it: %s' % to_native(exc.strerror))
+            return None, real, None
+        raise FileError('cannot read it: %s' % why(exc))
     try:
-        return data.decode('utf-8'), real
+        opened = os.fstat(fd)
+        _check_regular(real, opened)
+        if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+            raise FileError('it was replaced while being read; nothing was changed, run again')
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError as exc:
+        raise FileError('cannot read it: %s' % why(exc))
+    finally:
+        os.close(fd)
+    return b''.join(chunks), real, opened
+
+
+def decode(data):
+    """UTF-8 ``data`` as text, or a FileError naming the first bad byte's line and column."""
+    try:
+        return data.decode('utf-8')
     except UnicodeDecodeError as exc:
         line = data.count(b'\n', 0, exc.start) + 1
         column = exc.start - (data.rfind(b'\n', 0, exc.start) + 1) + 1
         raise FileError('it is not UTF-8 text: byte 0x%02x at line %d, column %d'
                         % (bytearray(data[exc.start:exc.start + 1])[0], line, column))
+
+
+def read_text(path):
+    """Return ``(text, real_path)``; ``text`` is None when the file does not exist."""
+    data, real, _st = read_snapshot(path)
+    return (None if data is None else decode(data)), real
 
 
 def make_dirs(directory, mode=0o700):
@@ -73,8 +151,11 @@ def make_dirs(directory, mode=0o700):
             os.mkdir(path, mode)
         except OSError as exc:
             if exc.errno != errno.EEXIST:
-                raise FileError('cannot create directory %s: %s' % (path, to_native(exc.strerror)))
-        os.chmod(path, mode)
+                raise FileError('cannot create directory %s: %s' % (path, why(exc)))
+        try:
+            os.chmod(path, mode)
+        except OSError as exc:
+            raise FileError('cannot set the mode of directory %s: %s' % (path, why(exc)))
         created.append(path)
     return created
 
@@ -96,37 +177,198 @@ def target_mode(real_path, holds_secret, requested_mode):
     return current
 
 
-def write_atomic(module, path, real_path, text, holds_secret, backup):
+def _temp_prefix(real_path):
+    return '.%s.%s-%d-' % (os.path.basename(real_path), TEMP_TAG, os.getpid())
+
+
+def _pid_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True
+
+
+def stale_temps(real_path, now=None):
+    """Temporary files an earlier, interrupted run left next to ``real_path``.
+
+    Only files of this module's own naming, regular, and owned by the running user; a file
+    whose process still runs is kept (another run may be about to rename it).
+    """
+    directory, base = os.path.split(real_path)
+    ours = re.compile(r'^\.%s\.%s-(\d+)-[A-Za-z0-9_]+\.tmp$' % (re.escape(base), TEMP_TAG))
+    legacy = re.compile(r'^\.%s\.[a-z0-9_]{8}\.tmp$' % re.escape(base))
+    now = time.time() if now is None else now
+    found = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return found
+    for name in sorted(names):
+        m = ours.match(name)
+        if m is None and not legacy.match(name):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+            continue
+        age = now - st.st_mtime
+        if m is not None:
+            if _pid_alive(int(m.group(1))) and age < STALE_AFTER:
+                continue
+        elif age < LEGACY_STALE_AFTER:
+            continue
+        found.append(path)
+    return found
+
+
+def remove_files(paths):
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise FileError('cannot remove %s: %s' % (path, why(exc)))
+
+
+def _write_temp(directory, prefix, data, mode, owner=None):
+    """A fsynced temporary file holding ``data``, made private (or ``mode``) before any byte."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix='.tmp', dir=directory)
+    try:
+        try:
+            os.fchmod(fd, 0o600 if mode is None else (mode & 0o600))
+            if owner is not None:
+                try:
+                    os.fchown(fd, owner[0], owner[1])
+                except OSError:
+                    pass  # not permitted (another group): the file stays the writer's
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+            if mode is not None:
+                os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return tmp
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def backup_name(real_path):
+    return '%s.%d.%s' % (real_path, os.getpid(), time.strftime('%Y-%m-%d@%H:%M:%S~'))
+
+
+def make_backup(real_path, data):
+    """A private (0600) copy of ``data`` next to ``real_path``; never left partial.
+
+    The copy is written to a temporary file first and renamed into place only when complete.
+    """
+    directory = os.path.dirname(real_path)
+    try:
+        tmp = _write_temp(directory, _temp_prefix(real_path), data, 0o600)
+    except OSError as exc:
+        raise FileError('cannot write the backup in %s: %s; nothing was changed' % (directory, why(exc)))
+    name = backup_name(real_path)
+    try:
+        if os.path.lexists(name):
+            raise OSError(errno.EEXIST, 'a backup of that name already exists: %s' % name)
+        os.rename(tmp, name)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise FileError('cannot write the backup %s: %s; nothing was changed' % (name, why(exc)))
+    return name
+
+
+def write_atomic(module, path, real_path, text, holds_secret, backup, expect=False):
     """Write ``text`` to ``real_path`` atomically; return the backup file's path or None.
 
-    The destination's permissions are tightened *before* the rename when the new content holds
-    a secret, so there is no moment where a key sits in a file others can read.  A backup is
-    made private (0600 at most) for the same reason.
+    Nothing about the original changes until the final rename: the new content goes to a
+    temporary file in the same directory that is private from its first byte, gets the final
+    mode (tightened when it holds a secret) and the original's owner, and only then replaces
+    the original.  ``expect`` is the text read when the change was planned (None: the file did
+    not exist); when the file no longer holds it, Conflict is raised and nothing is written.
+    A backup is made private (0600), written completely before it appears, and removed again
+    if the write fails.
     """
     mode = target_mode(real_path, holds_secret, module.params.get('mode'))
-    exists = os.path.exists(real_path)
-    backup_file = None
-    if exists and backup:
-        backup_file = module.backup_local(real_path)
-        os.chmod(backup_file, stat.S_IMODE(os.stat(backup_file).st_mode) & 0o600)
-    if exists and mode is not None and stat.S_IMODE(os.stat(real_path).st_mode) != mode:
-        os.chmod(real_path, mode)
     directory = os.path.dirname(real_path)
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(real_path), suffix='.tmp', dir=directory)
     try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(to_bytes(text, errors='surrogate_or_strict'))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        if exists:
-            # Keeps the destination's owner, group, mode and SELinux context.
-            module.atomic_move(tmp, real_path, unsafe_writes=module.params.get('unsafe_writes', False))
-        else:
-            # A new file: atomic_move would widen it to 0666 & ~umask after the rename.
+        current = os.stat(real_path)
+    except OSError:
+        current = None
+    owner = None
+    if current is not None and (current.st_uid, current.st_gid) != (os.geteuid(), os.getegid()):
+        owner = (current.st_uid, current.st_gid)
+    data = to_bytes(text, errors='surrogate_or_strict')
+    try:
+        tmp = _write_temp(directory, _temp_prefix(real_path), data, mode, owner)
+    except OSError as exc:
+        raise FileError('%s; nothing was changed' % why(exc))
+    backup_file = None
+    try:
+        _selinux_like(module, real_path, tmp, current is not None)
+        if expect is not False:
+            check_unchanged(real_path, expect)
+        if current is not None and backup:
+            backup_file = make_backup(real_path, to_bytes(expect, errors='surrogate_or_strict')
+                                      if isinstance(expect, str) else read_snapshot(real_path)[0])
+        try:
             os.rename(tmp, real_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        except OSError as exc:
+            raise FileError('%s; nothing was changed' % why(exc))
+    except BaseException:
+        _unlink_quietly(tmp)
+        if backup_file:
+            _unlink_quietly(backup_file)
+        raise
+    _fsync_dir(directory)
     return backup_file
+
+
+def check_unchanged(real_path, expect):
+    """Raise Conflict unless ``real_path`` still holds ``expect`` (None: still missing)."""
+    data, _real, _st = read_snapshot(real_path)
+    now = None if data is None else data
+    want = None if expect is None else to_bytes(expect, errors='surrogate_or_strict')
+    if now != want:
+        raise Conflict('it changed while the module was running (saved by someone else?); '
+                       'nothing was written, so that change is kept: run the module again')
+
+
+def _selinux_like(module, real_path, tmp, exists):
+    """Give the temporary file the SELinux context the destination has (or would get)."""
+    try:
+        if not module.selinux_enabled():
+            return
+        context = module.selinux_context(real_path) if exists else module.selinux_default_context(real_path)
+        module.set_context_if_different(tmp, context, False)
+    except Exception:  # pylint: disable=broad-except
+        pass  # no SELinux support on this host
+
+
+def _fsync_dir(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

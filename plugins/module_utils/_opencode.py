@@ -19,6 +19,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not supported, this keeps sanity quiet
     from urlparse import urlsplit, urlunsplit  # type: ignore
 
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document
 
 SCHEMA_URL = 'https://opencode.ai/config.json'
@@ -37,7 +38,7 @@ DEFAULT_MODELS = (
 CONFIG_FILES = ('config.json', 'opencode.json', 'opencode.jsonc')
 # System-wide configs an administrator manages; OpenCode loads them last (highest precedence).
 MANAGED_FILES = ('/etc/opencode/opencode.json', '/etc/opencode/opencode.jsonc')
-REDACTED = '********'
+REDACTED = _redact.MASK
 # Keys inside the managed entry that would hide models the module configures.
 HIDING_ENTRY_KEYS = ('whitelist', 'blacklist')
 # A model with one of these statuses is dropped by OpenCode (alpha unless experimental is on).
@@ -58,19 +59,24 @@ def normalize_base_url(url):
     if not isinstance(url, str) or not url.strip():
         raise PlanError('base_url must be a non-empty http(s) URL')
     raw = url.strip()
-    parts = urlsplit(raw)
+    # Messages show the URL without user info or query: that is where credentials hide.
+    shown = _redact.url(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise PlanError('base_url is not a valid URL (%s): %r' % (exc, shown))
     scheme = parts.scheme.lower()
     if scheme not in ('http', 'https') or not parts.netloc:
-        raise PlanError('base_url must be an http:// or https:// URL with a host, got %r' % raw)
+        raise PlanError('base_url must be an http:// or https:// URL with a host, got %r' % shown)
     if parts.username is not None or parts.password is not None:
         raise PlanError('base_url must not carry a user name or password; '
                         'give the key through api_key instead')
     if parts.query or parts.fragment:
-        raise PlanError('base_url must not have a query string or fragment, got %r' % raw)
+        raise PlanError('base_url must not have a query string or fragment, got %r' % shown)
     try:
         parts.port  # noqa: B018 - validates the port number
     except ValueError:
-        raise PlanError('base_url has an invalid port: %r' % raw)
+        raise PlanError('base_url has an invalid port: %r' % shown)
     path = parts.path.rstrip('/')
     while path.lower().endswith('/v1'):
         path = path[:-3].rstrip('/')
@@ -112,7 +118,7 @@ def normalize_models(models, labels=None):
 
 def is_reference(value):
     """True for a value OpenCode substitutes itself: ``{env:VAR}`` or ``{file:path}``."""
-    return isinstance(value, str) and re.match(r'^\{(env|file):[^{}]+\}$', value.strip()) is not None
+    return _redact.is_reference(value)
 
 
 def qualify_model(name, model_id, model_ids):
@@ -126,18 +132,49 @@ def qualify_model(name, model_id, model_ids):
 
 
 # --------------------------------------------------------------------------- discovery
+def owned_by_runner(path, uid=None):
+    """True when ``path`` (or, when missing, its nearest existing parent) belongs to the user
+    the module runs as."""
+    uid = os.geteuid() if uid is None else uid
+    path = os.path.abspath(path)
+    while True:
+        try:
+            return os.stat(path).st_uid == uid
+        except OSError:
+            parent = os.path.dirname(path)
+            if parent == path:
+                return False
+            path = parent
+
+
+def xdg_base(environ, var, fallback, uid=None):
+    """``(base, ignored)``: ``$var`` when it is set and names the running user's own
+    directory, else ``fallback``; ``ignored`` is the value set aside (None when none was).
+
+    With ``become_method: su`` (or ``sudo -E``) the controller's XDG variables travel into
+    every user's run; a directory the user does not own is not theirs, so their own default
+    is used instead of sending every user to one shared place.
+    """
+    value = environ.get(var)
+    if not value:
+        return fallback, None
+    if not os.path.isabs(value) or not owned_by_runner(value, uid):
+        return fallback, value
+    return value, None
+
+
 def config_dir(environ=None, home=None):
     """The directory OpenCode reads global configs from, as the running user sees it."""
     environ = os.environ if environ is None else environ
-    base = environ.get('XDG_CONFIG_HOME') or os.path.join(home or os.path.expanduser('~'), '.config')
-    return os.path.join(base, 'opencode')
+    fallback = os.path.join(home or os.path.expanduser('~'), '.config')
+    return os.path.join(xdg_base(environ, 'XDG_CONFIG_HOME', fallback)[0], 'opencode')
 
 
 def data_dir(environ=None, home=None):
     """The directory of OpenCode's credential store (auth.json)."""
     environ = os.environ if environ is None else environ
-    base = environ.get('XDG_DATA_HOME') or os.path.join(home or os.path.expanduser('~'), '.local', 'share')
-    return os.path.join(base, 'opencode')
+    fallback = os.path.join(home or os.path.expanduser('~'), '.local', 'share')
+    return os.path.join(xdg_base(environ, 'XDG_DATA_HOME', fallback)[0], 'opencode')
 
 
 def discover(directory, exists=os.path.lexists):
@@ -227,6 +264,7 @@ class _Editor:
     def __init__(self, doc):
         self.doc = doc
         self.ops = []
+        self.checks = []  # extra checks for _verify: callables taking the edited Document
 
     def set(self, path, value, first=False):
         new = self.doc.set(path, value, first)
@@ -239,6 +277,30 @@ class _Editor:
         if new is not self.doc:
             self.ops.append((path, _MISSING))
             self.doc = new
+
+    def drop_shadowed(self, path):
+        """Remove earlier duplicates of ``path`` (dead text to OpenCode, maybe an old key)."""
+        count = len(self.doc.shadowed(path))
+        if count:
+            self.doc = self.doc.delete_shadowed(path)
+            self.checks.append(lambda doc: not doc.shadowed(path))
+        return count
+
+    def append(self, path, value):
+        """Add ``value`` at the end of the array at ``path``, writing only that element."""
+        wanted = self.doc.get(path) + [value]
+        self.doc = self.doc.array_append(path, value)
+        self.ops.append((path, wanted))
+
+    def remove_all(self, path, value):
+        """Remove every element equal to ``value`` from the array at ``path``; return how many."""
+        values = self.doc.array_values(path)
+        gone = [i for i, v in enumerate(values) if v == value]
+        for index in reversed(gone):
+            self.doc = self.doc.array_remove(path, index)
+        if gone:
+            self.ops.append((path, [v for v in values if v != value]))
+        return len(gone)
 
 
 _MISSING = object()
@@ -286,7 +348,9 @@ def plan_present(text, spec):
     if not doc.empty:
         # Raise on a wrong shape now, while positions still refer to the user's file.
         doc.locate(path)
-    if not doc.has(('$schema',)):
+    if ed.drop_shadowed(path):
+        changes.append('removed duplicate copies of provider.%s' % spec.name)
+    if not ed.doc.has(('$schema',)):
         ed.set(('$schema',), SCHEMA_URL, first=True)
         changes.append('added $schema')
     current = ed.doc.get(path) if not ed.doc.empty else None
@@ -308,7 +372,7 @@ def plan_present(text, spec):
     _unhide(ed, spec.name, changes)
     _verify(ed)
     entry = ed.doc.get(path)
-    return Plan(text, ed.doc.text, changes if ed.ops else [], entry)
+    return Plan(text, ed.doc.text, changes if (ed.ops or ed.checks) else [], entry)
 
 
 def plan_absent(text, name):
@@ -319,7 +383,9 @@ def plan_absent(text, name):
     if doc.empty:
         return Plan(text, text, [])
     doc.locate(())
-    if doc.has(('provider', name)):
+    if ed.drop_shadowed(('provider', name)):
+        changes.append('removed duplicate copies of provider.%s' % name)
+    if ed.doc.has(('provider', name)):
         ed.delete(('provider', name))
         changes.append('removed provider.%s' % name)
     for key in ('model', 'small_model'):
@@ -345,11 +411,14 @@ def plan_other(text, name, present):
         return Plan(text, text, [])
     ed = _Editor(doc)
     changes = []
-    if doc.has(('provider', name)):
+    ed.drop_shadowed(('provider', name))
+    if ed.doc.has(('provider', name)):
         ed.delete(('provider', name))
         changes.append('removed provider.%s (OpenCode would merge it into the managed entry)' % name)
+    elif ed.checks:
+        changes.append('removed duplicate copies of provider.%s' % name)
     _unhide(ed, name, changes)
-    if ed.ops and not doc.has(('$schema',)):
+    if (ed.ops or ed.checks) and not doc.has(('$schema',)):
         # OpenCode inserts it into a file it loads without one; do it now, once.
         ed.set(('$schema',), SCHEMA_URL, first=True)
         changes.append('added $schema')
@@ -359,25 +428,30 @@ def plan_other(text, name, present):
 
 def _unhide(ed, name, changes):
     """Take ``name`` out of ``disabled_providers`` and into an existing ``enabled_providers``."""
+    # Element by element, so comments inside the lists survive.  Earlier duplicate keys of the
+    # lists are dead text to OpenCode and left alone; the effective one is edited.
     disabled = ed.doc.get(('disabled_providers',))
     if isinstance(disabled, list) and name in disabled:
-        ed.set(('disabled_providers',), [p for p in disabled if p != name])
+        ed.remove_all(('disabled_providers',), name)
         changes.append('removed %s from disabled_providers' % name)
     enabled = ed.doc.get(('enabled_providers',))
     if isinstance(enabled, list) and name not in enabled:
-        ed.set(('enabled_providers',), enabled + [name])
+        ed.append(('enabled_providers',), name)
         changes.append('added %s to enabled_providers' % name)
 
 
 def _verify(ed):
     """Check the edited text once: it is valid JSONC and every edited path holds what was asked."""
-    if not ed.ops:
+    if not ed.ops and not ed.checks:
         return
     try:
         ed.doc.validate()
     except ValueError as exc:
         raise PlanError('internal check failed: the edited text would not parse (%s); '
                         'the file was left unchanged' % exc)
+    for check in ed.checks:
+        if not check(ed.doc):
+            raise PlanError('internal check failed: a duplicate key is left; the file was left unchanged')
     final = {}
     for path, value in ed.ops:
         final[path] = value
@@ -404,6 +478,7 @@ def plan_auth(text, name, key):
     doc = Document(text or '')
     if not doc.empty:
         doc.locate(())
+        doc = doc.delete_shadowed((name,))
     if key is None:
         new = doc.delete((name,))
     else:
@@ -416,63 +491,64 @@ def plan_auth(text, name, key):
     return new.text
 
 
-# --------------------------------------------------------------------------- secrets
-_SECRET_NAME = re.compile(r'key|token|secret|password|authorization', re.I)
-_STRING = re.compile(r'"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"')
-_COLON = re.compile(r'[ \t\r\n]*:[ \t\r\n]*')
+# --------------------------------------------------------------------------- output
+# Top-level settings the module may touch; a diff shows those whose value changed.
+MANAGED_TOP_KEYS = ('$schema', 'model', 'small_model', 'enabled_providers', 'disabled_providers')
 
 
-def redact_text(text, secrets=()):
-    """``text`` with every known secret and every secret-looking string value masked.
-
-    A value is secret-looking when its key's name contains key, token, secret, password or
-    authorization (``apiKey``, ``key`` in auth.json, ``Authorization`` headers...).  OpenCode's
-    own ``{env:}``/``{file:}`` references are left readable.
-    """
+def _view_doc(text):
     if text is None:
         return None
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
-    try:
-        clean = Document(text).clean
-    except ValueError:
-        return _redact_loose(text)
-    edits = []
-    tokens = list(_STRING.finditer(clean))  # aligned: the clean text has no comments
-    for key, value in zip(tokens, tokens[1:]):
-        colon = _COLON.match(clean, key.end())
-        if colon is None or colon.end() != value.start():
-            continue
-        if not _SECRET_NAME.search(key.group(0)):
-            continue
-        inner = text[value.start() + 1:value.end() - 1]
-        if inner != REDACTED and not is_reference(inner):
-            edits.append((value.start(), value.end()))
-    for start, end in reversed(edits):
-        text = text[:start] + '"' + REDACTED + '"' + text[end:]
-    return text
+    doc = Document(text)
+    return doc if doc.root_is_object else None
 
 
-def _redact_loose(text):
-    """For text that is not valid JSONC: mask the value after any secret-looking name."""
-    def mask(m):
-        return m.group(1) + '"' + REDACTED + '"' if _SECRET_NAME.search(m.group(1)) else m.group(0)
-    return re.sub(r'("[^"\\\r\n]{0,200}"[ \t]*:[ \t]*)"[^"\r\n]*"', mask, text)
+def config_views(old_text, new_text, name):
+    """``(before, after)``: what a diff may show of one config change.
+
+    Only the managed entry and the top-level settings whose value changed, as decoded JSON,
+    never the rest of the file (other providers, MCP environments, comments...).  Credentials
+    in the entry are masked by position (``options.apiKey``, every header value); a masked
+    value that changed reads ``******** (changed)``.
+    """
+    docs = [_view_doc(old_text), _view_doc(new_text)]
+    raw = [{}, {}]
+    for side, doc in enumerate(docs):
+        if doc is None:
+            continue
+        provider = doc.get(('provider',))
+        if isinstance(provider, dict) and name in provider:
+            raw[side]['provider'] = {name: doc.get(('provider', name))}
+    for key in MANAGED_TOP_KEYS:
+        values = [doc.get((key,), _MISSING) if doc is not None else _MISSING for doc in docs]
+        if values[0] != values[1]:
+            for side, value in enumerate(values):
+                if value is not _MISSING:
+                    raw[side][key] = value
+    secret_at = _redact.config_secret(name)
+    before = _redact.mask(raw[0], secret_at)
+    after = _redact.mask(raw[1], secret_at, raw[0])
+    return before, after
+
+
+def auth_views(old_text, new_text, name):
+    """``(before, after)`` of a credential store change: only ``name``'s credential, with every
+    field but its ``type`` masked."""
+    raw = []
+    for text in (old_text, new_text):
+        doc = _view_doc(text)
+        value = doc.get((name,), _MISSING) if doc is not None else _MISSING
+        raw.append({} if value is _MISSING else {name: value})
+    return (_redact.mask(raw[0], _redact.auth_secret),
+            _redact.mask(raw[1], _redact.auth_secret, raw[0]))
 
 
 def redact_entry(entry):
-    """A copy of the entry with a literal ``options.apiKey`` masked."""
+    """A copy of the entry with its credentials masked by position (``options.apiKey`` and
+    every ``options.headers`` value), and URLs without user info or query."""
     if not isinstance(entry, dict):
         return entry
-    entry = dict(entry)
-    options = entry.get('options')
-    if isinstance(options, dict) and 'apiKey' in options:
-        options = dict(options)
-        if not is_reference(options['apiKey']):
-            options['apiKey'] = REDACTED
-        entry['options'] = options
-    return entry
+    return _redact.mask(entry, _redact.entry_secret)
 
 
 def merge_text(text, name=DEFAULT_NAME, display_name=DEFAULT_DISPLAY_NAME,

@@ -73,7 +73,9 @@ options:
         placeholder for a local server with C(REQUIRE_API_KEY=false).
       - A value OpenCode resolves itself, such as C({env:OMNIROUTE_API_KEY}) or
         C({file:~/.config/opencode/omniroute.key}), is written as given.
-    type: str
+      - Must be a string. A list or a mapping is refused (without showing it), never written
+        as its text form.
+    type: raw
     default: sk_omniroute
   key_store:
     description:
@@ -265,7 +267,8 @@ ARGUMENT_SPEC = dict(
     name=dict(type='str', default=oc.DEFAULT_NAME),
     display_name=dict(type='str', default=oc.DEFAULT_DISPLAY_NAME),
     base_url=dict(type='str', default=oc.DEFAULT_BASE_URL),
-    api_key=dict(type='str', default=oc.DEFAULT_API_KEY, no_log=True),
+    # raw, so that a list or a mapping given by mistake is refused instead of written as its repr.
+    api_key=dict(type='raw', default=oc.DEFAULT_API_KEY, no_log=True),
     key_store=dict(type='str', choices=['config', 'auth'], default='config'),
     auth_path=dict(type='path'),
     models=dict(type='list', elements='raw', default=list(oc.DEFAULT_MODELS)),
@@ -289,9 +292,9 @@ def main():
     for warning in result.warnings:
         module.warn(warning)
 
-    if not module.check_mode and result.changes:
+    if not module.check_mode and (result.changes or result.stale):
         try:
-            backups = cfg.apply(module, result.changes, params['backup'])
+            backups = cfg.apply(module, result.changes, params['backup'], stale=result.stale)
         except cfg.Failure as exc:
             module.fail_json(msg=str(exc), **exc.details)
         if backups:

@@ -63,15 +63,6 @@ def test_auth_store_set_and_remove():
     assert parse(oc.plan_auth(None, 'omniroute', 'sk-1')) == {'omniroute': {'type': 'api', 'key': 'sk-1'}}
 
 
-def test_redaction_masks_keys_but_not_references():
-    text = ('{"apiKey": "sk-1", // "key": "in a comment stays text"\n "name": "apiKey",'
-            ' "headers": {"Authorization": "Bearer z", "X": "{env:X_TOKEN}", "token": "{file:~/t}"}}')
-    out = oc.redact_text(text, ['Bearer z'])
-    assert 'sk-1' not in out and 'Bearer z' not in out
-    assert '"name": "apiKey"' in out and '{env:X_TOKEN}' in out and '{file:~/t}' in out
-    assert oc.redact_text('{"apiKey": "sk-2",,}') == '{"apiKey": "********",,}'
-
-
 def test_redaction_of_the_entry():
     entry = {'options': {'apiKey': 'sk-3', 'baseURL': 'u'}}
     assert oc.redact_entry(entry)['options'] == {'apiKey': '********', 'baseURL': 'u'}
