@@ -88,6 +88,15 @@ def _plan(path, text, fn, who):
                       'nothing was changed' % (path, who), path=path)
 
 
+def shown_params(params):
+    """The module arguments as a result may echo them: URLs without user info or query."""
+    shown = dict(params)
+    for name in ('base_url', 'url'):
+        if isinstance(shown.get(name), str):
+            shown[name] = _redact.url(shown[name])
+    return shown
+
+
 def make_spec(params):
     """The entry ``params`` ask for (state present), or a Failure saying why it cannot be."""
     if not isinstance(params['api_key'], str):

@@ -410,7 +410,7 @@ class Document:
     def array_remove(self, path, index):
         """Return a new Document without element ``index`` of the array at ``path``."""
         arr = self._array(path)
-        return self._apply(self._remove(arr, arr.members[index]))
+        return self._apply(self._remove(arr, arr.members[index], keep_inline_comments=True))
 
     def array_values(self, path):
         """The decoded elements of the array at ``path``, with their indexes kept in step."""
@@ -708,8 +708,13 @@ class Document:
             return [(pos, pos, self.style.newline + indent + member + ',')]
         return [(first.key_start, first.key_start, key_text + ': ' + self.style.dump_inline(value) + ', ')]
 
-    def _remove(self, obj, member):
-        """Edits that take ``member`` (or an array element) out of ``obj``."""
+    def _remove(self, obj, member, keep_inline_comments=False):
+        """Edits that take ``member`` (or an array element) out of ``obj``.
+
+        A comment after the member on its own line goes with it; one that follows it inside a
+        one-line object goes too, unless ``keep_inline_comments`` (array elements: a comment
+        between two elements may well be about the next one).
+        """
         text = self.text
         index = obj.members.index(member)
         is_last = index == len(obj.members) - 1
@@ -732,7 +737,11 @@ class Document:
         if is_last:
             start = len(text[:start].rstrip(' \t'))
         else:
-            end = self._after_same_line_comments(end, obj.close) if self.text[end:end + 1] in ' \t' else end
+            if keep_inline_comments:
+                while text[end:end + 1] in (' ', '\t'):
+                    end += 1
+            else:
+                end = self._after_same_line_comments(end, obj.close) if self.text[end:end + 1] in ' \t' else end
         return edits + [(start, end, '')]
 
     def _has_comment(self, start, end, exclude=None):

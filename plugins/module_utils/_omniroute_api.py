@@ -24,6 +24,7 @@ try:  # Python 3
 except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
     raise
 
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
 
 KIND_UNREACHABLE = "unreachable"
@@ -39,6 +40,7 @@ class OmniRouteError(Exception):
     """A failed management call. ``kind`` is one of unreachable, auth, api."""
 
     def __init__(self, kind, message, status=None):
+        message = _redact.message(message)  # URLs without user info or query
         super(OmniRouteError, self).__init__(message)
         self.kind = kind
         self.message = message
@@ -107,9 +109,13 @@ class Client:
         url = (url or "").strip().rstrip("/")
         if url.endswith("/v1"):
             url = url[: -len("/v1")]
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as e:  # e.g. an unclosed IPv6 bracket
+            raise OmniRouteError(KIND_API, "url is not a valid URL (%s): %r" % (e, _redact.url(url)))
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise OmniRouteError(KIND_API, "url must be an http(s) URL of the OmniRoute server, got %r" % url)
+            raise OmniRouteError(
+                KIND_API, "url must be an http(s) URL of the OmniRoute server, got %r" % _redact.url(url))
         self.url = url
         self._password = password
         self._management_key = management_key
@@ -132,11 +138,9 @@ class Client:
             self._secrets.append(value)
 
     def redact(self, text):
-        text = "%s" % (text,)
-        for secret in self._secrets:
-            if secret:
-                text = text.replace(secret, "********")
-        return text
+        """``text`` with this client's secrets masked and every URL shown without user info
+        or query (through the collection's one redaction helper)."""
+        return _redact.message(text, self._secrets)
 
     # -- transport -------------------------------------------------------------------------
     def _request(self, method, path, body=None, bearer=None, auth=True):

@@ -197,6 +197,7 @@ import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._omniroute_api import (
     Client,
     OmniRouteError,
@@ -432,17 +433,13 @@ def main():
     try:
         result, client = run(module)
     except OmniRouteError as e:
-        module.fail_json(msg=e.message, error_kind=e.kind, status=e.status)
+        module.fail_json(msg=_redact.message(e.message), error_kind=e.kind, status=e.status)
     except Exception as e:  # pylint: disable=broad-except
         # Never let a secret through an unexpected traceback.
         secrets = [module.params.get("password"), module.params.get("management_key")]
-        text = "%s: %s" % (type(e).__name__, e)
-        for s in secrets:
-            if s:
-                text = text.replace(s, "********")
+        text = _redact.message("%s: %s" % (type(e).__name__, e), secrets)
         module.fail_json(msg="unexpected error while managing the OmniRoute key: %s" % text, error_kind="internal",
-                         exception="".join(traceback.format_exception_only(type(e), e)).replace(
-                             module.params.get("password") or "\0", "********"))
+                         exception=_redact.message("".join(traceback.format_exception_only(type(e), e)), secrets))
     result["elapsed"] = round(time.time() - started, 4)
     module.exit_json(**result)
 

@@ -283,10 +283,12 @@ ARGUMENT_SPEC = dict(
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, add_file_common_args=True, supports_check_mode=True)
     params = module.params
+    # The arguments echoed in the result show base_url without user info or query.
+    shown = dict(invocation=dict(module_args=cfg.shown_params(params)))
     try:
         result = cfg.plan(params, os.environ)
     except cfg.Failure as exc:
-        module.fail_json(msg=str(exc), **exc.details)
+        module.fail_json(msg=str(exc), **dict(exc.details, **shown))
 
     out = cfg.describe(result, [params['api_key']], module._diff)
     for warning in result.warnings:
@@ -296,7 +298,7 @@ def main():
         try:
             backups = cfg.apply(module, result.changes, params['backup'], stale=result.stale)
         except cfg.Failure as exc:
-            module.fail_json(msg=str(exc), **exc.details)
+            module.fail_json(msg=str(exc), **dict(exc.details, **shown))
         if backups:
             out['backup_files'] = backups
             if result.target in backups:
@@ -306,7 +308,7 @@ def main():
     if os.path.exists(target_real):
         file_args = module.load_file_common_arguments(params, path=target_real)
         out['changed'] = module.set_fs_attributes_if_different(file_args, out['changed'])
-    module.exit_json(**out)
+    module.exit_json(**dict(out, **shown))
 
 
 if __name__ == '__main__':
