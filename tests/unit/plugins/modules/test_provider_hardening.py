@@ -363,6 +363,8 @@ def test_full_disk_changes_nothing_and_leaves_no_partial_backup(home, capsys, tm
     rc, res, out = run(capsys, {'api_key': KEY, 'path': str(path), 'backup': backup})
     assert rc == 1, res
     assert 'no space left on device (ENOSPC)' in res['msg'] and 'nothing was changed' in res['msg']
+    # With room for one copy only, it is the backup that cannot be written.
+    assert ('cannot write the backup' in res['msg']) == (leave_pages > 0), res['msg']
     assert res['msg'].startswith('cannot write %s (%s): ' % (path, cfgmod.where()))
     assert path.read_text() == text and fmode(path) == 0o644
     assert sorted(os.listdir(str(path.parent))) == ['opencode.json']
