@@ -31,8 +31,22 @@ description:
   - Run it as the user whose config it is (for example with C(become_user)); files it creates
     then belong to that user.
   - Invalid input fails with the file, line and column, and leaves every file byte-for-byte as
-    it was. Writes go to a temporary file in the same directory, then a rename.
-  - No API key, new or already in a file, appears in the result, a diff or a log line.
+    it was. Writes go to a temporary file in the same directory, private from its first byte,
+    which gets the final mode and owner and then replaces the file by a rename; a failure (full
+    disk, read-only file system, no permission) changes neither content nor mode nor owner.
+  - Only regular files are edited. A FIFO, socket or device at the path, directly or through a
+    symlink (for example one to C(/dev/null)), is refused before it is opened.
+  - A file that changes while the module runs (saved by its user meanwhile) is never
+    overwritten; the module fails with RV(conflict=true) and writes nothing.
+  - Temporary files an interrupted run left behind (C(.<file>.omniroute-<pid>-<random>.tmp),
+    owned by the running user) are removed on the next run.
+  - No API key, new or already in a file, appears in the result, a diff or a log line. A diff
+    shows only the managed entry and the top-level settings the module changed; credentials in
+    it are masked by position (C(options.apiKey), every C(options.headers) value, every field of
+    a credential-store entry but its C(type)), whatever their keys are called.
+  - C(XDG_CONFIG_HOME) and C(XDG_DATA_HOME) are ignored, with a warning, when they name a
+    directory the running user does not own (as when C(become_method=su) carries the
+    controller's environment into every user's run).
 author:
   - OmniRoute OpenCode maintainers (@omniroute)
 options:
@@ -123,7 +137,8 @@ options:
     default: true
   backup:
     description:
-      - Keep a timestamped copy of each file it changes. Copies are made private (0600 at most).
+      - Keep a timestamped copy of each file it changes. Copies are private (0600), written
+        completely before they appear, and removed again if the write they belong to fails.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -134,7 +149,9 @@ attributes:
     description: Reports what would change and writes nothing.
   diff_mode:
     support: full
-    description: Shows each changed file before and after, with every key masked.
+    description:
+      - Shows, for each changed file, the managed entry and the top-level settings that changed,
+        before and after, never the rest of the file; every credential is masked.
   platform:
     support: full
     platforms: posix
@@ -208,7 +225,9 @@ models:
   elements: str
   sample: [auto, claude-opus-4-7]
 entry:
-  description: The provider entry as it is in the file afterwards, with a literal key masked.
+  description:
+    - The provider entry as it is in the file afterwards, with a literal key and every header
+      value masked.
   returned: when O(state=present)
   type: dict
   sample:
@@ -253,6 +272,17 @@ auth_changed:
   returned: always
   type: bool
   sample: false
+stale_temp_files:
+  description: Temporary files of an interrupted earlier run that were (or would be) removed.
+  returned: when there were any
+  type: list
+  elements: str
+  sample: [/home/alice/.config/opencode/.opencode.json.omniroute-4242-k3y4x8z1.tmp]
+conflict:
+  description: True when a file changed while the module ran; nothing was written.
+  returned: on that failure
+  type: bool
+  sample: true
 """
 
 import os

@@ -211,8 +211,9 @@ class Sandbox(object):
             c, m = fc.result(), fm.result()
         return Report(c.returncode, c.stdout, c.stderr, m.returncode, m.stdout, m.stderr, name)
 
-    def module(self, args, check=False, diff=True):
-        """Run omniroute.opencode.provider ad hoc through ansible, as the sandbox's user."""
+    def module(self, args, check=False, diff=True, verbose=False):
+        """Run omniroute.opencode.provider ad hoc through ansible, as the sandbox's user
+        (``verbose``: with -vvv, which also prints the module's arguments and whole result)."""
         env = self.base_env()
         for var in ('OPENCODE_PURE', 'OPENCODE_DISABLE_MODELS_FETCH', 'OPENCODE_DISABLE_AUTOUPDATE',
                     'OPENCODE_DISABLE_LSP_DOWNLOAD', 'NO_COLOR'):
@@ -236,6 +237,8 @@ class Sandbox(object):
             cmd.append('--diff')
         if check:
             cmd.append('--check')
+        if verbose:
+            cmd.append('-vvv')
         t0 = time.monotonic()
         proc = subprocess.run(cmd, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, check=False,
                               capture_output=True, text=True, timeout=MODULE_TIMEOUT)
@@ -252,12 +255,15 @@ class Sandbox(object):
         self.warnings.extend(result['_warnings'])
         return result
 
-    def assert_no_secret(self, *secrets):
+    def assert_no_secret(self, *secrets, only=None):
+        """No secret in any captured output (``only``: outputs whose label starts with it)."""
         for secret in secrets:
             if not secret:
                 continue
             for label, text in self.log:
-                assert secret not in text, 'a key appeared in the output of %s' % label
+                if only and not label.startswith(only):
+                    continue
+                assert secret not in text, 'a secret appeared in the output of %s' % label
 
 
 class CaptureServer(object):
@@ -294,6 +300,47 @@ class CaptureServer(object):
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class WellKnownServer(object):
+    """Answers ``/.well-known/opencode`` on 127.0.0.1 with an empty remote config, for corpus
+    cases whose credential store holds a ``wellknown`` login (OpenCode fetches it at start)."""
+
+    def __init__(self):
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b'{"config": {}}' if self.path.startswith('/.well-known/opencode') else b'{}'
+                self.send_response(200 if body != b'{}' else 404)
+                self.send_header('content-type', 'application/json')
+                self.send_header('content-length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def fill_in(root, rel_paths, values):
+    """Replace ``{name}`` placeholders in laid-out files (e.g. a server's address)."""
+    for rel in rel_paths:
+        path = os.path.join(root, rel)
+        with open(path) as f:
+            text = f.read()
+        for key, value in values.items():
+            text = text.replace('{%s}' % key, value)
+        with open(path, 'w') as f:
+            f.write(text)
 
 
 def record(results_dir, name, data):

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from harness import load_cases, model_ids, normalize_base_url, record
+from harness import WellKnownServer, fill_in, load_cases, model_ids, normalize_base_url, record
 
 CASES = load_cases()
 CONFIG_NAMES = ('config.json', 'opencode.json', 'opencode.jsonc', 'tui.json')
@@ -55,8 +55,15 @@ def resolve(sb, rel):
     return os.path.realpath(sb.path(rel))
 
 
+@pytest.fixture
+def wellknown():
+    server = WellKnownServer()
+    yield server.url
+    server.close()
+
+
 @pytest.mark.parametrize('case', CASES, ids=[c['name'] for c in CASES])
-def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version):
+def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version, wellknown):
     name = case['params'].get('name', 'omniroute')
     mode = case.get('expect', {}).get('mode', 'exact')
     env = case.get('env', {})
@@ -66,12 +73,14 @@ def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version):
     # rewrite the files it loads).
     base = sandbox_factory('baseline', env=env, cwd=cwd)
     base.lay_out(case['dir'], case.get('symlinks'))
+    fill_in(base.root, case.get('templated', []), {'wellknown': wellknown})
     before = base.ask(name)
     assert before.config_rc == 0, 'corpus case is not a valid OpenCode config: %s' % before.raw['config_err']
     providers0 = set(before.providers)
 
     sb = sandbox_factory('case', env=env, cwd=cwd)
     sb.lay_out(case['dir'], case.get('symlinks'))
+    fill_in(sb.root, case.get('templated', []), {'wellknown': wellknown})
     original = sb.snapshot()
     markers = keep_markers(original)
     args = dict(case['params'])
@@ -91,7 +100,7 @@ def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version):
 
     for index, (state, want_changed) in enumerate(STEPS):
         step_args = dict(args, state=state)
-        res = sb.module(step_args)
+        res = sb.module(step_args, verbose=case.get('verbose', False))
         label = 'step %d (%s)' % (index + 1, state)
         assert res['_status'] in ('CHANGED', 'SUCCESS'), '%s: module failed: %s' % (label, res.get('msg'))
         written = sb.snapshot()
@@ -122,6 +131,15 @@ def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version):
             if (os.path.basename(rel) in CONFIG_NAMES
                     and os.path.dirname(sb.path(rel)) == os.path.dirname(res['path'])):
                 check(False, '%s: OpenCode created %s' % (label, rel))
+
+        # Strings that must be gone from every file once the module ran (stale duplicate keys).
+        for rel, data in after.items():
+            for gone in case.get('gone', []):
+                check(gone.encode() not in data, '%s: %s still in %s' % (label, gone, rel))
+        # A byte order mark stays where it was.
+        if case.get('bom'):
+            check(after.get(case['bom'], b'').startswith(b'\xef\xbb\xbf{'),
+                  '%s: the byte order mark of %s was lost' % (label, case['bom']))
 
         # Comments marked KEEP survive every step.
         for rel, found in markers.items():
@@ -190,5 +208,7 @@ def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version):
     observed['failures'] = failures
     record(results, case['name'], json.loads(json.dumps(observed).replace(sb.root, '{root}')))
     sb.assert_no_secret(api_key, *case.get('secrets', []))
+    # Secrets of the user's files that OpenCode's own debug output may show, but the module never.
+    sb.assert_no_secret(*case.get('module_secrets', []), only='ansible')
     base.assert_no_secret(*case.get('secrets', []))
     assert not failures, '\n'.join(failures)
