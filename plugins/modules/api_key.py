@@ -430,18 +430,21 @@ def main():
     )
     started = time.time()
     client = None
+    # The echoed arguments show the server URL without user info or query.
+    shown = dict(invocation=dict(module_args=dict(module.params, url=_redact.url(module.params["url"]))))
     try:
         result, client = run(module)
     except OmniRouteError as e:
-        module.fail_json(msg=_redact.message(e.message), error_kind=e.kind, status=e.status)
+        module.fail_json(msg=_redact.message(e.message), error_kind=e.kind, status=e.status, **shown)
     except Exception as e:  # pylint: disable=broad-except
         # Never let a secret through an unexpected traceback.
         secrets = [module.params.get("password"), module.params.get("management_key")]
         text = _redact.message("%s: %s" % (type(e).__name__, e), secrets)
         module.fail_json(msg="unexpected error while managing the OmniRoute key: %s" % text, error_kind="internal",
-                         exception=_redact.message("".join(traceback.format_exception_only(type(e), e)), secrets))
+                         exception=_redact.message("".join(traceback.format_exception_only(type(e), e)), secrets),
+                         **shown)
     result["elapsed"] = round(time.time() - started, 4)
-    module.exit_json(**result)
+    module.exit_json(**dict(result, **shown))
 
 
 if __name__ == "__main__":

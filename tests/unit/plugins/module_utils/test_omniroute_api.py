@@ -33,3 +33,17 @@ def test_client_redacts_its_secrets_from_messages():
     client = api.Client('http://127.0.0.1:9', password='hunter2-admin')
     client.add_secret('sk-created-999')
     assert client.redact('login hunter2-admin then sk-created-999') == 'login ******** then ********'
+
+
+def test_client_messages_show_urls_without_credentials():
+    from ansible_collections.omniroute.opencode.plugins.module_utils._omniroute_api import Client, OmniRouteError
+    import pytest
+    with pytest.raises(OmniRouteError) as err:
+        Client('htp://admin:mgmt-pw-3141@gw.corp.test:20128/?token=mgmt-q-2718')
+    assert 'mgmt-pw-3141' not in err.value.message and 'mgmt-q-2718' not in err.value.message
+    assert 'gw.corp.test:20128' in err.value.message
+    with pytest.raises(OmniRouteError) as err:
+        Client('http://[fd00::9')
+    assert 'not a valid URL' in err.value.message
+    client = Client('http://127.0.0.1:9', password='adm-pass-1414')
+    assert client.redact('GET https://u:adm-pass-1414@h/x?k=v failed') == 'GET https://h/x failed'
