@@ -237,6 +237,10 @@ def apply(module, changes, backup, who=None, stale=()):
     return backups
 
 
+def _dump(view):
+    return json.dumps(view, indent=2, ensure_ascii=False) + '\n'
+
+
 def _views(change):
     """``(before, after)`` texts a diff may show for ``change`` (see ``oc.config_views``)."""
     try:
@@ -244,8 +248,7 @@ def _views(change):
             before, after = oc.auth_views(change.old, change.new, change.name)
         else:
             before, after = oc.config_views(change.old, change.new, change.name or oc.DEFAULT_NAME)
-        dump = lambda v: json.dumps(v, indent=2, sort_keys=False, ensure_ascii=False) + '\n'  # noqa: E731
-        return ('' if change.old is None else dump(before)), dump(after)
+        return ('' if change.old is None else _dump(before)), _dump(after)
     except (ValueError, RecursionError):
         return '(not shown)\n', '(not shown)\n'
 
