@@ -210,6 +210,7 @@ def apply(module, changes, backup, who=None, stale=()):
     who = who or where()
     backups = {}
     current = None
+    written = []
     try:
         for change in changes:
             current = change
@@ -221,6 +222,7 @@ def apply(module, changes, backup, who=None, stale=()):
                 make_dirs(os.path.dirname(change.real))
             made = write_atomic(module, change.path, change.real, change.new, change.holds_secret,
                                 backup and change.old is not None, expect=change.old)
+            written.append(change.path)
             if made:
                 backups[change.path] = made
         current = None
@@ -229,11 +231,12 @@ def apply(module, changes, backup, who=None, stale=()):
         text = str(exc) if isinstance(exc, FileError) else why(exc) + '; nothing was changed'
         if current is None:
             raise Failure('cannot tidy up (%s): %s' % (who, text))
-        done = [c.path for c in changes[:changes.index(current)]]
-        if done:
-            text += ' (already written: %s)' % ', '.join(done)
-        raise Failure('cannot write %s (%s): %s' % (current.path, who, text), path=current.path,
-                      conflict=isinstance(exc, Conflict))
+        if written:
+            text += ' (written before it: %s)' % ', '.join(written)
+        details = dict(path=current.path)
+        if isinstance(exc, Conflict):
+            details['conflict'] = True
+        raise Failure('cannot write %s (%s): %s' % (current.path, who, text), **details)
     return backups
 
 

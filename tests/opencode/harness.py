@@ -117,6 +117,17 @@ class Sandbox(object):
             shutil.copytree(tree, self.root, dirs_exist_ok=True, symlinks=True)
         # The repository keeps LF line endings (ansible-test sanity); a corpus file that must
         # have CRLF is stored as NAME.crlf and gets its CRLF endings here.
+        # Likewise ansible-test sanity refuses a file that starts with a byte order mark: a corpus
+        # file that must have one is stored as NAME.bom and gets it here.
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.endswith('.bom'):
+                    src = os.path.join(folder, name)
+                    with open(src, 'rb') as handle:
+                        data = handle.read()
+                    with open(src[:-len('.bom')], 'wb') as handle:
+                        handle.write(b'\xef\xbb\xbf' + data)
+                    os.unlink(src)
         for folder, _dirs, files in os.walk(self.root):
             for name in files:
                 if name.endswith('.crlf'):
