@@ -16,6 +16,7 @@ import os
 import socket
 from collections import namedtuple
 
+from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils._files import (
     FileError, make_dirs, read_text, running_user, write_atomic)
@@ -26,8 +27,9 @@ from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import J
 # ``words`` what changed, in words.
 Change = namedtuple('Change', 'path real old new holds_secret words')
 
-# Everything planned for one user.
-UserPlan = namedtuple('UserPlan', 'spec target changes entry warnings auth_path auth_changed')
+# Everything planned for one user; ``catalog`` says where the model catalog came from.
+UserPlan = namedtuple('UserPlan', 'spec target changes entry warnings auth_path auth_changed catalog')
+UserPlan.__new__.__defaults__ = (None,)
 
 # The provider options this plan reads, with their defaults (the modules' argument specs).
 PARAM_DEFAULTS = dict(
@@ -39,12 +41,19 @@ PARAM_DEFAULTS = dict(
     api_key=oc.DEFAULT_API_KEY,
     key_store='config',
     auth_path=None,
-    models=list(oc.DEFAULT_MODELS),
+    models=None,  # the seed's catalog with catalog=static, nothing with catalog=gateway
     model_labels={},
     model=None,
     small_model=None,
     create=True,
     backup=False,
+    catalog='static',
+    catalog_include=[],
+    catalog_exclude=[],
+    catalog_offline='keep',
+    validate_certs=True,
+    timeout=gw.DEFAULT_TIMEOUT,
+    verify=False,
 )
 
 
@@ -78,19 +87,89 @@ def _plan(path, text, fn, who):
         raise Failure('cannot edit %s (%s): %s' % (path, who, exc), path=path)
 
 
-def make_spec(params):
+def make_spec(params, keep_models=False):
     """The entry ``params`` ask for (state present), or a Failure saying why it cannot be."""
     if params['key_store'] == 'auth' and oc.is_reference(params['api_key']):
         raise Failure('key_store=auth needs a literal key; %s is only understood inside the config'
                       % params['api_key'].split(':')[0].lstrip('{'))
     try:
-        return oc.Spec(name=params['name'], display_name=params['display_name'],
+        spec = oc.Spec(name=params['name'], display_name=params['display_name'],
                        base_url=params['base_url'], api_key=params['api_key'],
                        models=params['models'], model_labels=params['model_labels'],
                        model=params['model'], small_model=params['small_model'],
                        key_in_config=params['key_store'] == 'config')
     except oc.PlanError as exc:
         raise Failure(str(exc))
+    spec.keep_models = keep_models
+    return spec
+
+
+def _current_models(text, name):
+    """The model catalog of ``provider.<name>`` in ``text``, or None when there is none."""
+    try:
+        doc = oc.Document(text or '')
+        models = None if doc.empty else doc.get(('provider', name, 'models'))
+    except ValueError:
+        return None
+    return models if isinstance(models, dict) and models else None
+
+
+def gateway_catalog(params, environ, target, text, who):
+    """``(params, keep, info, warnings)`` for ``catalog=gateway``: the catalog from the gateway.
+
+    ``params`` comes back with ``models`` set to the catalog to write; ``keep`` is True when the
+    entry's current catalog is to be kept byte for byte (gateway offline, ``catalog_offline=keep``).
+    """
+    try:
+        base_url = oc.normalize_base_url(params['base_url'])
+    except oc.PlanError as exc:
+        raise Failure(str(exc))
+    home = environ.get('HOME') or os.path.expanduser('~')
+    key, problem = gw.resolve_key(params['api_key'], environ, home, target)
+    url = gw.models_url(base_url)
+    info = dict(source='gateway', url=url, status=None)
+    if problem is None:
+        answer = gw.fetch_models(base_url, key, params.get('timeout') or gw.DEFAULT_TIMEOUT,
+                                 params.get('validate_certs', True))
+        info.update(status=answer.status, seconds=answer.seconds)
+        outcome, cause = answer.outcome, answer.cause
+    else:
+        outcome, cause = gw.NO_KEY, problem
+    if outcome == gw.OK:
+        catalog = gw.build_catalog(answer.models, params.get('models') or (),
+                                   params.get('catalog_include') or (), params.get('catalog_exclude') or ())
+        info['offered'] = len(answer.models)
+        if not catalog:
+            raise Failure('the gateway at %s offers no chat model to the key of %s that passes '
+                          'catalog_include/catalog_exclude, and models is empty; %s was left untouched'
+                          % (url, who, target), path=target)
+        return dict(params, models=catalog), False, info, []
+    if outcome == gw.REJECTED:
+        raise Failure('the gateway at %s rejected the key of %s (%s); %s was left untouched. Create the '
+                      'key in the OmniRoute dashboard (Dashboard -> API Manager), or issue one with '
+                      'omniroute.opencode.api_key' % (url, who, cause, target), path=target)
+    if outcome == gw.BAD:
+        raise Failure('the gateway at %s gave no model list for %s (%s); check base_url (it must be '
+                      'the address OpenCode calls, ending in one /v1); %s was left untouched'
+                      % (url, who, cause, target), path=target)
+    # Offline, or no key the module can send: keep what is there, or fail when asked to.
+    what = 'cannot be fetched' if outcome == gw.NO_KEY else 'cannot be fetched (gateway offline)'
+    info.update(source='kept', cause=cause)
+    if params.get('catalog_offline') == 'fail':
+        raise Failure('the model catalog for %s %s from %s: %s; catalog_offline=fail, so %s was left '
+                      'untouched' % (who, what, url, cause, target), path=target)
+    current = _current_models(text, params['name'])
+    if current is not None:
+        warning = ('the model catalog for %s %s from %s: %s; kept the current catalog of provider.%s '
+                   'in %s' % (who, what, url, cause, params['name'], target))
+        return dict(params, models=list(current)), True, info, [warning]
+    if not params.get('models'):
+        raise Failure('the model catalog for %s %s from %s: %s; %s has no catalog yet and models is '
+                      'empty, so there is nothing to write' % (who, what, url, cause, target), path=target)
+    info['source'] = 'models'
+    warning = ('the model catalog for %s %s from %s: %s; wrote the ids given in models to %s'
+               % (who, what, url, cause, target))
+    return params, False, info, [warning]
 
 
 def _config_files(params, environ, name):
@@ -114,7 +193,8 @@ def plan(params, environ, who=None):
     who = who or where()
     name = params['name']
     present = params['state'] == 'present'
-    spec = make_spec(params) if present else None
+    gateway = present and params.get('catalog', 'static') == 'gateway'
+    spec = make_spec(params) if present and not gateway else None
     target, lower, warnings = _config_files(params, environ, name)
     for path in oc.MANAGED_FILES:
         if os.path.exists(path):
@@ -125,6 +205,11 @@ def plan(params, environ, who=None):
     text, real = _read(target, who)
     if text is None and present and not params['create']:
         raise Failure('%s does not exist and create=false (%s)' % (target, who), path=target)
+    catalog = dict(source='static') if present else None
+    if gateway:
+        wanted, keep, catalog, more = gateway_catalog(params, environ, target, text, who)
+        warnings.extend(more)
+        spec = make_spec(wanted, keep_models=keep)
     for path in lower:
         ltext, lreal = _read(path, who)
         if ltext is None:
@@ -159,7 +244,7 @@ def plan(params, environ, who=None):
                 changes.insert(0, change)
             else:
                 changes.append(change)
-    return UserPlan(spec, target, changes, entry, warnings, auth_path, auth_changed)
+    return UserPlan(spec, target, changes, entry, warnings, auth_path, auth_changed, catalog)
 
 
 def apply(module, changes, backup, who=None):
@@ -191,6 +276,8 @@ def describe(user_plan, secrets, diff, diff_label=None):
     if user_plan.spec is not None:
         out.update(base_url=user_plan.spec.base_url, models=user_plan.spec.model_ids,
                    entry=oc.redact_entry(user_plan.entry))
+    if user_plan.catalog is not None:
+        out['catalog'] = user_plan.catalog
     if diff:
         label = (diff_label + ': ') if diff_label else ''
         out['diff'] = [dict(before_header=label + c.path, after_header=label + c.path,
