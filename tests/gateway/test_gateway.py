@@ -114,7 +114,8 @@ def test_every_field_is_accepted_and_limits_equal_the_gateway(sandbox, gateway, 
 def test_include_exclude_and_pinned_auto(sandbox, gateway):
     sb = sandbox
     include, exclude = ['openai/gpt-*', 'team-*'], ['*-mini', '*-nano', 'openai/gpt-4.1']
-    res = configure(sb, gateway, gateway.keys['full'], models=['auto', {'id': 'openai/o3', 'name': 'O3'}],
+    pinned = ['auto', {'id': 'openai/o3', 'name': 'O3', 'tool_call': False}]
+    res = configure(sb, gateway, gateway.keys['full'], models=pinned,
                     catalog_include=include, catalog_exclude=exclude)
     assert res['_status'] == 'CHANGED', res
     chat = chat_ids(gateway.listing(gateway.keys['full']))
@@ -122,12 +123,16 @@ def test_include_exclude_and_pinned_auto(sandbox, gateway):
             and not any(fnmatch.fnmatchcase(m, g) for g in exclude)]
     assert 'auto' not in chat and 'openai/o3' in chat and 'openai/o3' not in kept and len(kept) >= 3
     assert res['models'] == ['auto', 'openai/o3'] + kept
-    assert listed(sb) == sorted(['auto', 'openai/o3'] + kept)
+    seen = verbose_models(sb)
+    assert sorted(seen) == sorted(['auto', 'openai/o3'] + kept)
+    # The dict overrides the gateway's tool_calling=true, and OpenCode shows it.
+    assert seen['openai/o3']['capabilities']['toolcall'] is False
+    assert seen['openai/o3']['name'] == 'O3'
     entry = json.load(open(sb.path(CONFIG)))['provider'][NAME]['models']
     assert entry['auto'] == {'name': 'auto'}
     # The pinned dict's name wins; the gateway's settings for o3 are still written.
     assert entry['openai/o3']['name'] == 'O3' and entry['openai/o3']['limit']['context'] > 0
-    again = configure(sb, gateway, gateway.keys['full'], models=['auto', {'id': 'openai/o3', 'name': 'O3'}],
+    again = configure(sb, gateway, gateway.keys['full'], models=pinned,
                       catalog_include=include, catalog_exclude=exclude)
     assert again['changed'] is False, again
 
