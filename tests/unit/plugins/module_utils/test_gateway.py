@@ -252,3 +252,56 @@ def test_opencode_version_writes_nothing_in_home(tmp_path, monkeypatch):
     os.makedirs(str(tmp_path / 'home'))
     assert gw.opencode_version(str(fake)) == ('1.2.3', None)
     assert os.listdir(str(tmp_path / 'home')) == []
+
+
+# --------------------------------------------------------------------------- planning (_configure)
+def plan_for(home, **params):
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+    full = dict(cfg.PARAM_DEFAULTS, catalog='gateway', api_key=KEY)
+    full.update(params)
+    environ = {'HOME': str(home), 'XDG_CONFIG_HOME': str(home / '.config'),
+               'XDG_DATA_HOME': str(home / '.local' / 'share')}
+    return cfg.plan(full, environ, who='user u on h')
+
+
+def test_plan_gateway_catalog_and_offline_keep(stub, tmp_path):
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+    stub.reply = (200, json.dumps({'data': ALL}).encode(), 0)
+    plan = plan_for(tmp_path, base_url=stub.url, models=['auto'])
+    assert plan.spec.model_ids == ['auto', 'openai/gpt-4o', 'openai/o3', 'team-fast']
+    assert plan.catalog['source'] == 'gateway' and plan.catalog['offered'] == len(ALL)
+    target = plan.changes[-1]
+    assert target.path == str(tmp_path / '.config' / 'opencode' / 'opencode.json')
+    os.makedirs(os.path.dirname(target.path))
+    # A hand-made catalog in the file, then the gateway goes away: it is kept byte for byte.
+    text = target.new.replace('"openai/o3": {', '"openai/o3": {\n          // mine\n          "x": 1,')
+    with open(target.path, 'w') as f:
+        f.write(text)
+    stub.reply = (503, b'{"error": "down"}', 0)
+    plan = plan_for(tmp_path, base_url=stub.url, models=['auto'])
+    assert plan.changes == [] and plan.catalog['source'] == 'kept'
+    assert 'user u on h' in plan.warnings[0] and stub.url + '/models' in plan.warnings[0]
+    assert 'HTTP 503' in plan.warnings[0]
+    with pytest.raises(cfg.Failure) as exc:
+        plan_for(tmp_path, base_url=stub.url, models=['auto'], catalog_offline='fail')
+    assert 'catalog_offline=fail' in str(exc.value)
+
+
+def test_plan_gateway_offline_without_catalog(stub, tmp_path):
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+    stub.reply = (500, b'', 0)
+    plan = plan_for(tmp_path, base_url=stub.url, models=['auto'])
+    assert plan.spec.model_ids == ['auto'] and plan.catalog['source'] == 'models'
+    with pytest.raises(cfg.Failure) as exc:
+        plan_for(tmp_path, base_url=stub.url)
+    assert 'nothing to write' in str(exc.value)
+
+
+@pytest.mark.parametrize('status,words', [(401, 'API Manager'), (404, 'check base_url')])
+def test_plan_gateway_failures_name_the_fix_and_not_the_key(stub, tmp_path, status, words):
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+    stub.reply = (status, json.dumps({'error': 'no such key ' + KEY}).encode(), 0)
+    with pytest.raises(cfg.Failure) as exc:
+        plan_for(tmp_path, base_url=stub.url)
+    assert words in str(exc.value) and KEY not in str(exc.value)
+    assert not os.path.exists(str(tmp_path / '.config'))
