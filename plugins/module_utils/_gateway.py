@@ -37,12 +37,11 @@ import tempfile
 import time
 from collections import namedtuple
 
-try:
+try:  # Python 3
     from urllib.error import HTTPError, URLError
     from urllib.request import HTTPSHandler, Request, build_opener
-except ImportError:  # pragma: no cover - Python 2 is not supported, this keeps sanity quiet
-    HTTPError = URLError = Exception  # type: ignore
-    HTTPSHandler = Request = build_opener = None  # type: ignore
+except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
+    raise
 
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document
 

@@ -389,6 +389,7 @@ verify:
 """
 
 import os
+import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
@@ -433,8 +434,8 @@ def main():
         module.warn(warning)
     if params['verify'] and result.spec is not None:
         probe = dict(params, base_url=result.spec.base_url)
-        out['verify'] = gw.verify(probe, params['api_key'], os.environ,
-                                  os.environ.get('HOME') or os.path.expanduser('~'),
+        home = os.environ.get('HOME') or pwd.getpwuid(os.getuid()).pw_dir
+        out['verify'] = gw.verify(probe, params['api_key'], os.environ, home,
                                   target=result.target, configured=result.spec.model_ids,
                                   pending=dict((c.path, c.new) for c in result.changes))
 

@@ -83,7 +83,7 @@ def test_every_field_is_accepted_and_limits_equal_the_gateway(sandbox, gateway, 
         if 'context_length' in g and 'max_output_tokens' in g:
             assert w['limit'] == {'context': g['context_length'], 'output': g['max_output_tokens']}
             assert oc['limit'] == w['limit']
-            assert all(type(v) is int for v in w['limit'].values())
+            assert all(isinstance(v, int) and not isinstance(v, bool) for v in w['limit'].values())
         else:
             # Only one figure (a combo): no limit written; OpenCode falls back to 0/0.
             assert 'limit' not in w and oc['limit'] == {'context': 0, 'output': 0}

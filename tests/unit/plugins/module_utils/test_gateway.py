@@ -67,7 +67,7 @@ def test_limit_is_a_whole_pair_or_nothing(context, output, expected):
     limit = gw.model_settings(model).get('limit')
     assert limit == expected
     if limit:
-        assert all(type(v) is int for v in limit.values())
+        assert all(isinstance(v, int) and not isinstance(v, bool) for v in limit.values())
 
 
 def test_modalities_keep_only_what_opencode_accepts():
