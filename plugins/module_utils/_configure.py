@@ -17,6 +17,7 @@ import os
 import socket
 from collections import namedtuple
 
+from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._files import (
@@ -31,9 +32,9 @@ from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import J
 Change = namedtuple('Change', 'path real old new holds_secret words kind name', defaults=('config', None))
 
 # Everything planned for one user; ``stale`` lists temporary files an interrupted earlier run
-# left next to the files (removed by ``apply``).
-UserPlan = namedtuple('UserPlan', 'spec target changes entry warnings auth_path auth_changed stale',
-                      defaults=((),))
+# left next to the files (removed by ``apply``); ``catalog`` says where the model catalog came from.
+UserPlan = namedtuple('UserPlan', 'spec target changes entry warnings auth_path auth_changed stale catalog',
+                      defaults=((), None))
 
 # The provider options this plan reads, with their defaults (the modules' argument specs).
 PARAM_DEFAULTS = dict(
@@ -45,12 +46,19 @@ PARAM_DEFAULTS = dict(
     api_key=oc.DEFAULT_API_KEY,
     key_store='config',
     auth_path=None,
-    models=list(oc.DEFAULT_MODELS),
+    models=None,  # the seed's catalog with catalog=static, nothing with catalog=gateway
     model_labels={},
     model=None,
     small_model=None,
     create=True,
     backup=False,
+    catalog='static',
+    catalog_include=[],
+    catalog_exclude=[],
+    catalog_offline='keep',
+    validate_certs=True,
+    timeout=gw.DEFAULT_TIMEOUT,
+    verify=False,
 )
 
 
@@ -97,7 +105,7 @@ def shown_params(params):
     return shown
 
 
-def make_spec(params):
+def make_spec(params, keep_models=False):
     """The entry ``params`` ask for (state present), or a Failure saying why it cannot be."""
     if not isinstance(params['api_key'], str):
         # Never show the value: a list or a mapping given by mistake may still hold keys.
@@ -107,13 +115,83 @@ def make_spec(params):
         raise Failure('key_store=auth needs a literal key; %s is only understood inside the config'
                       % params['api_key'].split(':')[0].lstrip('{'))
     try:
-        return oc.Spec(name=params['name'], display_name=params['display_name'],
+        spec = oc.Spec(name=params['name'], display_name=params['display_name'],
                        base_url=params['base_url'], api_key=params['api_key'],
                        models=params['models'], model_labels=params['model_labels'],
                        model=params['model'], small_model=params['small_model'],
                        key_in_config=params['key_store'] == 'config')
     except oc.PlanError as exc:
         raise Failure(str(exc))
+    spec.keep_models = keep_models
+    return spec
+
+
+def _current_models(text, name):
+    """The model catalog of ``provider.<name>`` in ``text``, or None when there is none."""
+    try:
+        doc = oc.Document(text or '')
+        models = None if doc.empty else doc.get(('provider', name, 'models'))
+    except ValueError:
+        return None
+    return models if isinstance(models, dict) and models else None
+
+
+def gateway_catalog(params, environ, target, text, who):
+    """``(params, keep, info, warnings)`` for ``catalog=gateway``: the catalog from the gateway.
+
+    ``params`` comes back with ``models`` set to the catalog to write; ``keep`` is True when the
+    entry's current catalog is to be kept byte for byte (gateway offline, ``catalog_offline=keep``).
+    """
+    try:
+        base_url = oc.normalize_base_url(params['base_url'])
+    except oc.PlanError as exc:
+        raise Failure(str(exc))
+    home = environ.get('HOME') or os.path.expanduser('~')
+    key, problem = gw.resolve_key(params['api_key'], environ, home, target)
+    url = gw.models_url(base_url)
+    info = dict(source='gateway', url=url, status=None)
+    if problem is None:
+        answer = gw.fetch_models(base_url, key, params.get('timeout') or gw.DEFAULT_TIMEOUT,
+                                 params.get('validate_certs', True))
+        info.update(status=answer.status, seconds=answer.seconds)
+        outcome, cause = answer.outcome, answer.cause
+    else:
+        outcome, cause = gw.NO_KEY, problem
+    if outcome == gw.OK:
+        catalog = gw.build_catalog(answer.models, params.get('models') or (),
+                                   params.get('catalog_include') or (), params.get('catalog_exclude') or ())
+        info['offered'] = len(answer.models)
+        if not catalog:
+            raise Failure('the gateway at %s offers no chat model to the key of %s that passes '
+                          'catalog_include/catalog_exclude, and models is empty; %s was left untouched'
+                          % (url, who, target), path=target)
+        return dict(params, models=catalog), False, info, []
+    if outcome == gw.REJECTED:
+        raise Failure('the gateway at %s rejected the key of %s (%s); %s was left untouched. Create the '
+                      'key in the OmniRoute dashboard (Dashboard -> API Manager), or issue one with '
+                      'omniroute.opencode.api_key' % (url, who, cause, target), path=target)
+    if outcome == gw.BAD:
+        raise Failure('the gateway at %s gave no model list for %s (%s); check base_url (it must be '
+                      'the address OpenCode calls, ending in one /v1); %s was left untouched'
+                      % (url, who, cause, target), path=target)
+    # Offline, or no key the module can send: keep what is there, or fail when asked to.
+    what = 'cannot be fetched' if outcome == gw.NO_KEY else 'cannot be fetched (gateway offline)'
+    info.update(source='kept', cause=cause)
+    if params.get('catalog_offline') == 'fail':
+        raise Failure('the model catalog for %s %s from %s: %s; catalog_offline=fail, so %s was left '
+                      'untouched' % (who, what, url, cause, target), path=target)
+    current = _current_models(text, params['name'])
+    if current is not None:
+        warning = ('the model catalog for %s %s from %s: %s; kept the current catalog of provider.%s '
+                   'in %s' % (who, what, url, cause, params['name'], target))
+        return dict(params, models=list(current)), True, info, [warning]
+    if not params.get('models'):
+        raise Failure('the model catalog for %s %s from %s: %s; %s has no catalog yet and models is '
+                      'empty, so there is nothing to write' % (who, what, url, cause, target), path=target)
+    info['source'] = 'models'
+    warning = ('the model catalog for %s %s from %s: %s; wrote the ids given in models to %s'
+               % (who, what, url, cause, target))
+    return params, False, info, [warning]
 
 
 def _ignored_xdg(environ):
@@ -149,7 +227,8 @@ def plan(params, environ, who=None):
     who = who or where()
     name = params['name']
     present = params['state'] == 'present'
-    spec = make_spec(params) if present else None
+    gateway = present and params.get('catalog', 'static') == 'gateway'
+    spec = make_spec(params) if present and not gateway else None
     target, lower, warnings = _config_files(params, environ, name)
     for path in oc.MANAGED_FILES:
         if os.path.exists(path):
@@ -160,6 +239,11 @@ def plan(params, environ, who=None):
     text, real = _read(target, who)
     if text is None and present and not params['create']:
         raise Failure('%s does not exist and create=false (%s)' % (target, who), path=target)
+    catalog = dict(source='static') if present else None
+    if gateway:
+        wanted, keep, catalog, more = gateway_catalog(params, environ, target, text, who)
+        warnings.extend(more)
+        spec = make_spec(wanted, keep_models=keep)
     for path in lower:
         ltext, lreal = _read(path, who)
         if ltext is None:
@@ -197,7 +281,7 @@ def plan(params, environ, who=None):
     stale = []
     for real in sorted(set([real, areal] + [c.real for c in changes])):
         stale.extend(stale_temps(real))
-    return UserPlan(spec, target, changes, entry, warnings, auth_path, auth_changed, tuple(stale))
+    return UserPlan(spec, target, changes, entry, warnings, auth_path, auth_changed, tuple(stale), catalog)
 
 
 def apply(module, changes, backup, who=None, stale=()):
@@ -281,6 +365,8 @@ def describe(user_plan, secrets, diff, diff_label=None):
         except (ValueError, RecursionError):
             entry = None
         out.update(base_url=user_plan.spec.base_url, models=user_plan.spec.model_ids, entry=entry)
+    if user_plan.catalog is not None:
+        out['catalog'] = user_plan.catalog
     if diff:
         label = (diff_label + ': ') if diff_label else ''
         out['diff'] = []

@@ -226,6 +226,8 @@ class Spec:
         ids = [m[0] for m in self.models]
         self.model = qualify_model(name, model, ids) if model else None
         self.small_model = qualify_model(name, small_model, ids) if small_model else None
+        # True: leave the entry's current ``models`` exactly as they are (gateway offline).
+        self.keep_models = False
 
     @property
     def model_ids(self):
@@ -320,6 +322,8 @@ def _entry_edits(ed, spec, current):
         ed.delete(('options', 'apiKey'))
     for key in HIDING_ENTRY_KEYS:
         ed.delete((key,))
+    if spec.keep_models:
+        return
     models = current.get('models')
     if not isinstance(models, dict):
         ed.set(('models',), {})

@@ -114,9 +114,14 @@ options:
       - Ids are trimmed; empty ids and repeated ids are dropped.
       - Models not listed are removed from the entry; settings a user added to a listed model
         are kept.
+      - With O(catalog=static) it defaults to the seed's four models (C(claude-opus-4-5-thinking),
+        C(claude-sonnet-4-5-thinking), C(gemini-3.1-pro-high), C(gemini-3-flash)).
+      - With O(catalog=gateway) it defaults to nothing. Ids given here come first, in their order,
+        followed by what the gateway offers; an id the gateway does not list (such as C(auto),
+        which OmniRoute 3.7.9 does not list) is kept as given, and a dict's settings override the
+        gateway's for its id.
     type: list
     elements: raw
-    default: [claude-opus-4-5-thinking, claude-sonnet-4-5-thinking, gemini-3.1-pro-high, gemini-3-flash]
   model_labels:
     description: Display names by model id (default the id itself).
     type: dict
@@ -139,6 +144,82 @@ options:
     description:
       - Keep a timestamped copy of each file it changes. Copies are private (0600), written
         completely before they appear, and removed again if the write they belong to fails.
+    type: bool
+    default: false
+  catalog:
+    description:
+      - Where the model catalog comes from.
+      - V(static) writes O(models) (today's behaviour).
+      - V(gateway) asks C(GET <base_url>/models) from the target host, as the running user, with
+        the key being written, which is the path OpenCode takes. The catalog is then every chat
+        model offered to that key (models whose C(type) is audio, image, embedding, moderation
+        or any other non-chat type are left out), filtered by O(catalog_include) and
+        O(catalog_exclude), sorted by id, after the ids pinned in O(models).
+      - Each gateway model gets OpenCode settings from its metadata. C(limit.context) and
+        C(limit.output) come from C(context_length) and C(max_output_tokens), and are written
+        only as a pair, because OpenCode refuses a C(limit) with one of them missing. A model
+        with only one of the two (an OmniRoute combo, for one) gets no C(limit).
+        C(tool_call) comes from C(capabilities.tool_calling), and C(reasoning) from
+        C(capabilities.reasoning) or C(capabilities.thinking). C(attachment) comes from
+        C(capabilities.vision) or an C(image)/C(pdf) input. C(modalities.input) and
+        C(modalities.output) come from C(input_modalities)/C(output_modalities), keeping only
+        what OpenCode accepts (text, audio, image, video, pdf).
+      - A C({file:...}) key is read on the host the way OpenCode reads it (C(~/) is the home
+        directory, a relative path is relative to the config file's directory). A C({env:VAR})
+        key is taken from the module's environment when VAR is set there. Otherwise the catalog
+        cannot be fetched, which is handled as O(catalog_offline) says.
+      - A key the gateway rejects (HTTP 401 or 403) fails the task for that user and leaves
+        every file untouched. Any other answer that is not a model list (a 404 at a wrong
+        address, for one) fails too.
+    type: str
+    choices: [static, gateway]
+    default: static
+  catalog_include:
+    description:
+      - With O(catalog=gateway), keep only gateway models whose id matches one of these shell
+        globs (C(fnmatch), case-sensitive), for example V(openai/gpt-4*). Empty keeps all.
+      - Ids pinned in O(models) are kept whatever the globs say.
+    type: list
+    elements: str
+    default: []
+  catalog_exclude:
+    description:
+      - With O(catalog=gateway), drop gateway models whose id matches one of these globs.
+      - Ids pinned in O(models) are kept whatever the globs say.
+    type: list
+    elements: str
+    default: []
+  catalog_offline:
+    description:
+      - What to do when O(catalog=gateway) cannot ask the gateway. That is the case when it is
+        unreachable, does not answer within O(timeout), answers with a 5xx, or when the module
+        cannot see the key.
+      - V(keep) keeps the entry's current catalog byte for byte and warns, naming the host, user,
+        URL and cause. When the entry has no catalog yet, the ids in O(models) are written (and
+        the task fails when O(models) is empty).
+      - V(fail) fails the task for that user and leaves every file untouched.
+    type: str
+    choices: [keep, fail]
+    default: keep
+  validate_certs:
+    description:
+      - Verify the gateway's TLS certificate for O(catalog=gateway) and O(verify). Turn it off
+        only for a gateway with a self-signed certificate you trust.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for the gateway's answer, per request (O(catalog=gateway), O(verify)).
+    type: int
+    default: 10
+  verify:
+    description:
+      - After planning (in check mode too), probe the gateway from the host with the user's key
+        and return RV(verify). This covers reachability, HTTP status, whether the key is
+        accepted, the models offered to it, and configured models it is not offered. It also
+        finds the OpenCode version of the user's C(opencode) binary and every config layer that
+        overrides the entry.
+      - Nothing is written by the probe; C(opencode --version) runs in a scratch home.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -194,6 +275,18 @@ EXAMPLES = r"""
     path: ~/.config/opencode/opencode.jsonc
     base_url: https://omniroute.example.com/v1
     api_key: "{env:OMNIROUTE_API_KEY}"
+
+- name: Build each developer's catalog from what their key may use on the gateway
+  omniroute.opencode.provider:
+    base_url: https://omniroute.example.com
+    api_key: "{{ vaulted_keys[developer] }}"
+    catalog: gateway
+    catalog_exclude: ["*-preview"]
+    models: [auto]          # pinned first; OmniRoute does not list it
+    verify: true
+  become: true
+  become_user: "{{ developer }}"
+  register: opencode
 
 - name: Offboard a developer (entry, default model and stored key go; the rest stays)
   omniroute.opencode.provider:
@@ -283,12 +376,56 @@ conflict:
   returned: on that failure
   type: bool
   sample: true
+catalog:
+  description:
+    - Where the catalog came from. C(source) is V(static) (O(models)), V(gateway) (the gateway's
+      answer), V(kept) (gateway not asked successfully, current catalog kept) or V(models)
+      (gateway not asked successfully, no catalog yet, O(models) written).
+    - For the gateway, C(url) is the address asked, C(status) its HTTP status, C(offered) how many
+      models it listed, C(seconds) the round trip and C(cause) why it could not be used.
+  returned: when O(state=present)
+  type: dict
+  sample: {source: gateway, url: https://omniroute.example.com/v1/models, status: 200, offered: 4, seconds: 0.012}
+verify:
+  description:
+    - What OpenCode will meet for this user, from the host. There is no key in it.
+    - C(url) is the models address probed and C(reachable) says whether it answered at all.
+      C(status) is its HTTP status, and C(key_accepted) is true, false (401/403), or null when
+      unknown. C(models_endpoint) describes what the address returned (for example
+      C(a list of 4 models), or C(HTTP 404 ...) for a wrong path such as C(/v1/v1)). C(cause)
+      says why it is not usable.
+    - C(offered) lists every model id offered to the key, and C(offered_chat) the chat models
+      among them. C(missing) lists the configured models the gateway does not offer to the key.
+    - C(opencode) is the user's OpenCode binary (PATH, C(~/.opencode/bin) or an npm global
+      prefix), and C(opencode_version) is its version.
+    - C(layers) lists the config files OpenCode loads after the managed one that change the
+      entry (higher global files, C(OPENCODE_CONFIG), C(~/.opencode), the administrator's
+      C(/etc/opencode) or C(/Library/Application Support/opencode)), each with C(effects).
+    - C(ready) is true when the key is accepted, nothing configured is missing and no layer
+      overrides the entry.
+  returned: when O(verify=true) and O(state=present)
+  type: dict
+  sample:
+    url: https://omniroute.example.com/v1/models
+    reachable: true
+    status: 200
+    key_accepted: true
+    models_endpoint: a list of 4 models
+    offered: [team-fast, openai/gpt-4o]
+    offered_chat: [team-fast, openai/gpt-4o]
+    missing: [auto]
+    opencode: /home/alice/.opencode/bin/opencode
+    opencode_version: 1.18.33
+    layers: []
+    ready: false
 """
 
 import os
+import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 
 ARGUMENT_SPEC = dict(
@@ -301,12 +438,19 @@ ARGUMENT_SPEC = dict(
     api_key=dict(type='raw', default=oc.DEFAULT_API_KEY, no_log=True),
     key_store=dict(type='str', choices=['config', 'auth'], default='config'),
     auth_path=dict(type='path'),
-    models=dict(type='list', elements='raw', default=list(oc.DEFAULT_MODELS)),
+    models=dict(type='list', elements='raw'),
     model_labels=dict(type='dict', default={}),
     model=dict(type='str'),
     small_model=dict(type='str'),
     create=dict(type='bool', default=True),
     backup=dict(type='bool', default=False),
+    catalog=dict(type='str', choices=['static', 'gateway'], default='static'),
+    catalog_include=dict(type='list', elements='str', default=[]),
+    catalog_exclude=dict(type='list', elements='str', default=[]),
+    catalog_offline=dict(type='str', choices=['keep', 'fail'], default='keep'),
+    validate_certs=dict(type='bool', default=True),
+    timeout=dict(type='int', default=gw.DEFAULT_TIMEOUT),
+    verify=dict(type='bool', default=False),
 )
 
 
@@ -323,6 +467,12 @@ def main():
     out = cfg.describe(result, [params['api_key']], module._diff)
     for warning in result.warnings:
         module.warn(warning)
+    if params['verify'] and result.spec is not None:
+        probe = dict(params, base_url=result.spec.base_url)
+        home = os.environ.get('HOME') or pwd.getpwuid(os.getuid()).pw_dir
+        out['verify'] = gw.verify(probe, params['api_key'], os.environ, home,
+                                  target=result.target, configured=result.spec.model_ids,
+                                  pending=dict((c.path, c.new) for c in result.changes))
 
     if not module.check_mode and (result.changes or result.stale):
         try:

@@ -1,0 +1,212 @@
+"""catalog=gateway and verify against a real OmniRoute 3.7.9 (REQUIRE_API_KEY=true), judged by
+the real OpenCode CLI.
+
+The gateway is set up through its own API (conftest.py): an `openai` provider connection
+(about 21 models, chat and non-chat), a `team-fast` combo, a full key and a key restricted to
+`team-fast` and `openai/gpt-4o*`. Expected catalogs are computed from the gateway's own
+/v1/models answers, never written down here.
+
+The last test stops the server; keep it last."""
+
+import fnmatch
+import json
+import os
+import re
+import socket
+
+from conftest import ALLOWED
+
+NAME = 'omniroute'
+CONFIG = os.path.join('home', '.config', 'opencode', 'opencode.json')
+
+
+def chat_ids(listing):
+    """Independent oracle: chat models are the ones without a `type` (3.7.9 marks the others)."""
+    return sorted(m['id'] for m in listing if 'type' not in m)
+
+
+def verbose_models(sb):
+    """`opencode models omniroute --verbose`: {id: model as OpenCode resolved it}."""
+    proc = sb.run_opencode('models', NAME, '--verbose')
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    out, models, pos = proc.stdout, {}, 0
+    decoder = json.JSONDecoder()
+    for m in re.finditer(r'^%s/(\S+)\n' % NAME, out, re.M):
+        if m.start() < pos:
+            continue
+        obj, end = decoder.raw_decode(out, m.end())
+        models[m.group(1)] = obj
+        pos = end
+    return models
+
+
+def listed(sb):
+    proc = sb.run_opencode('models', NAME)
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    return sorted(line.strip()[len(NAME) + 1:] for line in proc.stdout.splitlines() if line.strip())
+
+
+def configure(sb, gateway, key, **extra):
+    args = dict(base_url=gateway.url, api_key=key, catalog='gateway')
+    args.update(extra)
+    return sb.module(args, check=extra.pop('_check', False))
+
+
+def test_restricted_key_gets_exactly_its_chat_models(sandbox, gateway, results):
+    sb = sandbox
+    res = configure(sb, gateway, gateway.keys['restricted'])
+    assert res['_status'] == 'CHANGED', res
+    allowed_listing = gateway.listing(gateway.keys['restricted'])
+    expected = chat_ids(allowed_listing)
+    # The oracle agrees with the key's policy: every allowed chat model, nothing else.
+    full = gateway.listing(gateway.keys['full'])
+    assert expected == sorted(m for m in chat_ids(full) if any(fnmatch.fnmatchcase(m, g) for g in ALLOWED))
+    assert len(allowed_listing) > len(expected)  # the glob also matched audio models, left out
+    assert res['models'] == expected and res['catalog']['source'] == 'gateway'
+    assert res['catalog']['status'] == 200 and res['catalog']['offered'] == len(allowed_listing)
+    assert listed(sb) == expected
+
+
+def test_every_field_is_accepted_and_limits_equal_the_gateway(sandbox, gateway, results):
+    sb = sandbox
+    res = configure(sb, gateway, gateway.keys['full'])
+    assert res['_status'] == 'CHANGED', res
+    listing = dict((m['id'], m) for m in gateway.listing(gateway.keys['full']))
+    expected = chat_ids(listing.values())
+    seen = verbose_models(sb)
+    assert sorted(seen) == expected == sorted(res['models'])
+    written = json.load(open(sb.path(CONFIG)))['provider'][NAME]['models']
+    observed = {}
+    for mid in expected:
+        g, oc, w = listing[mid], seen[mid], written[mid]
+        caps = g.get('capabilities', {})
+        if 'context_length' in g and 'max_output_tokens' in g:
+            assert w['limit'] == {'context': g['context_length'], 'output': g['max_output_tokens']}
+            assert oc['limit'] == w['limit']
+            assert all(isinstance(v, int) and not isinstance(v, bool) for v in w['limit'].values())
+        else:
+            # Only one figure (a combo): no limit written; OpenCode falls back to 0/0.
+            assert 'limit' not in w and oc['limit'] == {'context': 0, 'output': 0}
+        assert w['tool_call'] is caps['tool_calling'] is oc['capabilities']['toolcall']
+        assert w['reasoning'] is oc['capabilities']['reasoning']
+        assert w['reasoning'] == bool(caps.get('reasoning') or caps.get('thinking'))
+        if 'input_modalities' in g:
+            assert w['modalities'] == {'input': g['input_modalities'], 'output': g['output_modalities']}
+            assert sorted(k for k, v in oc['capabilities']['input'].items() if v) == sorted(g['input_modalities'])
+            assert sorted(k for k, v in oc['capabilities']['output'].items() if v) == sorted(g['output_modalities'])
+            assert w['attachment'] is oc['capabilities']['attachment'] is ('image' in g['input_modalities'])
+        else:
+            assert 'modalities' not in w and 'attachment' not in w
+        observed[mid] = dict(written={k: v for k, v in w.items() if k != 'name'},
+                             opencode=dict(limit=oc['limit'], capabilities=oc['capabilities']))
+    # Both kinds of model were seen: with limits and modalities, and a combo without.
+    assert any('modalities' in o['written'] for o in observed.values())
+    assert any('limit' not in o['written'] for o in observed.values())
+    with open(os.path.join(results, 'fields.json'), 'w') as f:
+        json.dump(observed, f, indent=1, sort_keys=True)
+    # Idempotence: the same answer gives the same bytes and changed=false.
+    before = sb.snapshot()
+    again = configure(sb, gateway, gateway.keys['full'])
+    assert again['_status'] == 'SUCCESS' and again['changed'] is False, again
+    assert sb.snapshot() == before
+
+
+def test_include_exclude_and_pinned_auto(sandbox, gateway):
+    sb = sandbox
+    include, exclude = ['openai/gpt-*', 'team-*'], ['*-mini', '*-nano', 'openai/gpt-4.1']
+    pinned = ['auto', {'id': 'openai/o3', 'name': 'O3', 'tool_call': False}]
+    res = configure(sb, gateway, gateway.keys['full'], models=pinned,
+                    catalog_include=include, catalog_exclude=exclude)
+    assert res['_status'] == 'CHANGED', res
+    chat = chat_ids(gateway.listing(gateway.keys['full']))
+    kept = [m for m in chat if any(fnmatch.fnmatchcase(m, g) for g in include)
+            and not any(fnmatch.fnmatchcase(m, g) for g in exclude)]
+    assert 'auto' not in chat and 'openai/o3' in chat and 'openai/o3' not in kept and len(kept) >= 3
+    assert res['models'] == ['auto', 'openai/o3'] + kept
+    seen = verbose_models(sb)
+    assert sorted(seen) == sorted(['auto', 'openai/o3'] + kept)
+    # The dict overrides the gateway's tool_calling=true, and OpenCode shows it.
+    assert seen['openai/o3']['capabilities']['toolcall'] is False
+    assert seen['openai/o3']['name'] == 'O3'
+    entry = json.load(open(sb.path(CONFIG)))['provider'][NAME]['models']
+    assert entry['auto'] == {'name': 'auto'}
+    # The pinned dict's name wins; the gateway's settings for o3 are still written.
+    assert entry['openai/o3']['name'] == 'O3' and entry['openai/o3']['limit']['context'] > 0
+    again = configure(sb, gateway, gateway.keys['full'], models=pinned,
+                      catalog_include=include, catalog_exclude=exclude)
+    assert again['changed'] is False, again
+
+
+def test_file_key_is_resolved_like_opencode(sandbox, gateway):
+    sb = sandbox
+    keyfile = sb.path('home/.config/opencode/omniroute.key')
+    os.makedirs(os.path.dirname(keyfile), exist_ok=True)
+    with open(keyfile, 'w') as f:
+        f.write(gateway.keys['restricted'] + '\n')
+    os.chmod(keyfile, 0o600)
+    res = configure(sb, gateway, '{file:omniroute.key}')
+    assert res['_status'] == 'CHANGED' and res['models'] == chat_ids(gateway.listing(gateway.keys['restricted']))
+    assert listed(sb) == res['models']
+    # {env:} unset in the module's environment: the catalog cannot be fetched; models are used.
+    res = configure(sb, gateway, '{env:OMNIROUTE_GATEWAY_TEST_UNSET}', path=sb.path('other/opencode.json'),
+                    models=['auto'])
+    assert res['catalog']['source'] == 'models' and res['models'] == ['auto']
+    assert any('cannot be fetched' in w and 'OMNIROUTE_GATEWAY_TEST_UNSET' in w for w in res['_warnings'])
+
+
+def test_unknown_key_is_refused_and_nothing_changes(sandbox, gateway):
+    sb = sandbox
+    configure(sb, gateway, gateway.keys['restricted'])
+    before = sb.snapshot()
+    wrong = 'sk-never-issued-' + os.urandom(8).hex()
+    res = configure(sb, gateway, wrong)
+    assert res['_status'].startswith('FAILED'), res
+    assert 'rejected the key' in res['msg'] and 'HTTP 401' in res['msg']
+    assert 'API Manager' in res['msg'] and 'omniroute.opencode.api_key' in res['msg']
+    assert sb.snapshot() == before
+    sb.assert_no_secret(wrong)
+
+
+def test_verify_names_a_model_the_key_may_not_use(sandbox, gateway):
+    sb = sandbox
+    # The user's OpenCode, installed the way its own installer does (~/.opencode/bin).
+    os.makedirs(sb.path('home/.opencode/bin'))
+    os.symlink(sb.opencode, sb.path('home/.opencode/bin/opencode'))
+    version = sb.run_opencode('--version').stdout.strip()
+    for check in (True, False):
+        res = sb.module(dict(base_url=gateway.url + '/v1/', api_key=gateway.keys['restricted'],
+                             catalog='static', models=['team-fast', 'openai/gpt-5.5'], verify=True), check=check)
+        v = res['verify']
+        assert v['reachable'] and v['status'] == 200 and v['key_accepted'] is True
+        assert v['url'] == gateway.url + '/v1/models'
+        assert v['missing'] == ['openai/gpt-5.5'] and 'team-fast' in v['offered_chat']
+        assert v['opencode_version'] == version and v['layers'] == [] and v['ready'] is False
+    # A wrong path shows up as what the configured URL really answered.
+    res = sb.module(dict(base_url=gateway.url + '/wrong', api_key=gateway.keys['restricted'],
+                         models=['team-fast'], verify=True), check=True)
+    v = res['verify']
+    assert v['url'] == gateway.url + '/wrong/v1/models' and v['reachable'] is True
+    assert v['key_accepted'] is None and v['status'] == 404 and v['models_endpoint'].startswith('HTTP 404')
+    assert v['ready'] is False
+
+
+def test_gateway_stopped_keeps_the_file(sandbox, gateway):
+    """Stops the server: must stay the last test of the session."""
+    sb = sandbox
+    res = configure(sb, gateway, gateway.keys['restricted'], models=['auto'])
+    assert res['_status'] == 'CHANGED'
+    before = sb.snapshot()
+    gateway.stop()
+    res = configure(sb, gateway, gateway.keys['restricted'], models=['auto'])
+    assert res['_status'] == 'SUCCESS' and res['changed'] is False, res
+    assert res['catalog']['source'] == 'kept'
+    assert sb.snapshot() == before
+    url = gateway.url + '/v1/models'
+    warnings = [w for w in res['_warnings'] if url in w]
+    assert warnings, res['_warnings']
+    user = os.environ.get('USER', 'root')
+    assert socket.gethostname() in warnings[0] and 'user %s' % user in warnings[0]
+    assert 'unreachable' in warnings[0] and 'kept the current catalog' in warnings[0]
+    res = configure(sb, gateway, gateway.keys['restricted'], models=['auto'], catalog_offline='fail')
+    assert res['_status'].startswith('FAILED') and 'catalog_offline=fail' in res['msg']
+    assert sb.snapshot() == before
