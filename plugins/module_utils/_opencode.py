@@ -426,8 +426,9 @@ def redact_text(text, secrets=()):
     """``text`` with every known secret and every secret-looking string value masked.
 
     A value is secret-looking when its key's name contains key, token, secret, password or
-    authorization (``apiKey``, ``key`` in auth.json, ``Authorization`` headers...).  OpenCode's
-    own ``{env:}``/``{file:}`` references are left readable.
+    authorization (``apiKey``, ``key`` in auth.json, ``Authorization`` headers...).  Another
+    ``{env:}``/``{file:}`` reference already in the file is left readable; one passed in
+    ``secrets`` (the module's own ``api_key``, a no_log option) is masked like any key.
     """
     if text is None:
         return None
