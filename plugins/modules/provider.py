@@ -126,6 +126,10 @@ options:
     default: false
 extends_documentation_fragment:
   - ansible.builtin.files
+  - omniroute.opencode.attributes
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.files
+  - ansible.builtin.action_common_attributes.actiongroups
 attributes:
   check_mode:
     support: full
@@ -133,10 +137,15 @@ attributes:
   diff_mode:
     support: full
     description: Shows each changed file before and after, with every key masked.
-  platform:
+  safe_file_operations:
     support: full
-    platforms: posix
-    description: Linux and macOS; needs only Python's standard library on the target.
+    description: Writes a temporary file in the same directory, then renames it over the original (C(atomic_move)).
+  vault:
+    support: none
+  action_group:
+    support: full
+    membership:
+      - omniroute.opencode.opencode
 notes:
   - A new file that holds a key is created 0600; an existing file the module writes a key into
     loses group and other permissions, unless O(mode) says otherwise.
