@@ -15,8 +15,17 @@ export OMNIROUTE_OPENCODE_CACHE ?= $(HOME)/.cache/omniroute-opencode
 COLLECTIONS_DIR := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
 export PATH := $(BIN):$(PATH)
-# Podman's settings come from the project, never from /etc/containers (see tests/setup/containers.conf).
+# Nothing outside the clone and the project cache changes (issue 12; `make test-hygiene` checks):
+# Podman's settings come from the project, never from /etc/containers (see tests/setup/containers.conf),
+# and its images and containers live in the project cache (storage.conf written by tests/setup/system.sh).
 export CONTAINERS_CONF := $(CURDIR)/tests/setup/containers.conf
+export CONTAINERS_STORAGE_CONF := $(OMNIROUTE_OPENCODE_CACHE)/podman/storage.conf
+# Ansible's own state (~/.ansible: tmp, galaxy cache) stays in the clone.
+export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
+# pip, npm, Molecule and ansible-compat caches go to the project cache, not ~/.cache or ~/.npm.
+export XDG_CACHE_HOME := $(OMNIROUTE_OPENCODE_CACHE)/xdg-cache
+export PIP_CACHE_DIR := $(OMNIROUTE_OPENCODE_CACHE)/xdg-cache/pip
+export npm_config_cache := $(OMNIROUTE_OPENCODE_CACHE)/npm-cache
 
 include mk/*.mk
 

@@ -7,7 +7,7 @@ import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import patch_module_args
 
 from ansible_collections.omniroute.opencode.plugins.modules import provider
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
