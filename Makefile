@@ -59,10 +59,11 @@ test-plan: collection
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/plan
 
 # The suite's own hygiene test: /etc/containers/containers.conf, /etc/passwd, /etc/group, ~/.ansible
-# and the entries of ~ and ~/.cache must be the same after the run as before. It wraps `make
-# check`, not `make test`: CI already runs the full suite once (~20 min), and a second full run
-# only to watch it would double that; the parts only `make test` has (podman, ansible-test's
-# pip bootstrap, the bench smoke test) have their settings exported above, where this check covers
-# the variables' effect on the shared code paths (ansible, ansible-test, pip).
+# and the entries directly under ~ and ~/.cache must be the same after the run as before.
+# It wraps `make check`, not `make test`: CI already runs the full suite (up to ~20 min), and
+# running it a second time only to watch it would double CI time. The settings that keep the
+# full suite in the clone and the cache (podman's CONTAINERS_CONF/CONTAINERS_STORAGE_CONF,
+# ANSIBLE_HOME, ansible-test's HOME, the pip/npm caches) are exported above for every target,
+# and `make check` exercises the shared paths (ansible, ansible-test, pip).
 test-hygiene: collection
 	tests/setup/hygiene.sh $(MAKE) --no-print-directory check
