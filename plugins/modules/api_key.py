@@ -191,7 +191,10 @@ timings:
   description: Seconds spent in each management/inference call, for operators measuring a run.
   returned: always
   type: list
-  sample: [{"method": "POST", "path": "/api/auth/login", "status": 200, "seconds": 0.041}, {"method": "GET", "path": "/api/keys", "status": 200, "seconds": 0.012}, {"method": "POST", "path": "/api/keys", "status": 201, "seconds": 0.019}]
+  sample:
+    - {method: POST, path: /api/auth/login, status: 200, seconds: 0.041}
+    - {method: GET, path: /api/keys, status: 200, seconds: 0.012}
+    - {method: POST, path: /api/keys, status: 201, seconds: 0.019}
   elements: dict
 name:
   description: The key name managed.

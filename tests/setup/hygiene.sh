@@ -12,9 +12,9 @@ snapshot() {
     if [ -e "$f" ]; then echo "$f $(sha256sum < "$f" | cut -d' ' -f1)"; else echo "$f absent"; fi
   done
   if [ -e "$HOME/.ansible" ]; then
-    find "$HOME/.ansible" -printf '~/.ansible/%P %y %s %T@\n' 2>/dev/null | sort
+    find "$HOME/.ansible" -printf 'HOME/.ansible/%P %y %s %T@\n' 2>/dev/null | sort
   else
-    echo "~/.ansible absent"
+    echo "HOME/.ansible absent"
   fi
   find "$HOME" -mindepth 1 -maxdepth 1 -printf 'home: %f\n' 2>/dev/null | sort
   find "$HOME/.cache" -mindepth 1 -maxdepth 1 ! -path "$cache" -printf 'cache: %f\n' 2>/dev/null | sort

@@ -18,9 +18,12 @@ fi
 root=${PYENV_ROOT:-}
 [ -n "$root" ] || root=$(pyenv root 2>/dev/null || true)
 [ -n "$root" ] || root="$HOME/.pyenv"
-for dir in $(ls -d "$root/versions/$want".* 2>/dev/null | sort -t. -k3,3n -r); do
-  check "$dir/bin/python$want" && { echo "$dir/bin/python$want"; exit 0; }
+best=
+for dir in "$root/versions/$want".*; do  # the newest patch release wins
+  check "$dir/bin/python$want" || continue
+  if [ -z "$best" ] || [ "${dir##*.}" -gt "${best##*.}" ] 2>/dev/null; then best=$dir; fi
 done
+[ -z "$best" ] || { echo "$best/bin/python$want"; exit 0; }
 found=$(command -v "python$want" 2>/dev/null || true)
 if [ -n "$found" ] && check "$found"; then
   # A pyenv shim depends on HOME and PYENV_VERSION: hand out the real interpreter.

@@ -2,6 +2,8 @@
 """The JSONC engine: parsing, errors with positions, and byte-preserving edits."""
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import copy
 import json
 

@@ -7,6 +7,8 @@ __metaclass__ = type
 import contextlib
 import json
 
+__all__ = ['patch_module_args']
+
 try:  # ansible-core 2.19+
     from ansible.module_utils.testing import patch_module_args
 except ImportError:  # ansible-core 2.16 - 2.18: the arguments are read from basic._ANSIBLE_ARGS

@@ -2,6 +2,8 @@
 """The provider module on real files in temporary directories."""
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import json
 import os
 import stat
