@@ -106,7 +106,7 @@ options:
 extends_documentation_fragment:
   - omniroute.opencode.attributes.controller
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.files
+  - action_common_attributes.files
 attributes:
   check_mode:
     support: full
@@ -119,6 +119,7 @@ attributes:
     description: Writes no files; only a lock file is created in O(lock_dir).
   vault:
     support: none
+    description: Reads no vaulted files itself.
 notes:
   - The admin password and every key are excluded from results, diffs and error messages.
   - OmniRoute caches key validation for about 60 seconds, so a revoked key may still be accepted

@@ -128,8 +128,8 @@ extends_documentation_fragment:
   - ansible.builtin.files
   - omniroute.opencode.attributes
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.files
-  - ansible.builtin.action_common_attributes.actiongroups
+  - action_common_attributes.files
+  - action_common_attributes.actiongroups
 attributes:
   check_mode:
     support: full
@@ -142,6 +142,7 @@ attributes:
     description: Writes a temporary file in the same directory, then renames it over the original (C(atomic_move)).
   vault:
     support: none
+    description: Reads no vaulted files itself.
   action_group:
     support: full
     membership:
