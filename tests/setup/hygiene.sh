@@ -16,7 +16,8 @@ snapshot() {
   else
     echo "HOME/.ansible absent"
   fi
-  find "$HOME" -mindepth 1 -maxdepth 1 -printf 'home: %f\n' 2>/dev/null | sort
+  # ~/.cache itself may appear: it holds the project cache.
+  find "$HOME" -mindepth 1 -maxdepth 1 ! -name .cache -printf 'home: %f\n' 2>/dev/null | sort
   find "$HOME/.cache" -mindepth 1 -maxdepth 1 ! -path "$cache" -printf 'cache: %f\n' 2>/dev/null | sort
 }
 before=$(mktemp) after=$(mktemp)
