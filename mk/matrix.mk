@@ -10,21 +10,24 @@ CORE_OLDEST ?= 2.16
 CORE_OLD_VENV := $(CURDIR)/.build/venv-core-$(CORE_OLDEST)
 CORE_OLD_BIN := $(CORE_OLD_VENV)/bin
 CORE_OLD_TREE := $(ANSIBLE_TEST_ROOT)/core-oldest/ansible_collections/omniroute/opencode
+# Its own tree, so a test-sanity or test-integration started meanwhile cannot pull it away.
+TARGET_PY_TREE := $(ANSIBLE_TEST_ROOT)/target-python/ansible_collections/omniroute/opencode
 
 .PHONY: test-target-python test-core-oldest
 
 # ansible-test makes a virtualenv per Python (kept warm in the tree, see copy_tree) and installs
 # tests/unit/requirements.txt into it; the Python itself is never modified. The integration
 # target prints the Python it ran on, and that must be the one asked for.
-test-target-python: test-tree ansible-test-home
+test-target-python: venv ansible-test-home
+	@$(call copy_tree,$(TARGET_PY_TREE))
 	@set -eo pipefail; for v in $(TARGET_PYTHONS); do \
 	  py=$$(tests/setup/python.sh $$v); start=$$SECONDS; \
-	  ( cd $(TEST_TREE) && HOME=$(ANSIBLE_TEST_HOME) PATH=$$(dirname $$py):$$PATH \
+	  ( cd $(TARGET_PY_TREE) && HOME=$(ANSIBLE_TEST_HOME) PATH=$$(dirname $$py):$$PATH \
 	    $(BIN)/ansible-test units --venv --python $$v --requirements --color no ); \
-	  ( cd $(TEST_TREE) && HOME=$(ANSIBLE_TEST_HOME) $(BIN)/ansible-test integration --color no \
+	  ( cd $(TARGET_PY_TREE) && HOME=$(ANSIBLE_TEST_HOME) $(BIN)/ansible-test integration --color no \
 	    --controller origin:python=3.11 --target controller:python=$$v@$$py provider ) \
-	    | tee $(TEST_TREE)/../integration-py$$v.log; \
-	  grep -q "target python: $$v\." $(TEST_TREE)/../integration-py$$v.log || \
+	    | tee $(TARGET_PY_TREE)/../integration-py$$v.log; \
+	  grep -q "target python: $$v\." $(TARGET_PY_TREE)/../integration-py$$v.log || \
 	    { echo "provider integration did not run on Python $$v"; exit 1; }; \
 	  echo "target Python $$v ($$py): units + provider integration passed in $$((SECONDS - start)) s"; \
 	done
