@@ -1,8 +1,11 @@
 # omniroute.opencode — developer entry points.
 #   make configure   configure OpenCode for the current user (seed's local defaults;
 #                    OMNIROUTE_BASE_URL / OMNIROUTE_API_KEY / OMNIROUTE_KEY_STORE override)
-#   make test        every test (what CI runs through .ci/run)
-#   make bench       benchmarks (figures go to docs/performance.md)
+#   make check       fast tier, the inner loop (<= 3 min warm; no root, no npm, no containers):
+#                    unit tests, plan-only corpus pass, provider integration target, lint, role docs
+#   make test        every test (what CI runs through .ci/run), with a time per suite at the end
+#   make test-hygiene  make check, failing if it changed anything outside the clone and the cache
+#   make bench       benchmarks (figures go to docs/performance.md; creates the ocbench accounts)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -15,8 +18,17 @@ export OMNIROUTE_OPENCODE_CACHE ?= $(HOME)/.cache/omniroute-opencode
 COLLECTIONS_DIR := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
 export PATH := $(BIN):$(PATH)
-# Podman's settings come from the project, never from /etc/containers (see tests/setup/containers.conf).
+# Nothing outside the clone and the project cache changes (issue 12; `make test-hygiene` checks):
+# Podman's settings come from the project, never from /etc/containers (see tests/setup/containers.conf),
+# and its images and containers live in the project cache (storage.conf written by tests/setup/system.sh).
 export CONTAINERS_CONF := $(CURDIR)/tests/setup/containers.conf
+export CONTAINERS_STORAGE_CONF := $(OMNIROUTE_OPENCODE_CACHE)/podman/storage.conf
+# Ansible's own state (~/.ansible: tmp, galaxy cache) stays in the clone.
+export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
+# pip, npm, Molecule and ansible-compat caches go to the project cache, not ~/.cache or ~/.npm.
+export XDG_CACHE_HOME := $(OMNIROUTE_OPENCODE_CACHE)/xdg-cache
+export PIP_CACHE_DIR := $(OMNIROUTE_OPENCODE_CACHE)/xdg-cache/pip
+export npm_config_cache := $(OMNIROUTE_OPENCODE_CACHE)/npm-cache
 
 include mk/*.mk
 
@@ -28,7 +40,30 @@ help:
 configure: collection
 	$(BIN)/ansible-playbook -i localhost, omniroute.opencode.configure $(ARGS)
 
-# Fast, local checks first; then the real parts (OpenCode CLI, podman laptops, OmniRoute).
-test: test-unit test-integration test-sanity test-lint test-role-docs test-opencode \
-      test-molecule test-omniroute test-gateway test-bench-smoke
-	@echo "make test: every suite passed"
+# The fast tier: no root, no npm, no containers; what a contributor runs after every change.
+CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
+# Everything CI runs: the fast tier, then sanity, the claimed Pythons and ansible-cores, and the
+# real parts (OpenCode CLI, podman laptops, OmniRoute, the benchmark harness).
+TEST_SUITES := $(CHECK_SUITES) test-sanity test-target-python test-core-oldest test-opencode \
+               test-molecule test-omniroute test-gateway test-bench-smoke
+
+.PHONY: check test-plan test-hygiene
+check: collection
+	@MAKE="$(MAKE)" mk/suites.sh check $(CHECK_SUITES)
+
+test: collection
+	@MAKE="$(MAKE)" mk/suites.sh test $(TEST_SUITES)
+
+# Every corpus case planned present, present, absent through module_utils (no OpenCode).
+test-plan: collection
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/plan
+
+# The suite's own hygiene test: /etc/containers/containers.conf, /etc/passwd, /etc/group, ~/.ansible
+# and the entries directly under ~ and ~/.cache must be the same after the run as before.
+# It wraps `make check`, not `make test`: CI already runs the full suite (up to ~20 min), and
+# running it a second time only to watch it would double CI time. The settings that keep the
+# full suite in the clone and the cache (podman's CONTAINERS_CONF/CONTAINERS_STORAGE_CONF,
+# ANSIBLE_HOME, ansible-test's HOME, the pip/npm caches) are exported above for every target,
+# and `make check` exercises the shared paths (ansible, ansible-test, pip).
+test-hygiene: collection
+	tests/setup/hygiene.sh $(MAKE) --no-print-directory check

@@ -15,9 +15,11 @@ config get byte-for-byte-equal documents, parsed, from both sides.
 
   fleet.py compare [N U]      headline: both sides, N hosts x U users (default 8 x 4)
   fleet.py growth             time against hosts (1..32, U=1) and users per host (1..16, N=2)
-  fleet.py smoke              1 host x 2 users (one with a config, one without)
+  fleet.py smoke              2 hosts x 1 user, the user running it (one host with a config,
+                              one without); creates no account (make test runs this)
 Forks: BENCH_FORKS (default 8), fixed across the series.
 """
+import getpass
 import json
 import os
 import pwd
@@ -40,7 +42,16 @@ PLAYBOOK = {
 }
 
 
+# BENCH_ACCOUNTS=current: every laptop's only developer is the user running the benchmark (no
+# account is created, no become); the smoke test uses it so `make test` adds no accounts.
+CURRENT_USER = os.environ.get("BENCH_ACCOUNTS") == "current"
+
+
 def user_name(u):
+    if CURRENT_USER:
+        if u:
+            raise SystemExit("BENCH_ACCOUNTS=current allows one developer per laptop")
+        return getpass.getuser()
     return "ocbench%02d" % (u + 1)
 
 
@@ -48,7 +59,7 @@ def key(h, u):
     return "%s-h%02du%02d" % (SECRET, h, u)
 
 
-def build(work, side, hosts, users, fresh_users=()):
+def build(work, side, hosts, users, fresh=()):
     """Lay out homes and starting configs for one side; return the inventory path."""
     root = os.path.join(work, side)
     shutil.rmtree(root, ignore_errors=True)
@@ -61,7 +72,7 @@ def build(work, side, hosts, users, fresh_users=()):
             home = os.path.join(root, "h%02d" % h, name)
             cfgdir = os.path.join(home, ".config", "opencode")
             os.makedirs(cfgdir)
-            if u not in fresh_users:
+            if (h, u) not in fresh:
                 with open(os.path.join(cfgdir, "opencode.json"), "w", encoding="utf-8", newline="") as f:
                     f.write(generate(parse_size("5K"), seed=1000 * h + u))
             for d, _dirs, files in os.walk(home):
@@ -75,6 +86,8 @@ def build(work, side, hosts, users, fresh_users=()):
         inv_hosts["h%02d" % h] = {"ansible_connection": "local",
                                   "ansible_python_interpreter": "/usr/bin/python3",
                                   "opencode_users": hu}
+        if CURRENT_USER:
+            inv_hosts["h%02d" % h]["ansible_become"] = False
     os.chmod(root, 0o755)
     for h in range(hosts):
         os.chmod(os.path.join(root, "h%02d" % h), 0o755)
@@ -102,7 +115,7 @@ def converge(work, side, inv, expect_changed, label):
     return wall
 
 
-def check(work, hosts, users, fresh_users=()):
+def check(work, hosts, users, fresh=()):
     """Compare what the two sides wrote; return a summary of what each kept."""
     paths, meta = [], []
     for h in range(hosts):
@@ -129,7 +142,7 @@ def check(work, hosts, users, fresh_users=()):
                 raise SystemExit("h%02d/%s: the two sides wrote different provider entries" % (h, user_name(u)))
             if er["options"]["apiKey"] != key(h, u):
                 raise SystemExit("h%02d/%s: wrong key written" % (h, user_name(u)))
-            if u in fresh_users:
+            if (h, u) in fresh:
                 if r != t:
                     raise SystemExit("h%02d/%s: new config differs between the sides" % (h, user_name(u)))
                 continue
@@ -149,15 +162,16 @@ def check(work, hosts, users, fresh_users=()):
     return kept
 
 
-def point(work, hosts, users, fresh_users=(), rerun=True):
-    """Both sides, first run and re-run, interleaved. Returns timings (s) and what was kept."""
+def point(work, hosts, users, fresh=(), rerun=True):
+    """Both sides, first run and re-run, interleaved. Returns timings (s) and what was kept.
+    ``fresh``: (host, user) pairs that start without a config."""
     res = {}
-    invs = {side: build(work, side, hosts, users, fresh_users) for side in SIDES}
+    invs = {side: build(work, side, hosts, users, fresh) for side in SIDES}
     for side in SIDES:
         res[side + "_first"] = converge(work, side, invs[side], True, "first")
     for side in SIDES if rerun else ():
         res[side + "_rerun"] = converge(work, side, invs[side], False, "rerun")
-    res["kept"] = check(work, hosts, users, fresh_users)
+    res["kept"] = check(work, hosts, users, fresh)
     return res
 
 
@@ -237,8 +251,8 @@ def growth():
 def smoke():
     t0 = time.time()
     w = work_dir()
-    r = point(w, 1, 2, fresh_users=(1,), rerun=False)
-    print("fleet smoke 1x2 first run: role %s, template %s" % (ms(r["role_first"]), ms(r["template_first"])))
+    r = point(w, 2, 1, fresh=((1, 0),), rerun=False)
+    print("fleet smoke 2x1 first run: role %s, template %s" % (ms(r["role_first"]), ms(r["template_first"])))
     print("fleet smoke: same provider entry on both sides, identical new configs; " + kept_text(r["kept"]))
     if r["kept"]["template"][0] >= r["kept"]["template"][1]:
         raise SystemExit("the template baseline kept the comments: the check cannot tell the sides apart")

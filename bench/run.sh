@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Entry point of the benchmarks (called by make bench / make test-bench-smoke).
 #   run.sh full    every comparison, with ratios; updates the tables in docs/performance.md
-#   run.sh smoke   tiny sizes, seconds: harness works, both sides produce the same document
+#   run.sh smoke   tiny sizes, seconds: harness works, both sides produce the same document;
+#                  runs as the current user and creates no account
 # BENCH_ONLY (comma list of engine,growth,module,fleet,fleet-growth,catalog) restricts `full`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,7 +13,9 @@ want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
 step() { local t0=$SECONDS; "$@"; echo "   (${*:2}: $((SECONDS - t0)) s)"; }
 case "$mode" in
   smoke)
-    BENCH_MAX_USERS=${BENCH_MAX_USERS:-2} "$here/setup-users.sh" >/dev/null
+    # No accounts: the fleet smoke test's developer is the user running it (make test creates
+    # none; only `make bench` adds the ocbench accounts).
+    export BENCH_ACCOUNTS=current
     BENCH_WRITE_DOC=0 step "$py" "$here/engine.py" smoke
     BENCH_WRITE_DOC=0 step "$py" "$here/module.py" --smoke
     BENCH_WRITE_DOC=0 step "$py" "$here/fleet.py" smoke

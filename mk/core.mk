@@ -14,25 +14,44 @@ collection: venv
 	ln -sfn $(CURDIR) $(COLLECTIONS_DIR)/ansible_collections/omniroute/opencode
 
 # ansible-test wants a real tree at .../ansible_collections/<ns>/<name>, outside this git checkout
-# (it lists files with git, and .build/ is ignored here): copy what git knows.
+# (it lists files with git, and .build/ is ignored here): copy what git knows. One tree per clone
+# (keyed by its path) and per ansible-core, so clones and versions never share one.
+# ansible-test keeps its cache (the pip bootstrap, sanity virtualenvs) under ~/.ansible/test: it
+# runs with HOME=$(ANSIBLE_TEST_HOME), so nothing lands in the contributor's home.
 SANITY_TARGETS ?=
-TEST_TREE := $(OMNIROUTE_OPENCODE_CACHE)/ansible-test/ansible_collections/omniroute/opencode
-.PHONY: test-tree test-unit test-sanity test-integration test-lint test-docs
+CLONE_ID := $(shell printf '%s' '$(CURDIR)' | sha1sum | cut -c1-12)
+ANSIBLE_TEST_ROOT := $(OMNIROUTE_OPENCODE_CACHE)/ansible-test/$(CLONE_ID)
+ANSIBLE_TEST_HOME := $(OMNIROUTE_OPENCODE_CACHE)/ansible-test/home
+TEST_TREE := $(ANSIBLE_TEST_ROOT)/core-new/ansible_collections/omniroute/opencode
+# ansible-test from venv $1 in tree $2: run as `$(call ansible_test,BIN,TREE) sanity ...`.
+ansible_test = cd $(2) && HOME=$(ANSIBLE_TEST_HOME) $(1)/ansible-test
+# Copy the git-known files of this clone into tree $1. The virtualenvs ansible-test made there for
+# other Pythons (tests/output/.tmp/delegation) are kept, so a warm run does not rebuild them.
+copy_tree = keep=$(1)/../.delegation; rm -rf $$keep; \
+  if [ -d $(1)/tests/output/.tmp/delegation ]; then mv $(1)/tests/output/.tmp/delegation $$keep; fi; \
+  rm -rf $(1) && mkdir -p $(1)/tests/output/.tmp && \
+  if [ -d $$keep ]; then mv $$keep $(1)/tests/output/.tmp/delegation; fi && \
+  git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C $(1) -xf -
+
+.PHONY: test-tree test-unit test-sanity test-integration test-lint test-docs ansible-test-home
 test-tree: venv
-	rm -rf $(TEST_TREE) && mkdir -p $(TEST_TREE)
-	git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C $(TEST_TREE) -xf -
+	$(call copy_tree,$(TEST_TREE))
+
+# The stand-in get-pip for ansible-test's sanity/units virtualenvs (its own download host is
+# unreachable), planted in the project's ansible-test HOME.
+ansible-test-home: venv
+	tests/setup/ansible-test-pip.sh $(BIN)/python $(ANSIBLE_TEST_HOME) >/dev/null
 
 test-unit: collection
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
-test-sanity: test-tree
+test-sanity: test-tree ansible-test-home
 	tests/setup/system.sh
-	tests/setup/ansible-test-pip.sh $(BIN)/python
-	cd $(TEST_TREE) && $(BIN)/ansible-test sanity --python 3.11 --requirements --color no \
+	$(call ansible_test,$(BIN),$(TEST_TREE)) sanity --python 3.11 --requirements --color no \
 	  $(SANITY_TARGETS)
 
 test-integration: test-tree
-	cd $(TEST_TREE) && $(BIN)/ansible-test integration --python 3.11 --color no provider
+	$(call ansible_test,$(BIN),$(TEST_TREE)) integration --python 3.11 --color no provider
 
 test-lint: collection
 	ANSIBLE_VAULT_PASSWORD_FILE=$(CURDIR)/docs/examples/vault-password.example \

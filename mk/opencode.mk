@@ -3,8 +3,10 @@
 #                         version pinned in tests/setup/versions.env); results per corpus case
 #                         land in .build/opencode-report/<case>.json
 OPENCODE_PYTEST_ARGS ?=
+# Corpus cases run in parallel (pytest-xdist); each case has its own scratch HOME and database.
+OPENCODE_WORKERS ?= 2
 .PHONY: test-opencode
 test-opencode: collection
 	@OPENCODE_BIN=$$(bash tests/setup/opencode.sh) && export OPENCODE_BIN && \
 	  echo "opencode: $$OPENCODE_BIN ($$($$OPENCODE_BIN --version))" && \
-	  $(BIN)/python -m pytest tests/opencode -p no:cacheprovider -q -rfE $(OPENCODE_PYTEST_ARGS)
+	  $(BIN)/python -m pytest tests/opencode -p no:cacheprovider -q -rfE -n $(OPENCODE_WORKERS) $(OPENCODE_PYTEST_ARGS)

@@ -103,6 +103,10 @@ options:
   lock_dir:
     description: Directory on the controller for the per-key lock files (default the temp dir).
     type: path
+extends_documentation_fragment:
+  - omniroute.opencode.attributes.controller
+  - ansible.builtin.action_common_attributes
+  - action_common_attributes.files
 attributes:
   check_mode:
     support: full
@@ -110,6 +114,12 @@ attributes:
   diff_mode:
     support: full
     description: Shows the key's name, mask and policy before and after; never the key.
+  safe_file_operations:
+    support: none
+    description: Writes no files; only a lock file is created in O(lock_dir).
+  vault:
+    support: none
+    description: Reads no vaulted files itself.
 notes:
   - The admin password and every key are excluded from results, diffs and error messages.
   - OmniRoute caches key validation for about 60 seconds, so a revoked key may still be accepted
@@ -142,51 +152,66 @@ key:
   description: The full key (created, rotated or kept installed key). Secret - use no_log.
   returned: state=present, except when a key would be created in check mode
   type: str
+  sample: sk-0123456789abcdef0123456789abcdef
 id:
   description: Server id of the key.
   returned: when the key exists (or was revoked)
   type: str
+  sample: "4f6c1e2a-9b7d-4c3e-8a1f-2d5b6c7e8f90"
 key_masked:
   description: The key as the server masks it (first 8 characters, ****, last 4).
   returned: state=present
   type: str
+  sample: sk-01234****cdef
 created:
   description: A new key was created.
   returned: always
   type: bool
+  sample: true
 rotated:
   description: The key was regenerated (installed key missing/refused, or O(rotate=true)).
   returned: always
   type: bool
+  sample: false
 kept:
   description: The installed key was found valid and kept.
   returned: always
   type: bool
+  sample: false
 revoked:
   description: Ids of keys revoked.
   returned: always
   type: list
+  sample: ["0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"]
 policy_changed:
   description: Allowed models or expiry were updated.
   returned: always
   type: bool
+  sample: true
 timings:
   description: Seconds spent in each management/inference call, for operators measuring a run.
   returned: always
   type: list
+  sample:
+    - {method: POST, path: /api/auth/login, status: 200, seconds: 0.041}
+    - {method: GET, path: /api/keys, status: 200, seconds: 0.012}
+    - {method: POST, path: /api/keys, status: 201, seconds: 0.019}
   elements: dict
 name:
   description: The key name managed.
   returned: always
   type: str
+  sample: opencode:alice@laptop1
 elapsed:
   description: Seconds the whole operation took on the controller.
   returned: success
   type: float
+  sample: 0.093
 error_kind:
   description: On failure, V(unreachable), V(auth), V(api) or V(internal).
   returned: failure
   type: str
+  sample: auth
 """
 
 import fcntl

@@ -224,6 +224,10 @@ options:
     default: false
 extends_documentation_fragment:
   - ansible.builtin.files
+  - omniroute.opencode.attributes
+  - ansible.builtin.action_common_attributes
+  - action_common_attributes.files
+  - action_common_attributes.actiongroups
 attributes:
   check_mode:
     support: full
@@ -233,10 +237,16 @@ attributes:
     description:
       - Shows, for each changed file, the managed entry and the top-level settings that changed,
         before and after, never the rest of the file; every credential is masked.
-  platform:
+  safe_file_operations:
     support: full
-    platforms: posix
-    description: Linux and macOS; needs only Python's standard library on the target.
+    description: Writes a temporary file in the same directory, then renames it over the original (C(atomic_move)).
+  vault:
+    support: none
+    description: Reads no vaulted files itself.
+  action_group:
+    support: full
+    membership:
+      - omniroute.opencode.opencode
 notes:
   - A new file that holds a key is created 0600; an existing file the module writes a key into
     loses group and other permissions, unless O(mode) says otherwise.

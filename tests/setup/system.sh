@@ -27,6 +27,19 @@ fi
 # Podman reads its settings from tests/setup/containers.conf through CONTAINERS_CONF (exported
 # by the Makefile); the system's containers.conf is left alone.
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$(cd "$(dirname "$0")" && pwd)/containers.conf}
+# Its images, containers and run state live in the project cache, not in /var/lib/containers:
+# CONTAINERS_STORAGE_CONF names a storage.conf written here (absolute paths, so it is generated).
+cache=${OMNIROUTE_OPENCODE_CACHE:-$HOME/.cache/omniroute-opencode}
+export CONTAINERS_STORAGE_CONF=${CONTAINERS_STORAGE_CONF:-$cache/podman/storage.conf}
+if [ ! -s "$CONTAINERS_STORAGE_CONF" ]; then
+  store=$(dirname "$CONTAINERS_STORAGE_CONF")
+  mkdir -p "$store"
+  printf '%s\n' '# Written by tests/setup/system.sh: podman storage for the omniroute.opencode tests only.' \
+    '[storage]' 'driver = "overlay"' "graphroot = \"$store/graph\"" "runroot = \"$store/run\"" \
+    > "$CONTAINERS_STORAGE_CONF.tmp"
+  mv "$CONTAINERS_STORAGE_CONF.tmp" "$CONTAINERS_STORAGE_CONF"
+  log "podman storage for the tests: $store"
+fi
 
 # Smoke check: podman answers (does not pull anything).
 podman info --format '{{.Host.OCIRuntime.Name}}' >/dev/null

@@ -3,6 +3,8 @@
 by tests/integration/targets/api_key)."""
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _omniroute_api as api

@@ -2,6 +2,8 @@
 """OpenCode domain logic: normalisation, planning and redaction, without Ansible."""
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc

@@ -1,0 +1,48 @@
+# Test what is claimed (issue 12): the oldest and newest target Python (3.8, 3.13) and the oldest
+# and newest ansible-core (meta/runtime.yml: >=2.16; tested 2.16 and 2.19).
+#   make test-target-python   module unit tests + provider integration target on Python 3.8 and
+#                             3.13 (interpreters from tests/setup/python.sh: pyenv or PATH)
+#   make test-core-oldest     sanity, unit and integration tests with ansible-core 2.16 (own venv)
+# The newest ansible-core is the main venv's (requirements-dev.txt), tested by test-sanity,
+# test-unit and test-integration. ansible-core 2.20+ needs a Python 3.12+ controller.
+TARGET_PYTHONS ?= 3.8 3.13
+CORE_OLDEST ?= 2.16
+CORE_OLD_VENV := $(CURDIR)/.build/venv-core-$(CORE_OLDEST)
+CORE_OLD_BIN := $(CORE_OLD_VENV)/bin
+CORE_OLD_TREE := $(ANSIBLE_TEST_ROOT)/core-oldest/ansible_collections/omniroute/opencode
+# Its own tree, so a test-sanity or test-integration started meanwhile cannot pull it away.
+TARGET_PY_TREE := $(ANSIBLE_TEST_ROOT)/target-python/ansible_collections/omniroute/opencode
+
+.PHONY: test-target-python test-core-oldest
+
+# ansible-test makes a virtualenv per Python (kept warm in the tree, see copy_tree) and installs
+# tests/unit/requirements.txt into it; the Python itself is never modified. The integration
+# target prints the Python it ran on, and that must be the one asked for.
+test-target-python: venv ansible-test-home
+	@$(call copy_tree,$(TARGET_PY_TREE))
+	@set -eo pipefail; for v in $(TARGET_PYTHONS); do \
+	  py=$$(tests/setup/python.sh $$v); start=$$SECONDS; \
+	  ( cd $(TARGET_PY_TREE) && HOME=$(ANSIBLE_TEST_HOME) PATH=$$(dirname $$py):$$PATH \
+	    $(BIN)/ansible-test units --venv --python $$v --requirements --color no ); \
+	  ( cd $(TARGET_PY_TREE) && HOME=$(ANSIBLE_TEST_HOME) $(BIN)/ansible-test integration --color no \
+	    --controller origin:python=3.11 --target controller:python=$$v@$$py provider ) \
+	    | tee $(TARGET_PY_TREE)/../integration-py$$v.log; \
+	  grep -q "target python: $$v\." $(TARGET_PY_TREE)/../integration-py$$v.log || \
+	    { echo "provider integration did not run on Python $$v"; exit 1; }; \
+	  echo "target Python $$v ($$py): units + provider integration passed in $$((SECONDS - start)) s"; \
+	done
+
+$(CORE_OLD_VENV)/.stamp: mk/matrix.mk tests/unit/requirements.txt
+	$(PYTHON) -m venv $(CORE_OLD_VENV)
+	$(CORE_OLD_BIN)/pip install -q 'ansible-core==$(CORE_OLDEST).*' pytest -r tests/unit/requirements.txt
+	touch $@
+
+test-core-oldest: $(CORE_OLD_VENV)/.stamp venv
+	$(call copy_tree,$(CORE_OLD_TREE))
+	tests/setup/ansible-test-pip.sh $(CORE_OLD_BIN)/python $(ANSIBLE_TEST_HOME) >/dev/null
+	tests/setup/system.sh
+	$(CORE_OLD_BIN)/ansible --version | head -n 1 | grep -F '[core $(CORE_OLDEST).'
+	$(call ansible_test,$(CORE_OLD_BIN),$(CORE_OLD_TREE)) sanity --python 3.11 --requirements --color no \
+	  $(SANITY_TARGETS)
+	$(call ansible_test,$(CORE_OLD_BIN),$(CORE_OLD_TREE)) units --python 3.11 --requirements --color no
+	$(call ansible_test,$(CORE_OLD_BIN),$(CORE_OLD_TREE)) integration --python 3.11 --color no provider

@@ -1,0 +1,24 @@
+# -*- coding: utf-8 -*-
+"""Run a module's main() with given arguments, on every ansible-core the collection claims."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import json
+
+__all__ = ['patch_module_args']
+
+try:  # ansible-core 2.19+
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core 2.16 - 2.18: the arguments are read from basic._ANSIBLE_ARGS
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        from ansible.module_utils import basic
+        from ansible.module_utils.common.text.converters import to_bytes
+        old = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args or {}}))
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = old
