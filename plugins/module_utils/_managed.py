@@ -215,13 +215,14 @@ def plan_user(environ, name, api_key=None, present=True, auth_path=None, who=Non
     """
     from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
     who = who or cfg.where()
-    directory = oc.config_dir(environ)
+    home = environ.get('HOME') or None
+    directory = oc.config_dir(environ, home)
     files = [os.path.join(directory, n) for n in oc.CONFIG_FILES] + oc.dot_opencode_files(environ)
     changes = []
     key = api_key if present else None
     if present and (not isinstance(api_key, str) or not api_key.strip() or oc.is_reference(api_key)):
         raise cfg.Failure('managed scope needs each user\'s literal key for their credential store (%s)' % who)
-    auth_path = auth_path or os.path.join(oc.data_dir(environ), 'auth.json')
+    auth_path = auth_path or os.path.join(oc.data_dir(environ, home), 'auth.json')
     atext, areal = cfg._read(auth_path, who)
     if atext is not None or key is not None:
         new_auth = cfg._plan(auth_path, atext, lambda t: oc.plan_auth(t, name, key), who)

@@ -85,7 +85,7 @@ options:
     default: false
   settings:
     description:
-      - Extra top-level managed settings, for example C({autoupdate: false}) so a fleet does not
+      - Extra top-level managed settings, for example C(autoupdate) set to V(false) so a fleet does not
         upgrade OpenCode mid-rollout. They are merged the way OpenCode merges layers (objects
         key by key, lists and scalars replaced).
       - They may not set C(provider) or C($schema), nor C(enabled_providers) together with
@@ -172,7 +172,10 @@ changes:
   returned: always
   type: dict
   sample:
-    /etc/opencode/opencode.json: [added $schema, added provider.omniroute, set enabled_providers to [omniroute]]
+    /etc/opencode/opencode.json:
+      - added $schema
+      - added provider.omniroute
+      - set enabled_providers to [omniroute]
 files:
   description: Every file that was (or would be) changed.
   returned: always
@@ -305,16 +308,27 @@ def _profile(params, final, who):
     return path, old, new
 
 
+def _invocation(params):
+    """The module arguments to echo back, without a credential someone put into settings."""
+    shown = dict(params)
+    if mg.find_secrets(params.get('settings') or {}):
+        shown['settings'] = 'NOT_LOGGING_PARAMETER (it holds a credential-like value)'
+    return {'module_args': shown}
+
+
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # no_log=True only keeps the arguments out of the target's syslog (settings may hold a key
+    # by mistake); results are not censored by it.
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True)
     params = module.params
+    invocation = _invocation(params)
     root = os.geteuid() == 0
     who = cfg.where()
     try:
         spec, target, entry, final, changes = plan(params)
         profile = _profile(params, final, who) if params['mobileconfig'] else None
     except cfg.Failure as exc:
-        module.fail_json(msg=str(exc), **exc.details)
+        module.fail_json(msg=str(exc), invocation=invocation, **exc.details)
 
     files = [c.path for c in changes]
     words = dict((c.path, list(c.words)) for c in changes)
@@ -343,7 +357,7 @@ def main():
         module.warn('not running as root: %s keeps the running user as owner' % target)
 
     if module.check_mode or not files:
-        module.exit_json(**out)
+        module.exit_json(invocation=invocation, **out)
     try:
         for change in changes:
             if change.old is None:
@@ -369,8 +383,8 @@ def main():
                 if _attributes_differ(path, root):
                     _fix_attributes(path, root)
     except (cfg.FileError, OSError, IOError) as exc:
-        module.fail_json(msg='cannot write the managed config (%s): %s' % (who, exc), **out)
-    module.exit_json(**out)
+        module.fail_json(msg='cannot write the managed config (%s): %s' % (who, exc), invocation=invocation, **out)
+    module.exit_json(invocation=invocation, **out)
 
 
 if __name__ == '__main__':
