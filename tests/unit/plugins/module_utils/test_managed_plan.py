@@ -223,4 +223,3 @@ def test_mobileconfig_is_a_valid_deterministic_profile():
 def test_mobileconfig_refuses_what_a_profile_cannot_or_must_not_carry(config):
     with pytest.raises(oc.PlanError):
         mg.mobileconfig(config)
-

@@ -61,7 +61,7 @@ def test_present_writes_a_root_owned_0644_file_without_a_key(etc, capsys):
     assert 'apiKey' not in path.read_text() and 'apiKey' not in out
     assert res['entry']['options'] == {'baseURL': 'http://gw.example.com:20128/v1'}
     # Second run: nothing to do.
-    rc, res, _ = run(capsys, args(etc, only_gateway=True, settings={'autoupdate': False}))
+    rc, res, dummy = run(capsys, args(etc, only_gateway=True, settings={'autoupdate': False}))
     assert rc == 0 and not res['changed'] and res['files'] == []
 
 
@@ -70,7 +70,7 @@ def test_check_and_diff_write_nothing(etc, capsys):
     path = etc / 'opencode.json'
     path.write_text(ADMIN)
     before = path.read_bytes()
-    rc, res, _ = run(capsys, args(etc, only_gateway=True), check=True, diff=True)
+    rc, res, dummy = run(capsys, args(etc, only_gateway=True), check=True, diff=True)
     assert rc == 0 and res['changed']
     assert path.read_bytes() == before
     (d,) = [x for x in res['diff'] if x['before_header'] == str(path)]
@@ -83,10 +83,10 @@ def test_ownership_and_mode_are_repaired(etc, capsys):
     os.chmod(str(path), 0o600)
     if ROOT:
         os.chown(str(path), 65534, 65534)
-    rc, res, _ = run(capsys, args(etc), check=True)
+    rc, res, dummy = run(capsys, args(etc), check=True)
     assert res['changed'] and res['files'] == [str(path)]
     assert owner_mode(path)[2] == 0o600
-    rc, res, _ = run(capsys, args(etc))
+    rc, res, dummy = run(capsys, args(etc))
     assert res['changed'] and owner_mode(path)[2] == 0o644
     if ROOT:
         assert owner_mode(path)[:2] == (0, 0)
@@ -117,7 +117,7 @@ def test_invalid_managed_file_fails_with_position_and_stays(etc, capsys):
     path = etc / 'opencode.json'
     path.write_text('{\n  "share": "disabled",,\n}\n')
     before = path.read_bytes()
-    rc, res, _ = run(capsys, args(etc))
+    rc, res, dummy = run(capsys, args(etc))
     assert rc == 1 and res['line'] == 2 and res['path'] == str(path)
     assert path.read_bytes() == before
 
@@ -127,7 +127,7 @@ def test_absent_removes_entry_and_allow_list_and_leaves_other_settings(etc, caps
     path = etc / 'opencode.json'
     path.write_text(ADMIN)
     run(capsys, args(etc, only_gateway=True, model='auto', settings={'autoupdate': False}))
-    rc, res, _ = run(capsys, {'directory': str(etc), 'state': 'absent'}, diff=True)
+    rc, res, dummy = run(capsys, {'directory': str(etc), 'state': 'absent'}, diff=True)
     assert rc == 0 and res['changed']
     text = path.read_text()
     data = parse(text)
@@ -139,7 +139,7 @@ def test_absent_removes_entry_and_allow_list_and_leaves_other_settings(etc, caps
 
 
 def test_absent_without_a_file_changes_nothing(etc, capsys):
-    rc, res, _ = run(capsys, {'directory': str(etc), 'state': 'absent'})
+    rc, res, dummy = run(capsys, {'directory': str(etc), 'state': 'absent'})
     assert rc == 0 and not res['changed'] and not etc.exists()
 
 
@@ -147,7 +147,7 @@ def test_jsonc_wins_and_a_copy_in_the_lower_file_goes(etc, capsys):
     etc.mkdir(parents=True)
     (etc / 'opencode.json').write_text('{"provider": {"omniroute": {"models": {"stale": {}}}}, "share": "disabled"}')
     (etc / 'opencode.jsonc').write_text('{\n  // policy\n}\n')
-    rc, res, _ = run(capsys, args(etc))
+    rc, res, dummy = run(capsys, args(etc))
     assert res['path'] == str(etc / 'opencode.jsonc')
     assert sorted(res['files']) == [str(etc / 'opencode.json'), str(etc / 'opencode.jsonc')]
     lower = parse((etc / 'opencode.json').read_text())
@@ -160,7 +160,7 @@ def test_mobileconfig_written_idempotently_and_removed_with_absent(etc, tmp_path
     profile = tmp_path / 'out' / 'omniroute.mobileconfig'
     a = args(etc, only_gateway=True, settings={'autoupdate': False}, mobileconfig=str(profile),
              profile_organization='Example Corp')
-    rc, res, _ = run(capsys, a)
+    rc, res, dummy = run(capsys, a)
     assert rc == 0 and str(profile) in res['files']
     assert owner_mode(profile)[2] == 0o644
     doc = plistlib.loads(profile.read_bytes())
@@ -169,5 +169,5 @@ def test_mobileconfig_written_idempotently_and_removed_with_absent(etc, tmp_path
     assert payload['provider']['omniroute']['options'] == {'baseURL': 'http://gw.example.com:20128/v1'}
     assert payload['autoupdate'] is False and '$schema' not in payload
     assert not run(capsys, a)[1]['changed']
-    rc, res, _ = run(capsys, {'directory': str(etc), 'state': 'absent', 'mobileconfig': str(profile)})
+    rc, res, dummy = run(capsys, {'directory': str(etc), 'state': 'absent', 'mobileconfig': str(profile)})
     assert res['changed'] and not profile.exists()
