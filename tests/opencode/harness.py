@@ -222,9 +222,10 @@ class Sandbox(object):
             c, m = fc.result(), fm.result()
         return Report(c.returncode, c.stdout, c.stderr, m.returncode, m.stdout, m.stderr, name)
 
-    def module(self, args, check=False, diff=True, verbose=False):
-        """Run omniroute.opencode.provider ad hoc through ansible, as the sandbox's user
-        (``verbose``: with -vvv, which also prints the module's arguments and whole result)."""
+    def module(self, args, check=False, diff=True, verbose=False, name='omniroute.opencode.provider'):
+        """Run a module (default omniroute.opencode.provider) ad hoc through ansible, as the
+        sandbox's user (``verbose``: with -vvv, which also prints the module's arguments and
+        whole result)."""
         env = self.base_env()
         for var in ('OPENCODE_PURE', 'OPENCODE_DISABLE_MODELS_FETCH', 'OPENCODE_DISABLE_AUTOUPDATE',
                     'OPENCODE_DISABLE_LSP_DOWNLOAD', 'NO_COLOR'):
@@ -242,7 +243,7 @@ class Sandbox(object):
             'ANSIBLE_DEPRECATION_WARNINGS': 'False',
         })
         cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible'), 'localhost',
-               '-c', 'local', '-i', 'localhost,', '-m', 'omniroute.opencode.provider',
+               '-c', 'local', '-i', 'localhost,', '-m', name,
                '-a', json.dumps(self.sub(args))]
         if diff:
             cmd.append('--diff')

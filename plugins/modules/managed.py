@@ -1,0 +1,391 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, omniroute.opencode contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: managed
+short_description: Pin every OpenCode on a host to OmniRoute through the managed (system) config
+version_added: "0.2.0"
+description:
+  - Writes the OmniRoute provider entry into OpenCode's managed config, the administrator's
+    layer that OpenCode loads after every user-level source and that therefore wins over a
+    user's own files (C(/etc/opencode) on Linux, C(/Library/Application Support/opencode) on
+    macOS).
+  - The entry has C(npm), C(name), C(options.baseURL) and the model catalog, built as the
+    M(omniroute.opencode.provider) module builds it, and B(never a key). The managed file is
+    read by every user; each user's key stays in that user's own credential store, written by
+    M(omniroute.opencode.provider) with O(omniroute.opencode.provider#module:key_store=auth)
+    or the role. An existing C(options.apiKey) in the managed entry is removed, and any value
+    that looks like a credential is refused.
+  - Edits are surgical, as in M(omniroute.opencode.provider). Comments, other providers and
+    other managed settings are kept byte for byte.
+  - The file is owned by root (group 0) and has mode 0644.
+  - Optionally writes a macOS configuration profile (C(.mobileconfig)) for the
+    C(ai.opencode.managed) managed-preferences domain with the same settings, for an MDM.
+author:
+  - OmniRoute OpenCode maintainers (@omniroute)
+options:
+  state:
+    description:
+      - V(present) merges the entry, the allow-list and O(settings).
+      - V(absent) removes the entry, a top-level C(model)/C(small_model) that points at it and
+        the allow-list (C(enabled_providers) when it is exactly C([name]), otherwise the name
+        is taken out of it). Every other managed setting stays.
+    type: str
+    choices: [present, absent]
+    default: present
+  directory:
+    description:
+      - The managed config directory. Defaults to the one OpenCode reads on this OS.
+      - In it, C(opencode.jsonc) is edited when it exists (OpenCode loads it after
+        C(opencode.json)), otherwise C(opencode.json), which is created when missing. A copy of
+        the entry in C(opencode.json) under an C(opencode.jsonc) is removed.
+    type: path
+  name:
+    description: Provider id, the key under C(provider).
+    type: str
+    default: omniroute
+  display_name:
+    description: The provider's C(name) shown in OpenCode.
+    type: str
+    default: OmniRoute
+  base_url:
+    description: OmniRoute's address, normalised to end in exactly one C(/v1).
+    type: str
+    default: http://localhost:20128
+  models:
+    description:
+      - The model catalog, as in M(omniroute.opencode.provider). Ids or dicts with C(id).
+    type: list
+    elements: raw
+    default: [claude-opus-4-5-thinking, claude-sonnet-4-5-thinking, gemini-3.1-pro-high, gemini-3-flash]
+  model_labels:
+    description: Display names by model id.
+    type: dict
+    default: {}
+  model:
+    description: Make this catalog model the default for every user (top-level C(model)).
+    type: str
+  small_model:
+    description: Make this catalog model the small model for every user.
+    type: str
+  only_gateway:
+    description:
+      - V(true) sets C(enabled_providers) to C([name]) in the managed layer, so OpenCode offers
+        no other provider, whatever a user configures.
+      - V(false) removes an allow-list that is exactly C([name]) (the one V(true) writes) and
+        leaves a longer one alone (the provider is added to it).
+    type: bool
+    default: false
+  settings:
+    description:
+      - Extra top-level managed settings, for example C(autoupdate) set to V(false) so a fleet does not
+        upgrade OpenCode mid-rollout. They are merged the way OpenCode merges layers (objects
+        key by key, lists and scalars replaced).
+      - They may not set C(provider) or C($schema), nor C(enabled_providers) together with
+        O(only_gateway=true), and may not hold anything that looks like a credential.
+      - With O(state=absent) they are ignored; settings already in the file stay.
+    type: dict
+    default: {}
+  mobileconfig:
+    description:
+      - Also write a macOS configuration profile to this path, carrying the whole managed config
+        (minus C($schema)) for the C(ai.opencode.managed) domain. Mode 0644.
+      - With O(state=absent), a profile at this path is removed.
+    type: path
+  profile_identifier:
+    description: The profile's C(PayloadIdentifier); its UUIDs are derived from it.
+    type: str
+    default: ai.opencode.managed.omniroute
+  profile_organization:
+    description: The profile's C(PayloadOrganization).
+    type: str
+  backup:
+    description: Keep a timestamped copy of the managed file before changing it.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the managed file before and after.
+  platform:
+    support: full
+    platforms: posix
+    description: Linux and macOS; needs only Python's standard library on the target.
+notes:
+  - Run it as root (C(become=true)). Without root, only a O(directory) the running user may
+    write works, and the file then keeps that user's ownership (a warning says so).
+  - A user can still leave the managed layer in ways OpenCode allows, measured with OpenCode
+    1.18.33 and described in the collection's C(docs/managed.md). Most notably, the
+    C(OPENCODE_TEST_MANAGED_CONFIG_DIR) environment variable moves the managed directory
+    elsewhere. C(OPENCODE_PERMISSION) overrides managed permissions.
+seealso:
+  - module: omniroute.opencode.provider
+  - name: OpenCode configuration, managed settings
+    description: OpenCode's config precedence and managed settings.
+    link: https://opencode.ai/docs/config/
+"""
+
+EXAMPLES = r"""
+- name: Pin OpenCode to the gateway for every user of the host
+  omniroute.opencode.managed:
+    base_url: https://omniroute.example.com
+    models: [auto, claude-opus-4-7]
+    only_gateway: true
+    settings:
+      autoupdate: false
+  become: true
+
+- name: Same settings as a profile for Jamf or Intune (written on the control node)
+  omniroute.opencode.managed:
+    directory: "{{ playbook_dir }}/build/managed"
+    mobileconfig: "{{ playbook_dir }}/build/opencode-omniroute.mobileconfig"
+    base_url: https://omniroute.example.com
+    models: [auto]
+    only_gateway: true
+  delegate_to: localhost
+  run_once: true
+
+- name: Switch the host back to per-user configs (other managed settings stay)
+  omniroute.opencode.managed:
+    state: absent
+  become: true
+"""
+
+RETURN = r"""
+path:
+  description: The managed config file that holds (or held) the entry.
+  returned: always
+  type: str
+  sample: /etc/opencode/opencode.json
+changes:
+  description: What was done, in words, per file.
+  returned: always
+  type: dict
+  sample:
+    /etc/opencode/opencode.json:
+      - added $schema
+      - added provider.omniroute
+      - set enabled_providers to [omniroute]
+files:
+  description: Every file that was (or would be) changed.
+  returned: always
+  type: list
+  elements: str
+entry:
+  description: The provider entry as it is in the managed file afterwards (it holds no key).
+  returned: when O(state=present)
+  type: dict
+base_url:
+  description: The normalised base URL.
+  returned: when O(state=present)
+  type: str
+models:
+  description: The catalog's model ids, in order.
+  returned: when O(state=present)
+  type: list
+  elements: str
+mobileconfig:
+  description: The profile's path, when O(mobileconfig) is set.
+  returned: when O(mobileconfig) is set
+  type: str
+backup_file:
+  description: The backup of the managed file.
+  returned: changed and if O(backup=true)
+  type: str
+"""
+
+import os
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
+from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils._files import make_dirs, write_atomic
+from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document
+
+MODE = 0o644
+DIR_MODE = 0o755
+
+ARGUMENT_SPEC = dict(
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    directory=dict(type='path'),
+    name=dict(type='str', default=oc.DEFAULT_NAME),
+    display_name=dict(type='str', default=oc.DEFAULT_DISPLAY_NAME),
+    base_url=dict(type='str', default=oc.DEFAULT_BASE_URL),
+    models=dict(type='list', elements='raw', default=list(oc.DEFAULT_MODELS)),
+    model_labels=dict(type='dict', default={}),
+    model=dict(type='str'),
+    small_model=dict(type='str'),
+    only_gateway=dict(type='bool', default=False),
+    settings=dict(type='dict', default={}),
+    mobileconfig=dict(type='path'),
+    profile_identifier=dict(type='str', default=mg.DEFAULT_PROFILE_ID),
+    profile_organization=dict(type='str'),
+    backup=dict(type='bool', default=False),
+)
+
+
+def _attributes_differ(path, root):
+    """True when ``path`` is not 0644 (and, as root, not owned by 0:0)."""
+    st = os.stat(path)
+    return stat.S_IMODE(st.st_mode) != MODE or (root and (st.st_uid, st.st_gid) != (0, 0))
+
+
+def _fix_attributes(path, root):
+    if root:
+        os.chown(path, 0, 0)
+    os.chmod(path, MODE)
+
+
+def plan(params):
+    """Every change to the managed directory (and profile), as ``_configure.Change``s."""
+    who = cfg.where()
+    directory = os.path.abspath(params['directory'] or mg.default_directory())
+    target, lower = mg.discover(directory)
+    present = params['state'] == 'present'
+    spec = None
+    if present:
+        try:
+            spec = mg.ManagedSpec(name=params['name'], display_name=params['display_name'],
+                                  base_url=params['base_url'], models=params['models'],
+                                  model_labels=params['model_labels'], model=params['model'],
+                                  small_model=params['small_model'], only_gateway=params['only_gateway'],
+                                  settings=params['settings'])
+        except oc.PlanError as exc:
+            raise cfg.Failure('%s (%s)' % (exc, who))
+    changes = []
+    for path in lower:
+        text, real = cfg._read(path, who)
+        if text is None:
+            continue
+        lplan = cfg._plan(path, text, lambda t: mg.plan_lower(t, params['name'], present), who)
+        if lplan.changed:
+            changes.append(cfg.Change(path, real, text, lplan.new_text, False, lplan.changes))
+    text, real = cfg._read(target, who)
+    entry = None
+    if present:
+        tplan = cfg._plan(target, text, lambda t: mg.plan_managed(t, spec), who)
+        entry = tplan.entry
+        if tplan.changed or text is None:
+            changes.append(cfg.Change(target, real, text, tplan.new_text, False, tplan.changes))
+        final = tplan.new_text
+    else:
+        if text is not None:
+            tplan = cfg._plan(target, text, lambda t: mg.plan_managed_absent(t, params['name']), who)
+            if tplan.changed:
+                changes.append(cfg.Change(target, real, text, tplan.new_text, False, tplan.changes))
+        final = None
+    return spec, target, entry, final, changes
+
+
+def _profile(params, final, who):
+    """``(path, old_bytes, new_bytes)`` of the macOS profile, new None for removal."""
+    path = os.path.abspath(params['mobileconfig'])
+    try:
+        with open(path, 'rb') as handle:
+            old = handle.read()
+    except IOError:
+        old = None
+    if final is None:
+        return path, old, None
+    try:
+        settings = Document(final).get(())
+        new = mg.mobileconfig(settings, identifier=params['profile_identifier'],
+                              organization=params['profile_organization'])
+    except (ValueError, oc.PlanError) as exc:
+        raise cfg.Failure('cannot build the profile %s (%s): %s' % (path, who, exc), path=path)
+    return path, old, new
+
+
+def _invocation(params):
+    """The module arguments to echo back, without a credential someone put into settings."""
+    shown = dict(params)
+    if mg.find_secrets(params.get('settings') or {}):
+        shown['settings'] = 'NOT_LOGGING_PARAMETER (it holds a credential-like value)'
+    return {'module_args': shown}
+
+
+def main():
+    # no_log=True only keeps the arguments out of the target's syslog (settings may hold a key
+    # by mistake); results are not censored by it.
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True)
+    params = module.params
+    invocation = _invocation(params)
+    root = os.geteuid() == 0
+    who = cfg.where()
+    try:
+        spec, target, entry, final, changes = plan(params)
+        profile = _profile(params, final, who) if params['mobileconfig'] else None
+    except cfg.Failure as exc:
+        module.fail_json(msg=str(exc), invocation=invocation, **exc.details)
+
+    files = [c.path for c in changes]
+    words = dict((c.path, list(c.words)) for c in changes)
+    # Ownership and mode of files that stay as they are.
+    for path in [target] + ([profile[0]] if profile and profile[2] is not None else []):
+        if path not in files and os.path.exists(path) and _attributes_differ(path, root):
+            files.append(path)
+            words.setdefault(path, []).append('set owner root and mode 0644' if root else 'set mode 0644')
+    if profile and profile[1] != profile[2]:
+        files.append(profile[0])
+        words.setdefault(profile[0], []).append('removed the profile' if profile[2] is None else 'wrote the profile')
+
+    out = dict(changed=bool(files), path=target, files=files, changes=words)
+    if spec is not None:
+        out.update(base_url=spec.base_url, models=spec.model_ids, entry=entry)
+    if profile:
+        out['mobileconfig'] = profile[0]
+    if module._diff:
+        out['diff'] = [dict(before_header=c.path, after_header=c.path,
+                            before=oc.redact_text(c.old or ''), after=oc.redact_text(c.new)) for c in changes]
+        if profile and profile[1] != profile[2]:
+            out['diff'].append(dict(before_header=profile[0], after_header=profile[0],
+                                    before=(profile[1] or b'').decode('utf-8', 'replace'),
+                                    after=(profile[2] or b'').decode('utf-8', 'replace')))
+    if not root and params['directory']:
+        module.warn('not running as root: %s keeps the running user as owner' % target)
+
+    if module.check_mode or not files:
+        module.exit_json(invocation=invocation, **out)
+    try:
+        for change in changes:
+            if change.old is None:
+                for made in make_dirs(os.path.dirname(change.real), DIR_MODE):
+                    if root:
+                        os.chown(made, 0, 0)
+            backup = write_atomic(module, change.path, change.real, change.new, False,
+                                  params['backup'] and change.old is not None)
+            if backup and change.path == target:
+                out['backup_file'] = backup
+            _fix_attributes(change.real, root)
+        if os.path.exists(target) and _attributes_differ(target, root):
+            _fix_attributes(target, root)
+        if profile:
+            path, old, new = profile
+            if new is None:
+                if old is not None:
+                    os.unlink(path)
+            else:
+                if old != new:
+                    make_dirs(os.path.dirname(path), DIR_MODE)
+                    write_atomic(module, path, os.path.realpath(path), new.decode('utf-8'), False, False)
+                if _attributes_differ(path, root):
+                    _fix_attributes(path, root)
+    except (cfg.FileError, OSError, IOError) as exc:
+        module.fail_json(msg='cannot write the managed config (%s): %s' % (who, exc), invocation=invocation, **out)
+    module.exit_json(invocation=invocation, **out)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+"""The managed module on real files in temporary directories (run as root, as on a host)."""
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import plistlib
+import stat
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.omniroute.opencode.plugins.modules import managed
+from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
+
+ROOT = os.geteuid() == 0
+ADMIN = '// fleet policy\n{\n  "share": "disabled",\n  "permission": {"bash": "ask"}\n}\n'
+
+
+def run(capsys, args, check=False, diff=False):
+    if check:
+        args['_ansible_check_mode'] = True
+    if diff:
+        args['_ansible_diff'] = True
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exc:
+            managed.main()
+    out = capsys.readouterr().out
+    return exc.value.code, json.loads(out), out
+
+
+@pytest.fixture
+def etc(tmp_path):
+    os.umask(0o077)  # a strict umask must not make the managed file unreadable for users
+    yield tmp_path / 'etc' / 'opencode'
+    os.umask(0o022)
+
+
+def args(etc, **kw):
+    a = {'directory': str(etc), 'base_url': 'http://gw.example.com:20128', 'models': ['auto']}
+    a.update(kw)
+    return a
+
+
+def owner_mode(path):
+    st = os.stat(str(path))
+    return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+
+
+def test_present_writes_a_root_owned_0644_file_without_a_key(etc, capsys):
+    rc, res, out = run(capsys, args(etc, only_gateway=True, settings={'autoupdate': False}))
+    assert rc == 0 and res['changed']
+    path = etc / 'opencode.json'
+    assert res['path'] == str(path) and res['files'] == [str(path)]
+    uid, gid, mode = owner_mode(path)
+    assert mode == 0o644 and stat.S_IMODE(os.stat(str(etc)).st_mode) == 0o755
+    if ROOT:
+        assert (uid, gid) == (0, 0)
+    data = parse(path.read_text())
+    assert data['enabled_providers'] == ['omniroute'] and data['autoupdate'] is False
+    assert 'apiKey' not in path.read_text() and 'apiKey' not in out
+    assert res['entry']['options'] == {'baseURL': 'http://gw.example.com:20128/v1'}
+    # Second run: nothing to do.
+    rc, res, dummy = run(capsys, args(etc, only_gateway=True, settings={'autoupdate': False}))
+    assert rc == 0 and not res['changed'] and res['files'] == []
+
+
+def test_check_and_diff_write_nothing(etc, capsys):
+    etc.mkdir(parents=True)
+    path = etc / 'opencode.json'
+    path.write_text(ADMIN)
+    before = path.read_bytes()
+    rc, res, dummy = run(capsys, args(etc, only_gateway=True), check=True, diff=True)
+    assert rc == 0 and res['changed']
+    assert path.read_bytes() == before
+    (d,) = [x for x in res['diff'] if x['before_header'] == str(path)]
+    assert d['before'] == ADMIN and '"enabled_providers"' in d['after'] and '// fleet policy' in d['after']
+
+
+def test_ownership_and_mode_are_repaired(etc, capsys):
+    run(capsys, args(etc))
+    path = etc / 'opencode.json'
+    os.chmod(str(path), 0o600)
+    if ROOT:
+        os.chown(str(path), 65534, 65534)
+    rc, res, dummy = run(capsys, args(etc), check=True)
+    assert res['changed'] and res['files'] == [str(path)]
+    assert owner_mode(path)[2] == 0o600
+    rc, res, dummy = run(capsys, args(etc))
+    assert res['changed'] and owner_mode(path)[2] == 0o644
+    if ROOT:
+        assert owner_mode(path)[:2] == (0, 0)
+    assert not run(capsys, args(etc))[1]['changed']
+
+
+def test_existing_key_is_removed_and_never_shown(etc, capsys):
+    etc.mkdir(parents=True)
+    path = etc / 'opencode.json'
+    secret = 'sk-managed-leak-0123456789'
+    path.write_text(json.dumps({'provider': {'omniroute': {'options': {'baseURL': 'http://x/v1', 'apiKey': secret}}}}))
+    rc, res, out = run(capsys, args(etc), diff=True)
+    assert rc == 0 and res['changed']
+    assert secret not in path.read_text() and secret not in out
+
+
+@pytest.mark.parametrize('settings', [{'x': {'apiKey': 'abc123'}}, {'provider': {'a': {}}},
+                                      {'note': 'sk-live-abcdef123456'}])
+def test_key_looking_settings_are_refused_and_nothing_is_written(etc, capsys, settings):
+    rc, res, out = run(capsys, args(etc, settings=settings))
+    assert rc == 1 and res['failed']
+    assert not etc.exists()
+    assert 'abc123' not in out and 'sk-live-abcdef123456' not in out
+
+
+def test_invalid_managed_file_fails_with_position_and_stays(etc, capsys):
+    etc.mkdir(parents=True)
+    path = etc / 'opencode.json'
+    path.write_text('{\n  "share": "disabled",,\n}\n')
+    before = path.read_bytes()
+    rc, res, dummy = run(capsys, args(etc))
+    assert rc == 1 and res['line'] == 2 and res['path'] == str(path)
+    assert path.read_bytes() == before
+
+
+def test_absent_removes_entry_and_allow_list_and_leaves_other_settings(etc, capsys):
+    etc.mkdir(parents=True)
+    path = etc / 'opencode.json'
+    path.write_text(ADMIN)
+    run(capsys, args(etc, only_gateway=True, model='auto', settings={'autoupdate': False}))
+    rc, res, dummy = run(capsys, {'directory': str(etc), 'state': 'absent'}, diff=True)
+    assert rc == 0 and res['changed']
+    text = path.read_text()
+    data = parse(text)
+    assert 'provider' not in data or 'omniroute' not in data['provider']
+    assert 'enabled_providers' not in data and 'model' not in data
+    assert data['share'] == 'disabled' and data['autoupdate'] is False and data['permission'] == {'bash': 'ask'}
+    assert text.startswith('// fleet policy\n')
+    assert not run(capsys, {'directory': str(etc), 'state': 'absent'})[1]['changed']
+
+
+def test_absent_without_a_file_changes_nothing(etc, capsys):
+    rc, res, dummy = run(capsys, {'directory': str(etc), 'state': 'absent'})
+    assert rc == 0 and not res['changed'] and not etc.exists()
+
+
+def test_jsonc_wins_and_a_copy_in_the_lower_file_goes(etc, capsys):
+    etc.mkdir(parents=True)
+    (etc / 'opencode.json').write_text('{"provider": {"omniroute": {"models": {"stale": {}}}}, "share": "disabled"}')
+    (etc / 'opencode.jsonc').write_text('{\n  // policy\n}\n')
+    rc, res, dummy = run(capsys, args(etc))
+    assert res['path'] == str(etc / 'opencode.jsonc')
+    assert sorted(res['files']) == [str(etc / 'opencode.json'), str(etc / 'opencode.jsonc')]
+    lower = parse((etc / 'opencode.json').read_text())
+    assert 'omniroute' not in lower.get('provider', {}) and lower['share'] == 'disabled'
+    assert parse((etc / 'opencode.jsonc').read_text())['provider']['omniroute']['models'] == {'auto': {'name': 'auto'}}
+    assert owner_mode(etc / 'opencode.json')[2] == 0o644
+
+
+def test_mobileconfig_written_idempotently_and_removed_with_absent(etc, tmp_path, capsys):
+    profile = tmp_path / 'out' / 'omniroute.mobileconfig'
+    a = args(etc, only_gateway=True, settings={'autoupdate': False}, mobileconfig=str(profile),
+             profile_organization='Example Corp')
+    rc, res, dummy = run(capsys, a)
+    assert rc == 0 and str(profile) in res['files']
+    assert owner_mode(profile)[2] == 0o644
+    doc = plistlib.loads(profile.read_bytes())
+    (payload,) = doc['PayloadContent']
+    assert payload['PayloadType'] == 'ai.opencode.managed' and payload['enabled_providers'] == ['omniroute']
+    assert payload['provider']['omniroute']['options'] == {'baseURL': 'http://gw.example.com:20128/v1'}
+    assert payload['autoupdate'] is False and '$schema' not in payload
+    assert not run(capsys, a)[1]['changed']
+    rc, res, dummy = run(capsys, {'directory': str(etc), 'state': 'absent', 'mobileconfig': str(profile)})
+    assert res['changed'] and not profile.exists()
