@@ -328,16 +328,28 @@ def _dump(view):
     return json.dumps(view, indent=2, ensure_ascii=False) + '\n'
 
 
-def _views(change):
+def _views(change, extra_keys=()):
     """``(before, after)`` texts a diff may show for ``change`` (see ``oc.config_views``)."""
     try:
         if change.kind == 'auth':
             before, after = oc.auth_views(change.old, change.new, change.name)
         else:
-            before, after = oc.config_views(change.old, change.new, change.name or oc.DEFAULT_NAME)
+            before, after = oc.config_views(change.old, change.new, change.name or oc.DEFAULT_NAME,
+                                            extra_keys)
         return ('' if change.old is None else _dump(before)), _dump(after)
     except (ValueError, RecursionError):
         return '(not shown)\n', '(not shown)\n'
+
+
+def diff_views(changes, secrets, label=None, extra_keys=()):
+    """Ansible diff entries for ``changes``: what the module manages, credentials masked."""
+    prefix = (label + ': ') if label else ''
+    out = []
+    for change in changes:
+        before, after = _views(change, extra_keys)
+        out.append(dict(before_header=prefix + change.path, after_header=prefix + change.path,
+                        before=_redact.known(before, secrets), after=_redact.known(after, secrets)))
+    return out
 
 
 def describe(user_plan, secrets, diff, diff_label=None):
@@ -368,11 +380,5 @@ def describe(user_plan, secrets, diff, diff_label=None):
     if user_plan.catalog is not None:
         out['catalog'] = user_plan.catalog
     if diff:
-        label = (diff_label + ': ') if diff_label else ''
-        out['diff'] = []
-        for c in user_plan.changes:
-            before, after = _views(c)
-            out['diff'].append(dict(before_header=label + c.path, after_header=label + c.path,
-                                    before=_redact.known(before, secrets),
-                                    after=_redact.known(after, secrets)))
+        out['diff'] = diff_views(user_plan.changes, secrets, diff_label)
     return out

@@ -228,14 +228,14 @@ def plan_user(environ, name, api_key=None, present=True, auth_path=None, who=Non
         new_auth = cfg._plan(auth_path, atext, lambda t: oc.plan_auth(t, name, key), who)
         if new_auth != (atext or ''):
             words = ['stored the key for %s' % name] if key else ['removed the key for %s' % name]
-            changes.append(cfg.Change(auth_path, areal, atext, new_auth, True, words))
+            changes.append(cfg.Change(auth_path, areal, atext, new_auth, True, words, 'auth', name))
     for path in files:
         text, real = cfg._read(path, who)
         if text is None:
             continue
         plan = cfg._plan(path, text, lambda t: plan_user_stale(t, name), who)
         if plan.changed:
-            changes.append(cfg.Change(path, real, text, plan.new_text, False, plan.changes))
+            changes.append(cfg.Change(path, real, text, plan.new_text, False, plan.changes, 'config', name))
     return changes
 
 

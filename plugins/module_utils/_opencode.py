@@ -507,11 +507,12 @@ def _view_doc(text):
     return doc if doc.root_is_object else None
 
 
-def config_views(old_text, new_text, name):
+def config_views(old_text, new_text, name, extra_keys=()):
     """``(before, after)``: what a diff may show of one config change.
 
     Only the managed entry and the top-level settings whose value changed, as decoded JSON,
-    never the rest of the file (other providers, MCP environments, comments...).  Credentials
+    never the rest of the file (other providers, MCP environments, comments...).  ``extra_keys``
+    names further top-level settings the caller manages (the managed tier's settings).  Credentials
     in the entry are masked by position (``options.apiKey``, every header value); a masked
     value that changed reads ``******** (changed)``.
     """
@@ -523,7 +524,7 @@ def config_views(old_text, new_text, name):
         provider = doc.get(('provider',))
         if isinstance(provider, dict) and name in provider:
             raw[side]['provider'] = {name: doc.get(('provider', name))}
-    for key in MANAGED_TOP_KEYS:
+    for key in MANAGED_TOP_KEYS + tuple(extra_keys):
         values = [doc.get((key,), _MISSING) if doc is not None else _MISSING for doc in docs]
         if values[0] != values[1]:
             for side, value in enumerate(values):

@@ -271,20 +271,20 @@ def plan(params):
             continue
         lplan = cfg._plan(path, text, lambda t: mg.plan_lower(t, params['name'], present), who)
         if lplan.changed:
-            changes.append(cfg.Change(path, real, text, lplan.new_text, False, lplan.changes))
+            changes.append(cfg.Change(path, real, text, lplan.new_text, False, lplan.changes, 'config', params['name']))
     text, real = cfg._read(target, who)
     entry = None
     if present:
         tplan = cfg._plan(target, text, lambda t: mg.plan_managed(t, spec), who)
         entry = tplan.entry
         if tplan.changed or text is None:
-            changes.append(cfg.Change(target, real, text, tplan.new_text, False, tplan.changes))
+            changes.append(cfg.Change(target, real, text, tplan.new_text, False, tplan.changes, 'config', params['name']))
         final = tplan.new_text
     else:
         if text is not None:
             tplan = cfg._plan(target, text, lambda t: mg.plan_managed_absent(t, params['name']), who)
             if tplan.changed:
-                changes.append(cfg.Change(target, real, text, tplan.new_text, False, tplan.changes))
+                changes.append(cfg.Change(target, real, text, tplan.new_text, False, tplan.changes, 'config', params['name']))
         final = None
     return spec, target, entry, final, changes
 
@@ -347,8 +347,7 @@ def main():
     if profile:
         out['mobileconfig'] = profile[0]
     if module._diff:
-        out['diff'] = [dict(before_header=c.path, after_header=c.path,
-                            before=oc.redact_text(c.old or ''), after=oc.redact_text(c.new)) for c in changes]
+        out['diff'] = cfg.diff_views(changes, (), extra_keys=tuple(params['settings'] or ()))
         if profile and profile[1] != profile[2]:
             out['diff'].append(dict(before_header=profile[0], after_header=profile[0],
                                     before=(profile[1] or b'').decode('utf-8', 'replace'),

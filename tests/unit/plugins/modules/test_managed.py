@@ -74,7 +74,10 @@ def test_check_and_diff_write_nothing(etc, capsys):
     assert rc == 0 and res['changed']
     assert path.read_bytes() == before
     (d,) = [x for x in res['diff'] if x['before_header'] == str(path)]
-    assert d['before'] == ADMIN and '"enabled_providers"' in d['after'] and '// fleet policy' in d['after']
+    # The diff shows what the module manages (entry, allow-list), not the admin's other settings.
+    assert '"omniroute"' not in d['before'] and '"enabled_providers"' not in d['before']
+    assert '"enabled_providers"' in d['after'] and '"omniroute"' in d['after']
+    assert 'permission' not in d['before'] + d['after'] and 'share' not in d['before'] + d['after']
 
 
 def test_ownership_and_mode_are_repaired(etc, capsys):
