@@ -30,5 +30,5 @@ configure: collection
 
 # Fast, local checks first; then the real parts (OpenCode CLI, podman laptops, OmniRoute).
 test: test-unit test-integration test-sanity test-lint test-role-docs test-opencode \
-      test-molecule test-omniroute test-bench-smoke
+      test-molecule test-omniroute test-bench-smoke test-ee test-pull
 	@echo "make test: every suite passed"

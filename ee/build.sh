@@ -28,7 +28,6 @@ base=${EE_BASE_IMAGE:-docker.io/library/debian:bookworm-slim}
 builder=${ANSIBLE_BUILDER:-ansible-builder}
 galaxy=${ANSIBLE_GALAXY:-ansible-galaxy}
 python=${PYTHON:-python3}
-cache=${OMNIROUTE_OPENCODE_CACHE:-$HOME/.cache/omniroute-opencode}
 work=$root/.build/ee
 inputs=$work/context-inputs
 t_start=$SECONDS
@@ -45,20 +44,8 @@ cp "$tarball" "$inputs/omniroute-opencode.tar.gz"
 # of the collection that does not depend on timestamps.
 collection_sum=$(tar -xOzf "$tarball" MANIFEST.json | sha256sum | cut -c1-64)
 
-# 2. The wheelhouse, for Debian 12's CPython 3.11 on x86-64, downloaded with the host's pip (and so
-#    with the host's index and CA settings). Cached per content of ee/wheelhouse.txt.
-wh_sum=$(sha256sum "$root/ee/wheelhouse.txt" | cut -c1-16)
-wheels=$cache/ee-wheels/$wh_sum
-if [ ! -f "$wheels/.complete" ]; then
-  log "downloading the wheelhouse into $wheels"
-  rm -rf "$wheels" && mkdir -p "$wheels"
-  "$python" -m pip download -q --dest "$wheels" --only-binary=:all: \
-    --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none \
-    --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    --platform manylinux_2_28_x86_64 --platform manylinux_2_34_x86_64 --platform any \
-    -r "$root/ee/wheelhouse.txt" 2>"$wheels.log" || { cat "$wheels.log" >&2; exit 1; }
-  touch "$wheels/.complete"
-fi
+# 2. The wheelhouse (ee/wheelhouse.sh: downloaded once on this host, cached).
+wheels=$(PYTHON="$python" "$root/ee/wheelhouse.sh")
 rm -rf "$inputs/wheels" && mkdir -p "$inputs/wheels"
 cp "$wheels"/*.whl "$inputs/wheels/"
 wheels_sum=$(cd "$inputs/wheels" && ls -1 | sha256sum | cut -c1-64)

@@ -10,20 +10,23 @@ EE_BASE_IMAGE ?= docker.io/library/debian:bookworm-slim
 EE_TOOLS := ANSIBLE_BUILDER=$(BIN)/ansible-builder ANSIBLE_GALAXY=$(BIN)/ansible-galaxy PYTHON=$(BIN)/python
 EE_LOCK := flock /tmp/omniroute-molecule.lock
 
-.PHONY: ee ee-setup test-ee test-pull
+.PHONY: ee ee-setup laptop-setup test-ee test-pull
 ee: venv
 	$(EE_TOOLS) EE_BASE_IMAGE=$(EE_BASE_IMAGE) OMNIROUTE_OPENCODE_EE_IMAGE=$(EE_IMAGE) ee/build.sh
 
-# The EE on the local base image, plus the laptop image (sshd, git, ansible-core) of the tests.
-ee-setup: venv
+# The laptop image of both tests (sshd, git, ansible-core), and the real OpenCode binary.
+laptop-setup: venv
 	tests/setup/system.sh
-	$(EE_TOOLS) EE_BASE_IMAGE=$$(tests/setup/base-image.sh) OMNIROUTE_OPENCODE_EE_IMAGE=$(EE_IMAGE) ee/build.sh >/dev/null
-	tests/ee/laptop-image.sh $(CURDIR)/.build/ee/context-inputs/wheels >/dev/null
+	tests/ee/laptop-image.sh "$$(PYTHON=$(BIN)/python ee/wheelhouse.sh)" >/dev/null
 	tests/setup/opencode.sh >/dev/null
+
+# The EE on the local Debian base image (no image registry here).
+ee-setup: laptop-setup
+	$(EE_TOOLS) EE_BASE_IMAGE=$$(tests/setup/base-image.sh) OMNIROUTE_OPENCODE_EE_IMAGE=$(EE_IMAGE) ee/build.sh >/dev/null
 
 test-ee: ee-setup
 	ANSIBLE_RUNNER=$(BIN)/ansible-runner ANSIBLE_VAULT=$(BIN)/ansible-vault $(EE_LOCK) \
 	  tests/ee/run.sh $(EE_IMAGE) localhost/omniroute-opencode-laptop-fleet:bookworm "$$(tests/setup/opencode.sh)"
 
-test-pull: ee-setup
+test-pull: laptop-setup
 	$(EE_LOCK) tests/pull/run.sh localhost/omniroute-opencode-laptop-fleet:bookworm "$$(tests/setup/opencode.sh)"
