@@ -48,7 +48,7 @@ collection_sum=$(tar -xOzf "$tarball" MANIFEST.json | sha256sum | cut -c1-64)
 wheels=$(PYTHON="$python" "$root/ee/wheelhouse.sh")
 rm -rf "$inputs/wheels" && mkdir -p "$inputs/wheels"
 cp "$wheels"/*.whl "$inputs/wheels/"
-wheels_sum=$(cd "$inputs/wheels" && ls -1 | sha256sum | cut -c1-64)
+wheels_sum=$(cd "$inputs/wheels" && printf "%s\n" *.whl | sha256sum | cut -c1-64)
 
 # 3. Everything that makes the image; the base image by id when podman has it.
 base_id=$(podman image inspect --format '{{.Id}}' "$base" 2>/dev/null || echo "$base")

@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # Runs inside the pull-mode laptop (bash -s, as root): the developer accounts and their own files.
 for u in alice bob carol dave; do useradd -m -s /bin/bash "$u"; done
 install -d -o alice -g alice -m 0700 /home/alice/.config /home/alice/.config/opencode

@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # Runs inside the pull-mode laptop (bash -s, as root) after the two ansible-pull runs.
 fail() { echo "test-pull verify: $*" >&2; exit 1; }
 owner_mode() { stat -c '%U %a' "$1"; }
@@ -10,8 +11,13 @@ auth_b=/home/bob/.local/share/opencode/auth.json
 grep -qF '{env:OMNIROUTE_API_KEY}' /home/carol/.config/opencode/opencode.json || fail "carol has no {env:} reference"
 grep -qF "// dave is leaving this team" /home/dave/.config/opencode/opencode.json || fail "dave's comment lost"
 [ ! -e /home/zoe ] || fail "zoe's home exists"
-# Every key is where its store puts it, and nowhere else (the settings file aside).
-where() { grep -rlF -e "$1" /home /root /tmp /var /etc 2>/dev/null | grep -v '^/etc/omniroute-opencode/pull.yml$' | sort | tr '\n' ' '; }
+# Every key is where its key store puts it, and nowhere else (aside from the settings file and
+# the checkout, which holds this test's own fixtures).
+where() {
+  grep -rlF -e "$1" /home /root /tmp /var /etc 2>/dev/null \
+    | grep -v -e '^/etc/omniroute-opencode/pull.yml$' -e '^/var/lib/omniroute-opencode/ansible_collections/' \
+    | sort | tr '\n' ' '
+}
 [ "$(where sk-pulltest-alice-a11ce0)" = "$cfg_a " ] || fail "alice's key is in: $(where sk-pulltest-alice-a11ce0)"
 [ "$(where sk-pulltest-bob-b0b0b0)" = "$auth_b " ] || fail "bob's key is in: $(where sk-pulltest-bob-b0b0b0)"
 [ -z "$(where sk-pulltest-carol-ca401e)" ] || fail "carol's key is on disk: $(where sk-pulltest-carol-ca401e)"
