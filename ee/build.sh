@@ -17,8 +17,9 @@
 # Environment:
 #   EE_BASE_IMAGE             base image (default docker.io/library/debian:bookworm-slim)
 #   OMNIROUTE_OPENCODE_EE_IMAGE   image name (default localhost/omniroute-opencode-ee:latest)
+#   EE_NO_CACHE=1             rebuild every layer (podman build --no-cache), even when up to date
 #   ANSIBLE_BUILDER, ANSIBLE_GALAXY, PYTHON   tools (default: from PATH / python3)
-#   OMNIROUTE_OPENCODE_CACHE  where the wheelhouse is kept (default ~/.cache/omniroute-opencode)
+#   OMNIROUTE_OPENCODE_CACHE  where ee/wheelhouse.sh keeps the wheelhouse (default ~/.cache/omniroute-opencode)
 set -euo pipefail
 log() { echo "ee/build.sh: $*" >&2; }
 
@@ -54,7 +55,7 @@ wheels_sum=$(cd "$inputs/wheels" && printf "%s\n" *.whl | sha256sum | cut -c1-64
 base_id=$(podman image inspect --format '{{.Id}}' "$base" 2>/dev/null || echo "$base")
 inputs_sum=$( { echo "$base_id"; echo "$collection_sum"; echo "$wheels_sum";
                 cat "$root/ee/execution-environment.yml" "$root/ee/wheelhouse.txt" "$0"; } | sha256sum | cut -c1-24)
-if podman image exists "$image" && \
+if [ "${EE_NO_CACHE:-0}" != 1 ] && podman image exists "$image" && \
    [ "$(podman image inspect --format '{{index .Labels "omniroute-opencode.ee-inputs"}}' "$image" 2>/dev/null || true)" = "$inputs_sum" ]; then
   log "$image is up to date (inputs $inputs_sum), reused in $((SECONDS - t_start)) s"
   echo "$image"
@@ -66,7 +67,9 @@ rm -rf "$work/context"
 "$builder" create -f "$root/ee/execution-environment.yml" -c "$work/context" >/dev/null
 t0=$SECONDS
 log "building $image from $base (inputs $inputs_sum)"
-podman build --network host --build-arg "EE_BASE_IMAGE=$base" \
+no_cache=()
+[ "${EE_NO_CACHE:-0}" = 1 ] && no_cache=(--no-cache)
+podman build "${no_cache[@]}" --network host --build-arg "EE_BASE_IMAGE=$base" \
   --label "omniroute-opencode.ee-inputs=$inputs_sum" \
   -f "$work/context/Containerfile" -t "$image" "$work/context" >"$work/build.log" 2>&1 || {
   tail -n 40 "$work/build.log" >&2; log "podman build failed; full log: $work/build.log"; exit 1; }
