@@ -63,12 +63,19 @@ json.dump({
     # and the private data directory belongs to root (AWX's rootless podman maps this for it).
     "container_options": [f"--network={net}", "--user=root"],
     "suppress_ansible_output": True,
+    # A job that hangs fails the test (runner ends it) instead of holding the laptop lock.
+    "job_timeout": 600,
 }, open(f"{env}/settings", "w"))
 json.dump({
     "ANSIBLE_HOST_KEY_CHECKING": "False",
     "ANSIBLE_PIPELINING": "True",
     "ANSIBLE_FORCE_COLOR": "False",
     "ANSIBLE_NOCOLOR": "True",
+    # No SSH connection sharing: once (1 of the first 5 runs, load average about 10) a task's
+    # session over the ControlMaster socket never returned, although the laptop had ended it.
+    # One handshake per task costs little here and cannot hang that way.
+    "ANSIBLE_SSH_ARGS": "-o ControlMaster=no -o ControlPersist=no",
+    "ANSIBLE_TASK_TIMEOUT": "300",
 }, open(f"{env}/envvars", "w"))
 json.dump({r"^Vault password:\s*?$": vault_pass}, open(f"{env}/passwords", "w"))
 open(f"{env}/cmdline", "w").write("--ask-vault-pass")
@@ -122,8 +129,9 @@ run verify verify.yml; log "verify through ansible-runner: ${secs} s"
 plain() {
   local t0
   t0=$(date +%s.%N)
-  podman run --rm --network "$net" --user root -v "$pdd:/runner:Z" -v "$work:/secrets:ro,Z" --workdir /runner/project \
+  timeout 600 podman run --rm --network "$net" --user root -v "$pdd:/runner:Z" -v "$work:/secrets:ro,Z" --workdir /runner/project \
     -e ANSIBLE_HOST_KEY_CHECKING=False -e ANSIBLE_PIPELINING=True -e ANSIBLE_NOCOLOR=True \
+    -e "ANSIBLE_SSH_ARGS=-o ControlMaster=no -o ControlPersist=no" -e ANSIBLE_TASK_TIMEOUT=300 \
     "$ee_image" ssh-agent sh -c 'ssh-add -q /secrets/id_ed25519 && ansible-playbook -i /runner/inventory \
       --vault-password-file /secrets/vault-pass converge.yml' >"$work/plain-converge.log" 2>&1 || {
     cat "$work/plain-converge.log" >&2; log "plain ansible-playbook converge failed"; exit 1; }
