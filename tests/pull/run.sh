@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# make test-pull: pull mode as a laptop runs it. `ansible-pull` checks out a bare clone of this
+# checkout (HEAD plus the working tree's changes to tracked files) inside a podman laptop with no
+# network, and runs playbooks/pull.yml as root, twice: the second run must change nothing.
+#
+#   run.sh FLEET_LAPTOP_IMAGE OPENCODE_BIN
+#
+# The laptop (container pull-laptop, image from tests/ee/laptop-image.sh: git + ansible-core) has
+# four accounts; its settings file /etc/omniroute-opencode/pull.yml (what the MDM would drop)
+# lists five developers: one listed developer has no account on this laptop and must be skipped,
+# one is leaving. Checks: files and key locations, what the real OpenCode resolves, the systemd
+# units of opencode_pull_schedule, and no key in either run's output. The caller holds the lock.
+set -euo pipefail
+log() { echo "test-pull: $*" >&2; }
+image=${1:?usage: run.sh FLEET_LAPTOP_IMAGE OPENCODE_BIN}
+opencode_bin=${2:?}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+work=$root/.build/pull-test
+name=pull-laptop
+
+cleanup() { podman rm -f -t 0 "$name" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+cleanup
+rm -rf "$work" && mkdir -p "$work"
+
+# The repository a laptop pulls from: a bare clone holding one commit of this checkout.
+rev=$(git -C "$root" stash create 2>/dev/null || true)
+rev=${rev:-$(git -C "$root" rev-parse HEAD)}
+git init -q --bare "$work/repo.git"
+git -C "$root" push -q "$work/repo.git" "$rev:refs/heads/main"
+log "bare clone at $work/repo.git, branch main = $rev"
+
+podman run -d --name "$name" --hostname "$name" --network none \
+  -v "$work/repo.git:/srv/omniroute-opencode.git:ro" \
+  -v "$opencode_bin:/usr/local/bin/opencode:ro" "$image" sleep infinity >/dev/null
+podman exec -i "$name" bash -euo pipefail -s <"$here/prepare.sh"
+podman cp "$here/pull-vars.yml" "$name:/etc/omniroute-opencode/pull.yml"
+podman exec "$name" sh -c 'chown root:root /etc/omniroute-opencode/pull.yml && chmod 0600 /etc/omniroute-opencode/pull.yml'
+mapfile -t test_keys < <(grep -ohE 'sk-pulltest-[A-Za-z0-9-]+' "$here/pull-vars.yml" "$here/prepare.sh" | sort -u)
+[ "${#test_keys[@]}" -ge 3 ] || { log "expected at least 3 test keys"; exit 1; }
+
+pull() {  # pull N: one ansible-pull run; sets $secs and checks the recap
+  local n=$1 t0=$SECONDS
+  podman exec -e ANSIBLE_COLLECTIONS_PATH=/var/lib/omniroute-opencode -e ANSIBLE_NOCOLOR=1 "$name" \
+    ansible-pull -U /srv/omniroute-opencode.git -C main \
+      -d /var/lib/omniroute-opencode/ansible_collections/omniroute/opencode playbooks/pull.yml \
+    >"$work/pull-$n.log" 2>&1 || { cat "$work/pull-$n.log" >&2; log "ansible-pull run $n failed"; exit 1; }
+  secs=$((SECONDS - t0))
+  recap=$(grep -E '^localhost +: ok=' "$work/pull-$n.log") || { cat "$work/pull-$n.log" >&2; log "run $n: no recap"; exit 1; }
+  echo "$recap" | grep -q 'failed=0' || { cat "$work/pull-$n.log" >&2; exit 1; }
+  changed=$(echo "$recap" | sed -E 's/.*changed=([0-9]+).*/\1/')
+}
+pull 1; log "ansible-pull, first run: ${secs} s, ${changed} changed"
+[ "$changed" -gt 0 ] || { cat "$work/pull-1.log" >&2; log "the first run changed nothing"; exit 1; }
+grep -q 'zoe' "$work/pull-1.log" || { log "the developer without an account (zoe) is not reported"; exit 1; }
+pull 2; log "ansible-pull, second run: ${secs} s, ${changed} changed"
+[ "$changed" -eq 0 ] || { cat "$work/pull-2.log" >&2; log "the second run changed $changed tasks"; exit 1; }
+
+# What is on the laptop now.
+podman exec -i "$name" bash -euo pipefail -s <"$here/verify.sh"
+
+leaks=0
+for k in "${test_keys[@]}"; do
+  if grep -lF -e "$k" "$work"/pull-*.log >/dev/null; then log "a test key (${k:0:14}...) appears in the ansible-pull output"; leaks=1; fi
+done
+[ "$leaks" -eq 0 ] || exit 1
+log "no test key in the output of either run; passed"
