@@ -12,6 +12,9 @@ CORE_OLD_BIN := $(CORE_OLD_VENV)/bin
 CORE_OLD_TREE := $(ANSIBLE_TEST_ROOT)/core-oldest/ansible_collections/omniroute/opencode
 # Its own tree, so a test-sanity or test-integration started meanwhile cannot pull it away.
 TARGET_PY_TREE := $(ANSIBLE_TEST_ROOT)/target-python/ansible_collections/omniroute/opencode
+# Unit test files for ansible-test: all but tests/unit/**/test_*_processes.py, which start the
+# checkout venv's ansible CLI and run code as other uids (make test-unit runs them).
+PORTABLE_UNITS = $$(cd $(1) && find tests/unit -name 'test_*.py' ! -name 'test_*_processes.py' | sort)
 
 .PHONY: test-target-python test-core-oldest
 
@@ -23,7 +26,8 @@ test-target-python: venv ansible-test-home
 	@set -eo pipefail; for v in $(TARGET_PYTHONS); do \
 	  py=$$(tests/setup/python.sh $$v); start=$$SECONDS; \
 	  ( cd $(TARGET_PY_TREE) && HOME=$(ANSIBLE_TEST_HOME) PATH=$$(dirname $$py):$$PATH \
-	    $(BIN)/ansible-test units --venv --python $$v --requirements --color no ); \
+	    $(BIN)/ansible-test units --venv --python $$v --requirements --color no \
+	      $(call PORTABLE_UNITS,$(TARGET_PY_TREE)) ); \
 	  ( cd $(TARGET_PY_TREE) && HOME=$(ANSIBLE_TEST_HOME) $(BIN)/ansible-test integration --color no \
 	    --controller origin:python=3.11 --target controller:python=$$v@$$py provider ) \
 	    | tee $(TARGET_PY_TREE)/../integration-py$$v.log; \
@@ -44,5 +48,6 @@ test-core-oldest: $(CORE_OLD_VENV)/.stamp venv
 	$(CORE_OLD_BIN)/ansible --version | head -n 1 | grep -F '[core $(CORE_OLDEST).'
 	$(call ansible_test,$(CORE_OLD_BIN),$(CORE_OLD_TREE)) sanity --python 3.11 --requirements --color no \
 	  $(SANITY_TARGETS)
-	$(call ansible_test,$(CORE_OLD_BIN),$(CORE_OLD_TREE)) units --python 3.11 --requirements --color no
+	$(call ansible_test,$(CORE_OLD_BIN),$(CORE_OLD_TREE)) units --python 3.11 --requirements --color no \
+	  $(call PORTABLE_UNITS,$(CORE_OLD_TREE))
 	$(call ansible_test,$(CORE_OLD_BIN),$(CORE_OLD_TREE)) integration --python 3.11 --color no provider
