@@ -202,7 +202,7 @@ elapsed:
   description: Seconds the whole operation took on the controller.
   returned: success
   type: float
-keys:
+keys_by_label:
   description:
     - With O(keys), label to full key for every O(keys) entry with state present. Secret - use no_log.
     - In check mode a key that would be created is given as V(check-mode-key-to-be-created).
@@ -533,13 +533,13 @@ def run_many(module):
                 keys[req.label] = result.get("key") or CHECK_MODE_KEY
             results.append(public_result(req, result, started))
             diffs.append({"before": before, "after": after, "before_header": req.name, "after_header": req.name})
-    out = dict(changed=any(r.get("changed") for r in results), keys=keys, results=results, timings=timings(client))
+    out = dict(changed=any(r.get("changed") for r in results), keys_by_label=keys, results=results, timings=timings(client))
     if module._diff:
         out["diff"] = diffs
     if problems:
         out["failed"] = True
         out["msg"] = "; ".join(problems)
-        del out["keys"]
+        del out["keys_by_label"]
     return out, client
 
 

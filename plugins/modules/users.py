@@ -79,6 +79,10 @@ options:
     description: Only read each user's installed key and return RV(key_requests); write nothing.
     type: bool
     default: false
+  check_keys:
+    description: Fail when a user needs a key and has none. V(false) only makes sense in check mode (a preflight before keys exist).
+    type: bool
+    default: true
   omniroute_key_name: {description: Server key name; C({user}) and C({host}) are replaced., type: str, default: "opencode-{user}@{host}"}
   omniroute_rotate: {description: Ask for every key to be rotated., type: bool, default: false}
   omniroute_allowed_models: {description: Allowed models for every key., type: list, elements: str}
@@ -157,6 +161,7 @@ ARGUMENT_SPEC = dict(
     backup=dict(type='bool', default=False),
     host=dict(type='str'),
     installed_keys=dict(type='bool', default=False),
+    check_keys=dict(type='bool', default=True),
     omniroute_key_name=dict(type='str', default='opencode-{user}@{host}', no_log=False),
     omniroute_rotate=dict(type='bool', default=False),
     omniroute_allowed_models=dict(type='list', elements='str'),
@@ -328,7 +333,7 @@ def main():
     host = us.hostname(params['host'])
     users = us.effective_users(params['users'], params['key_store'])
     problems = us.account_problems(users)
-    if not params['installed_keys']:
+    if (params['check_keys'] or not module.check_mode) and not params['installed_keys']:
         problems += us.key_problems(users, params['key_maps'])
     if problems:
         module.fail_json(msg=us.report(host, problems))
