@@ -135,13 +135,13 @@ def user_environ(account):
 
 def become(account):
     """In a child process: drop to the account's uid, gid and supplementary groups."""
+    env = user_environ(account)
     if os.geteuid() == 0:
         os.initgroups(account.name, account.gid)
         os.setgid(account.gid)
         os.setuid(account.uid)
     if os.getuid() != account.uid or os.geteuid() != account.uid:
         raise OSError('could not become %s (uid %s)' % (account.name, account.uid))
-    env = user_environ(account)
     os.environ.clear()
     os.environ.update(env)
     try:
