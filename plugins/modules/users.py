@@ -60,7 +60,7 @@ options:
   key_maps:
     description:
       - Mappings from user name to key, highest precedence first, for users without their own
-        C(api_key) (for the role - keys from OmniRoute, O(opencode_api_keys), O(opencode_api_key_var)).
+        C(api_key) (for the role - keys from OmniRoute, C(opencode_api_keys), C(opencode_api_key_var)).
     type: list
     elements: dict
     default: []
