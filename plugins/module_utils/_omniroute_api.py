@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported by the colle
 
 # Keys, placeholders, installed-key reading and the management URL each have one home, _opencode;
 # these names stay importable from here for existing callers.
-from ansible_collections.omniroute.opencode.plugins.module_utils._opencode import (  # noqa: F401
+from ansible_collections.omniroute.opencode.plugins.module_utils._opencode import (  # noqa: F401 pylint: disable=unused-import
     DEFAULT_API_KEY, installed_key, installed_key_from_auth, installed_key_from_config, is_real_key,
     management_url)
 

@@ -42,21 +42,56 @@ options:
     elements: dict
     required: true
     suboptions:
-      name: {description: Account name., type: str, required: true}
-      state: {description: C(present) configures the user; C(absent) removes the entry and stored key., type: str, choices: [present, absent]}
-      api_key: {description: This user's key; wins over O(key_maps)., type: str}
-      key_store: {description: Overrides O(key_store)., type: str, choices: [config, auth, env]}
-      key_env_var: {description: Overrides O(key_env_var)., type: str}
-      base_url: {description: Overrides O(base_url)., type: str}
-      models: {description: Overrides O(models)., type: list, elements: raw}
-      model_labels: {description: Overrides O(model_labels)., type: dict}
-      model: {description: Overrides O(model)., type: str}
-      small_model: {description: Overrides O(small_model)., type: str}
-      config_path: {description: Config file to edit (C(~) is the user's home)., type: str}
-      auth_path: {description: Explicit C(auth.json)., type: str}
-      rotate_key: {description: Overrides O(omniroute_rotate)., type: bool}
-      omniroute_allowed_models: {description: Overrides O(omniroute_allowed_models)., type: list, elements: str}
-      omniroute_expires_at: {description: Overrides O(omniroute_expires_at)., type: str}
+      name:
+        description: Account name.
+        type: str
+        required: true
+      state:
+        description: "C(present) configures the user; C(absent) removes the entry and stored key."
+        type: str
+        choices: [present, absent]
+      api_key:
+        description: This user's key; wins over O(key_maps).
+        type: str
+      key_store:
+        description: Overrides O(key_store).
+        type: str
+        choices: [config, auth, env]
+      key_env_var:
+        description: Overrides O(key_env_var).
+        type: str
+      base_url:
+        description: Overrides O(base_url).
+        type: str
+      models:
+        description: Overrides O(models).
+        type: list
+        elements: raw
+      model_labels:
+        description: Overrides O(model_labels).
+        type: dict
+      model:
+        description: Overrides O(model).
+        type: str
+      small_model:
+        description: Overrides O(small_model).
+        type: str
+      config_path:
+        description: Config file to edit (C(~) is the user's home).
+        type: str
+      auth_path:
+        description: Explicit C(auth.json).
+        type: str
+      rotate_key:
+        description: Overrides O(omniroute_rotate).
+        type: bool
+      omniroute_allowed_models:
+        description: Overrides O(omniroute_allowed_models).
+        type: list
+        elements: str
+      omniroute_expires_at:
+        description: Overrides O(omniroute_expires_at).
+        type: str
   key_maps:
     description:
       - Mappings from user name to key, highest precedence first, for users without their own
@@ -64,17 +99,48 @@ options:
     type: list
     elements: dict
     default: []
-  name: {description: Provider id., type: str, default: omniroute}
-  display_name: {description: Provider name OpenCode shows., type: str, default: OmniRoute}
-  base_url: {description: OmniRoute's base URL (normalised to one C(/v1))., type: str, default: "http://localhost:20128"}
-  models: {description: Model catalog., type: list, elements: raw}
-  model_labels: {description: Display names by model id., type: dict, default: {}}
-  model: {description: Default model id., type: str}
-  small_model: {description: Small model id., type: str}
-  key_store: {description: Where keys are kept., type: str, choices: [config, auth, env], default: config}
-  key_env_var: {description: Variable named by C({env:VAR}) for the C(env) store., type: str, default: OMNIROUTE_API_KEY}
-  backup: {description: Keep a timestamped backup of every changed file., type: bool, default: false}
-  host: {description: Host name used in messages (default the host's own name)., type: str}
+  name:
+    description: Provider id.
+    type: str
+    default: omniroute
+  display_name:
+    description: Provider name OpenCode shows.
+    type: str
+    default: OmniRoute
+  base_url:
+    description: OmniRoute's base URL (normalised to one C(/v1)).
+    type: str
+    default: "http://localhost:20128"
+  models:
+    description: Model catalog.
+    type: list
+    elements: raw
+  model_labels:
+    description: Display names by model id.
+    type: dict
+    default: {}
+  model:
+    description: Default model id.
+    type: str
+  small_model:
+    description: Small model id.
+    type: str
+  key_store:
+    description: Where keys are kept.
+    type: str
+    choices: [config, auth, env]
+    default: config
+  key_env_var:
+    description: "Variable named by C({env:VAR}) for the C(env) store."
+    type: str
+    default: OMNIROUTE_API_KEY
+  backup:
+    description: Keep a timestamped backup of every changed file.
+    type: bool
+    default: false
+  host:
+    description: Host name used in messages (default the host's own name).
+    type: str
   installed_keys:
     description: Only read each user's installed key and return RV(key_requests); write nothing.
     type: bool
@@ -83,13 +149,28 @@ options:
     description: Fail when a user needs a key and has none. V(false) only makes sense in check mode (a preflight before keys exist).
     type: bool
     default: true
-  omniroute_key_name: {description: Server key name; C({user}) and C({host}) are replaced., type: str, default: "opencode-{user}@{host}"}
-  omniroute_rotate: {description: Ask for every key to be rotated., type: bool, default: false}
-  omniroute_allowed_models: {description: Allowed models for every key., type: list, elements: str}
-  omniroute_expires_at: {description: Expiry for every key., type: str}
+  omniroute_key_name:
+    description: Server key name; C({user}) and C({host}) are replaced.
+    type: str
+    default: "opencode-{user}@{host}"
+  omniroute_rotate:
+    description: Ask for every key to be rotated.
+    type: bool
+    default: false
+  omniroute_allowed_models:
+    description: Allowed models for every key.
+    type: list
+    elements: str
+  omniroute_expires_at:
+    description: Expiry for every key.
+    type: str
 attributes:
-  check_mode: {support: full}
-  diff_mode: {support: full, description: One diff per changed file, headed C(<user>: <path>); keys masked.}
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    description: One diff per changed file
+    headed C(<user>: <path>); keys masked.
 notes:
   - Module executions per host - one, plus one with O(installed_keys=true) when keys come from OmniRoute.
 """
