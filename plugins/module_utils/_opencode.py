@@ -416,7 +416,6 @@ def plan_auth(text, name, key):
     return new.text
 
 
-
 # --------------------------------------------------------------------------- installed keys
 # Reading what is installed lives here, next to plan_present/plan_auth that write it.
 def is_real_key(value):

@@ -167,10 +167,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Plans every user's files as that user and writes nothing.
   diff_mode:
     support: full
-    description: One diff per changed file
-    headed C(<user>: <path>); keys masked.
+    description: "One diff per changed file, headed C(<user>: <path>); keys masked."
 notes:
   - Module executions per host - one, plus one with O(installed_keys=true) when keys come from OmniRoute.
 """
