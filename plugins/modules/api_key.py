@@ -503,6 +503,21 @@ def many_requests(p):
     return out
 
 
+def release_installed_keys(module):
+    """Let kept keys come back in RV(keys_by_label).
+
+    Ansible masks every value of a no_log option wherever it appears in a module's result, so a
+    kept installed key would come back as a mask. Once the requests are built, the option values
+    are replaced by the mask in the module's own copy (the invocation still shows no key) and
+    released from the masking list. The caller's task is no_log, as for every returned key.
+    """
+    for item in module.params["keys"] or []:
+        value = item.get("installed_key")
+        if value:
+            item["installed_key"] = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+            module.no_log_values.discard(value)
+
+
 def public_result(req, result, started):
     """A key's result without the key: what RV(results) lists."""
     out = dict((k, v) for k, v in result.items() if k != "key")
@@ -515,6 +530,7 @@ def run_many(module):
     p = module.params
     client = make_client(p)
     requests = many_requests(p)
+    release_installed_keys(module)
     keys, results, problems, diffs = {}, [], [], []
     with KeyLocks(p["lock_dir"], client.url, [r.name for r in requests]):
         records = client.list_keys() if requests else []
