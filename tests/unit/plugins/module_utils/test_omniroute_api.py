@@ -33,3 +33,21 @@ def test_client_redacts_its_secrets_from_messages():
     client = api.Client('http://127.0.0.1:9', password='hunter2-admin')
     client.add_secret('sk-created-999')
     assert client.redact('login hunter2-admin then sk-created-999') == 'login ******** then ********'
+
+
+@pytest.mark.parametrize('url', ['http://h:20128', 'http://h:20128/', 'http://h:20128/v1', 'http://h:20128/v1/v1/',
+                                 'http://h:20128//v1//v1'])
+def test_management_url_has_one_home_shared_by_role_and_client(url):
+    # The role passes opencode_base_url as is; the client reduces it to the server root.
+    assert api.management_url(url) == 'http://h:20128'
+    assert api.Client(url, password='x').url == 'http://h:20128'
+
+
+def test_installed_key_follows_opencode_precedence():
+    high = '{"provider": {"omniroute": {"options": {"apiKey": "{env:K}"}}}}'
+    low = '{"provider": {"omniroute": {"options": {"apiKey": "sk-low"}}}}'
+    auth = '{"omniroute": {"type": "api", "key": "sk-auth"}}'
+    assert api.installed_key([high, low], auth, 'omniroute') is None  # a reference wins, no literal key
+    assert api.installed_key([low], auth, 'omniroute') == 'sk-low'
+    assert api.installed_key(['{}'], auth, 'omniroute') == 'sk-auth'
+    assert api.installed_key([], '{"omniroute": {"type": "api", "key": "sk_omniroute"}}', 'omniroute') is None
