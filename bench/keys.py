@@ -71,7 +71,7 @@ def inventory(work, side, hosts, users, url, password_file, run_id):
 def key_seconds(timer, hosts):
     per_host = {}
     for row in timer["tasks"]:
-        if row["task"].startswith("OmniRoute keys"):
+        if "OmniRoute keys |" in row["task"]:  # "<role> : OmniRoute keys | ..."
             per_host[row["host"]] = per_host.get(row["host"], 0.0) + row["seconds"]
     return sum(per_host.values()) / max(1, hosts)
 
@@ -120,7 +120,7 @@ def main(argv):
     for label, name in (("first", "first run (keys created)"), ("rerun", "re-run (installed keys kept)")):
         b, a = res["before_" + label], res["after_" + label]
         md.append("| %s | %.2f s | %.2f s | **%.2fx** | %s | %s |" % (
-            name, b["per_host"], a["per_host"], a["per_host"] / b["per_host"], common.ms(b["wall"]), common.ms(a["wall"])))
+            name, b["per_host"], a["per_host"], a["per_host"] / max(b["per_host"], 1e-9), common.ms(b["wall"]), common.ms(a["wall"])))
     md.append("")
     md.append("%d hosts x %d developers, forks %d; before = role at %s, after = this checkout."
               % (hosts, users, fleet.FORKS, BEFORE))
