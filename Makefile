@@ -29,6 +29,6 @@ configure: collection
 	$(BIN)/ansible-playbook -i localhost, omniroute.opencode.configure $(ARGS)
 
 # Fast, local checks first; then the real parts (OpenCode CLI, podman laptops, OmniRoute).
-test: test-unit test-integration test-sanity test-lint test-role-docs test-opencode \
+test: test-unit test-integration test-sanity test-lint test-role-docs test-opencode test-opencode-users \
       test-molecule test-omniroute test-bench-smoke
 	@echo "make test: every suite passed"
