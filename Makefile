@@ -45,6 +45,7 @@ CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
 # Everything CI runs: the fast tier, then sanity, the claimed Pythons and ansible-cores, and the
 # real parts (OpenCode CLI, podman laptops, OmniRoute, the benchmark harness).
 TEST_SUITES := $(CHECK_SUITES) test-sanity test-target-python test-core-oldest test-opencode \
+               test-opencode-users \
                test-molecule test-omniroute test-gateway test-ee test-pull \
                test-bench-smoke
 

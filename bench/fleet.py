@@ -13,7 +13,9 @@ the same provider.omniroute entry (parsed with jsonc-parser); the role keeps eve
 every other provider, and the template loses them (reported). In `smoke`, developers without a
 config get byte-for-byte-equal documents, parsed, from both sides.
 
-  fleet.py compare [N U]      headline: both sides, N hosts x U users (default 8 x 4)
+  fleet.py compare [N U]      headline: both sides, N hosts x U users (default 8 x 4), ping floor
+  fleet.py developers         time against developers per host (1,2,4,8 on 8 hosts), both sides
+                              and `ansible -m ping` over the same inventory as the floor
   fleet.py growth             time against hosts (1..32, U=1) and users per host (1..16, N=2)
   fleet.py smoke              2 hosts x 1 user, the user running it (one host with a config,
                               one without); creates no account (make test runs this)
@@ -162,11 +164,22 @@ def check(work, hosts, users, fresh=()):
     return kept
 
 
-def point(work, hosts, users, fresh=(), rerun=True):
+def ping(work, inv):
+    """Wall seconds of `ansible laptops -m ping` over ``inv``: one module run per host, the floor."""
+    cmd = [os.path.join(ansible_env.VENV_BIN, "ansible"), "laptops", "-i", inv, "-m", "ansible.builtin.ping",
+           "--forks", str(FORKS)]
+    t0 = time.perf_counter()
+    common.run(cmd, env=ansible_env.env(work))
+    return time.perf_counter() - t0
+
+
+def point(work, hosts, users, fresh=(), rerun=True, floor=False):
     """Both sides, first run and re-run, interleaved. Returns timings (s) and what was kept.
-    ``fresh``: (host, user) pairs that start without a config."""
+    ``fresh``: (host, user) pairs that start without a config; ``floor``: also time `-m ping`."""
     res = {}
     invs = {side: build(work, side, hosts, users, fresh) for side in SIDES}
+    if floor:
+        res["ping"] = ping(work, invs["role"])
     for side in SIDES:
         res[side + "_first"] = converge(work, side, invs[side], True, "first")
     for side in SIDES if rerun else ():
@@ -198,8 +211,10 @@ def work_dir():
 def compare(hosts, users):
     w = work_dir()
     print("== fleet: %d laptops x %d developers, forks %d, local connections, become via su ==" % (hosts, users, FORKS))
-    r = point(w, hosts, users)
+    r = point(w, hosts, users, floor=True)
     print("fleet " + line("%dx%d" % (hosts, users), r))
+    print("fleet ping floor %s: role first run %.2fx, re-run %.2fx of `ansible -m ping`"
+          % (ms(r["ping"]), r["role_first"] / r["ping"], r["role_rerun"] / r["ping"]))
     print("fleet %s" % kept_text(r["kept"]))
     common.save_json("fleet-compare", dict(r, hosts=hosts, users=users, forks=FORKS))
     md = ["| run | role | template | role / template |", "|---|---|---|---|",
@@ -207,6 +222,8 @@ def compare(hosts, users):
                                                    r["role_first"] / r["template_first"]),
           "| unchanged re-run | %s | %s | **%.2fx** |" % (ms(r["role_rerun"]), ms(r["template_rerun"]),
                                                           r["role_rerun"] / r["template_rerun"]),
+          "| `ansible -m ping` (floor) | %s | | role first run %.2fx, re-run %.2fx of it |"
+          % (ms(r["ping"]), r["role_first"] / r["ping"], r["role_rerun"] / r["ping"]),
           "", "After the first run (%d x %d): %s." % (hosts, users, kept_text(r["kept"]))]
     if os.environ.get("BENCH_WRITE_DOC", "1") == "1":
         common.update_doc("fleet", "\n".join(md))
@@ -237,6 +254,37 @@ def series(name, points):
     return "\n".join(md)
 
 
+def developers():
+    """Fleet time against developers per host, with the ping floor measured at each point."""
+    hosts = int(os.environ.get("BENCH_DEV_HOSTS", "8"))
+    users = [int(x) for x in os.environ.get("BENCH_DEV_USERS", "1,2,4,8").split(",")]
+    print("== fleet: developers per host on %d hosts (forks %d) ==" % (hosts, FORKS))
+    w = work_dir()
+    rows, data = [], []
+    for u in users:
+        r = point(w, hosts, u, floor=True)
+        data.append(dict(r, hosts=hosts, users=u))
+        print("fleet-developers %d: %s; ping %s (role first %.2fx, re-run %.2fx of ping)"
+              % (u, line("", r), ms(r["ping"]), r["role_first"] / r["ping"], r["role_rerun"] / r["ping"]))
+        rows.append("| %d | %s | %s | %s | **%.2fx** | %.2fx | %s | %s | **%.2fx** | %.2fx |" % (
+            u, ms(r["ping"]), ms(r["role_first"]), ms(r["template_first"]), r["role_first"] / r["template_first"],
+            r["role_first"] / r["ping"], ms(r["role_rerun"]), ms(r["template_rerun"]),
+            r["role_rerun"] / r["template_rerun"], r["role_rerun"] / r["ping"]))
+    xs = [d["users"] for d in data]
+    fits = []
+    for col in ("role_first", "template_first", "role_rerun", "template_rerun", "ping"):
+        a, b, _worst = common.slope(xs, [d[col] for d in data])
+        fits.append("%s %.2f s + %.3f s per developer" % (col.replace("_", " "), a, b))
+    verdict = "Linear fit time = a + b*developers per host: " + "; ".join(fits) + "."
+    print("fleet-developers: " + verdict)
+    common.save_json("fleet-developers", data)
+    md = ["| developers/host | ping (floor) | role, first | template, first | role/template | role/ping"
+          " | role, re-run | template, re-run | role/template | role/ping |",
+          "|---|---|---|---|---|---|---|---|---|---|"] + rows + ["", verdict]
+    if os.environ.get("BENCH_WRITE_DOC", "1") == "1":
+        common.update_doc("fleet-developers", "\n".join(md))
+
+
 def growth():
     print("== fleet growth (forks %d) ==" % FORKS)
     hosts = [int(x) for x in os.environ.get("BENCH_FLEET_HOSTS", "1,2,4,8,16,32").split(",")]
@@ -263,6 +311,8 @@ def main(argv):
     cmd = argv[0] if argv else "compare"
     if cmd == "compare":
         compare(int(argv[1]) if len(argv) > 1 else 8, int(argv[2]) if len(argv) > 2 else 4)
+    elif cmd == "developers":
+        developers()
     elif cmd == "growth":
         growth()
     elif cmd == "smoke":

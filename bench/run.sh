@@ -3,7 +3,8 @@
 #   run.sh full    every comparison, with ratios; updates the tables in docs/performance.md
 #   run.sh smoke   tiny sizes, seconds: harness works, both sides produce the same document;
 #                  runs as the current user and creates no account
-# BENCH_ONLY (comma list of engine,growth,module,fleet,fleet-growth,catalog) restricts `full`.
+# BENCH_ONLY (comma list of engine,growth,module,fleet,fleet-developers,keys,fleet-growth,catalog)
+# restricts `full`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-$here/../.venv/bin/python}
@@ -27,6 +28,8 @@ case "$mode" in
     if want growth; then step "$py" "$here/engine.py" growth; fi
     if want module; then step "$py" "$here/module.py"; fi
     if want fleet; then step "$py" "$here/fleet.py" compare; fi
+    if want fleet-developers; then step "$py" "$here/fleet.py" developers; fi
+    if want keys; then step "$py" "$here/keys.py"; fi
     if want fleet-growth; then step "$py" "$here/fleet.py" growth; fi
     if want catalog; then step "$py" "$here/catalog.py"; fi
     ;;

@@ -1,5 +1,6 @@
 # The role omniroute.opencode.opencode (issue 3): docs check, local checks, Molecule on podman.
-#   make test-molecule   system packages, base image, containers.podman, then molecule test
+#   make test-molecule   system packages, base image, containers.podman, then molecule test,
+#                        then tests/role_executions.sh (module executions per host, 1 vs 3 users)
 #   make test-role       role docs check + fast local checks (no containers)
 #   make role-docs       regenerate the variable table in docs/role.md from argument_specs
 MOLECULE_SCENARIOS ?= default
@@ -23,7 +24,8 @@ test-molecule: molecule-setup test-role
 	  molecule test -s $$s 2>&1 | tee $(MOLECULE_LOG_DIR)/$$s.log || exit 1; \
 	  echo "molecule scenario $$s passed in $$((SECONDS - start)) s"; \
 	  ../../tests/molecule_no_keys.sh $(MOLECULE_LOG_DIR)/$$s.log || exit 1; \
-	done
+	done; \
+	../../tests/role_executions.sh
 
 test-role: collection test-role-docs
 	roles/opencode/tests/run_local.sh

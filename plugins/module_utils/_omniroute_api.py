@@ -25,15 +25,18 @@ except ImportError:  # pragma: no cover - Python 2 is not supported by the colle
     raise
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
-from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
+# Keys, placeholders, installed-key reading and the management URL each have one home, _opencode;
+# these names stay importable from here for existing callers.
+from ansible_collections.omniroute.opencode.plugins.module_utils._opencode import (  # noqa: F401 pylint: disable=unused-import
+    DEFAULT_API_KEY, installed_key, installed_key_from_auth, installed_key_from_config, is_real_key,
+    management_url)
 
 KIND_UNREACHABLE = "unreachable"
 KIND_AUTH = "auth"
 KIND_API = "api"
 
-# Placeholder values that are never real keys (OmniRoute's documented "no key" value, OpenCode
-# substitutions).
-PLACEHOLDER_KEYS = ("", "sk_omniroute")
+# Values that are never real keys: empty and OmniRoute's documented "no key" placeholder.
+PLACEHOLDER_KEYS = ("", DEFAULT_API_KEY)
 
 
 class OmniRouteError(Exception):
@@ -54,49 +57,6 @@ def mask_key(key):
     return key[:8] + "****" + key[-4:]
 
 
-def is_real_key(value):
-    """True for a literal key (not a placeholder, not an OpenCode {env:}/{file:} substitution)."""
-    if not isinstance(value, str):
-        return False
-    value = value.strip()
-    if value in PLACEHOLDER_KEYS:
-        return False
-    if value.startswith("{env:") or value.startswith("{file:"):
-        return False
-    return True
-
-
-def parse_jsonc(text):
-    """Parse OpenCode config text; None when it is empty or not valid JSON(C)."""
-    try:
-        return parse(text or '')
-    except ValueError:
-        return None
-
-
-def installed_key_from_config(text, provider):
-    """``provider.<provider>.options.apiKey`` from OpenCode config text, or None."""
-    data = parse_jsonc(text)
-    try:
-        value = data["provider"][provider]["options"]["apiKey"]
-    except (KeyError, TypeError):
-        return None
-    return value if isinstance(value, str) else None
-
-
-def installed_key_from_auth(text, provider):
-    """``<provider>.key`` from OpenCode's auth.json text, or None."""
-    data = parse_jsonc(text)
-    try:
-        entry = data[provider]
-    except (KeyError, TypeError):
-        return None
-    if isinstance(entry, dict) and entry.get("type", "api") == "api":
-        value = entry.get("key")
-        return value if isinstance(value, str) else None
-    return None
-
-
 class Client:
     """One management session against one OmniRoute server.
 
@@ -106,9 +66,7 @@ class Client:
     """
 
     def __init__(self, url, password=None, management_key=None, timeout=30, validate_certs=True):
-        url = (url or "").strip().rstrip("/")
-        if url.endswith("/v1"):
-            url = url[: -len("/v1")]
+        url = management_url(url)
         try:
             parts = urlsplit(url)
         except ValueError as e:  # e.g. an unclosed IPv6 bracket

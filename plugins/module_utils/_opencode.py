@@ -495,6 +495,69 @@ def plan_auth(text, name, key):
     return new.text
 
 
+# --------------------------------------------------------------------------- installed keys
+# Reading what is installed lives here, next to plan_present/plan_auth that write it.
+def is_real_key(value):
+    """True for a literal key: not empty, not the ``sk_omniroute`` placeholder, not a reference."""
+    if not isinstance(value, str):
+        return False
+    value = value.strip()
+    return bool(value) and value != DEFAULT_API_KEY and not is_reference(value)
+
+
+def _parse_or_none(text):
+    from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
+    try:
+        return parse(text or '')
+    except ValueError:
+        return None
+
+
+def installed_key_from_config(text, name=DEFAULT_NAME):
+    """``provider.<name>.options.apiKey`` from config text (any string), or None."""
+    data = _parse_or_none(text)
+    try:
+        value = data['provider'][name]['options']['apiKey']
+    except (KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def installed_key_from_auth(text, name=DEFAULT_NAME):
+    """``<name>.key`` of an ``api`` entry in auth.json text, or None."""
+    data = _parse_or_none(text)
+    try:
+        entry = data[name]
+    except (KeyError, TypeError):
+        return None
+    if isinstance(entry, dict) and entry.get('type', 'api') == 'api':
+        value = entry.get('key')
+        return value if isinstance(value, str) else None
+    return None
+
+
+def installed_key(config_texts, auth_text, name=DEFAULT_NAME):
+    """The literal key OpenCode would use, or None.
+
+    ``config_texts`` are highest precedence first: the first that sets ``options.apiKey`` wins
+    (even a placeholder or reference, which yields None); only without one does auth.json count.
+    """
+    for text in config_texts:
+        value = installed_key_from_config(text, name)
+        if value is not None:
+            return value if is_real_key(value) else None
+    value = installed_key_from_auth(auth_text, name) if auth_text else None
+    return value if is_real_key(value) else None
+
+
+def management_url(url):
+    """OmniRoute's management root: ``url`` without trailing slashes and every trailing ``/v1``."""
+    url = (url or '').strip().rstrip('/')
+    while url.lower().endswith('/v1'):
+        url = url[:-3].rstrip('/')
+    return url
+
+
 # --------------------------------------------------------------------------- output
 # Top-level settings the module may touch; a diff shows those whose value changed.
 MANAGED_TOP_KEYS = ('$schema', 'model', 'small_model', 'enabled_providers', 'disabled_providers')

@@ -10,9 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: api_key
-short_description: Manage one named API key in an OmniRoute server
+short_description: Manage named API keys in an OmniRoute server
 description:
-  - Creates, keeps, rotates or revokes one named API key through OmniRoute's management API.
+  - Creates, keeps, rotates or revokes one named API key through OmniRoute's management API, or
+    with O(keys) several keys in one session (one login, one listing of the server's keys).
   - "Runs on the controller (use C(delegate_to: localhost) in a play that targets laptops)."
   - The full key is only known when it is created or rotated (OmniRoute returns it once) or when
     the caller hands in the OpenCode files of the user that hold it (O(installed_configs),
@@ -44,9 +45,27 @@ options:
         accept management keys. Takes precedence over O(password).
     type: str
   name:
-    description: Name of the key as shown in the dashboard (API Manager). Unique per server.
+    description:
+      - Name of the key as shown in the dashboard (API Manager). Unique per server.
+      - One of O(name) or O(keys) is required.
     type: str
-    required: true
+  keys:
+    description:
+      - Several keys at once (the role passes one per user of a host, as M(omniroute.opencode.users)
+        returns them with O(omniroute.opencode.users#module:installed_keys=true)). Each is handled
+        as O(name) would be; O(rotate), O(allowed_models) and O(expires_at) are defaults for them.
+      - A failure of one key (an API error) does not stop the others; the module then fails and
+        names each failed key by its label. Unreachable server or refused login stop everything.
+    type: list
+    elements: dict
+    suboptions:
+      name: {description: Key name on the server., type: str, required: true}
+      label: {description: Name in messages and results (default the key name)., type: str}
+      state: {description: As O(state)., type: str, choices: [present, absent]}
+      rotate: {description: As O(rotate)., type: bool}
+      installed_key: {description: The key installed for this label (kept when still valid)., type: str}
+      allowed_models: {description: As O(allowed_models)., type: list, elements: str}
+      expires_at: {description: As O(expires_at)., type: str}
   state:
     description:
       - V(present) creates the key when missing (and keeps an accepted installed key).
@@ -207,6 +226,21 @@ elapsed:
   returned: success
   type: float
   sample: 0.093
+keys_by_label:
+  description:
+    - With O(keys), label to full key for every O(keys) entry with state present. Secret - use no_log.
+    - In check mode a key that would be created is given as V(check-mode-key-to-be-created).
+  returned: with O(keys), on success
+  type: dict
+  sample: {alice: "********"}
+results:
+  description: With O(keys), one secret-free result per entry (label, user, name, state, id, created,
+    rotated, kept, revoked, policy_changed, changed, elapsed; C(failed) and C(msg) for a failed one).
+  returned: with O(keys)
+  type: list
+  elements: dict
+  sample: [{label: alice, user: alice, name: opencode-alice@laptop1, state: present, id: k-1, created: false,
+            rotated: false, kept: true, revoked: [], policy_changed: false, changed: false, elapsed: 0.04}]
 error_kind:
   description: On failure, V(unreachable), V(auth), V(api) or V(internal).
   returned: failure
@@ -220,31 +254,29 @@ import os
 import tempfile
 import time
 import traceback
+from collections import namedtuple
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._omniroute_api import (
     Client,
     OmniRouteError,
-    installed_key_from_auth,
-    installed_key_from_config,
-    is_real_key,
+    installed_key,
     mask_key,
 )
 
+# One key to manage. ``label`` names it in messages and results (the role uses the user name).
+KeyRequest = namedtuple(
+    "KeyRequest", "label name state rotate installed allowed_models expires_at scopes verify_installed"
+)
+
+# In check mode a key that would be created has no value yet; this stands in for it in RV(keys).
+CHECK_MODE_KEY = "check-mode-key-to-be-created"
+
 
 def pick_installed_key(configs, auth_text, provider):
-    """OpenCode's own precedence: the highest config that sets options.apiKey wins (even a
-    placeholder); only without one does auth.json count."""
-    for text in configs or []:
-        value = installed_key_from_config(text, provider)
-        if value is not None:
-            return value if is_real_key(value) else None
-    if auth_text:
-        value = installed_key_from_auth(auth_text, provider)
-        if value is not None and is_real_key(value):
-            return value
-    return None
+    """OpenCode's own precedence (see _opencode.installed_key)."""
+    return installed_key(configs or [], auth_text, provider)
 
 
 def norm_models(value):
@@ -292,6 +324,23 @@ class KeyLock:
         return False
 
 
+class KeyLocks:
+    """The locks of several key names, always taken in the same (sorted) order: no deadlock."""
+
+    def __init__(self, lock_dir, url, names):
+        self.locks = [KeyLock(lock_dir, url, n) for n in sorted(set(names))]
+
+    def __enter__(self):
+        for lock in self.locks:
+            lock.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        for lock in reversed(self.locks):
+            lock.__exit__(*exc)
+        return False
+
+
 def policy_changes(rec, allowed_models, expires_at):
     changes = {}
     if allowed_models is not None:
@@ -323,111 +372,225 @@ def same_instant(a, b):
     return pa is not None and pb is not None and pa == pb
 
 
-def run(module):
-    p = module.params
-    client = Client(
-        p["url"],
-        password=p["password"],
-        management_key=p["management_key"],
-        timeout=p["timeout"],
-        validate_certs=p["validate_certs"],
-    )
-    result = dict(
-        changed=False, created=False, rotated=False, kept=False, revoked=[], policy_changed=False, name=p["name"]
-    )
-    check = module.check_mode
-    with KeyLock(p["lock_dir"], client.url, p["name"]):
-        matches = client.find_keys(p["name"])
-        if len(matches) > 1:
-            module.warn("%d keys are named %r on the server; the oldest is managed" % (len(matches), p["name"]))
-        rec = matches[0] if matches else None
-        before = record_view(rec)
+# --------------------------------------------------------------------------- one key
+def new_result(req):
+    return dict(changed=False, created=False, rotated=False, kept=False, revoked=[], policy_changed=False,
+                name=req.name)
 
-        if p["state"] == "absent":
-            for m in matches:
-                if not check:
-                    client.delete_key(m["id"])
-                result["revoked"].append(m.get("id"))
-            result["changed"] = bool(matches)
-            if rec:
-                result["id"] = rec.get("id")
-            after = {"state": "absent"}
-        else:
-            installed = pick_installed_key(p["installed_configs"], p["installed_auth"], p["provider"])
-            if installed:
-                client.add_secret(installed)
-            key = None
-            if rec is not None and installed and not p["rotate"] and mask_key(installed) == rec.get("key"):
-                if not p["verify_installed"] or client.key_accepted(installed):
-                    result["kept"] = True
-                    key = installed
-            if rec is None:
-                result["created"] = result["changed"] = True
-                if not check:
-                    rec = client.create_key(p["name"], allowed_models=norm_models(p["allowed_models"]), scopes=p["scopes"])
-                    key = rec["key"]
-                else:
-                    rec = {"name": p["name"], "allowedModels": norm_models(p["allowed_models"]) or []}
-            elif not result["kept"]:
-                result["rotated"] = result["changed"] = True
-                if not check:
-                    new = client.regenerate_key(rec["id"])
-                    if new is None:
-                        # No regenerate endpoint: create the replacement first, then revoke the
-                        # old key, both under the lock, so the name is never missing or doubled.
-                        new = client.create_key(
-                            p["name"],
-                            allowed_models=norm_models(p["allowed_models"])
-                            if p["allowed_models"] is not None
-                            else norm_models(rec.get("allowedModels")),
-                            scopes=p["scopes"] if p["scopes"] is not None else rec.get("scopes"),
-                        )
-                        if rec.get("expiresAt") and p["expires_at"] is None:
-                            client.update_key(new["id"], {"expiresAt": rec.get("expiresAt")})
-                        client.delete_key(rec["id"])
-                        result["revoked"].append(rec["id"])
-                        fresh = new
-                    else:
-                        fresh = dict(rec)
-                        fresh.update(new)
-                    key = fresh["key"]
-                    rec = fresh
-            changes = policy_changes(rec, p["allowed_models"], p["expires_at"])
-            if changes:
-                result["policy_changed"] = result["changed"] = True
-                if not check and rec.get("id"):
-                    try:
-                        client.update_key(rec["id"], changes)
-                    except OmniRouteError as e:
-                        if e.status == 400 and "expiresAt" in changes:
-                            raise OmniRouteError(
-                                e.kind,
-                                "this OmniRoute server does not accept a key expiry (PATCH expiresAt refused: %s); "
-                                "omit expires_at for it (OmniRoute 3.7.9 has no expiry in its key API)" % e.message,
-                                e.status,
-                            )
-                        raise
-                rec = dict(rec)
-                rec.update(changes)
-            if key is not None:
-                result["key"] = key
-                result["key_masked"] = mask_key(key)
-                client.add_secret(key)
-            elif rec.get("key") and "****" in str(rec.get("key")):
-                result["key_masked"] = rec.get("key")
-            if rec.get("id"):
-                result["id"] = rec.get("id")
-            after = record_view(rec)
-            if key is not None:
-                after["key"] = mask_key(key)
-            elif result["changed"] and (result["created"] or result["rotated"]):
-                after["key"] = "(new key)"
-    result["timings"] = [
-        {"method": m, "path": path, "status": status, "seconds": secs} for (m, path, status, secs) in client.calls
-    ]
+
+def revoke(client, matches, check, result):
+    for m in matches:
+        if not check:
+            client.delete_key(m["id"])
+        result["revoked"].append(m.get("id"))
+    result["changed"] = bool(matches)
+    if matches:
+        result["id"] = matches[0].get("id")
+    return {"state": "absent"}
+
+
+def keep_installed(client, rec, req):
+    """The installed key when the server still has it under this name and accepts it."""
+    if rec is None or not req.installed or req.rotate or mask_key(req.installed) != rec.get("key"):
+        return None
+    if req.verify_installed and not client.key_accepted(req.installed):
+        return None
+    return req.installed
+
+
+def create(client, req, check):
+    if check:
+        return {"name": req.name, "allowedModels": norm_models(req.allowed_models) or []}, None
+    rec = client.create_key(req.name, allowed_models=norm_models(req.allowed_models), scopes=req.scopes)
+    return rec, rec["key"]
+
+
+def rotate(client, rec, req, check, result):
+    """Regenerate ``rec``'s key (or replace it: create first, then revoke, both under the lock)."""
+    if check:
+        return rec, None
+    new = client.regenerate_key(rec["id"])
+    if new is not None:
+        fresh = dict(rec)
+        fresh.update(new)
+        return fresh, fresh["key"]
+    models = req.allowed_models if req.allowed_models is not None else rec.get("allowedModels")
+    new = client.create_key(req.name, allowed_models=norm_models(models),
+                            scopes=req.scopes if req.scopes is not None else rec.get("scopes"))
+    if rec.get("expiresAt") and req.expires_at is None:
+        client.update_key(new["id"], {"expiresAt": rec.get("expiresAt")})
+    client.delete_key(rec["id"])
+    result["revoked"].append(rec["id"])
+    return new, new["key"]
+
+
+def update_policy(client, rec, req, check):
+    """Bring allowed models and expiry to the request; return ``(rec, changed)``."""
+    changes = policy_changes(rec, req.allowed_models, req.expires_at)
+    if not changes:
+        return rec, False
+    if not check and rec.get("id"):
+        try:
+            client.update_key(rec["id"], changes)
+        except OmniRouteError as e:
+            if e.status == 400 and "expiresAt" in changes:
+                raise OmniRouteError(
+                    e.kind,
+                    "this OmniRoute server does not accept a key expiry (PATCH expiresAt refused: %s); "
+                    "omit expires_at for it (OmniRoute 3.7.9 has no expiry in its key API)" % e.message,
+                    e.status,
+                )
+            raise
+    rec = dict(rec)
+    rec.update(changes)
+    return rec, True
+
+
+def ensure(client, rec, req, check, result):
+    """State present: keep, create or rotate, then the policy; return the diff's after view."""
+    if req.installed:
+        client.add_secret(req.installed)
+    key = keep_installed(client, rec, req)
+    result["kept"] = key is not None
+    if rec is None:
+        result["created"] = result["changed"] = True
+        rec, key = create(client, req, check)
+    elif key is None:
+        result["rotated"] = result["changed"] = True
+        rec, key = rotate(client, rec, req, check, result)
+    rec, result["policy_changed"] = update_policy(client, rec, req, check)
+    result["changed"] = result["changed"] or result["policy_changed"]
+    if key is not None:
+        result["key"] = key
+        result["key_masked"] = mask_key(key)
+        client.add_secret(key)
+    elif rec.get("key") and "****" in str(rec.get("key")):
+        result["key_masked"] = rec.get("key")
+    if rec.get("id"):
+        result["id"] = rec.get("id")
+    after = record_view(rec)
+    if key is not None:
+        after["key"] = mask_key(key)
+    elif result["created"] or result["rotated"]:
+        after["key"] = "(new key)"
+    return after
+
+
+def manage(client, req, matches, check, warn):
+    """One key request against the server's records of that name; ``(result, before, after)``."""
+    if len(matches) > 1:
+        warn("%d keys are named %r on the server; the oldest is managed" % (len(matches), req.name))
+    rec = matches[0] if matches else None
+    result = new_result(req)
+    if req.state == "absent":
+        after = revoke(client, matches, check, result)
+    else:
+        after = ensure(client, rec, req, check, result)
+    return result, record_view(rec), after
+
+
+def timings(client):
+    return [{"method": m, "path": path, "status": status, "seconds": secs} for (m, path, status, secs) in client.calls]
+
+
+def make_client(p):
+    return Client(p["url"], password=p["password"], management_key=p["management_key"], timeout=p["timeout"],
+                  validate_certs=p["validate_certs"])
+
+
+def single_request(p):
+    return KeyRequest(label=p["name"], name=p["name"], state=p["state"], rotate=p["rotate"],
+                      installed=pick_installed_key(p["installed_configs"], p["installed_auth"], p["provider"]),
+                      allowed_models=p["allowed_models"], expires_at=p["expires_at"], scopes=p["scopes"],
+                      verify_installed=p["verify_installed"])
+
+
+def run(module):
+    """One named key (options O(name), O(state)...)."""
+    p = module.params
+    client = make_client(p)
+    req = single_request(p)
+    with KeyLock(p["lock_dir"], client.url, req.name):
+        result, before, after = manage(client, req, client.find_keys(req.name), module.check_mode, module.warn)
+    result["timings"] = timings(client)
     if module._diff:
-        result["diff"] = {"before": before, "after": after, "before_header": p["name"], "after_header": p["name"]}
+        result["diff"] = {"before": before, "after": after, "before_header": req.name, "after_header": req.name}
     return result, client
+
+
+# --------------------------------------------------------------------------- many keys, one login
+def many_requests(p):
+    out = []
+    for item in p["keys"]:
+        out.append(KeyRequest(
+            label=item.get("label") or item["name"], name=item["name"], state=item.get("state") or "present",
+            rotate=bool(item.get("rotate") if item.get("rotate") is not None else p["rotate"]),
+            installed=item.get("installed_key"),
+            allowed_models=item.get("allowed_models") if item.get("allowed_models") is not None else p["allowed_models"],
+            expires_at=item.get("expires_at") if item.get("expires_at") is not None else p["expires_at"],
+            scopes=p["scopes"], verify_installed=p["verify_installed"]))
+    return out
+
+
+def release_installed_keys(module):
+    """Let kept keys come back in RV(keys_by_label).
+
+    Ansible masks every value of a no_log option wherever it appears in a module's result, so a
+    kept installed key would come back as a mask. Once the requests are built, the option values
+    are replaced by the mask in the module's own copy (the invocation still shows no key) and
+    released from the masking list. The caller's task is no_log, as for every returned key.
+    """
+    for item in module.params["keys"] or []:
+        value = item.get("installed_key")
+        if value:
+            item["installed_key"] = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+            module.no_log_values.discard(value)
+
+
+def public_result(req, result, started):
+    """A key's result without the key: what RV(results) lists."""
+    out = dict((k, v) for k, v in result.items() if k != "key")
+    out.update(label=req.label, user=req.label, state=req.state, elapsed=round(time.time() - started, 4))
+    return out
+
+
+def run_many(module):
+    """Every key of O(keys) with one session and one listing of the server's keys."""
+    p = module.params
+    client = make_client(p)
+    requests = many_requests(p)
+    release_installed_keys(module)
+    keys, results, problems, diffs = {}, [], [], []
+    with KeyLocks(p["lock_dir"], client.url, [r.name for r in requests]):
+        records = client.list_keys() if requests else []
+        for req in requests:
+            started = time.time()
+            matches = [k for k in records if isinstance(k, dict) and k.get("name") == req.name]
+            try:
+                result, before, after = manage(client, req, matches, module.check_mode, module.warn)
+            except OmniRouteError as e:
+                if e.kind in ("unreachable", "auth"):
+                    raise
+                problems.append("%s: %s" % (req.label, e.message))
+                results.append(dict(public_result(req, new_result(req), started), failed=True, msg=e.message))
+                continue
+            if req.state == "present":
+                keys[req.label] = result.get("key") or CHECK_MODE_KEY
+            results.append(public_result(req, result, started))
+            diffs.append({"before": before, "after": after, "before_header": req.name, "after_header": req.name})
+    out = dict(changed=any(r.get("changed") for r in results), keys_by_label=keys, results=results, timings=timings(client))
+    if module._diff:
+        out["diff"] = diffs
+    if problems:
+        out["failed"] = True
+        out["msg"] = "; ".join(problems)
+        del out["keys_by_label"]
+    return out, client
+
+
+def _shown_args(module):
+    """The arguments a result echoes: the server URL without user info or query."""
+    return dict(module.params, url=_redact.url(module.params["url"]))
 
 
 def main():
@@ -436,7 +599,16 @@ def main():
             url=dict(type="str", required=True),
             password=dict(type="str", no_log=True),
             management_key=dict(type="str", no_log=True),
-            name=dict(type="str", required=True),
+            name=dict(type="str"),
+            keys=dict(type="list", elements="dict", no_log=False, options=dict(
+                name=dict(type="str", required=True),
+                label=dict(type="str"),
+                state=dict(type="str", choices=["present", "absent"]),
+                rotate=dict(type="bool"),
+                installed_key=dict(type="str", no_log=True),
+                allowed_models=dict(type="list", elements="str"),
+                expires_at=dict(type="str"),
+            )),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             rotate=dict(type="bool", default=False),
             installed_configs=dict(type="list", elements="str", default=[], no_log=True),
@@ -450,25 +622,27 @@ def main():
             validate_certs=dict(type="bool", default=True),
             lock_dir=dict(type="path"),
         ),
-        required_one_of=[("password", "management_key")],
+        required_one_of=[("password", "management_key"), ("name", "keys")],
+        mutually_exclusive=[("name", "keys")],
         supports_check_mode=True,
     )
     started = time.time()
-    client = None
-    # The echoed arguments show the server URL without user info or query.
-    shown = dict(invocation=dict(module_args=dict(module.params, url=_redact.url(module.params["url"]))))
     try:
-        result, client = run(module)
+        result, _client = run_many(module) if module.params["keys"] is not None else run(module)
     except OmniRouteError as e:
-        module.fail_json(msg=_redact.message(e.message), error_kind=e.kind, status=e.status, **shown)
+        module.fail_json(msg=_redact.message(e.message), error_kind=e.kind, status=e.status,
+                         invocation=dict(module_args=_shown_args(module)))
     except Exception as e:  # pylint: disable=broad-except
         # Never let a secret through an unexpected traceback.
         secrets = [module.params.get("password"), module.params.get("management_key")]
         text = _redact.message("%s: %s" % (type(e).__name__, e), secrets)
         module.fail_json(msg="unexpected error while managing the OmniRoute key: %s" % text, error_kind="internal",
                          exception=_redact.message("".join(traceback.format_exception_only(type(e), e)), secrets),
-                         **shown)
+                         invocation=dict(module_args=_shown_args(module)))
     result["elapsed"] = round(time.time() - started, 4)
+    shown = dict(invocation=dict(module_args=_shown_args(module)))
+    if result.pop("failed", False):
+        module.fail_json(error_kind="api", **dict(result, **shown))
     module.exit_json(**dict(result, **shown))
 
 

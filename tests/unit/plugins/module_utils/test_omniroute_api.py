@@ -39,7 +39,6 @@ def test_client_redacts_its_secrets_from_messages():
 
 def test_client_messages_show_urls_without_credentials():
     from ansible_collections.omniroute.opencode.plugins.module_utils._omniroute_api import Client, OmniRouteError
-    import pytest
     with pytest.raises(OmniRouteError) as err:
         Client('htp://admin:mgmt-pw-3141@gw.corp.test:20128/?token=mgmt-q-2718')
     assert 'mgmt-pw-3141' not in err.value.message and 'mgmt-q-2718' not in err.value.message
@@ -49,3 +48,21 @@ def test_client_messages_show_urls_without_credentials():
     assert 'not a valid URL' in err.value.message
     client = Client('http://127.0.0.1:9', password='adm-pass-1414')
     assert client.redact('GET https://u:adm-pass-1414@h/x?k=v failed') == 'GET https://h/x failed'
+
+
+@pytest.mark.parametrize('url', ['http://h:20128', 'http://h:20128/', 'http://h:20128/v1', 'http://h:20128/v1/v1/',
+                                 'http://h:20128//v1//v1'])
+def test_management_url_has_one_home_shared_by_role_and_client(url):
+    # The role passes opencode_base_url as is; the client reduces it to the server root.
+    assert api.management_url(url) == 'http://h:20128'
+    assert api.Client(url, password='x').url == 'http://h:20128'
+
+
+def test_installed_key_follows_opencode_precedence():
+    high = '{"provider": {"omniroute": {"options": {"apiKey": "{env:K}"}}}}'
+    low = '{"provider": {"omniroute": {"options": {"apiKey": "sk-low"}}}}'
+    auth = '{"omniroute": {"type": "api", "key": "sk-auth"}}'
+    assert api.installed_key([high, low], auth, 'omniroute') is None  # a reference wins, no literal key
+    assert api.installed_key([low], auth, 'omniroute') == 'sk-low'
+    assert api.installed_key(['{}'], auth, 'omniroute') == 'sk-auth'
+    assert api.installed_key([], '{"omniroute": {"type": "api", "key": "sk_omniroute"}}', 'omniroute') is None

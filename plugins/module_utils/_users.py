@@ -1,0 +1,289 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, omniroute.opencode contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every user of a host in one module run (the ``users`` module).
+
+What lives here: the account look-up, the checks made before anything is written (duplicates,
+unknown accounts, accounts this process may not act for, missing keys), the key precedence, and
+running a piece of work in a child process that has become the user (uid, gid, supplementary
+groups, HOME and a login-like environment).  A user's files are only ever opened by that child;
+the parent process never touches them.  Standard library only.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import socket
+import traceback
+from collections import namedtuple
+
+try:
+    import pwd
+except ImportError:  # pragma: no cover - the module targets POSIX hosts
+    pwd = None
+
+from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+
+# One account as the host knows it (``exists`` False: no such account, other fields None).
+Account = namedtuple('Account', 'name exists uid gid home shell')
+
+# One user of the run with the fleet defaults filled in: ``entry`` is the caller's dict,
+# ``state`` present/absent, ``store`` config/auth/env, ``account`` an Account.
+User = namedtuple('User', 'name state store entry account')
+
+# What a child process sent back: ``ok`` False carries ``msg``; ``data`` is the work's result.
+Reply = namedtuple('Reply', 'ok data msg')
+
+MISSING_KEY_HINT = "set api_key in opencode_users, opencode_api_keys['%s'] or opencode_api_key_var"
+
+
+def lookup(name):
+    """The account ``name`` from the host's user database."""
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        return Account(name, False, None, None, None, None)
+    return Account(name, True, entry.pw_uid, entry.pw_gid, entry.pw_dir, entry.pw_shell)
+
+
+def current_user():
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def effective_users(entries, default_store):
+    """``[User]`` for the caller's entries, in order, with state and key store defaulted."""
+    users = []
+    for entry in entries:
+        users.append(User(entry['name'], entry.get('state') or 'present',
+                          entry.get('key_store') or default_store, entry, lookup(entry['name'])))
+    return users
+
+
+def account_problems(users):
+    """Duplicates, unknown accounts, and accounts this process cannot become, in words."""
+    problems = []
+    seen = set()
+    euid = os.geteuid()
+    me = current_user()
+    for user in users:
+        if user.name in seen:
+            problems.append("user '%s': listed more than once in opencode_users" % user.name)
+            continue
+        seen.add(user.name)
+        if not user.account.exists:
+            if user.state == 'present':
+                problems.append("user '%s': no such account" % user.name)
+            continue
+        if euid != 0 and user.account.uid != euid:
+            problems.append("user '%s': only root can configure another account, and this module runs as %s "
+                            "(run it with become, or configure only %s)" % (user.name, me, me))
+    return problems
+
+
+def needs_literal_key(user):
+    """Present and not reading its key from the environment."""
+    return user.state == 'present' and user.store != 'env'
+
+
+def pick_key(user, key_maps):
+    """The user's key by precedence: their own ``api_key``, then each map in order; or None."""
+    own = user.entry.get('api_key')
+    if own:
+        return own
+    for mapping in key_maps:
+        value = (mapping or {}).get(user.name)
+        if value:
+            return value
+    return None
+
+
+def key_problems(users, key_maps):
+    return ["user '%s': no API key (%s)" % (u.name, MISSING_KEY_HINT % u.name)
+            for u in users if needs_literal_key(u) and u.account.exists and not pick_key(u, key_maps)]
+
+
+def report(host, problems):
+    """One message for every problem on a host."""
+    return 'host %s: %s; nothing was changed on %s' % (host, '; '.join(problems), host)
+
+
+# --------------------------------------------------------------------------- run as the user
+def user_environ(account):
+    """The environment a user's process gets.
+
+    For the account this module already runs as, the session's own environment (so its
+    XDG_CONFIG_HOME / XDG_DATA_HOME are honoured); for another account, a login-like one built
+    from the user database, as ``sudo -u`` gives (no XDG_* from the caller's session).
+    """
+    if account.uid == os.geteuid():
+        env = dict(os.environ)
+        env.setdefault('HOME', account.home)
+        return env
+    env = dict(HOME=account.home, USER=account.name, LOGNAME=account.name,
+               SHELL=account.shell or '/bin/sh', PATH=os.environ.get('PATH') or '/usr/bin:/bin')
+    for name in ('LANG', 'LC_ALL', 'TZ'):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+def become(account):
+    """In a child process: drop to the account's uid, gid and supplementary groups."""
+    env = user_environ(account)
+    if os.geteuid() == 0:
+        os.initgroups(account.name, account.gid)
+        os.setgid(account.gid)
+        os.setuid(account.uid)
+    if os.getuid() != account.uid or os.geteuid() != account.uid:
+        raise OSError('could not become %s (uid %s)' % (account.name, account.uid))
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        os.chdir(account.home)
+    except OSError:
+        os.chdir('/')
+    return env
+
+
+def _send(fd, obj):
+    data = (json.dumps(obj) + '\n').encode('utf-8')
+    while data:
+        data = data[os.write(fd, data):]
+
+
+class _Lines:
+    """Newline-delimited JSON messages from a pipe."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buf = b''
+
+    def next(self):
+        while b'\n' not in self.buf:
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b'\n', 1)
+        return json.loads(line.decode('utf-8'))
+
+
+class UserProcess:
+    """A child process that has become one user and runs ``plan`` and, when told, ``apply``.
+
+    ``plan(environ)`` returns ``(data, state)``: ``data`` (JSON-able, no secret) goes back to
+    the parent at once; the child then waits.  ``go()`` makes it run ``apply(state)`` and send
+    that result; ``stop()`` makes it exit without writing.  Every failure comes back as a Reply
+    with ``ok`` False and a message (``redact`` removes secrets from unexpected ones).
+    """
+
+    _open_fds = []
+
+    def __init__(self, account, plan, apply=None, redact=lambda text: text):
+        self.account = account
+        self.pid = None
+        result_r, result_w = os.pipe()
+        control_r, control_w = os.pipe()
+        for stream in ('stdout', 'stderr'):
+            getattr(__import__('sys'), stream).flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
+            code = 1
+            try:
+                os.close(result_r)
+                os.close(control_w)
+                for fd in UserProcess._open_fds:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                code = self._child(result_w, _Lines(control_r), plan, apply, redact)
+            finally:
+                os._exit(code)
+        os.close(result_w)
+        os.close(control_r)
+        self.pid = pid
+        self._results = _Lines(result_r)
+        self._control = control_w
+        UserProcess._open_fds.extend([result_r, control_w])
+
+    def _child(self, out, control, plan, apply, redact):
+        try:
+            environ = become(self.account)
+            data, state = plan(environ)
+        except Exception as exc:  # pylint: disable=broad-except
+            _send(out, _failure(exc, redact))
+            return 1
+        _send(out, {'ok': True, 'data': data})
+        order = control.next()
+        if order != 'go' or apply is None:
+            return 0
+        try:
+            _send(out, {'ok': True, 'data': apply(state)})
+        except Exception as exc:  # pylint: disable=broad-except
+            _send(out, _failure(exc, redact))
+            return 1
+        return 0
+
+    def reply(self):
+        msg = self._results.next()
+        if msg is None:
+            return Reply(False, None, 'the process working as %s ended without an answer' % self.account.name)
+        return Reply(bool(msg.get('ok')), msg.get('data'), msg.get('msg'))
+
+    def _tell(self, order):
+        try:
+            _send(self._control, order)
+        except OSError:
+            pass
+
+    def go(self):
+        self._tell('go')
+        return self.reply()
+
+    def stop(self):
+        self._tell('stop')
+
+    def close(self):
+        for fd in (self._results.fd, self._control):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            if fd in UserProcess._open_fds:
+                UserProcess._open_fds.remove(fd)
+        if self.pid:
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+
+def _failure(exc, redact):
+    details = getattr(exc, 'details', None) or {}
+    known = exc.__class__.__name__ == 'Failure'
+    msg = str(exc) if known else '%s: %s' % (type(exc).__name__, exc)
+    out = {'ok': False, 'msg': redact(msg)}
+    if details:
+        out['data'] = dict((k, v) for k, v in details.items() if isinstance(v, (str, int)))
+    if not known:
+        out['data'] = {'exception': redact(''.join(traceback.format_exception_only(type(exc), exc)))}
+    return out
+
+
+def hostname(host=None):
+    return host or socket.gethostname()
+
+
+def redactor(secrets):
+    secrets = sorted(set(s for s in secrets if isinstance(s, str) and s), key=len, reverse=True)
+
+    def redact(text):
+        for secret in secrets:
+            text = text.replace(secret, oc.REDACTED)
+        return text
+    return redact

@@ -1,0 +1,444 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, omniroute.opencode contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: users
+short_description: Configure OpenCode's OmniRoute provider for every user of a host in one run
+version_added: "0.2.0"
+description:
+  - Takes the host's whole user list (the role's O(users)) and, in one module execution, looks up
+    the accounts, checks everything, then merges (or removes) each user's provider entry with the
+    same code and guarantees as M(omniroute.opencode.provider) (lossless, atomic, check and diff
+    mode, keys never shown).
+  - All checks come before any write. Duplicate names, unknown accounts (for C(state=present)),
+    accounts this process may not act for, users without a key, and every file that cannot be
+    parsed or planned are reported together, naming the host and the users; then nothing is
+    written on the host.
+  - Each user's files are read and written only by a child process that has become that user
+    (uid, gid and supplementary groups, C(HOME) and a login-like environment), never by root in
+    the user's tree; a symlink a user planted can only lead where that user may write anyway.
+  - Root is needed only for accounts other than the one the module runs as. Without root, asking
+    for another account fails with a clear error.
+  - For the connecting account the session's C(XDG_CONFIG_HOME)/C(XDG_DATA_HOME) are honoured;
+    other accounts get the environment C(sudo -u) would give (C(HOME), C(USER), C(LOGNAME),
+    C(SHELL), C(PATH)). C(~/.opencode) is honoured for everyone.
+  - With O(installed_keys=true) it only reads, as each user, the installed key of provider O(name)
+    (nothing else from the files) and returns RV(key_requests) for
+    M(omniroute.opencode.api_key)'s O(omniroute.opencode.api_key#module:keys); run it with C(no_log).
+  - M(omniroute.opencode.provider) stays the module for one file.
+author:
+  - OmniRoute OpenCode maintainers (@omniroute)
+options:
+  users:
+    description: The users of this host, in order.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Account name.
+        type: str
+        required: true
+      state:
+        description: "C(present) configures the user; C(absent) removes the entry and stored key."
+        type: str
+        choices: [present, absent]
+      api_key:
+        description: This user's key; wins over O(key_maps).
+        type: str
+      key_store:
+        description: Overrides O(key_store).
+        type: str
+        choices: [config, auth, env]
+      key_env_var:
+        description: Overrides O(key_env_var).
+        type: str
+      base_url:
+        description: Overrides O(base_url).
+        type: str
+      models:
+        description: Overrides O(models).
+        type: list
+        elements: raw
+      model_labels:
+        description: Overrides O(model_labels).
+        type: dict
+      model:
+        description: Overrides O(model).
+        type: str
+      small_model:
+        description: Overrides O(small_model).
+        type: str
+      config_path:
+        description: Config file to edit (C(~) is the user's home).
+        type: str
+      auth_path:
+        description: Explicit C(auth.json).
+        type: str
+      rotate_key:
+        description: Overrides O(omniroute_rotate).
+        type: bool
+      omniroute_allowed_models:
+        description: Overrides O(omniroute_allowed_models).
+        type: list
+        elements: str
+      omniroute_expires_at:
+        description: Overrides O(omniroute_expires_at).
+        type: str
+  key_maps:
+    description:
+      - Mappings from user name to key, highest precedence first, for users without their own
+        C(api_key) (for the role - keys from OmniRoute, C(opencode_api_keys), C(opencode_api_key_var)).
+    type: list
+    elements: dict
+    default: []
+  name:
+    description: Provider id.
+    type: str
+    default: omniroute
+  display_name:
+    description: Provider name OpenCode shows.
+    type: str
+    default: OmniRoute
+  base_url:
+    description: OmniRoute's base URL (normalised to one C(/v1)).
+    type: str
+    default: "http://localhost:20128"
+  models:
+    description: Model catalog.
+    type: list
+    elements: raw
+  model_labels:
+    description: Display names by model id.
+    type: dict
+    default: {}
+  model:
+    description: Default model id.
+    type: str
+  small_model:
+    description: Small model id.
+    type: str
+  key_store:
+    description: Where keys are kept.
+    type: str
+    choices: [config, auth, env]
+    default: config
+  key_env_var:
+    description: "Variable named by C({env:VAR}) for the C(env) store."
+    type: str
+    default: OMNIROUTE_API_KEY
+  backup:
+    description: Keep a timestamped backup of every changed file.
+    type: bool
+    default: false
+  host:
+    description: Host name used in messages (default the host's own name).
+    type: str
+  installed_keys:
+    description: Only read each user's installed key and return RV(key_requests); write nothing.
+    type: bool
+    default: false
+  check_keys:
+    description: Fail when a user needs a key and has none. V(false) only makes sense in check mode (a preflight before keys exist).
+    type: bool
+    default: true
+  omniroute_key_name:
+    description: Server key name; C({user}) and C({host}) are replaced.
+    type: str
+    default: "opencode-{user}@{host}"
+  omniroute_rotate:
+    description: Ask for every key to be rotated.
+    type: bool
+    default: false
+  omniroute_allowed_models:
+    description: Allowed models for every key.
+    type: list
+    elements: str
+  omniroute_expires_at:
+    description: Expiry for every key.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: Plans every user's files as that user and writes nothing.
+  diff_mode:
+    support: full
+    description: "One diff per changed file, headed C(<user>: <path>); keys masked."
+notes:
+  - Module executions per host - one, plus one with O(installed_keys=true) when keys come from OmniRoute.
+"""
+
+EXAMPLES = r"""
+- name: Configure OpenCode for every developer of this laptop
+  omniroute.opencode.users:
+    host: "{{ inventory_hostname }}"
+    base_url: https://omniroute.example.com
+    users:
+      - {name: alice, api_key: "{{ vault_alice_key }}"}
+      - {name: bob, key_store: env}
+      - {name: carol, state: absent}
+  become: true
+"""
+
+RETURN = r"""
+users:
+  description: Per user, what M(omniroute.opencode.provider) returns (path, files, changes, auth_path,
+    auth_changed, base_url, models, entry with the key masked), or C(skipped) for an absent user
+    without an account; plus C(backup_files).
+  returned: always
+  type: dict
+key_requests:
+  description: With O(installed_keys=true), one entry per user whose key OmniRoute manages (label, name,
+    state, rotate, installed_key, allowed_models, expires_at). Holds keys - use no_log.
+  returned: when O(installed_keys=true)
+  type: list
+  elements: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
+
+USER_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    state=dict(type='str', choices=['present', 'absent']),
+    # raw, so that a list or a mapping given by mistake is refused unseen, not written as its repr.
+    api_key=dict(type='raw', no_log=True),
+    key_store=dict(type='str', choices=['config', 'auth', 'env']),
+    key_env_var=dict(type='str', no_log=False),
+    base_url=dict(type='str'),
+    models=dict(type='list', elements='raw'),
+    model_labels=dict(type='dict'),
+    model=dict(type='str'),
+    small_model=dict(type='str'),
+    config_path=dict(type='str'),
+    auth_path=dict(type='str'),
+    rotate_key=dict(type='bool', no_log=False),
+    omniroute_allowed_models=dict(type='list', elements='str'),
+    omniroute_expires_at=dict(type='str'),
+)
+
+ARGUMENT_SPEC = dict(
+    users=dict(type='list', elements='dict', required=True, options=USER_OPTIONS),
+    key_maps=dict(type='list', elements='dict', default=[], no_log=True),
+    name=dict(type='str', default=oc.DEFAULT_NAME),
+    display_name=dict(type='str', default=oc.DEFAULT_DISPLAY_NAME),
+    base_url=dict(type='str', default=oc.DEFAULT_BASE_URL),
+    models=dict(type='list', elements='raw'),
+    model_labels=dict(type='dict', default={}),
+    model=dict(type='str'),
+    small_model=dict(type='str'),
+    key_store=dict(type='str', choices=['config', 'auth', 'env'], default='config'),
+    key_env_var=dict(type='str', default='OMNIROUTE_API_KEY', no_log=False),
+    backup=dict(type='bool', default=False),
+    host=dict(type='str'),
+    installed_keys=dict(type='bool', default=False),
+    check_keys=dict(type='bool', default=True),
+    omniroute_key_name=dict(type='str', default='opencode-{user}@{host}', no_log=False),
+    omniroute_rotate=dict(type='bool', default=False),
+    omniroute_allowed_models=dict(type='list', elements='str'),
+    omniroute_expires_at=dict(type='str'),
+)
+
+
+def _pick(user, params, option):
+    value = user.entry.get(option)
+    return params[option] if value is None else value
+
+
+def provider_params(user, params, key):
+    """The ``_configure`` parameters for one user (what the provider module would get)."""
+    out = dict(cfg.PARAM_DEFAULTS)
+    out.update(name=params['name'], display_name=params['display_name'], state=user.state,
+               backup=params['backup'], path=user.entry.get('config_path'),
+               auth_path=user.entry.get('auth_path'))
+    for option in ('base_url', 'model_labels', 'model', 'small_model'):
+        out[option] = _pick(user, params, option)
+    models = _pick(user, params, 'models')
+    out['models'] = list(oc.DEFAULT_MODELS) if models is None else models
+    if user.store == 'env':
+        out.update(api_key='{env:%s}' % _pick(user, params, 'key_env_var'), key_store='config')
+    else:
+        out.update(api_key=key or oc.DEFAULT_API_KEY, key_store=user.store)
+    return out
+
+
+# --------------------------------------------------------------------------- work in the child
+def configure_work(module, user, uparams, host, secrets):
+    """``(plan, apply)`` for one user's process."""
+    who = cfg.where(user.name, host)
+
+    def plan(environ):
+        user_plan = cfg.plan(uparams, environ, who)
+        data = cfg.describe(user_plan, secrets, module._diff, diff_label=user.name)
+        data['warnings'] = user_plan.warnings
+        return data, user_plan
+
+    def apply(user_plan):
+        return cfg.apply(module, user_plan.changes, uparams['backup'], who, stale=user_plan.stale)
+
+    return plan, apply
+
+
+def installed_key_work(uparams, host):
+    """``plan`` that reads only the installed key of provider ``name`` for one user."""
+    who = cfg.where(uparams.get('user'), host)
+
+    def plan(environ):
+        target, lower, _warnings = cfg._config_files(uparams, environ, uparams['name'])
+        paths = [target] + list(reversed(lower))
+        texts = [_read_or_none(p, who) for p in paths]
+        auth = uparams['auth_path'] or os.path.join(oc.data_dir(environ), 'auth.json')
+        key = oc.installed_key([t for t in texts if t], _read_or_none(auth, who), uparams['name'])
+        return {'installed_key': key}, None
+
+    return plan
+
+
+def _read_or_none(path, who):
+    try:
+        return cfg._read(path, who)[0]
+    except cfg.Failure:
+        return None
+
+
+# --------------------------------------------------------------------------- the run
+def start_all(users, works, redact):
+    return [(user, us.UserProcess(user.account, plan, apply, redact)) for user, (plan, apply) in zip(users, works)]
+
+
+def finish(children):
+    for _user, child in children:
+        child.close()
+
+
+def collect_plans(children):
+    """Each child's plan; ``(results, problems)``."""
+    results, problems = {}, []
+    for user, child in children:
+        reply = child.reply()
+        if reply.ok:
+            results[user.name] = reply.data
+        else:
+            problems.append("user '%s': %s" % (user.name, reply.msg))
+    return results, problems
+
+
+def run_configure(module, users, host, redact):
+    params = module.params
+    key_maps = params['key_maps']
+    todo = [u for u in users if u.account.exists]
+    secrets = [us.pick_key(u, key_maps) for u in todo]
+    works = [configure_work(module, u, provider_params(u, params, us.pick_key(u, key_maps)), host,
+                            [s for s in secrets if s]) for u in todo]
+    children = start_all(todo, works, redact)
+    applied = False
+    try:
+        results, problems = collect_plans(children)
+        write = not problems and not module.check_mode
+        for user, child in children:
+            if not write or not results[user.name]['changed']:
+                child.stop()
+                continue
+            reply = child.go()
+            applied = True
+            if not reply.ok:
+                problems.append("user '%s': %s" % (user.name, reply.msg))
+            elif reply.data:
+                results[user.name]['backup_files'] = reply.data
+    finally:
+        finish(children)
+    if problems and not applied:
+        module.fail_json(msg=us.report(host, problems))
+    if problems:
+        module.fail_json(msg='host %s: %s; the other users were configured' % (host, '; '.join(problems)),
+                         users=_public(results))
+    for user in users:
+        if not user.account.exists:
+            results[user.name] = {'changed': False, 'skipped': True, 'msg': 'no such account; nothing to remove'}
+    return results
+
+
+def _public(results):
+    return dict((name, dict((k, v) for k, v in r.items() if k != 'diff')) for name, r in results.items())
+
+
+def key_request(user, params, host, installed):
+    name = params['omniroute_key_name'].replace('{user}', user.name).replace('{host}', host)
+    req = dict(label=user.name, name=name, state=user.state)
+    if user.state == 'present':
+        req.update(rotate=_pick_rotate(user, params), installed_key=installed,
+                   allowed_models=_pick(user, params, 'omniroute_allowed_models'),
+                   expires_at=_pick(user, params, 'omniroute_expires_at'))
+    return req
+
+
+def _pick_rotate(user, params):
+    value = user.entry.get('rotate_key')
+    return bool(params['omniroute_rotate'] if value is None else value)
+
+
+def run_installed_keys(module, users, host, redact):
+    params = module.params
+    wanted = [u for u in users if u.state == 'absent' or (us.needs_literal_key(u) and not u.entry.get('api_key'))]
+    readable = [u for u in wanted if u.state == 'present' and u.account.exists]
+    works = []
+    for user in readable:
+        uparams = provider_params(user, params, None)
+        uparams['user'] = user.name
+        works.append((installed_key_work(uparams, host), None))
+    children = start_all(readable, works, redact)
+    try:
+        results, problems = collect_plans(children)
+        for _user, child in children:
+            child.stop()
+    finally:
+        finish(children)
+    if problems:
+        module.fail_json(msg=us.report(host, problems))
+    return [key_request(u, params, host, (results.get(u.name) or {}).get('installed_key')) for u in wanted]
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    host = us.hostname(params['host'])
+    users = us.effective_users(params['users'], params['key_store'])
+    problems = us.account_problems(users)
+    if (params['check_keys'] or not module.check_mode) and not params['installed_keys']:
+        problems += us.key_problems(users, params['key_maps'])
+    if problems:
+        module.fail_json(msg=us.report(host, problems))
+    secrets = [u.entry.get('api_key') for u in users]
+    for mapping in params['key_maps']:
+        secrets.extend(v for v in (mapping or {}).values() if isinstance(v, str))
+    redact = us.redactor(secrets)
+
+    if params['installed_keys']:
+        module.exit_json(changed=False, key_requests=run_installed_keys(module, users, host, redact))
+
+    results = run_configure(module, users, host, redact)
+    out = dict(changed=any(r['changed'] for r in results.values()), users={}, host=host)
+    diffs = []
+    for name, result in results.items():
+        diffs.extend(result.pop('diff', []))
+        for warning in result.pop('warnings', []):
+            module.warn('user %s: %s' % (name, warning))
+        out['users'][name] = result
+    if module._diff:
+        out['diff'] = diffs
+    module.exit_json(**out)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+"""The users module and its per-user child processes, on real files and real accounts.
+
+Runs as root (as CI and this machine do); the child-process tests drop to the existing ``nobody`` account
+(no account is created). Every secret is searched for in every output.
+"""
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import pwd
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.omniroute.opencode.plugins.modules import users
+
+KEY = 'sk-unit-users-5c7e21'
+OTHER_SECRET = 'sk-ant-other-provider-77aa'
+ME = pwd.getpwuid(os.geteuid()).pw_name
+
+
+def run(capsys, args, check=False, diff=False):
+    args = dict(args)
+    args.setdefault('host', 'laptop9')
+    if check:
+        args['_ansible_check_mode'] = True
+    if diff:
+        args['_ansible_diff'] = True
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exc:
+            users.main()
+    out = capsys.readouterr().out
+    return exc.value.code, json.loads(out), out
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.delenv('XDG_CONFIG_HOME', raising=False)
+    monkeypatch.delenv('XDG_DATA_HOME', raising=False)
+    return tmp_path
+
+
+def files_under(path):
+    return sorted(os.path.join(d, f) for d, _s, fs in os.walk(str(path)) for f in fs)
+
+
+def test_one_run_configures_checks_and_diffs_per_user(home, capsys):
+    rc, res, out = run(capsys, {'users': [{'name': ME, 'api_key': KEY}, {'name': 'no-such-dev-zz', 'state': 'absent'}]},
+                       check=True, diff=True)
+    assert rc == 0 and res['changed'] and files_under(home) == []
+    path = str(home / '.config' / 'opencode' / 'opencode.json')
+    assert res['users'][ME]['files'] == [path]
+    assert res['users']['no-such-dev-zz']['skipped']
+    assert [d['before_header'] for d in res['diff']] == ['%s: %s' % (ME, path)]
+    assert KEY not in out
+
+    rc, res, out = run(capsys, {'users': [{'name': ME, 'api_key': KEY}]}, diff=True)
+    assert rc == 0 and res['changed'] and KEY not in out
+    assert KEY in (home / '.config' / 'opencode' / 'opencode.json').read_text()
+    rc, res, _out = run(capsys, {'users': [{'name': ME, 'api_key': KEY}]})
+    assert rc == 0 and not res['changed']
+
+
+def test_key_precedence_and_env_store(home, capsys):
+    maps = [{ME: 'sk-from-omniroute-1111'}, {ME: 'sk-from-map-2222'}]
+    rc, _res, out = run(capsys, {'users': [{'name': ME}], 'key_maps': maps})
+    assert rc == 0 and 'sk-from-omniroute-1111' not in out
+    text = (home / '.config' / 'opencode' / 'opencode.json').read_text()
+    assert 'sk-from-omniroute-1111' in text and 'sk-from-map-2222' not in text
+    rc, _res, _out = run(capsys, {'users': [{'name': ME, 'key_store': 'env', 'key_env_var': 'MY_KEY'}], 'key_maps': maps})
+    assert rc == 0
+    text = (home / '.config' / 'opencode' / 'opencode.json').read_text()
+    assert '{env:MY_KEY}' in text and 'sk-from' not in text
+
+
+def test_every_problem_is_reported_before_anything_is_written(home, capsys):
+    rc, res, out = run(capsys, {'users': [
+        {'name': ME, 'api_key': KEY}, {'name': ME, 'api_key': KEY},
+        {'name': 'no-such-dev-zz', 'api_key': KEY}, {'name': 'daemon'}]})
+    assert rc == 1
+    msg = res['msg']
+    assert msg.startswith('host laptop9: ') and msg.endswith('nothing was changed on laptop9')
+    assert "user '%s': listed more than once" % ME in msg
+    assert "user 'no-such-dev-zz': no such account" in msg
+    assert "user 'daemon': no API key" in msg
+    assert files_under(home) == [] and KEY not in out
+
+
+def test_installed_keys_mode_returns_only_this_providers_key(home, capsys):
+    cfg = home / '.config' / 'opencode' / 'opencode.jsonc'
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text('{\n // mine\n "provider": {"anthropic": {"options": {"apiKey": "%s"}},\n'
+                   '  "omniroute": {"options": {"apiKey": "%s"}}}\n}\n' % (OTHER_SECRET, KEY))
+    auth = home / '.local' / 'share' / 'opencode' / 'auth.json'
+    auth.parent.mkdir(parents=True)
+    auth.write_text('{"openai": {"type": "api", "key": "%s-auth"}}' % OTHER_SECRET)
+    before = cfg.read_text()
+    rc, res, out = run(capsys, {'users': [{'name': ME}, {'name': 'gone-dev-zz', 'state': 'absent'},
+                                          {'name': 'daemon', 'key_store': 'env'}],
+                                'installed_keys': True, 'omniroute_key_name': 'oc-{user}@{host}',
+                                'omniroute_allowed_models': ['auto']}, check=True)
+    assert rc == 0 and not res['changed'] and OTHER_SECRET not in out
+    assert res['key_requests'] == [
+        dict(label=ME, name='oc-%s@laptop9' % ME, state='present', rotate=False, installed_key=KEY,
+             allowed_models=['auto'], expires_at=None),
+        dict(label='gone-dev-zz', name='oc-gone-dev-zz@laptop9', state='absent')]
+    assert cfg.read_text() == before
+
+
+def test_a_key_that_is_not_a_string_is_refused_unseen(home, capsys):
+    rc, res, out = run(capsys, {'users': [{'name': ME, 'api_key': [KEY, 'sk-second-9d1f']}]})
+    assert rc == 1 and 'api_key must be a string' in res['msg'] and 'value not shown' in res['msg']
+    assert KEY not in out and 'sk-second-9d1f' not in out and files_under(home) == []
