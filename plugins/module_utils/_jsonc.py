@@ -345,17 +345,22 @@ class Document:
             i = _WS.match(clean, i).end() + 1            # past ':'
             value_start = _WS.match(clean, i).end()
             value_end = self._known.get(value_start) or _skip_value(clean, value_start)
-            i = _WS.match(clean, value_end).end()
-            comma, trailing = None, False
-            if clean[i] == ',':
-                comma = i
-                i = _WS.match(clean, i + 1).end()
-            else:
-                k = bisect.bisect_left(self.trailing_commas, value_end)
-                if k < len(self.trailing_commas) and self.trailing_commas[k] < i:
-                    comma, trailing = self.trailing_commas[k], True
+            i, comma, trailing = self._after_value(value_end)
             members.append(Member(key, key_start, value_start, value_end, comma, trailing))
         return ObjectSpan(start, i, members)
+
+    def _after_value(self, value_end):
+        """``(next, comma, trailing)`` after a member or element ending at ``value_end``: where the
+        next one (or the closing bracket) starts, the offset of its comma (None when there is
+        none) and whether that comma is a trailing one (blanked in the clean copy)."""
+        clean = self.clean
+        i = _WS.match(clean, value_end).end()
+        if clean[i] == ',':
+            return _WS.match(clean, i + 1).end(), i, False
+        k = bisect.bisect_left(self.trailing_commas, value_end)
+        if k < len(self.trailing_commas) and self.trailing_commas[k] < i:
+            return i, self.trailing_commas[k], True
+        return i, None, False
 
     def array_at(self, start):
         """Locate the elements of the array whose ``[`` is at ``start``.
@@ -375,15 +380,7 @@ class Document:
         while clean[i] != ']':
             value_start = i
             value_end = self._known.get(value_start) or _skip_value(clean, value_start)
-            i = _WS.match(clean, value_end).end()
-            comma, trailing = None, False
-            if clean[i] == ',':
-                comma = i
-                i = _WS.match(clean, i + 1).end()
-            else:
-                k = bisect.bisect_left(self.trailing_commas, value_end)
-                if k < len(self.trailing_commas) and self.trailing_commas[k] < i:
-                    comma, trailing = self.trailing_commas[k], True
+            i, comma, trailing = self._after_value(value_end)
             members.append(Member(None, value_start, value_start, value_end, comma, trailing))
         return ObjectSpan(start, i, members)
 
