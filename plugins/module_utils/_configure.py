@@ -279,8 +279,9 @@ def plan(params, environ, who=None):
         found = oc.installed_key_from_auth(atext, name) if atext is not None else None
         user_key = 'present' if oc.is_real_key(found) else 'missing'
         if user_key == 'missing':
-            warnings.append('no key for provider %s in %s (%s): run `opencode auth login`, choose %s and '
-                            'paste the OmniRoute key' % (name, auth_path, who, name))
+            # The users module prefixes host and user.
+            warnings.append('no key for provider %s in %s: run `opencode auth login`, choose %s and '
+                            'paste the OmniRoute key' % (name, auth_path, name))
     elif atext is not None or auth_key is not None:
         new_auth = _plan(auth_path, atext, lambda t: oc.plan_auth(t, name, auth_key), who)
         if new_auth != (atext or ''):

@@ -3,7 +3,8 @@
 fail() { echo "test-pull verify: $*" >&2; exit 1; }
 owner_mode() { stat -c '%U %a' "$1"; }
 cfg_a=/home/alice/.config/opencode/opencode.jsonc
-[ "$(owner_mode $cfg_a)" = "alice 600" ] || fail "$cfg_a: $(owner_mode $cfg_a)"
+# No key goes into the config (key source user), so its mode stays the one alice gave it.
+[ "$(owner_mode $cfg_a)" = "alice 644" ] || fail "$cfg_a: $(owner_mode $cfg_a)"
 grep -qF "// alice's own settings -- must survive every pull" $cfg_a || fail "alice's comment lost"
 grep -qF '"theme": "nord"' $cfg_a || fail "alice's theme lost"
 auth_a=/home/alice/.local/share/opencode/auth.json
