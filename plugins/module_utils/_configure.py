@@ -32,9 +32,11 @@ from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import J
 Change = namedtuple('Change', 'path real old new holds_secret words kind name', defaults=('config', None))
 
 # Everything planned for one user; ``stale`` lists temporary files an interrupted earlier run
-# left next to the files (removed by ``apply``); ``catalog`` says where the model catalog came from.
-UserPlan = namedtuple('UserPlan', 'spec target changes entry warnings auth_path auth_changed stale catalog',
-                      defaults=((), None))
+# left next to the files (removed by ``apply``); ``catalog`` says where the model catalog came from;
+# ``user_key`` (``key_source=user`` only) is ``present`` or ``missing``: whether the user's own
+# auth.json holds a real key for the provider (the key itself never leaves the plan).
+UserPlan = namedtuple('UserPlan', 'spec target changes entry warnings auth_path auth_changed stale catalog user_key',
+                      defaults=((), None, None))
 
 # The provider options this plan reads, with their defaults (the modules' argument specs).
 PARAM_DEFAULTS = dict(
@@ -45,6 +47,10 @@ PARAM_DEFAULTS = dict(
     base_url=oc.DEFAULT_BASE_URL,
     api_key=oc.DEFAULT_API_KEY,
     key_store='config',
+    # ``user``: the key is the developer's own (``opencode auth login``); with key_store=auth the
+    # config is written without a key and auth.json is only read, never written (except to remove
+    # the entry on state=absent).
+    key_source='given',
     auth_path=None,
     models=None,  # the seed's catalog with catalog=static, nothing with catalog=gateway
     model_labels={},
@@ -267,7 +273,16 @@ def plan(params, environ, who=None):
     auth_key = params['api_key'] if present and params['key_store'] == 'auth' else None
     atext, areal = _read(auth_path, who)
     auth_changed = False
-    if atext is not None or auth_key is not None:
+    user_key = None
+    if present and user_keyed(params):
+        # The developer's own key: report whether there is one, never write or return it.
+        found = oc.installed_key_from_auth(atext, name) if atext is not None else None
+        user_key = 'present' if oc.is_real_key(found) else 'missing'
+        if user_key == 'missing':
+            # The users module prefixes host and user.
+            warnings.append('no key for provider %s in %s: run `opencode auth login`, choose %s and '
+                            'paste the OmniRoute key' % (name, auth_path, name))
+    elif atext is not None or auth_key is not None:
         new_auth = _plan(auth_path, atext, lambda t: oc.plan_auth(t, name, auth_key), who)
         if new_auth != (atext or ''):
             auth_changed = True
@@ -281,7 +296,13 @@ def plan(params, environ, who=None):
     stale = []
     for real in sorted(set([real, areal] + [c.real for c in changes])):
         stale.extend(stale_temps(real))
-    return UserPlan(spec, target, changes, entry, warnings, auth_path, auth_changed, tuple(stale), catalog)
+    return UserPlan(spec, target, changes, entry, warnings, auth_path, auth_changed, tuple(stale), catalog,
+                    user_key)
+
+
+def user_keyed(params):
+    """True when the developer provides the key in their own auth.json (key_source=user, store auth)."""
+    return params.get('key_source') == 'user' and params['key_store'] == 'auth'
 
 
 def apply(module, changes, backup, who=None, stale=()):
@@ -379,6 +400,8 @@ def describe(user_plan, secrets, diff, diff_label=None):
         out.update(base_url=user_plan.spec.base_url, models=user_plan.spec.model_ids, entry=entry)
     if user_plan.catalog is not None:
         out['catalog'] = user_plan.catalog
+    if user_plan.user_key is not None:
+        out['key'] = user_plan.user_key
     if diff:
         out['diff'] = diff_views(user_plan.changes, secrets, diff_label)
     return out

@@ -86,9 +86,9 @@ def account_problems(users):
     return problems
 
 
-def needs_literal_key(user):
-    """Present and not reading its key from the environment."""
-    return user.state == 'present' and user.store != 'env'
+def needs_literal_key(user, key_source='given'):
+    """Present, not reading its key from the environment, and not keeping a key of their own."""
+    return user.state == 'present' and user.store != 'env' and not (key_source == 'user' and user.store == 'auth')
 
 
 def pick_key(user, key_maps):
@@ -103,9 +103,26 @@ def pick_key(user, key_maps):
     return None
 
 
-def key_problems(users, key_maps):
+def key_problems(users, key_maps, key_source='given'):
+    if key_source == 'user':
+        return source_problems(users)
     return ["user '%s': no API key (%s)" % (u.name, MISSING_KEY_HINT % u.name)
             for u in users if needs_literal_key(u) and u.account.exists and not pick_key(u, key_maps)]
+
+
+def source_problems(users):
+    """With key_source=user: a key store that cannot hold the developer's own key, or a key given anyway."""
+    problems = []
+    for user in users:
+        if user.state != 'present':
+            continue
+        if user.store == 'config':
+            problems.append("user '%s': key_source user keeps the developer's own key in auth.json; "
+                            "use key_store auth (or env), not config" % user.name)
+        elif user.entry.get('api_key'):
+            problems.append("user '%s': api_key is given but key_source is user (the developer provides "
+                            "the key); remove one of them" % user.name)
+    return problems
 
 
 def report(host, problems):

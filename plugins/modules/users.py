@@ -130,6 +130,19 @@ options:
     type: str
     choices: [config, auth, env]
     default: config
+  key_source:
+    description:
+      - Where the keys come from. V(given) - O(users[].api_key) and O(key_maps), written to the key store.
+      - V(user) - each developer provides their own key, with C(opencode auth login) and OmniRoute's key.
+        For users with the key store C(auth), the entry is written without a key and C(auth.json) is only
+        read, as that user, to report in RV(users) C(key) whether it holds a real key for provider
+        O(name) (V(present) or V(missing)); the key is kept byte for byte and never returned. A user
+        without a key is a warning naming host and user, not a failure. C(state=absent) still removes
+        the entry and the stored key. The key store C(config) cannot be used with it, and no O(key_maps)
+        or O(users[].api_key) are read.
+    type: str
+    choices: [given, user]
+    default: given
   key_env_var:
     description: "Variable named by C({env:VAR}) for the C(env) store."
     type: str
@@ -185,15 +198,30 @@ EXAMPLES = r"""
       - {name: bob, key_store: env}
       - {name: carol, state: absent}
   become: true
+
+- name: Pull mode - each developer logs in with their own key; report who has not yet
+  omniroute.opencode.users:
+    base_url: https://omniroute.example.com
+    key_store: auth
+    key_source: user
+    users: [{name: alice}, {name: bob}]
+  become: true
 """
 
 RETURN = r"""
 users:
   description: Per user, what M(omniroute.opencode.provider) returns (path, files, changes, auth_path,
-    auth_changed, base_url, models, entry with the key masked), or C(skipped) for an absent user
+    auth_changed, base_url, models, entry with the key masked; with O(key_source=user) also C(key),
+    V(present) or V(missing)), or C(skipped) for an absent user
     without an account; plus C(backup_files).
   returned: always
   type: dict
+keys_missing:
+  description: With O(key_source=user), the users (key store C(auth), present) whose C(auth.json) holds no
+    real key for provider O(name); each also has C(key=missing) in RV(users) and a warning.
+  returned: when O(key_source=user)
+  type: list
+  elements: str
 key_requests:
   description: With O(installed_keys=true), one entry per user whose key OmniRoute manages (label, name,
     state, rotate, installed_key, allowed_models, expires_at). Holds keys - use no_log.
@@ -239,6 +267,7 @@ ARGUMENT_SPEC = dict(
     model=dict(type='str'),
     small_model=dict(type='str'),
     key_store=dict(type='str', choices=['config', 'auth', 'env'], default='config'),
+    key_source=dict(type='str', choices=['given', 'user'], default='given'),
     key_env_var=dict(type='str', default='OMNIROUTE_API_KEY', no_log=False),
     backup=dict(type='bool', default=False),
     host=dict(type='str'),
@@ -268,6 +297,10 @@ def provider_params(user, params, key):
     out['models'] = list(oc.DEFAULT_MODELS) if models is None else models
     if user.store == 'env':
         out.update(api_key='{env:%s}' % _pick(user, params, 'key_env_var'), key_store='config')
+    elif params['key_source'] == 'user':
+        # No key from the caller: the placeholder only fills the spec; key_store=auth keeps it out
+        # of the config, and key_source=user keeps auth.json as the developer left it.
+        out.update(api_key=oc.DEFAULT_API_KEY, key_store=user.store, key_source='user')
     else:
         out.update(api_key=key or oc.DEFAULT_API_KEY, key_store=user.store)
     return out
@@ -336,7 +369,7 @@ def collect_plans(children):
 
 def run_configure(module, users, host, redact):
     params = module.params
-    key_maps = params['key_maps']
+    key_maps = [] if params['key_source'] == 'user' else params['key_maps']
     todo = [u for u in users if u.account.exists]
     secrets = [us.pick_key(u, key_maps) for u in todo]
     works = [configure_work(module, u, provider_params(u, params, us.pick_key(u, key_maps)), host,
@@ -416,7 +449,7 @@ def main():
     users = us.effective_users(params['users'], params['key_store'])
     problems = us.account_problems(users)
     if (params['check_keys'] or not module.check_mode) and not params['installed_keys']:
-        problems += us.key_problems(users, params['key_maps'])
+        problems += us.key_problems(users, params['key_maps'], params['key_source'])
     if problems:
         module.fail_json(msg=us.report(host, problems))
     secrets = [u.entry.get('api_key') for u in users]
@@ -433,8 +466,10 @@ def main():
     for name, result in results.items():
         diffs.extend(result.pop('diff', []))
         for warning in result.pop('warnings', []):
-            module.warn('user %s: %s' % (name, warning))
+            module.warn('host %s, user %s: %s' % (host, name, warning))
         out['users'][name] = result
+    if params['key_source'] == 'user':
+        out['keys_missing'] = [n for n, r in out['users'].items() if r.get('key') == 'missing']
     if module._diff:
         out['diff'] = diffs
     module.exit_json(**out)

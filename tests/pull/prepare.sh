@@ -18,4 +18,20 @@ cat > /home/dave/.config/opencode/opencode.json <<'JSON'
 JSON
 chown dave:dave /home/dave/.config/opencode/opencode.json
 chmod 0600 /home/dave/.config/opencode/opencode.json
+# No vault in pull mode: alice stored her own OmniRoute key (what `opencode auth login` writes),
+# as alice, next to another provider's key; bob has stored none. dave, who is leaving, has one too.
+own_auth() {  # own_auth USER: stdin becomes USER's auth.json, written by USER
+  sudo -u "$1" -H sh -euc 'umask 077; mkdir -p "$HOME/.local/share/opencode"; cat > "$HOME/.local/share/opencode/auth.json"'
+}
+own_auth alice <<'JSON'
+{
+  "anthropic": {"type": "api", "key": "sk-pulltest-alice-anthropic-7e7e7e"},
+  "omniroute":   { "type": "api", "key": "sk-pulltest-alice-own-a11ce0" }
+}
+JSON
+own_auth dave <<'JSON'
+{"omniroute": {"type": "api", "key": "sk-pulltest-old-dave-auth-0e0e0e"}, "openai": {"type": "api", "key": "sk-pulltest-dave-openai-0f0f0f"}}
+JSON
+# Fingerprints only (no key on disk elsewhere): verify.sh checks alice's file is unchanged.
+sha256sum /home/alice/.local/share/opencode/auth.json > /root/alice-auth.sha256
 install -d -m 0755 /etc/omniroute-opencode

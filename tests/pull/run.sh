@@ -8,8 +8,9 @@
 # The laptop (container pull-laptop, image from tests/ee/laptop-image.sh: git + ansible-core) has
 # four accounts; its settings file /etc/omniroute-opencode/pull.yml (what the MDM would drop)
 # lists five developers: one listed developer has no account on this laptop and must be skipped,
-# one is leaving. Checks: files and key locations, what the real OpenCode resolves, the systemd
-# units of opencode_pull_schedule, and no key in either run's output. The caller holds the lock.
+# one is leaving. Keys are developer-provided (opencode_api_key_source: user): one developer has
+# stored her own, one has none and must be reported. Checks: files and key locations, what the
+# real OpenCode resolves, the systemd units of opencode_pull_schedule, and no key in either run's output. The caller holds the lock.
 set -euo pipefail
 log() { echo "test-pull: $*" >&2; }
 image=${1:?usage: run.sh FLEET_LAPTOP_IMAGE OPENCODE_BIN}
@@ -54,6 +55,11 @@ pull() {  # pull N: one ansible-pull run; sets $secs and checks the recap
 pull 1; log "ansible-pull, first run: ${secs} s, ${changed} changed"
 [ "$changed" -gt 0 ] || { cat "$work/pull-1.log" >&2; log "the first run changed nothing"; exit 1; }
 grep -q 'zoe' "$work/pull-1.log" || { log "the developer without an account (zoe) is not reported"; exit 1; }
+# Ansible wraps long warnings: search the log as one line.
+flat=$(tr '\n' ' ' <"$work/pull-1.log" | tr -s ' ')
+grep -q 'WARNING.*host localhost, user bob: no key for provider omniroute' <<<"$flat" \
+  || { cat "$work/pull-1.log" >&2; log "the developer without a key (bob) is not reported"; exit 1; }
+grep -q 'no OmniRoute key in auth.json for bob' <<<"$flat" || { log "no summary of developers without a key"; exit 1; }
 pull 2; log "ansible-pull, second run: ${secs} s, ${changed} changed"
 [ "$changed" -eq 0 ] || { cat "$work/pull-2.log" >&2; log "the second run changed $changed tasks"; exit 1; }
 

@@ -3,11 +3,21 @@
 fail() { echo "test-pull verify: $*" >&2; exit 1; }
 owner_mode() { stat -c '%U %a' "$1"; }
 cfg_a=/home/alice/.config/opencode/opencode.jsonc
-[ "$(owner_mode $cfg_a)" = "alice 600" ] || fail "$cfg_a: $(owner_mode $cfg_a)"
+# No key goes into the config (key source user), so its mode stays the one alice gave it.
+[ "$(owner_mode $cfg_a)" = "alice 644" ] || fail "$cfg_a: $(owner_mode $cfg_a)"
 grep -qF "// alice's own settings -- must survive every pull" $cfg_a || fail "alice's comment lost"
 grep -qF '"theme": "nord"' $cfg_a || fail "alice's theme lost"
+auth_a=/home/alice/.local/share/opencode/auth.json
+sha256sum -c --quiet /root/alice-auth.sha256 || fail "$auth_a (alice's own key) changed"
+[ "$(owner_mode $auth_a)" = "alice 600" ] || fail "$auth_a: $(owner_mode $auth_a)"
+for c in $cfg_a /home/bob/.config/opencode/opencode.json; do
+  grep -q '"baseURL"' "$c" || fail "$c has no provider entry"
+  ! grep -q apiKey "$c" || fail "$c carries an apiKey (key source user: none from the controller)"
+done
 auth_b=/home/bob/.local/share/opencode/auth.json
-[ "$(owner_mode $auth_b)" = "bob 600" ] || fail "$auth_b: $(owner_mode $auth_b)"
+[ ! -e $auth_b ] || fail "$auth_b was created; bob has not stored a key himself"
+auth_d=/home/dave/.local/share/opencode/auth.json
+grep -qF sk-pulltest-dave-openai-0f0f0f $auth_d || fail "dave's other provider key was lost"
 grep -qF '{env:OMNIROUTE_API_KEY}' /home/carol/.config/opencode/opencode.json || fail "carol has no {env:} reference"
 grep -qF "// dave is leaving this team" /home/dave/.config/opencode/opencode.json || fail "dave's comment lost"
 [ ! -e /home/zoe ] || fail "zoe's home exists"
@@ -18,11 +28,9 @@ where() {
     | grep -v -e '^/etc/omniroute-opencode/pull.yml$' -e '^/var/lib/omniroute-opencode/ansible_collections/' \
     | sort | tr '\n' ' '
 }
-[ "$(where sk-pulltest-alice-a11ce0)" = "$cfg_a " ] || fail "alice's key is in: $(where sk-pulltest-alice-a11ce0)"
-[ "$(where sk-pulltest-bob-b0b0b0)" = "$auth_b " ] || fail "bob's key is in: $(where sk-pulltest-bob-b0b0b0)"
-[ -z "$(where sk-pulltest-carol-ca401e)" ] || fail "carol's key is on disk: $(where sk-pulltest-carol-ca401e)"
-[ -z "$(where sk-pulltest-zoe-20e20e)" ] || fail "zoe's key is on disk: $(where sk-pulltest-zoe-20e20e)"
-[ -z "$(where sk-pulltest-old-dave-0d0d0d)" ] || fail "dave's old key is still in: $(where sk-pulltest-old-dave-0d0d0d)"
+[ "$(where sk-pulltest-alice-own-a11ce0)" = "$auth_a " ] || fail "alice's key is in: $(where sk-pulltest-alice-own-a11ce0)"
+[ -z "$(where sk-pulltest-old-dave-0d0d0d)" ] || fail "dave's old config key is still in: $(where sk-pulltest-old-dave-0d0d0d)"
+[ -z "$(where sk-pulltest-old-dave-auth-0e0e0e)" ] || fail "dave's stored key is still in: $(where sk-pulltest-old-dave-auth-0e0e0e)"
 # The real OpenCode, as each developer.
 export OPENCODE_DISABLE_AUTOUPDATE=1 OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_DEFAULT_PLUGINS=1 \
        OPENCODE_DISABLE_LSP_DOWNLOAD=1 OPENCODE_DISABLE_PROJECT_CONFIG=1
@@ -39,4 +47,7 @@ grep -qE "^ExecStart=.*/ansible-pull -U https://git.example.com/platform/omnirou
 ap=$(sed -nE 's/^ExecStart=([^ ]+) .*/\1/p' $svc); [ -x "$ap" ] || fail "$svc runs $ap, which is not executable"
 grep -qx 'OnUnitActiveSec=30min' $tmr || fail "$tmr: no 30 min interval"
 grep -qx 'Environment=ANSIBLE_COLLECTIONS_PATH=/var/lib/omniroute-opencode' $svc || fail "$svc: no collections path"
+# What OpenCode itself lists as alice's stored credentials.
+creds=$(cd /tmp && sudo -u alice -H --preserve-env=OPENCODE_DISABLE_AUTOUPDATE opencode auth list 2>&1) || fail "opencode auth list as alice failed"
+printf '%s' "$creds" | grep -qi omniroute || fail "OpenCode does not list alice's omniroute credential: $creds"
 echo "test-pull verify: files, keys, OpenCode's view and the schedule are right"

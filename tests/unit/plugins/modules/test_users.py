@@ -113,3 +113,72 @@ def test_a_key_that_is_not_a_string_is_refused_unseen(home, capsys):
     rc, res, out = run(capsys, {'users': [{'name': ME, 'api_key': [KEY, 'sk-second-9d1f']}]})
     assert rc == 1 and 'api_key must be a string' in res['msg'] and 'value not shown' in res['msg']
     assert KEY not in out and 'sk-second-9d1f' not in out and files_under(home) == []
+
+
+# --------------------------------------------------------------------------- key_source=user
+USER_KEY = 'sk-unit-own-login-4d2e90'
+
+
+def _own_auth(home, text):
+    auth = home / '.local' / 'share' / 'opencode' / 'auth.json'
+    auth.parent.mkdir(parents=True, exist_ok=True)
+    auth.write_text(text)
+    os.chmod(str(auth), 0o600)
+    return auth
+
+
+def test_user_key_source_keeps_the_developers_own_key_byte_for_byte(home, capsys):
+    # Odd spacing, a second provider and a trailing newline-less end: all must survive unchanged.
+    auth = _own_auth(home, '{ "anthropic":{"type":"api","key":"%s"},\n  "omniroute": {"type": "api", "key": "%s"}}'
+                     % (OTHER_SECRET, USER_KEY))
+    before = auth.read_bytes()
+    args = {'users': [{'name': ME, 'api_key': None}], 'key_store': 'auth', 'key_source': 'user',
+            'key_maps': [{ME: KEY}]}
+    rc, res, out = run(capsys, args, diff=True)
+    assert rc == 0 and res['changed'], res
+    cfg = (home / '.config' / 'opencode' / 'opencode.json').read_text()
+    assert 'apiKey' not in cfg and KEY not in cfg and '"baseURL"' in cfg
+    assert auth.read_bytes() == before
+    assert res['users'][ME]['key'] == 'present' and res['keys_missing'] == []
+    assert res['users'][ME]['files'] == [str(home / '.config' / 'opencode' / 'opencode.json')]
+    assert not res['users'][ME]['auth_changed']
+    for secret in (USER_KEY, OTHER_SECRET, KEY):
+        assert secret not in out
+    rc, res, out = run(capsys, args)
+    assert rc == 0 and not res['changed'] and auth.read_bytes() == before and USER_KEY not in out
+
+
+def test_user_key_source_reports_a_developer_without_a_key(home, capsys):
+    auth = _own_auth(home, '{"omniroute": {"type": "api", "key": "sk_omniroute"}}')  # the placeholder is no key
+    before = auth.read_bytes()
+    rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_store': 'auth', 'key_source': 'user'})
+    assert rc == 0 and res['changed']
+    assert res['users'][ME]['key'] == 'missing' and res['keys_missing'] == [ME]
+    # ansible-core 2.19+ returns each warning as a summary dict, older ones as a string.
+    warnings = [w['event']['msg'] if isinstance(w, dict) else w for w in res['warnings']]
+    assert any(w.startswith('host laptop9, user %s: no key for provider omniroute' % ME) for w in warnings), warnings
+    assert auth.read_bytes() == before
+    auth.unlink()
+    rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_store': 'auth', 'key_source': 'user'}, check=True)
+    assert rc == 0 and res['users'][ME]['key'] == 'missing' and not auth.exists()
+
+
+def test_user_key_source_refuses_the_config_store_and_a_given_key(home, capsys):
+    rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_source': 'user'})
+    assert rc == 1 and 'use key_store auth (or env), not config' in res['msg'] and files_under(home) == []
+    rc, res, out = run(capsys, {'users': [{'name': ME, 'api_key': KEY}], 'key_store': 'auth', 'key_source': 'user'})
+    assert rc == 1 and 'api_key is given but key_source is user' in res['msg'] and KEY not in out
+    assert files_under(home) == []
+
+
+def test_user_key_source_absent_removes_the_entry_and_the_stored_key(home, capsys):
+    args = {'users': [{'name': ME}], 'key_store': 'auth', 'key_source': 'user'}
+    auth = _own_auth(home, '{"anthropic": {"type": "api", "key": "%s"}, "omniroute": {"type": "api", "key": "%s"}}'
+                     % (OTHER_SECRET, USER_KEY))
+    assert run(capsys, args)[0] == 0
+    rc, res, out = run(capsys, {'users': [{'name': ME, 'state': 'absent'}], 'key_store': 'auth', 'key_source': 'user'})
+    assert rc == 0 and res['changed'] and USER_KEY not in out and OTHER_SECRET not in out
+    assert 'key' not in res['users'][ME] and res['keys_missing'] == []
+    text = auth.read_text()
+    assert USER_KEY not in text and 'omniroute' not in text and OTHER_SECRET in text
+    assert 'omniroute' not in (home / '.config' / 'opencode' / 'opencode.json').read_text()
