@@ -244,6 +244,10 @@ def test_role_run_with_two_users_writes_the_report(sandbox, gateway, tmp_path):
     sb = sandbox
     top, other = _nobody_dir(sb.root)
     report_dir = str(tmp_path / 'report')
+    # The current account's OpenCode, where its installer puts it: the report shows its version.
+    os.makedirs(sb.path('home/.opencode/bin'))
+    os.symlink(sb.opencode, sb.path('home/.opencode/bin/opencode'))
+    version = sb.run_opencode('--version').stdout.strip()
     try:
         proc = run_role(sb, {
             'opencode_base_url': gateway.url,
@@ -282,6 +286,7 @@ def test_role_run_with_two_users_writes_the_report(sandbox, gateway, tmp_path):
     assert me['ready'] is True and me['reachable'] is True and me['key_accepted'] is True
     assert me['missing'] == [] and sorted(me['models']) == full_chat and me['layers'] == []
     assert me['file'] == sb.path(CONFIG) and me['key_store'] == 'config'
+    assert version and me['opencode_version'] == version and nobody['opencode_version'] is None
     assert listed(sb) == full_chat
     assert nobody['ready'] is False and nobody['key_accepted'] is True
     assert nobody['models'] == ['team-fast', 'openai/gpt-5.5'] and nobody['missing'] == ['openai/gpt-5.5']
