@@ -51,8 +51,10 @@ options:
         type: str
         choices: [present, absent]
       api_key:
-        description: This user's key; wins over O(key_maps).
-        type: str
+        description:
+          - This user's key; wins over O(key_maps). Must be a string; a list or a mapping is refused
+            without being shown.
+        type: raw
       key_store:
         description: Overrides O(key_store).
         type: str
