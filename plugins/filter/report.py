@@ -148,7 +148,7 @@ def _why(row):
         return row['error']
     reasons = []
     if row.get('reachable') is False:
-        reasons.append('gateway not reachable')
+        reasons.append('gateway not reachable (%s)' % row['cause'] if row.get('cause') else 'gateway not reachable')
     if row.get('key_accepted') is False:
         reasons.append('key rejected')
     if row.get('missing'):

@@ -73,7 +73,7 @@ def test_summary_counts_and_names_who_is_not_ready():
         'dan@laptop1: overridden by /etc/opencode/opencode.json (replaces baseURL)',
         "laptop2: host laptop2: user 'x': no such account",
         'laptop3: the role did not configure this host (unreachable, or an earlier task failed)',
-        'frank@laptop4: gateway not reachable',
+        'frank@laptop4: gateway not reachable (unreachable: connection refused)',
         'gina@laptop4: key rejected',
     ]
 
