@@ -51,8 +51,10 @@ options:
         type: str
         choices: [present, absent]
       api_key:
-        description: This user's key; wins over O(key_maps).
-        type: str
+        description:
+          - This user's key; wins over O(key_maps). Must be a string; a list or a mapping is refused
+            without being shown.
+        type: raw
       key_store:
         description: Overrides O(key_store).
         type: str
@@ -92,6 +94,21 @@ options:
       omniroute_expires_at:
         description: Overrides O(omniroute_expires_at).
         type: str
+      catalog:
+        description: Overrides O(catalog).
+        type: str
+        choices: [static, gateway]
+      catalog_include:
+        description: Overrides O(catalog_include).
+        type: list
+        elements: str
+      catalog_exclude:
+        description: Overrides O(catalog_exclude).
+        type: list
+        elements: str
+      verify:
+        description: Overrides O(verify).
+        type: bool
   key_maps:
     description:
       - Mappings from user name to key, highest precedence first, for users without their own
@@ -112,9 +129,51 @@ options:
     type: str
     default: "http://localhost:20128"
   models:
-    description: Model catalog.
+    description:
+      - Model catalog. With O(catalog=static) it defaults to the seed's four models; with
+        O(catalog=gateway) to nothing (ids given here are pinned first, as in
+        M(omniroute.opencode.provider)).
     type: list
     elements: raw
+  catalog:
+    description:
+      - Where each user's model catalog comes from, as M(omniroute.opencode.provider)'s O(omniroute.opencode.provider#module:catalog).
+      - With V(gateway), C(GET <base_url>/models) is asked by the process running as the user, on
+        the host, with that user's key - the network path OpenCode takes.
+    type: str
+    choices: [static, gateway]
+    default: static
+  catalog_include:
+    description: Globs over gateway model ids to keep (O(catalog=gateway)).
+    type: list
+    elements: str
+    default: []
+  catalog_exclude:
+    description: Globs over gateway model ids to drop (O(catalog=gateway)).
+    type: list
+    elements: str
+    default: []
+  catalog_offline:
+    description: "When the gateway cannot be asked: V(keep) the current catalog and warn, or V(fail) that user."
+    type: str
+    choices: [keep, fail]
+    default: keep
+  validate_certs:
+    description: Verify the gateway's TLS certificate (O(catalog=gateway), O(verify)).
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for the gateway, per request.
+    type: int
+    default: 10
+  verify:
+    description:
+      - After planning (in check mode too), probe the gateway as each user, from the host, and
+        return RV(users) C(.<name>.verify) as M(omniroute.opencode.provider)'s RV(omniroute.opencode.provider#module:verify)
+        (reachable, status, key accepted, models offered and missing, OpenCode version, overriding
+        layers, ready). No key is in it. A failed probe is reported, never a failure of the run.
+    type: bool
+    default: false
   model_labels:
     description: Display names by model id.
     type: dict
@@ -211,9 +270,10 @@ EXAMPLES = r"""
 RETURN = r"""
 users:
   description: Per user, what M(omniroute.opencode.provider) returns (path, files, changes, auth_path,
-    auth_changed, base_url, models, entry with the key masked; with O(key_source=user) also C(key),
-    V(present) or V(missing)), or C(skipped) for an absent user
-    without an account; plus C(backup_files).
+    auth_changed, base_url, models, entry with the key masked, catalog, and verify with O(verify=true);
+    with O(key_source=user) also C(key), V(present) or V(missing)), or C(skipped) for an absent user
+    without an account; plus C(backup_files) and C(warnings) (this user's warnings, also emitted as
+    module warnings).
   returned: always
   type: dict
 keys_missing:
@@ -230,10 +290,12 @@ key_requests:
   elements: dict
 """
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
 
@@ -254,6 +316,10 @@ USER_OPTIONS = dict(
     rotate_key=dict(type='bool', no_log=False),
     omniroute_allowed_models=dict(type='list', elements='str'),
     omniroute_expires_at=dict(type='str'),
+    catalog=dict(type='str', choices=['static', 'gateway']),
+    catalog_include=dict(type='list', elements='str'),
+    catalog_exclude=dict(type='list', elements='str'),
+    verify=dict(type='bool'),
 )
 
 ARGUMENT_SPEC = dict(
@@ -277,6 +343,13 @@ ARGUMENT_SPEC = dict(
     omniroute_rotate=dict(type='bool', default=False),
     omniroute_allowed_models=dict(type='list', elements='str'),
     omniroute_expires_at=dict(type='str'),
+    catalog=dict(type='str', choices=['static', 'gateway'], default='static'),
+    catalog_include=dict(type='list', elements='str', default=[]),
+    catalog_exclude=dict(type='list', elements='str', default=[]),
+    catalog_offline=dict(type='str', choices=['keep', 'fail'], default='keep'),
+    validate_certs=dict(type='bool', default=True),
+    timeout=dict(type='int', default=gw.DEFAULT_TIMEOUT),
+    verify=dict(type='bool', default=False),
 )
 
 
@@ -291,10 +364,15 @@ def provider_params(user, params, key):
     out.update(name=params['name'], display_name=params['display_name'], state=user.state,
                backup=params['backup'], path=user.entry.get('config_path'),
                auth_path=user.entry.get('auth_path'))
-    for option in ('base_url', 'model_labels', 'model', 'small_model'):
+    out.update(catalog_offline=params['catalog_offline'], validate_certs=params['validate_certs'],
+               timeout=params['timeout'])
+    for option in ('base_url', 'model_labels', 'model', 'small_model', 'catalog', 'catalog_include',
+                   'catalog_exclude', 'verify'):
         out[option] = _pick(user, params, option)
     models = _pick(user, params, 'models')
-    out['models'] = list(oc.DEFAULT_MODELS) if models is None else models
+    if models is None:
+        models = list(oc.DEFAULT_MODELS) if out['catalog'] == 'static' else []
+    out['models'] = models
     if user.store == 'env':
         out.update(api_key='{env:%s}' % _pick(user, params, 'key_env_var'), key_store='config')
     elif params['key_source'] == 'user':
@@ -315,12 +393,33 @@ def configure_work(module, user, uparams, host, secrets):
         user_plan = cfg.plan(uparams, environ, who)
         data = cfg.describe(user_plan, secrets, module._diff, diff_label=user.name)
         data['warnings'] = user_plan.warnings
+        if uparams['verify'] and user_plan.spec is not None:
+            data['verify'] = probe(uparams, user_plan, environ, secrets)
         return data, user_plan
 
     def apply(user_plan):
         return cfg.apply(module, user_plan.changes, uparams['backup'], who, stale=user_plan.stale)
 
     return plan, apply
+
+
+def probe(uparams, user_plan, environ, secrets):
+    """``gw.verify`` for one user's plan, in the user's process; a probe that breaks is reported."""
+    home = environ.get('HOME') or user_plan.target
+    try:
+        result = gw.verify(dict(uparams, base_url=user_plan.spec.base_url), uparams['api_key'], environ, home,
+                           target=user_plan.target, configured=user_plan.spec.model_ids,
+                           pending=dict((c.path, c.new) for c in user_plan.changes))
+    except Exception as exc:  # pylint: disable=broad-except
+        result = dict(url=gw.models_url(user_plan.spec.base_url), reachable=None, status=None, key_accepted=None,
+                      offered=[], offered_chat=[], missing=[], layers=[], ready=False,
+                      cause='the probe failed: %s: %s' % (type(exc).__name__, exc))
+    # Nothing the gateway or a file said may carry a key back (masked like every other output).
+    text = json.dumps(result)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(json.dumps(secret)[1:-1], oc.REDACTED)
+    return json.loads(text)
 
 
 def installed_key_work(uparams, host):
@@ -361,7 +460,7 @@ def collect_plans(children):
     for user, child in children:
         reply = child.reply()
         if reply.ok:
-            results[user.name] = reply.data
+            results[user.name] = dict(reply.data, state=user.state, key_store=user.store)
         else:
             problems.append("user '%s': %s" % (user.name, reply.msg))
     return results, problems
@@ -398,7 +497,8 @@ def run_configure(module, users, host, redact):
                          users=_public(results))
     for user in users:
         if not user.account.exists:
-            results[user.name] = {'changed': False, 'skipped': True, 'msg': 'no such account; nothing to remove'}
+            results[user.name] = {'changed': False, 'skipped': True, 'state': user.state, 'key_store': user.store,
+                                  'msg': 'no such account; nothing to remove'}
     return results
 
 
@@ -465,7 +565,7 @@ def main():
     diffs = []
     for name, result in results.items():
         diffs.extend(result.pop('diff', []))
-        for warning in result.pop('warnings', []):
+        for warning in result.get('warnings', []):
             module.warn('host %s, user %s: %s' % (host, name, warning))
         out['users'][name] = result
     if params['key_source'] == 'user':

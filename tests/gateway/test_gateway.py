@@ -11,10 +11,16 @@ The last test stops the server; keep it last."""
 import fnmatch
 import json
 import os
+import pwd
 import re
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 
 from conftest import ALLOWED
+from harness import ME, REPO
 
 NAME = 'omniroute'
 CONFIG = os.path.join('home', '.config', 'opencode', 'opencode.json')
@@ -188,6 +194,112 @@ def test_verify_names_a_model_the_key_may_not_use(sandbox, gateway):
     assert v['url'] == gateway.url + '/wrong/v1/models' and v['reachable'] is True
     assert v['key_accepted'] is None and v['status'] == 404 and v['models_endpoint'].startswith('HTTP 404')
     assert v['ready'] is False
+
+
+def _nobody_dir(root):
+    """A directory ``nobody`` owns and can reach (the sandbox's parents are root's 0700 tmp)."""
+    top = tempfile.mkdtemp(prefix='gateway-role-')
+    os.chmod(top, 0o755)
+    path = os.path.join(top, 'nobody')
+    os.mkdir(path, 0o700)
+    entry = pwd.getpwnam('nobody')
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+    return top, path
+
+
+def run_role(sb, extra_vars):
+    """The role through ansible-playbook on localhost, in the sandbox's environment."""
+    play = os.path.join(sb.root, 'fleet.yml')
+    with open(play, 'w') as f:
+        f.write('- hosts: all\n  gather_facts: false\n  roles: [omniroute.opencode.opencode]\n')
+    varfile = os.path.join(sb.root, 'fleet-vars.json')
+    with open(varfile, 'w') as f:
+        json.dump(extra_vars, f)
+    os.chmod(varfile, 0o600)
+    env = sb.base_env()
+    for var in ('OPENCODE_PURE', 'OPENCODE_DISABLE_MODELS_FETCH', 'OPENCODE_DISABLE_AUTOUPDATE',
+                'OPENCODE_DISABLE_LSP_DOWNLOAD', 'NO_COLOR'):
+        env.pop(var, None)
+    env.update({
+        'PATH': os.path.dirname(sys.executable) + ':' + env['PATH'],
+        'ANSIBLE_COLLECTIONS_PATH': os.environ.get('ANSIBLE_COLLECTIONS_PATH',
+                                                   os.path.join(REPO, '.build', 'collections')),
+        'ANSIBLE_NOCOLOR': '1', 'ANSIBLE_LOCAL_TEMP': os.path.join(sb.root, 'tmp', 'ansible-local'),
+        'ANSIBLE_REMOTE_TMP': os.path.join(sb.root, 'tmp', 'ansible-remote'),
+        'ANSIBLE_PYTHON_INTERPRETER': sys.executable, 'ANSIBLE_DEPRECATION_WARNINGS': 'False',
+        'ANSIBLE_RETRY_FILES_ENABLED': 'False',
+    })
+    cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+           play, '-e', '@' + varfile]
+    proc = subprocess.run(cmd, cwd=sb.cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=600, check=False)
+    sb.log.append(('ansible-playbook role', proc.stdout + proc.stderr))
+    return proc
+
+
+def test_role_run_with_two_users_writes_the_report(sandbox, gateway, tmp_path):
+    """The role, two users and an offboarded account that no longer exists: the current account
+    with the full key and a gateway catalog (ready), ``nobody`` with the restricted key and a
+    pinned model it may not use (not ready). The report's rows say so; no key anywhere."""
+    sb = sandbox
+    top, other = _nobody_dir(sb.root)
+    report_dir = str(tmp_path / 'report')
+    # The current account's OpenCode, where its installer puts it: the report shows its version.
+    os.makedirs(sb.path('home/.opencode/bin'))
+    os.symlink(sb.opencode, sb.path('home/.opencode/bin/opencode'))
+    version = sb.run_opencode('--version').stdout.strip()
+    try:
+        proc = run_role(sb, {
+            'opencode_base_url': gateway.url,
+            'opencode_catalog': 'gateway',
+            'opencode_catalog_include': ['openai/gpt-4o*', 'team-fast'],
+            'opencode_report_dir': report_dir,
+            'opencode_become': False,
+            'opencode_users': [
+                {'name': ME, 'api_key': gateway.keys['full']},
+                {'name': 'nobody', 'api_key': gateway.keys['restricted'], 'catalog': 'static',
+                 'models': ['team-fast', 'openai/gpt-5.5'], 'config_path': os.path.join(other, 'opencode.json'),
+                 'auth_path': os.path.join(other, 'auth.json')},
+                {'name': 'no-such-account-gw', 'state': 'absent'},
+            ]})
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        with open(os.path.join(report_dir, 'opencode-report.json')) as f:
+            rows = json.load(f)
+        with open(os.path.join(report_dir, 'opencode-report.md')) as f:
+            markdown = f.read()
+        for name in ('opencode-report.json', 'opencode-report.md'):
+            assert os.stat(os.path.join(report_dir, name)).st_mode & 0o777 == 0o644
+        sb.log.append(('report files', json.dumps(rows) + markdown))
+        # nobody's file was written by nobody; the key is only in that 0600 file.
+        st = os.stat(os.path.join(other, 'opencode.json'))
+        assert st.st_uid == pwd.getpwnam('nobody').pw_uid
+    finally:
+        shutil.rmtree(top)
+
+    assert [(r['host'], r['user'], r['state']) for r in rows] == [
+        ('localhost', ME, 'present'), ('localhost', 'nobody', 'present'),
+        ('localhost', 'no-such-account-gw', 'absent')]
+    me, nobody, gone = rows
+    # The gateway's own answers are the oracle.
+    full_chat = [m for m in chat_ids(gateway.listing(gateway.keys['full']))
+                 if fnmatch.fnmatchcase(m, 'openai/gpt-4o*') or m == 'team-fast']
+    assert me['ready'] is True and me['reachable'] is True and me['key_accepted'] is True
+    assert me['missing'] == [] and sorted(me['models']) == full_chat and me['layers'] == []
+    assert me['file'] == sb.path(CONFIG) and me['key_store'] == 'config'
+    assert version and me['opencode_version'] == version and nobody['opencode_version'] is None
+    assert listed(sb) == full_chat
+    assert nobody['ready'] is False and nobody['key_accepted'] is True
+    assert nobody['models'] == ['team-fast', 'openai/gpt-5.5'] and nobody['missing'] == ['openai/gpt-5.5']
+    assert nobody['file'] == os.path.join(other, 'opencode.json')
+    assert gone['ready'] is None and gone['file'] is None
+    # The Markdown has the same rows, and the summary names the user who is not ready.
+    assert '1 ready, 1 not ready, 0 not verified, 1 removed.' in markdown
+    assert '- nobody@localhost: models not offered to the key: openai/gpt-5.5' in markdown
+    assert markdown.count('\n| localhost | ') == 3
+    assert "'ready': 1" in proc.stdout and "'not_ready': 1" in proc.stdout or \
+        '"ready": 1' in proc.stdout and '"not_ready": 1' in proc.stdout, proc.stdout[-2000:]
+    assert 'nobody@localhost: models not offered to the key: openai/gpt-5.5' in proc.stdout
+    # (the sandbox fixture then greps every output, the report files included, for every key)
 
 
 def test_gateway_stopped_keeps_the_file(sandbox, gateway):

@@ -182,3 +182,73 @@ def test_user_key_source_absent_removes_the_entry_and_the_stored_key(home, capsy
     text = auth.read_text()
     assert USER_KEY not in text and 'omniroute' not in text and OTHER_SECRET in text
     assert 'omniroute' not in (home / '.config' / 'opencode' / 'opencode.json').read_text()
+
+
+@pytest.fixture
+def models_server():
+    """A small /v1/models server: the key KEY sees two chat models and an audio one; others get 401."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get('Authorization')))
+            if self.headers.get('Authorization') != 'Bearer ' + KEY:
+                body, code = b'{"error": {"message": "Invalid API key"}}', 401
+            else:
+                body, code = json.dumps({'object': 'list', 'data': [
+                    {'id': 'team-fast', 'owned_by': 'combo', 'max_output_tokens': 4096},
+                    {'id': 'openai/gpt-4o', 'context_length': 128000, 'max_output_tokens': 16384},
+                    {'id': 'openai/whisper-1', 'type': 'audio'}]}).encode(), 200
+            self.send_response(code)
+            self.send_header('Content-Type', 'application/json')
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(('127.0.0.1', 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield 'http://127.0.0.1:%d' % server.server_port, seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_gateway_catalog_and_verify_per_user_in_the_users_process(home, capsys, models_server):
+    url, seen = models_server
+    args = {'users': [{'name': ME, 'api_key': KEY}], 'base_url': url, 'catalog': 'gateway',
+            'models': ['auto'], 'verify': True}
+    rc, res, out = run(capsys, args, check=True)
+    assert rc == 0 and files_under(home) == [] and KEY not in out
+    mine = res['users'][ME]
+    assert mine['models'] == ['auto', 'openai/gpt-4o', 'team-fast']
+    assert mine['catalog']['source'] == 'gateway' and mine['state'] == 'present' and mine['key_store'] == 'config'
+    v = mine['verify']
+    assert v['url'] == url + '/v1/models' and v['key_accepted'] is True and v['status'] == 200
+    assert v['missing'] == ['auto'] and v['ready'] is False and v['layers'] == []
+    assert seen and all(h == 'Bearer ' + KEY for _p, h in seen)
+    # Per-user overrides: a static catalog and no probe for this user.
+    args['users'] = [{'name': ME, 'api_key': KEY, 'catalog': 'static', 'verify': False}]
+    rc, res, out = run(capsys, args, check=True)
+    assert rc == 0 and 'verify' not in res['users'][ME] and res['users'][ME]['models'] == ['auto']
+
+
+def test_verify_of_an_unreachable_gateway_is_reported_not_failed(home, capsys):
+    import socket
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    rc, res, out = run(capsys, {'users': [{'name': ME, 'api_key': KEY}], 'verify': True, 'timeout': 3,
+                                'base_url': 'http://127.0.0.1:%d' % port})
+    assert rc == 0 and res['changed'] and KEY not in out
+    v = res['users'][ME]['verify']
+    assert v['reachable'] is False and v['key_accepted'] is None and v['ready'] is False and v['cause']
+    # The default catalog is the seed's with catalog=static.
+    assert res['users'][ME]['models'] == ['claude-opus-4-5-thinking', 'claude-sonnet-4-5-thinking',
+                                          'gemini-3.1-pro-high', 'gemini-3-flash']

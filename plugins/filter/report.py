@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, omniroute.opencode contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet report of the ``opencode`` role: rows from every host's ``users`` result.
+
+Runs on the controller only.  The rows hold what the ``users`` module returned (which never
+carries a key); ``report_markdown`` and ``report_summary`` only format them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+name: report_rows
+short_description: One report row per host and user from the role's registered users results
+version_added: "0.3.0"
+description:
+  - Turns the registered results of M(omniroute.opencode.users) on every host into rows (host,
+    user, state, file, key store, gateway reachable, key accepted, models configured and missing,
+    OpenCode version, overriding layers, warnings, ready). A host whose run failed gives one row
+    with the error. Used by the C(omniroute.opencode.opencode) role for O(opencode_report_dir).
+  - Companion filters - C(report_markdown) (the rows as a Markdown document) and C(report_summary)
+    (counts of users ready and not ready, and who is not ready).
+options:
+  _input:
+    description: C(hostvars).
+    type: dict
+    required: true
+  hosts:
+    description: The hosts to report on, in order (for example C(ansible_play_hosts_all)).
+    type: list
+    elements: str
+    required: true
+  result_var:
+    description: Name of the registered variable holding each host's users result.
+    type: str
+    default: _opencode_users_result
+author:
+  - OmniRoute OpenCode maintainers (@omniroute)
+"""
+
+EXAMPLES = r"""
+- name: Report rows of the play
+  ansible.builtin.set_fact:
+    rows: "{{ hostvars | omniroute.opencode.report_rows(ansible_play_hosts_all) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The rows, one per host and user, in host order then the host's user order.
+  type: list
+  elements: dict
+"""
+
+COLUMNS = (
+    ('host', 'Host'), ('user', 'User'), ('state', 'State'), ('ready', 'Ready'), ('file', 'File'),
+    ('key_store', 'Key store'), ('reachable', 'Gateway reachable'), ('key_accepted', 'Key accepted'),
+    ('models', 'Models configured'), ('missing', 'Models missing'), ('opencode_version', 'OpenCode'),
+    ('layers', 'Overriding layers'), ('warnings', 'Warnings'),
+)
+
+
+def _get(mapping, key, default=None):
+    try:
+        value = mapping[key]
+    except (KeyError, TypeError):
+        return default
+    return default if value is None else value
+
+
+def _user_row(host, name, res):
+    verify = res.get('verify') if isinstance(res.get('verify'), dict) else None
+    state = res.get('state') or 'present'
+    row = dict(host=host, user=name, state=state, file=res.get('path'), key_store=res.get('key_store'),
+               changed=bool(res.get('changed')), models=list(res.get('models') or []),
+               warnings=list(res.get('warnings') or []), reachable=None, key_accepted=None, missing=[],
+               opencode_version=None, layers=[], error=None, cause=None)
+    if res.get('skipped'):
+        row.update(state='absent', ready=None, error=None, cause=res.get('msg'))
+        return row
+    if state == 'absent':
+        row['ready'] = None
+        return row
+    if verify is None:
+        row.update(ready=None, cause='not verified')
+        return row
+    row.update(reachable=verify.get('reachable'), key_accepted=verify.get('key_accepted'),
+               missing=list(verify.get('missing') or []), opencode_version=verify.get('opencode_version'),
+               layers=[_layer_text(layer) for layer in verify.get('layers') or []],
+               ready=bool(verify.get('ready')), cause=verify.get('cause'))
+    return row
+
+
+def _layer_text(layer):
+    if isinstance(layer, dict):
+        effects = layer.get('effects')
+        if isinstance(effects, list):
+            effects = ', '.join('%s' % e for e in effects)
+        return '%s (%s)' % (layer.get('path'), effects) if effects else '%s' % layer.get('path')
+    return '%s' % layer
+
+
+def report_rows(hostvars, hosts, result_var='_opencode_users_result'):
+    rows = []
+    for host in hosts or []:
+        result = _get(_get(hostvars, host, {}), result_var)
+        if not isinstance(result, dict) or result.get('skipped') and not result.get('users'):
+            rows.append(dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
+                             changed=False, models=[], missing=[], warnings=[], reachable=None,
+                             key_accepted=None, opencode_version=None, layers=[],
+                             error='the role did not configure this host (unreachable, or an earlier task failed)',
+                             cause=None))
+            continue
+        users = result.get('users') or {}
+        if result.get('failed') and not users:
+            rows.append(dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
+                             changed=False, models=[], missing=[], warnings=[], reachable=None,
+                             key_accepted=None, opencode_version=None, layers=[],
+                             error='%s' % (result.get('msg') or 'failed'), cause=None))
+            continue
+        for name, res in users.items():
+            row = _user_row(host, name, res if isinstance(res, dict) else {})
+            if result.get('failed'):
+                row['error'] = '%s' % (result.get('msg') or 'failed')
+                row['ready'] = False if row['state'] == 'present' else row['ready']
+            rows.append(row)
+    return rows
+
+
+def _cell(value):
+    if value is None:
+        return '-'
+    if isinstance(value, bool):
+        return 'yes' if value else 'no'
+    if isinstance(value, (list, tuple)):
+        return '<br>'.join(_cell(v) for v in value) if value else '-'
+    return ('%s' % value).replace('|', '\\|').replace('\n', ' ')
+
+
+def _not_ready(rows):
+    return [r for r in rows if r.get('state') != 'absent' and (r.get('ready') is False or r.get('error'))]
+
+
+def _why(row):
+    if row.get('error'):
+        return row['error']
+    reasons = []
+    if row.get('reachable') is False:
+        reasons.append('gateway not reachable (%s)' % row['cause'] if row.get('cause') else 'gateway not reachable')
+    if row.get('key_accepted') is False:
+        reasons.append('key rejected')
+    if row.get('missing'):
+        reasons.append('models not offered to the key: %s' % ', '.join(row['missing']))
+    if row.get('layers'):
+        reasons.append('overridden by %s' % '; '.join(row['layers']))
+    if not reasons and row.get('cause'):
+        reasons.append(row['cause'])
+    return '; '.join(reasons) or 'not ready'
+
+
+def _who(row):
+    return '%s@%s' % (row['user'], row['host']) if row.get('user') else row['host']
+
+
+def report_summary(rows):
+    """Counts of users ready, not ready and not verified, and who is not ready (with why)."""
+    present = [r for r in rows if r.get('state') != 'absent']
+    bad = _not_ready(rows)
+    ready = [r for r in present if r.get('ready') is True and not r.get('error')]
+    unknown = [r for r in present if r not in bad and r not in ready]
+    removed = [r for r in rows if r.get('state') == 'absent']
+    return dict(ready=len(ready), not_ready=len(bad), unverified=len(unknown), removed=len(removed),
+                not_ready_users=['%s: %s' % (_who(r), _why(r)) for r in bad])
+
+
+def report_markdown(rows, title='OpenCode rollout report'):
+    summary = report_summary(rows)
+    lines = ['# %s' % title, '',
+             '%d ready, %d not ready, %d not verified, %d removed.' % (
+                 summary['ready'], summary['not_ready'], summary['unverified'], summary['removed']), '']
+    if summary['not_ready_users']:
+        lines += ['## Not ready', ''] + ['- %s' % _cell(w) for w in summary['not_ready_users']] + ['']
+    lines += ['## Users', '',
+              '| %s |' % ' | '.join(title for _key, title in COLUMNS),
+              '|%s' % ('---|' * len(COLUMNS))]
+    for row in rows:
+        cells = []
+        for key, _title in COLUMNS:
+            value = row.get(key)
+            if key == 'user' and value is None:
+                value = '(host failed)'
+            if key == 'warnings' and row.get('error'):
+                value = [row['error']] + list(value or [])
+            cells.append(_cell(value))
+        lines.append('| %s |' % ' | '.join(cells))
+    return '\n'.join(lines) + '\n'
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'report_rows': report_rows,
+            'report_markdown': report_markdown,
+            'report_summary': report_summary,
+        }
