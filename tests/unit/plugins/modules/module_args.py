@@ -7,7 +7,9 @@ __metaclass__ = type
 import contextlib
 import json
 
-__all__ = ['patch_module_args']
+import pytest
+
+__all__ = ['patch_module_args', 'run_module']
 
 try:  # ansible-core 2.19+
     from ansible.module_utils.testing import patch_module_args
@@ -22,3 +24,17 @@ except ImportError:  # ansible-core 2.16 - 2.18: the arguments are read from bas
             yield
         finally:
             basic._ANSIBLE_ARGS = old
+
+
+def run_module(main, capsys, args, check=False, diff=False):
+    """Run ``main`` with ``args`` (check and diff mode as asked); return (rc, result, raw stdout)."""
+    args = dict(args)
+    if check:
+        args['_ansible_check_mode'] = True
+    if diff:
+        args['_ansible_diff'] = True
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exc:
+            main()
+    out = capsys.readouterr().out
+    return exc.value.code, json.loads(out), out

@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - Python 3.8+ has both
     raise
 
 from ansible_collections.omniroute.opencode.plugins.modules import api_key
-from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import patch_module_args
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
 
 PASSWORD = 'admin-pw-7c1e9b'
 MGMT_KEY = 'sk-mgmt-0d4f7a2b9e'
@@ -154,16 +154,9 @@ def run(capsys, tmp_path, srv, check=False, diff=False, **args):
         args.setdefault('password', PASSWORD)
     args.setdefault('name', 'opencode:alice@laptop1')
     args['lock_dir'] = str(tmp_path)
-    if check:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            api_key.main()
-    out = capsys.readouterr().out
+    rc, res, out = run_module(api_key.main, capsys, args, check, diff)
     assert PASSWORD not in out and MGMT_KEY not in out
-    return exc.value.code, json.loads(out), out
+    return rc, res, out
 
 
 def config_with(key):

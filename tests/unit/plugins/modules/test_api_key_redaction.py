@@ -5,9 +5,9 @@ from __future__ import absolute_import, division, print_function
 import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.omniroute.opencode.plugins.modules import api_key
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import patch_module_args
 
 
 @pytest.mark.parametrize('url, secrets', [

@@ -8,25 +8,18 @@ import plistlib
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.omniroute.opencode.plugins.modules import managed
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
 
 ROOT = os.geteuid() == 0
 ADMIN = '// fleet policy\n{\n  "share": "disabled",\n  "permission": {"bash": "ask"}\n}\n'
 
 
 def run(capsys, args, check=False, diff=False):
-    if check:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            managed.main()
-    out = capsys.readouterr().out
-    return exc.value.code, json.loads(out), out
+    """Run the module like Ansible does; return (rc, result, raw stdout)."""
+    return run_module(managed.main, capsys, args, check, diff)
 
 
 @pytest.fixture

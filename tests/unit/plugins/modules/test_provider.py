@@ -9,10 +9,10 @@ import os
 import stat
 
 import pytest
-from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import patch_module_args
 
 from ansible_collections.omniroute.opencode.plugins.modules import provider
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
 
 KEY = 'sk-test-unit-6f1d2c'
 OLD_KEY = 'sk-old-leaked-9a8b7c'
@@ -20,15 +20,7 @@ OLD_KEY = 'sk-old-leaked-9a8b7c'
 
 def run(capsys, args, check=False, diff=False):
     """Run the module like Ansible does; return (rc, result, raw stdout)."""
-    if check:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            provider.main()
-    out = capsys.readouterr().out
-    return exc.value.code, json.loads(out), out
+    return run_module(provider.main, capsys, args, check, diff)
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ import subprocess
 import time
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.omniroute.opencode.plugins.modules import provider
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfgmod
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document, parse
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
 
 KEY = 'sk-hard-new-8d7e6f'
 NOBODY = 65534
@@ -78,15 +78,8 @@ HOSTILE_AUTH = json.dumps({
 
 
 def run(capsys, args, check=False, diff=False):
-    if check:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            provider.main()
-    out = capsys.readouterr().out
-    return exc.value.code, json.loads(out), out
+    """Run the module like Ansible does; return (rc, result, raw stdout)."""
+    return run_module(provider.main, capsys, args, check, diff)
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import os
 import pwd
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.omniroute.opencode.plugins.modules import users
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
 
 KEY = 'sk-unit-users-5c7e21'
 OTHER_SECRET = 'sk-ant-other-provider-77aa'
@@ -21,17 +21,10 @@ ME = pwd.getpwuid(os.geteuid()).pw_name
 
 
 def run(capsys, args, check=False, diff=False):
+    """Run the module like Ansible does; return (rc, result, raw stdout)."""
     args = dict(args)
     args.setdefault('host', 'laptop9')
-    if check:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            users.main()
-    out = capsys.readouterr().out
-    return exc.value.code, json.loads(out), out
+    return run_module(users.main, capsys, args, check, diff)
 
 
 @pytest.fixture
