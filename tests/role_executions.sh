@@ -4,9 +4,8 @@
 # laptop with 1 and then 3 developers, first run and re-run. Fails unless every run costs the
 # host exactly one execution (the omniroute.opencode.users module): adding developers must not
 # add executions. Needs podman, the base image and containers.podman (the Molecule setup);
-# run it under `flock /tmp/omniroute-molecule.lock` like every laptop-container test.
+# run it under `flock ~/.cache/omniroute-opencode/laptops.lock` like every laptop-container test.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
 image=${OMNIROUTE_OPENCODE_IMAGE:-localhost/omniroute-opencode-laptop:bookworm}
 c=omr-exec-laptop
 work=$(mktemp -d "${TMPDIR:-/tmp}/role-exec.XXXXXX")

@@ -52,7 +52,6 @@ def test_vvv_runs_leak_no_secret_of_the_files(home):
         assert_no_secret(output)
 
 
-
 def _as_user(uid, fn):
     """Run ``fn`` in a child process with ``uid``; return what it printed to stdout."""
     require_root()
