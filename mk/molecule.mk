@@ -3,7 +3,7 @@
 #                        then tests/role_executions.sh (module executions per host, 1 vs 3 users)
 #   make test-role       role docs check + fast local checks (no containers)
 #   make role-docs       regenerate the variable table in docs/role.md from argument_specs
-MOLECULE_SCENARIOS ?= default
+MOLECULE_SCENARIOS ?= default managed
 MOLECULE_LOG_DIR := $(CURDIR)/.build/molecule
 
 .PHONY: test-molecule molecule-setup test-role test-role-docs role-docs

@@ -205,13 +205,14 @@ def plan_user_stale(text, name):
     return oc.plan_other(text, name, True)
 
 
-def plan_user(environ, name, api_key=None, present=True, auth_path=None, who=None):
+def plan_user(environ, name, api_key=None, present=True, auth_path=None, who=None, keep_key=False):
     """One user's side of managed scope, as a list of ``_configure.Change`` (nothing written).
 
     Every global config the user's OpenCode loads (and ``~/.opencode``) loses its
     ``provider.<name>`` copy (:func:`plan_user_stale`); the user's key goes into their
     credential store (0600, other entries kept) when ``present``, and is removed from it when
-    not.  Run it in a process of that user: ``environ`` is theirs.
+    not.  With ``keep_key`` (the developer stores their own key) a present user's
+    credential store is left as it is.  Run it in a process of that user: ``environ`` is theirs.
     """
     from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
     who = who or cfg.where()
@@ -220,10 +221,12 @@ def plan_user(environ, name, api_key=None, present=True, auth_path=None, who=Non
     files = [os.path.join(directory, n) for n in oc.CONFIG_FILES] + oc.dot_opencode_files(environ)
     changes = []
     key = api_key if present else None
-    if present and (not isinstance(api_key, str) or not api_key.strip() or oc.is_reference(api_key)):
+    if present and not keep_key and (not isinstance(api_key, str) or not api_key.strip() or oc.is_reference(api_key)):
         raise cfg.Failure('managed scope needs each user\'s literal key for their credential store (%s)' % who)
     auth_path = auth_path or os.path.join(oc.data_dir(environ, home), 'auth.json')
     atext, areal = cfg._read(auth_path, who)
+    if present and keep_key:
+        atext = key = None
     if atext is not None or key is not None:
         new_auth = cfg._plan(auth_path, atext, lambda t: oc.plan_auth(t, name, key), who)
         if new_auth != (atext or ''):

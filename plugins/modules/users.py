@@ -174,6 +174,19 @@ options:
         layers, ready). No key is in it. A failed probe is reported, never a failure of the run.
     type: bool
     default: false
+  scope:
+    description:
+      - V(user) - the provider entry is written into each user's own config (see O(key_store)).
+      - V(managed) - the entry lives in OpenCode's managed config, written once per host by
+        M(omniroute.opencode.managed). Here each user's key goes into their C(auth.json) (0600,
+        written as the user; with O(key_source=user) it is only read, to report RV(users) C(key)),
+        and every C(provider.<name>) copy in the user's own global configs is removed, since
+        OpenCode would merge it under the managed entry. The catalog, base URL and O(verify)
+        options do not apply. Every present user needs the key store C(auth).
+      - V(state=absent) for a user removes their key and their own entries in both scopes.
+    type: str
+    choices: [user, managed]
+    default: user
   model_labels:
     description: Display names by model id.
     type: dict
@@ -296,6 +309,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
 
@@ -350,6 +364,7 @@ ARGUMENT_SPEC = dict(
     validate_certs=dict(type='bool', default=True),
     timeout=dict(type='int', default=gw.DEFAULT_TIMEOUT),
     verify=dict(type='bool', default=False),
+    scope=dict(type='str', choices=['user', 'managed'], default='user'),
 )
 
 
@@ -395,6 +410,44 @@ def configure_work(module, user, uparams, host, secrets):
         data['warnings'] = user_plan.warnings
         if uparams['verify'] and user_plan.spec is not None:
             data['verify'] = probe(uparams, user_plan, environ, secrets)
+        return data, user_plan
+
+    def apply(user_plan):
+        return cfg.apply(module, user_plan.changes, uparams['backup'], who, stale=user_plan.stale)
+
+    return plan, apply
+
+
+def managed_work(module, user, uparams, host, secrets):
+    """``(plan, apply)`` for one user's process in managed scope (``_managed.plan_user``).
+
+    The entry lives in the managed file (the managed module); here the user's key goes into
+    their auth.json and their own ``provider.<name>`` copies are removed.
+    """
+    who = cfg.where(user.name, host)
+    name = uparams['name']
+    keep_key = uparams.get('key_source') == 'user'
+
+    def plan(environ):
+        present = user.state == 'present'
+        changes = mg.plan_user(environ, name, uparams['api_key'], present, uparams['auth_path'], who,
+                               keep_key=keep_key)
+        auth_path = uparams['auth_path'] or os.path.join(oc.data_dir(environ), 'auth.json')
+        warnings, user_key = [], None
+        if present and keep_key:
+            found = oc.installed_key_from_auth(_read_or_none(auth_path, who) or '{}', name)
+            user_key = 'present' if oc.is_real_key(found) else 'missing'
+            if user_key == 'missing':
+                warnings.append('no key for provider %s in %s: run `opencode auth login`, choose %s and '
+                                'paste the OmniRoute key' % (name, auth_path, name))
+        stale = []
+        for real in sorted(set([c.real for c in changes])):
+            stale.extend(cfg.stale_temps(real))
+        user_plan = cfg.UserPlan(None, None, changes, None, warnings, auth_path,
+                                 any(c.kind == 'auth' for c in changes), tuple(stale), None, user_key)
+        data = cfg.describe(user_plan, secrets, module._diff, diff_label=user.name)
+        data['warnings'] = warnings
+        data['scope'] = 'managed'
         return data, user_plan
 
     def apply(user_plan):
@@ -471,8 +524,9 @@ def run_configure(module, users, host, redact):
     key_maps = [] if params['key_source'] == 'user' else params['key_maps']
     todo = [u for u in users if u.account.exists]
     secrets = [us.pick_key(u, key_maps) for u in todo]
-    works = [configure_work(module, u, provider_params(u, params, us.pick_key(u, key_maps)), host,
-                            [s for s in secrets if s]) for u in todo]
+    work = managed_work if params['scope'] == 'managed' else configure_work
+    works = [work(module, u, provider_params(u, params, us.pick_key(u, key_maps)), host,
+                  [s for s in secrets if s]) for u in todo]
     children = start_all(todo, works, redact)
     applied = False
     try:
@@ -548,6 +602,9 @@ def main():
     host = us.hostname(params['host'])
     users = us.effective_users(params['users'], params['key_store'])
     problems = us.account_problems(users)
+    if params['scope'] == 'managed':
+        problems += ["user '%s': managed scope keeps each key in auth.json; use key_store auth, not %s"
+                     % (u.name, u.store) for u in users if u.state == 'present' and u.store != 'auth']
     if (params['check_keys'] or not module.check_mode) and not params['installed_keys']:
         problems += us.key_problems(users, params['key_maps'], params['key_source'])
     if problems:

@@ -245,3 +245,44 @@ def test_verify_of_an_unreachable_gateway_is_reported_not_failed(home, capsys):
     # The default catalog is the seed's with catalog=static.
     assert res['users'][ME]['models'] == ['claude-opus-4-5-thinking', 'claude-sonnet-4-5-thinking',
                                           'gemini-3.1-pro-high', 'gemini-3-flash']
+
+
+def test_managed_scope_stores_the_key_removes_the_users_entry_and_offboards(home, capsys):
+    conf = home / '.config' / 'opencode' / 'opencode.json'
+    conf.parent.mkdir(parents=True)
+    conf.write_text('{\n  // mine\n  "provider": {"omniroute": {"options": {"baseURL": "http://x/v1"}},'
+                    ' "lmstudio": {"models": {"q": {}}}}\n}\n')
+    auth = _own_auth(home, '{"anthropic": {"type": "api", "key": "%s"}}' % OTHER_SECRET)
+    args = {'users': [{'name': ME}], 'key_maps': [{ME: KEY}], 'key_store': 'auth', 'scope': 'managed'}
+    rc, res, out = run(capsys, args, check=True, diff=True)
+    assert rc == 0 and res['changed'] and KEY not in out and OTHER_SECRET not in out
+    assert sorted(res['users'][ME]['files']) == sorted([str(auth), str(conf)])
+    assert 'omniroute' in conf.read_text() and KEY not in auth.read_text()
+
+    rc, res, out = run(capsys, args, diff=True)
+    assert rc == 0 and res['changed'] and KEY not in out and OTHER_SECRET not in out
+    text = conf.read_text()
+    assert '// mine' in text and 'lmstudio' in text and 'omniroute' not in text
+    stored = json.loads(auth.read_text())
+    assert stored['omniroute']['key'] == KEY and stored['anthropic']['key'] == OTHER_SECRET
+    assert oct(os.stat(str(auth)).st_mode & 0o777) == '0o600'
+    rc, res, _out = run(capsys, args)
+    assert rc == 0 and not res['changed']
+
+    rc, res, out = run(capsys, dict(args, users=[{'name': ME, 'state': 'absent'}]))
+    assert rc == 0 and res['changed'] and KEY not in out
+    assert 'omniroute' not in auth.read_text() and OTHER_SECRET in auth.read_text()
+
+
+def test_managed_scope_refuses_a_store_other_than_auth(home, capsys):
+    rc, res, out = run(capsys, {'users': [{'name': ME, 'key_store': 'env'}], 'scope': 'managed', 'key_store': 'auth'})
+    assert rc == 1 and 'managed scope keeps each key in auth.json; use key_store auth, not env' in res['msg']
+    assert files_under(home) == []
+
+
+def test_managed_scope_with_the_developers_own_key_only_reads_it(home, capsys):
+    auth = _own_auth(home, '{"omniroute": {"type": "api", "key": "%s"}}' % USER_KEY)
+    before = auth.read_bytes()
+    rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_store': 'auth', 'key_source': 'user', 'scope': 'managed'})
+    assert rc == 0 and not res['changed'] and res['users'][ME]['key'] == 'present' and USER_KEY not in out
+    assert auth.read_bytes() == before
