@@ -46,6 +46,17 @@ except ImportError:  # pragma: no cover - Python 2 is not supported by the colle
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document
 
 DEFAULT_TIMEOUT = 10
+
+# The catalog and verify options, shared by the modules that offer them (provider, users).
+CATALOG_ARGUMENT_SPEC = dict(
+    catalog=dict(type='str', choices=['static', 'gateway'], default='static'),
+    catalog_include=dict(type='list', elements='str', default=[]),
+    catalog_exclude=dict(type='list', elements='str', default=[]),
+    catalog_offline=dict(type='str', choices=['keep', 'fail'], default='keep'),
+    validate_certs=dict(type='bool', default=True),
+    timeout=dict(type='int', default=DEFAULT_TIMEOUT),
+    verify=dict(type='bool', default=False),
+)
 # The most of an answer that is read; a model list of thousands of models is far below this.
 MAX_BODY = 8 * 1024 * 1024
 # What OpenCode 1.18 accepts in a model's ``modalities`` lists ("file", for one, is refused).

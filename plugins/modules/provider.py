@@ -454,14 +454,8 @@ ARGUMENT_SPEC = dict(
     small_model=dict(type='str'),
     create=dict(type='bool', default=True),
     backup=dict(type='bool', default=False),
-    catalog=dict(type='str', choices=['static', 'gateway'], default='static'),
-    catalog_include=dict(type='list', elements='str', default=[]),
-    catalog_exclude=dict(type='list', elements='str', default=[]),
-    catalog_offline=dict(type='str', choices=['keep', 'fail'], default='keep'),
-    validate_certs=dict(type='bool', default=True),
-    timeout=dict(type='int', default=gw.DEFAULT_TIMEOUT),
-    verify=dict(type='bool', default=False),
 )
+ARGUMENT_SPEC.update(gw.CATALOG_ARGUMENT_SPEC)
 
 
 def main():

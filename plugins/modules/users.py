@@ -357,15 +357,9 @@ ARGUMENT_SPEC = dict(
     omniroute_rotate=dict(type='bool', default=False),
     omniroute_allowed_models=dict(type='list', elements='str'),
     omniroute_expires_at=dict(type='str'),
-    catalog=dict(type='str', choices=['static', 'gateway'], default='static'),
-    catalog_include=dict(type='list', elements='str', default=[]),
-    catalog_exclude=dict(type='list', elements='str', default=[]),
-    catalog_offline=dict(type='str', choices=['keep', 'fail'], default='keep'),
-    validate_certs=dict(type='bool', default=True),
-    timeout=dict(type='int', default=gw.DEFAULT_TIMEOUT),
-    verify=dict(type='bool', default=False),
     scope=dict(type='str', choices=['user', 'managed'], default='user'),
 )
+ARGUMENT_SPEC.update(gw.CATALOG_ARGUMENT_SPEC)
 
 
 def _pick(user, params, option):

@@ -305,7 +305,30 @@ def users_args(args):
     return args
 
 
-class CaptureServer(object):
+class _LocalServer(object):
+    """An HTTP server on 127.0.0.1 (a free port) in a daemon thread; ``url`` is its address."""
+
+    def _serve(self, handler):
+        import http.server
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _reply(handler, status, body):
+    handler.send_response(status)
+    handler.send_header('content-type', 'application/json')
+    handler.send_header('content-length', str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+class CaptureServer(_LocalServer):
     """An OpenAI-compatible endpoint on 127.0.0.1 that records the Authorization header."""
 
     def __init__(self):
@@ -319,29 +342,17 @@ class CaptureServer(object):
                 if length:
                     self.rfile.read(length)
                 seen.append((self.command, self.path, self.headers.get('authorization')))
-                body = b'{"error": {"message": "recorded", "type": "invalid_request_error"}}'
-                self.send_response(401)
-                self.send_header('content-type', 'application/json')
-                self.send_header('content-length', str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                _reply(self, 401, b'{"error": {"message": "recorded", "type": "invalid_request_error"}}')
 
             do_GET = do_POST = _answer
 
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
 
 
-class WellKnownServer(object):
+class WellKnownServer(_LocalServer):
     """Answers ``/.well-known/opencode`` on 127.0.0.1 with an empty remote config, for corpus
     cases whose credential store holds a ``wellknown`` login (OpenCode fetches it at start)."""
 
@@ -350,24 +361,15 @@ class WellKnownServer(object):
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                body = b'{"config": {}}' if self.path.startswith('/.well-known/opencode') else b'{}'
-                self.send_response(200 if body != b'{}' else 404)
-                self.send_header('content-type', 'application/json')
-                self.send_header('content-length', str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                if self.path.startswith('/.well-known/opencode'):
+                    _reply(self, 200, b'{"config": {}}')
+                else:
+                    _reply(self, 404, b'{}')
 
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
 
 
 def fill_in(root, rel_paths, values):
