@@ -6,6 +6,8 @@ HTTP server on 127.0.0.1 plays the answers a real one cannot be made to give on 
 (5xx, a hang, a non-JSON page, a body that echoes the key)."""
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import http.server
 import json
 import os

@@ -2,6 +2,8 @@
 """The managed tier's planner: key-less entry, allow-list, extra settings, profile, user side."""
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import json
 import os
 import plistlib

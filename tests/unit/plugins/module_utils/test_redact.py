@@ -2,6 +2,8 @@
 """The collection's one redaction helper, and the diff views built on it."""
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import json
 
 import pytest

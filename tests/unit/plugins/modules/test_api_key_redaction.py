@@ -2,6 +2,8 @@
 """The api_key module shows a management URL without its credentials, whatever fails."""
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import json
 
 import pytest

@@ -2,6 +2,8 @@
 """The managed module on real files in temporary directories (run as root, as on a host)."""
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import json
 import os
 import plistlib

@@ -7,6 +7,8 @@ run the unit tests as root. Without root, a device is still covered through a sy
 """
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import json
 import os
 import signal

@@ -6,6 +6,8 @@ Runs as root (as CI and this machine do); the child-process tests drop to the ex
 """
 from __future__ import absolute_import, division, print_function
 
+__metaclass__ = type
+
 import json
 import os
 import pwd
