@@ -134,12 +134,14 @@ do_start() {
         </dev/null >"$state/server.log" 2>&1
     ) &
     echo $! > "$state/pid"
-    for _ in $(seq 1 180); do
+    # Next.js starts in 10-30 s on an idle 2-core machine; a loaded one can need minutes.
+    wait_s=${OMNIROUTE_START_TIMEOUT:-300}
+    for _ in $(seq 1 "$wait_s"); do
       if ready; then break; fi
       if ! pid_alive; then log "server exited; tail of log:"; tail -n 40 "$state/server.log" >&2; do_stop; exit 1; fi
       sleep 1
     done
-    ready || { log "server not ready after 180 s"; tail -n 40 "$state/server.log" >&2; do_stop; exit 1; }
+    ready || { log "server not ready after $wait_s s"; tail -n 40 "$state/server.log" >&2; do_stop; exit 1; }
     log "ready after $((SECONDS - t0)) s"
   fi
   echo "OMNIROUTE_URL=$url"
