@@ -23,7 +23,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._files import (
     Conflict, FileError, check_unchanged, make_dirs, read_text, remove_files, running_user, stale_temps, why,
     write_atomic)
-from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import JSONCError
+from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import JSONCError, position
 
 # One file to write: ``path`` as named, ``real`` its resolved target, ``old`` its text (None when
 # missing), ``new`` the text to write, ``holds_secret`` whether ``new`` carries a literal key,
@@ -100,6 +100,39 @@ def _plan(path, text, fn, who):
     except RecursionError:
         raise Failure('cannot edit %s (%s): it is nested too deeply to be edited safely; '
                       'nothing was changed' % (path, who), path=path)
+
+
+# No OpenCode setting nests anywhere near this deep; the results and diffs that show the entry
+# are built recursively, and how deep a Python recursion may go differs between versions.
+MAX_ENTRY_DEPTH = 100
+
+
+def _depth(value):
+    """How deeply ``value`` nests lists and dicts (iterative, so any depth is measured)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def _check_depth(path, text, name, entry, who):
+    """Refuse an entry nested deeper than MAX_ENTRY_DEPTH, with its line and column."""
+    if _depth(entry) <= MAX_ENTRY_DEPTH:
+        return
+    line = column = None
+    try:
+        member = oc.Document(text).locate(('provider', name))[1]
+        line, column = position(text, member.value_start)
+    except (ValueError, TypeError, IndexError, RecursionError):
+        pass
+    raise Failure('cannot edit %s (%s): provider.%s is nested too deeply to be edited safely (more than '
+                  '%d levels); nothing was changed' % (path, who, name, MAX_ENTRY_DEPTH),
+                  path=path, line=line, column=column)
 
 
 def shown_params(params):
@@ -262,6 +295,7 @@ def plan(params, environ, who=None):
     if present:
         tplan = _plan(target, text, lambda t: oc.plan_present(t, spec), who)
         entry = tplan.entry
+        _check_depth(target, tplan.new_text, name, entry, who)
         holds = params['key_store'] == 'config' and not oc.is_reference(params['api_key'])
     else:
         tplan = _plan(target, text, lambda t: oc.plan_absent(t, name), who)
