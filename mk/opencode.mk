@@ -14,4 +14,4 @@ test-opencode-users:
 test-opencode: collection
 	@OPENCODE_BIN=$$(bash tests/setup/opencode.sh) && export OPENCODE_BIN && \
 	  echo "opencode: $$OPENCODE_BIN ($$($$OPENCODE_BIN --version))" && \
-	  $(BIN)/python -m pytest tests/opencode -p no:cacheprovider -q -rfE -n $(OPENCODE_WORKERS) $(OPENCODE_PYTEST_ARGS)
+	  $(BIN)/python -m pytest tests/opencode -p no:cacheprovider -q -rfE -n $(OPENCODE_WORKERS) --dist loadgroup $(OPENCODE_PYTEST_ARGS)

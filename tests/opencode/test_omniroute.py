@@ -16,8 +16,15 @@ import pytest
 
 from harness import REPO
 
-PORT = os.environ.get('OPENCODE_TEST_OMNIROUTE_PORT', '20147')
-STATE = os.path.join(REPO, '.build', 'opencode-omniroute')
+# The corpus runs under pytest-xdist. A module-scoped fixture is set up once per worker, so
+# both tests here are kept on one worker (xdist_group, `--dist loadgroup`): otherwise a second
+# worker starts its own server on the same port and state, and the first worker's teardown
+# stops the server the second is still using (seen in CI: "Connection refused" mid-test).
+# The port and state still carry the worker's name, so a run without the group cannot collide.
+WORKER = os.environ.get('PYTEST_XDIST_WORKER', 'gw0')
+PORT = str(int(os.environ.get('OPENCODE_TEST_OMNIROUTE_PORT', '20147')) + 10 * int(WORKER[2:] or 0))
+STATE = os.path.join(REPO, '.build', 'opencode-omniroute-' + WORKER)
+pytestmark = pytest.mark.xdist_group('omniroute-server')
 REJECTED = 'Invalid API key'
 ACCEPTED = 'No credentials for provider'
 MISSING = 'Authentication required'
