@@ -3,8 +3,9 @@
 #                    OMNIROUTE_BASE_URL / OMNIROUTE_API_KEY / OMNIROUTE_KEY_STORE override)
 #   make check       fast tier, the inner loop (<= 3 min warm; no root, no npm, no containers):
 #                    unit tests, plan-only corpus pass, provider integration target, lint, role docs
-#   make test        every test (what CI runs through .ci/run), with a time per suite at the end
-#   make test-hygiene  make check, failing if it changed anything outside the clone and the cache
+#   make test        every test (what CI runs through .ci/run), with a time per suite at the end;
+#                    fails if the run changed anything outside the clone and the project cache
+#   make test-hygiene  the same hygiene check around make check (the fast tier)
 #   make bench       benchmarks (figures go to docs/performance.md; creates the ocbench accounts)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -25,6 +26,8 @@ export CONTAINERS_CONF := $(CURDIR)/tests/setup/containers.conf
 export CONTAINERS_STORAGE_CONF := $(OMNIROUTE_OPENCODE_CACHE)/podman/storage.conf
 # Ansible's own state (~/.ansible: tmp, galaxy cache) stays in the clone.
 export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
+# ... and so do async job files (Molecule's create/destroy playbooks; default ~/.ansible_async).
+export ANSIBLE_ASYNC_DIR := $(CURDIR)/.build/ansible-async
 # pip, npm, Molecule and ansible-compat caches go to the project cache, not ~/.cache or ~/.npm.
 export XDG_CACHE_HOME := $(OMNIROUTE_OPENCODE_CACHE)/xdg-cache
 export PIP_CACHE_DIR := $(OMNIROUTE_OPENCODE_CACHE)/xdg-cache/pip
@@ -44,8 +47,9 @@ configure: collection
 CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
 # Everything CI runs: the fast tier, then sanity, the claimed Pythons and ansible-cores, and the
 # real parts (OpenCode CLI, podman laptops, OmniRoute, the benchmark harness).
+# (test-opencode also runs every corpus step through the users module and compares the files
+# byte for byte, so the separate test-opencode-users pass is opt-in.)
 TEST_SUITES := $(CHECK_SUITES) test-sanity test-target-python test-core-oldest test-opencode \
-               test-opencode-users \
                test-molecule test-omniroute test-gateway test-ee test-pull \
                test-bench-smoke
 
@@ -53,8 +57,11 @@ TEST_SUITES := $(CHECK_SUITES) test-sanity test-target-python test-core-oldest t
 check: collection
 	@MAKE="$(MAKE)" mk/suites.sh check $(CHECK_SUITES)
 
+# System packages first (installed only when missing, only by root: a legitimate change, so it
+# happens before the hygiene snapshot); then every suite inside the hygiene check.
 test: collection
-	@MAKE="$(MAKE)" mk/suites.sh test $(TEST_SUITES)
+	tests/setup/system.sh >/dev/null
+	@MAKE="$(MAKE)" tests/setup/hygiene.sh mk/suites.sh test $(TEST_SUITES)
 
 # Every corpus case planned present, present, absent through module_utils (no OpenCode).
 test-plan: collection
@@ -62,10 +69,6 @@ test-plan: collection
 
 # The suite's own hygiene test: /etc/containers/containers.conf, /etc/passwd, /etc/group, ~/.ansible
 # and the entries directly under ~ and ~/.cache must be the same after the run as before.
-# It wraps `make check`, not `make test`: CI already runs the full suite (up to ~20 min), and
-# running it a second time only to watch it would double CI time. The settings that keep the
-# full suite in the clone and the cache (podman's CONTAINERS_CONF/CONTAINERS_STORAGE_CONF,
-# ANSIBLE_HOME, ansible-test's HOME, the pip/npm caches) are exported above for every target,
-# and `make check` exercises the shared paths (ansible, ansible-test, pip).
+# `make test` (what CI runs) is always wrapped in it; test-hygiene does the same for the fast tier.
 test-hygiene: collection
 	tests/setup/hygiene.sh $(MAKE) --no-print-directory check

@@ -39,15 +39,21 @@ def api_key():
 def sandbox_factory(tmp_path, opencode_bin):
     made = []
 
-    def make(tag='s', env=None, cwd='work'):
+    def make(tag='s', env=None, cwd='work', via='provider'):
         root = str(tmp_path / tag)
         os.makedirs(root)
-        sb = Sandbox(root, opencode_bin, env=env, cwd=cwd)
+        sb = Sandbox(root, opencode_bin, env=env, cwd=cwd, via=via)
         made.append(sb)
         return sb
 
     make.made = made
     return make
+
+
+@pytest.fixture(params=['provider', 'users'])
+def via(request):
+    """Key tests run through both modules: provider, and users (the role's per-host path)."""
+    return request.param
 
 
 @pytest.fixture(scope='session')

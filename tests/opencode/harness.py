@@ -11,6 +11,7 @@ import os
 import pwd
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -90,8 +91,11 @@ class Report(object):
 class Sandbox(object):
     """A scratch root: home/, the corpus tree, an environment, and every captured output."""
 
-    def __init__(self, root, opencode, env=None, cwd='work'):
+    def __init__(self, root, opencode, env=None, cwd='work', via='provider'):
         self.root = root
+        # 'users': every provider-module call goes through omniroute.opencode.users instead
+        # (the role's per-host path), as one users-module run for the current account.
+        self.via = os.environ.get('OPENCODE_TEST_MODULE') or via
         self.home = os.path.join(root, 'home')
         self.opencode = opencode
         self.extra_env = dict(env or {})
@@ -149,8 +153,9 @@ class Sandbox(object):
     def path(self, rel):
         return os.path.join(self.root, rel)
 
-    def snapshot(self):
-        """Bytes of every regular file under root except OpenCode's own state and logs."""
+    def snapshot(self, modes=False):
+        """Bytes of every regular file under root except OpenCode's own state and logs
+        (``modes``: ``(bytes, permission bits)`` instead)."""
         snap = {}
         skip = (os.path.join(self.home, '.local', 'share', 'opencode', 'log'),
                 os.path.join(self.home, '.local', 'state'), os.path.join(self.home, '.cache'),
@@ -164,8 +169,21 @@ class Sandbox(object):
                 if os.path.islink(p) or fn.startswith('opencode.db') or fn.endswith('.lock'):
                     continue
                 with open(p, 'rb') as f:
-                    snap[os.path.relpath(p, self.root)] = f.read()
+                    data = f.read()
+                snap[os.path.relpath(p, self.root)] = (data, stat.S_IMODE(os.stat(p).st_mode)) if modes else data
         return snap
+
+    def rewind(self, snap):
+        """Put the files back as ``snapshot(modes=True)`` found them: contents and modes, and
+        files created since removed (a module's backups included)."""
+        now = self.snapshot(modes=True)
+        for rel in set(now) - set(snap):
+            os.unlink(self.path(rel))
+        for rel, (data, mode) in snap.items():
+            if now.get(rel) != (data, mode):
+                with open(self.path(rel), 'wb') as f:
+                    f.write(data)
+                os.chmod(self.path(rel), mode)
 
     # -- processes ----------------------------------------------------------------------
     def base_env(self):
@@ -223,10 +241,11 @@ class Sandbox(object):
             c, m = fc.result(), fm.result()
         return Report(c.returncode, c.stdout, c.stderr, m.returncode, m.stdout, m.stderr, name)
 
-    def module(self, args, check=False, diff=True, verbose=False, name='omniroute.opencode.provider'):
+    def module(self, args, check=False, diff=True, verbose=False, name='omniroute.opencode.provider', via=None):
         """Run a module (default omniroute.opencode.provider) ad hoc through ansible, as the
         sandbox's user (``verbose``: with -vvv, which also prints the module's arguments and
-        whole result)."""
+        whole result; ``via='users'``: the provider call as a users-module run)."""
+        via = via or self.via
         env = self.base_env()
         for var in ('OPENCODE_PURE', 'OPENCODE_DISABLE_MODELS_FETCH', 'OPENCODE_DISABLE_AUTOUPDATE',
                     'OPENCODE_DISABLE_LSP_DOWNLOAD', 'NO_COLOR'):
@@ -244,7 +263,7 @@ class Sandbox(object):
             'ANSIBLE_DEPRECATION_WARNINGS': 'False',
         })
         margs = self.sub(args)
-        if os.environ.get('OPENCODE_TEST_MODULE') == 'users' and name == 'omniroute.opencode.provider':
+        if via == 'users' and name == 'omniroute.opencode.provider':
             name, margs = 'omniroute.opencode.users', users_args(margs)
         cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible'), 'localhost',
                '-c', 'local', '-i', 'localhost,', '-m', name, '-a', json.dumps(margs)]

@@ -31,8 +31,8 @@ def sent_auth(capture):
     return set(chats)
 
 
-def test_inline_key_is_sent(sandbox_factory, capture, api_key):
-    sb = sandbox_factory()
+def test_inline_key_is_sent(sandbox_factory, via, capture, api_key):
+    sb = sandbox_factory(via=via)
     res = sb.module({'base_url': capture.url, 'api_key': api_key, 'models': ['auto']})
     assert res['changed'] and res['base_url'] == capture.url + '/v1'
     chat(sb)
@@ -40,8 +40,8 @@ def test_inline_key_is_sent(sandbox_factory, capture, api_key):
     sb.assert_no_secret(api_key)
 
 
-def test_auth_store_key_is_sent(sandbox_factory, capture, api_key):
-    sb = sandbox_factory(env={'XDG_DATA_HOME': '{root}/data'})
+def test_auth_store_key_is_sent(sandbox_factory, via, capture, api_key):
+    sb = sandbox_factory(env={'XDG_DATA_HOME': '{root}/data'}, via=via)
     cfg = os.path.join(sb.home, '.config', 'opencode')
     os.makedirs(cfg)
     # A leftover empty apiKey would hide the stored key (see test_config_key_wins_over_auth).
@@ -63,8 +63,8 @@ def test_auth_store_key_is_sent(sandbox_factory, capture, api_key):
     sb.assert_no_secret(api_key)
 
 
-def test_env_reference_is_resolved(sandbox_factory, capture, api_key):
-    sb = sandbox_factory()
+def test_env_reference_is_resolved(sandbox_factory, via, capture, api_key):
+    sb = sandbox_factory(via=via)
     res = sb.module({'base_url': capture.url, 'api_key': '{env:OMNIROUTE_API_KEY}', 'models': ['auto']})
     assert res['changed']
     with open(res['path']) as f:
@@ -76,9 +76,9 @@ def test_env_reference_is_resolved(sandbox_factory, capture, api_key):
     sb.assert_no_secret(api_key)
 
 
-def test_env_reference_unset_sends_no_key(sandbox_factory, capture, api_key):
+def test_env_reference_unset_sends_no_key(sandbox_factory, via, capture, api_key):
     """{env:VAR} with VAR unset becomes "" (debug config still shows "***")."""
-    sb = sandbox_factory()
+    sb = sandbox_factory(via=via)
     sb.module({'base_url': capture.url, 'api_key': '{env:OMNIROUTE_API_KEY}', 'models': ['auto']})
     report = sb.ask()
     assert report.entry['options']['apiKey'] == '***'
@@ -86,9 +86,9 @@ def test_env_reference_unset_sends_no_key(sandbox_factory, capture, api_key):
     assert not any(a and a.strip() not in ('Bearer', '') for a in sent_auth(capture)), capture.seen
 
 
-def test_config_key_wins_over_auth(sandbox_factory, capture, api_key):
+def test_config_key_wins_over_auth(sandbox_factory, via, capture, api_key):
     """OpenCode behaviour the module relies on: any options.apiKey, even "", hides auth.json."""
-    sb = sandbox_factory()
+    sb = sandbox_factory(via=via)
     cfg = os.path.join(sb.home, '.config', 'opencode')
     data = os.path.join(sb.home, '.local', 'share', 'opencode')
     os.makedirs(cfg)

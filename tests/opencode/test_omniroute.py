@@ -67,8 +67,8 @@ def chat(sb, env=None):
 
 
 @pytest.mark.parametrize('key_store', ['config', 'auth'])
-def test_issued_key_is_accepted(sandbox_factory, omniroute, issued_key, key_store):
-    sb = sandbox_factory()
+def test_issued_key_is_accepted(sandbox_factory, via, omniroute, issued_key, key_store):
+    sb = sandbox_factory(via=via)
     res = sb.module({'base_url': omniroute.url, 'api_key': issued_key, 'models': ['auto'],
                      'key_store': key_store})
     assert res['changed'] and res['base_url'] == omniroute.url + '/v1'
@@ -83,8 +83,8 @@ def test_issued_key_is_accepted(sandbox_factory, omniroute, issued_key, key_stor
     sb.assert_no_secret(issued_key, wrong)
 
 
-def test_env_reference_is_accepted(sandbox_factory, omniroute, issued_key):
-    sb = sandbox_factory()
+def test_env_reference_is_accepted(sandbox_factory, via, omniroute, issued_key):
+    sb = sandbox_factory(via=via)
     sb.module({'base_url': omniroute.url, 'api_key': '{env:OMNIROUTE_API_KEY}', 'models': ['auto']})
     out = chat(sb, env={'OMNIROUTE_API_KEY': issued_key})
     assert ACCEPTED in out and REJECTED not in out, out[-500:]

@@ -2,7 +2,7 @@
 # A test of the suite itself: run a command (normally `make check`) and fail if it changed the
 # machine outside the clone and the project cache. Compared before and after:
 #   /etc/containers/containers.conf (checksum, or absent), /etc/passwd and /etc/group (checksums:
-#   no accounts), ~/.ansible (every path, size and mtime, or absent), and the names directly
+#   no accounts), ~/.ansible and ~/.ansible_async (every path, size and mtime, or absent), and the names directly
 #   under $HOME and ~/.cache (a new ~/.npm, ~/.cache/pip, ~/.local... shows up there).
 #   hygiene.sh COMMAND [ARGS...]
 set -uo pipefail
@@ -11,11 +11,13 @@ snapshot() {
   for f in /etc/containers/containers.conf /etc/passwd /etc/group; do
     if [ -e "$f" ]; then echo "$f $(sha256sum < "$f" | cut -d' ' -f1)"; else echo "$f absent"; fi
   done
-  if [ -e "$HOME/.ansible" ]; then
-    find "$HOME/.ansible" -printf 'HOME/.ansible/%P %y %s %T@\n' 2>/dev/null | sort
-  else
-    echo "HOME/.ansible absent"
-  fi
+  for d in .ansible .ansible_async; do
+    if [ -e "$HOME/$d" ]; then
+      find "$HOME/$d" -printf "HOME/$d/%P %y %s %T@\n" 2>/dev/null | sort
+    else
+      echo "HOME/$d absent"
+    fi
+  done
   # ~/.cache itself may appear: it holds the project cache.
   find "$HOME" -mindepth 1 -maxdepth 1 ! -name .cache -printf 'home: %f\n' 2>/dev/null | sort
   find "$HOME/.cache" -mindepth 1 -maxdepth 1 ! -path "$cache" -printf 'cache: %f\n' 2>/dev/null | sort
