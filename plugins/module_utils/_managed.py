@@ -434,6 +434,7 @@ def _scrub_all(value, key):
         return gw.scrub(value, key)
     return value
 
+
 # --------------------------------------------------------------------------- macOS profile
 def _plist_safe(value, path=()):
     if value is None:

@@ -466,10 +466,9 @@ def main():
         module.warn(warning)
     if extra['drift']:
         module.warn('host %s: %s was changed by another tool in the parts this module owns (provider.%s, '
-                    'the allow-list, the managed settings) at %s; %s' % (socket.gethostname(), target, params['name'],
-                                              ', '.join(extra['drift']),
-                                              'they would be put back (check mode)' if module.check_mode
-                                              else 'they are put back'))
+                    'the allow-list, the managed settings) at %s; %s'
+                    % (socket.gethostname(), target, params['name'], ', '.join(extra['drift']),
+                       'they would be put back (check mode)' if module.check_mode else 'they are put back'))
     if profile:
         out['mobileconfig'] = profile[0]
     if module._diff:

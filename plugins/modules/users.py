@@ -522,7 +522,8 @@ def managed_probe(uparams, environ, changes, auth_path, who, secrets, user_key=N
     """
     key = user_key if uparams.get('key_source') == 'user' else uparams['api_key']
     state = 'present' if oc.is_real_key(key) else 'missing'
-    home = environ.get('HOME') or os.path.expanduser('~')
+    # The user's process always has HOME (_users.user_environ sets it).
+    home = environ.get('HOME') or '/'
     try:
         base_url = oc.normalize_base_url(uparams['base_url'])
         result = mg.verify_user(dict(uparams, base_url=base_url), key if state == 'present' else None, environ,
