@@ -19,7 +19,8 @@ version_added: "0.3.0"
 description:
   - Turns the registered results of M(omniroute.opencode.users) on every host into rows (host,
     user, state, file, key store, gateway reachable, key accepted, models configured and missing,
-    OpenCode version, overriding layers, warnings, ready). A host whose run failed gives one row
+    OpenCode version, overriding layers, warnings, ready). In managed scope a user's verify result
+    also counts the key in C(auth.json) and the managed file, and the summary gives its C(cause). A host whose run failed gives one row
     with the error. Used by the C(omniroute.opencode.opencode) role for O(opencode_report_dir).
   - Companion filters - C(report_markdown) (the rows as a Markdown document) and C(report_summary)
     (counts of users ready and not ready, and who is not ready).
@@ -90,6 +91,10 @@ def _user_row(host, name, res):
                missing=list(verify.get('missing') or []), opencode_version=verify.get('opencode_version'),
                layers=[_layer_text(layer) for layer in verify.get('layers') or []],
                ready=bool(verify.get('ready')), cause=verify.get('cause'))
+    if verify.get('scope') == 'managed':
+        # Managed scope: the key in auth.json and the managed file count too; cause lists them all.
+        row.update(scope='managed', key=verify.get('key'),
+                   managed_file=(verify.get('managed') or {}).get('path') if isinstance(verify.get('managed'), dict) else None)
     return row
 
 
@@ -146,6 +151,9 @@ def _not_ready(rows):
 def _why(row):
     if row.get('error'):
         return row['error']
+    if row.get('scope') == 'managed' and row.get('cause'):
+        # Names the user and every file: key store, managed file, user layers.
+        return row['cause']
     reasons = []
     if row.get('reachable') is False:
         reasons.append('gateway not reachable (%s)' % row['cause'] if row.get('cause') else 'gateway not reachable')

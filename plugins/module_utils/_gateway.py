@@ -380,22 +380,53 @@ def overriding_layers(name, environ, home, target, pending=None):
     candidates += [('~/.opencode', os.path.join(home, '.opencode', n)) for n in ('opencode.json', 'opencode.jsonc')]
     managed = managed_dir(environ)
     candidates += [('managed (administrator)', os.path.join(managed, n)) for n in ('opencode.json', 'opencode.jsonc')]
+    return _layers(name, [(k, p) for k, p in candidates if p != target], pending)
+
+
+def _layer_text(path, pending):
+    """The text ``path`` will have after the planned changes, or None when there is no file."""
+    if path in pending:
+        return pending[path]
+    try:
+        with open(path, 'rb') as handle:
+            return handle.read().decode('utf-8', 'replace')
+    except (IOError, OSError):
+        return None
+
+
+def _layers(name, candidates, pending, keep=None):
+    """``[{path, kind, effects}]`` for the ``(kind, path)`` candidates that change provider ``name``."""
     layers = []
     for kind, path in candidates:
-        if path == target:
+        text = _layer_text(path, pending)
+        if text is None:
             continue
-        if path in pending:
-            text = pending[path]
-        else:
-            try:
-                with open(path, 'rb') as handle:
-                    text = handle.read().decode('utf-8', 'replace')
-            except (IOError, OSError):
-                continue
-        effects = _layer_effects(text, name)
+        effects = [e for e in _layer_effects(text, name) if keep is None or keep(e)]
         if effects:
             layers.append(dict(path=path, kind=kind, effects=effects))
     return layers
+
+
+def user_layers(name, environ, home, pending=None):
+    """Managed scope: the user-level config files that still change provider ``name``.
+
+    Every global file, ``OPENCODE_CONFIG`` and ``~/.opencode``, read as they will be after the
+    ``pending`` changes.  OpenCode merges them under the managed layer, so a ``provider.<name>``
+    copy there adds its models and options to the gateway entry, and ``disabled_providers``
+    hides it.  The user's own ``model``/``small_model`` choice is not a problem here.
+    """
+    pending = pending or {}
+    config_dir = os.path.join(environ.get('XDG_CONFIG_HOME') or os.path.join(home, '.config'), 'opencode')
+    candidates = [('global config', os.path.join(config_dir, n)) for n in GLOBAL_FILES]
+    if environ.get('OPENCODE_CONFIG'):
+        candidates.append(('OPENCODE_CONFIG', os.path.abspath(os.path.expanduser(environ['OPENCODE_CONFIG']))))
+    candidates += [('~/.opencode', os.path.join(home, '.opencode', n)) for n in ('opencode.json', 'opencode.jsonc')]
+    seen, unique = set(), []
+    for kind, path in candidates:
+        if path not in seen:
+            seen.add(path)
+            unique.append((kind, path))
+    return _layers(name, unique, pending, keep=lambda effect: not effect.startswith(('sets model ', 'sets small_model ')))
 
 
 def _npm_prefixes(environ, home):

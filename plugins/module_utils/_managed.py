@@ -26,7 +26,9 @@ import plistlib
 import re
 import uuid
 
+from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document
 
 LINUX_DIR = '/etc/opencode'
@@ -91,10 +93,12 @@ class ManagedSpec:
 
     def __init__(self, name=oc.DEFAULT_NAME, display_name=oc.DEFAULT_DISPLAY_NAME,
                  base_url=oc.DEFAULT_BASE_URL, models=oc.DEFAULT_MODELS, model_labels=None,
-                 model=None, small_model=None, only_gateway=False, settings=None):
+                 model=None, small_model=None, only_gateway=False, settings=None, keep_models=False):
         self.entry_spec = oc.Spec(name=name, display_name=display_name, base_url=base_url,
                                   api_key=None, models=models, model_labels=model_labels,
                                   model=model, small_model=small_model, key_in_config=False)
+        # True: the entry's current catalog stays byte for byte (gateway offline, catalog_offline=keep).
+        self.entry_spec.keep_models = bool(keep_models)
         self.name = self.entry_spec.name
         self.only_gateway = bool(only_gateway)
         settings = dict(settings or {})
@@ -170,6 +174,45 @@ def plan_managed(text, spec):
     return oc.Plan(text, ed.doc.text, changes if ed.doc.text != text else [], entry)
 
 
+def _changed_paths(old, new, path=()):
+    """Dotted paths at which ``old`` and ``new`` (decoded JSON) differ; values are never shown."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in list(old) + [k for k in new if k not in old]:
+            if key not in old or key not in new:
+                found.append(path + (key,))
+            else:
+                found.extend(_changed_paths(old[key], new[key], path + (key,)))
+        return found
+    return [] if old == new else [path]
+
+
+def drift(old_text, new_text, name):
+    """What another tool changed in the managed file's owned parts, as sorted dotted paths.
+
+    Empty when the file has no ``provider.<name>`` yet (a new entry is not drift) or when the
+    plan leaves it as it is.  Otherwise every path at which the planned text differs from the
+    current one: the entry (``npm``, ``name``, ``options.baseURL``, an ``options.apiKey`` that
+    goes, the catalog), the allow-list, ``model``/``small_model`` and the extra settings - the
+    parts the module owns, since it changes nothing else.  ``$schema`` is not counted.
+    """
+    if not old_text or old_text == new_text:
+        return []
+    try:
+        old_doc, new_doc = Document(old_text), Document(new_text)
+        old = old_doc.get(()) if not old_doc.empty else None
+        new = new_doc.get(()) if not new_doc.empty else None
+    except ValueError:
+        return []
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return []
+    provider = old.get('provider')
+    if not isinstance(provider, dict) or name not in provider:
+        return []
+    paths = [p for p in _changed_paths(old, new) if p and p[0] != '$schema']
+    return sorted('.'.join('%s' % part for part in p) for p in paths)
+
+
 def plan_managed_absent(text, name):
     """Remove the entry, the top-level models that use it and the allow-list; keep the rest."""
     base = oc.plan_absent(text, name)
@@ -240,6 +283,156 @@ def plan_user(environ, name, api_key=None, present=True, auth_path=None, who=Non
         if plan.changed:
             changes.append(cfg.Change(path, real, text, plan.new_text, False, plan.changes, 'config', name))
     return changes
+
+
+# --------------------------------------------------------------------------- verify (managed scope)
+def _merge(base, top):
+    """OpenCode's layer merge: objects key by key, everything else replaced."""
+    if isinstance(base, dict) and isinstance(top, dict):
+        out = dict(base)
+        for key, value in top.items():
+            out[key] = _merge(base.get(key), value)
+        return out
+    return top
+
+
+def managed_layer(directory, name, expected_base_url, exists=os.path.lexists):
+    """What the managed files in ``directory`` set for provider ``name``; a dict with no key.
+
+    ``path`` is the file that wins (as :func:`discover` picks it), ``found`` whether any managed
+    file exists, ``entry`` whether the merged files have ``provider.<name>``, ``base_url`` its
+    ``options.baseURL`` (user info and query removed), ``models`` its catalog ids and
+    ``problems`` what keeps OpenCode from using it as the role wrote it, in words naming the file.
+    """
+    target, lower = discover(directory, exists)
+    out = dict(directory=directory, path=target, found=False, entry=False, base_url=None,
+               expected_base_url=expected_base_url, matches=False, models=[], problems=[])
+    merged = {}
+    for path in lower + [target]:
+        text = gw._layer_text(path, {})
+        if text is None:
+            continue
+        out['found'] = True
+        try:
+            doc = Document(text)
+            data = doc.get(()) if not doc.empty else {}
+        except ValueError as exc:
+            out['problems'].append('%s cannot be parsed (%s); OpenCode refuses to start with it' % (path, exc))
+            return out
+        if isinstance(data, dict):
+            merged = _merge(merged, data)
+    if not out['found']:
+        out['problems'].append('there is no managed config in %s (%s is missing); the managed module '
+                               'writes it' % (directory, target))
+        return out
+    provider = merged.get('provider')
+    entry = provider.get(name) if isinstance(provider, dict) else None
+    if not isinstance(entry, dict):
+        out['problems'].append('%s has no provider.%s (removed by another tool?)' % (target, name))
+        return out
+    out['entry'] = True
+    options = entry.get('options') if isinstance(entry.get('options'), dict) else {}
+    base_url = options.get('baseURL')
+    out['base_url'] = _redact.url(base_url) if isinstance(base_url, str) else None
+    models = entry.get('models')
+    out['models'] = sorted(models) if isinstance(models, dict) else []
+    if not isinstance(base_url, str) or base_url.rstrip('/') != expected_base_url.rstrip('/'):
+        out['problems'].append('%s sends provider.%s to %s, not to %s (changed by another tool?)'
+                               % (target, name, out['base_url'] or 'no baseURL', expected_base_url))
+    if 'apiKey' in options:
+        out['problems'].append('%s sets provider.%s.options.apiKey, which hides every user\'s auth.json'
+                               % (target, name))
+    if entry.get('npm') != oc.SDK_PACKAGE:
+        out['problems'].append('%s has provider.%s.npm other than %s' % (target, name, oc.SDK_PACKAGE))
+    disabled = merged.get('disabled_providers')
+    if isinstance(disabled, list) and name in disabled:
+        out['problems'].append('%s lists %s in disabled_providers' % (target, name))
+    enabled = merged.get('enabled_providers')
+    if isinstance(enabled, list) and name not in enabled:
+        out['problems'].append('%s has enabled_providers without %s' % (target, name))
+    out['matches'] = not out['problems']
+    return out
+
+
+def verify_user(params, key, environ, home, key_state, auth_path, who, pending=None, directory=None):
+    """Managed scope: what OpenCode will meet for one user, after the planned changes; no key in it.
+
+    ``params``: ``name``, ``base_url`` (normalised), ``timeout``, ``validate_certs``.  ``key``: the
+    literal key the user's OpenCode sends (from auth.json after the plan), or None.  ``key_state``:
+    ``present`` or ``missing`` (auth.json after the plan).  ``pending`` maps a path to the text the
+    plan gives it.  ``directory``: the managed directory the role writes (default the OS's).
+
+    Reports the key state, the gateway's answer to that key (``GET <base_url>/models``), the
+    managed file and whether its entry is the role's, the user-level layers that still change
+    the provider, the managed catalog's models the key is not offered, and ``ready`` with a
+    ``cause`` naming the user and the files.  A gateway that cannot be asked is reported, never
+    raised.
+    """
+    name = params.get('name') or oc.DEFAULT_NAME
+    base_url = params['base_url']
+    expected_dir = os.path.abspath(directory or default_directory())
+    result = dict(scope='managed', url=gw.models_url(base_url), reachable=False, status=None,
+                  key_accepted=None, offered=[], offered_chat=[], missing=[], models_endpoint=None,
+                  key=key_state, auth_path=auth_path, opencode=None, opencode_version=None,
+                  layers=[], managed=None, problems=[], cause=None, ready=False)
+    problems = result['problems']
+    if key_state != 'present':
+        problems.append('no key for provider %s in %s' % (name, auth_path))
+    literal = key if key_state == 'present' and oc.is_real_key(key) else None
+    answer = gw.fetch_models(base_url, literal, params.get('timeout') or gw.DEFAULT_TIMEOUT,
+                             params.get('validate_certs', True))
+    result.update(status=answer.status, models_endpoint=answer.summary, reachable=answer.status is not None,
+                  seconds=answer.seconds)
+    if answer.outcome == gw.OK:
+        result['key_accepted'] = True if literal else None
+        result['offered'] = [m['id'].strip() for m in answer.models]
+        result['offered_chat'] = [m['id'].strip() for m in answer.models if gw.is_chat(m)]
+    elif answer.outcome == gw.REJECTED:
+        result['key_accepted'] = False if literal else None
+        if literal:
+            problems.append('the gateway at %s rejects the key in %s (%s)' % (result['url'], auth_path, answer.cause))
+    else:
+        problems.append('the gateway at %s gives no model list (%s)' % (result['url'], answer.cause))
+
+    used_dir = environ.get('OPENCODE_TEST_MANAGED_CONFIG_DIR')
+    if used_dir and os.path.abspath(used_dir) != expected_dir:
+        problems.append('OPENCODE_TEST_MANAGED_CONFIG_DIR=%s in the environment moves OpenCode\'s managed '
+                        'layer away from %s' % (used_dir, expected_dir))
+    managed = managed_layer(expected_dir, name, base_url)
+    result['managed'] = dict((k, v) for k, v in managed.items() if k != 'problems')
+    problems.extend(managed['problems'])
+    if result['key_accepted']:
+        result['missing'] = [m for m in managed['models'] if m not in result['offered']]
+        if result['missing']:
+            problems.append('the managed catalog in %s has models the gateway does not offer to the key in %s: %s'
+                            % (managed['path'], auth_path, ', '.join(result['missing'])))
+
+    result['layers'] = gw.user_layers(name, environ, home, pending)
+    for layer in result['layers']:
+        problems.append('%s (%s) still %s' % (layer['path'], layer['kind'], ', '.join(layer['effects'])))
+
+    binary = gw.find_opencode(environ, home)
+    if binary:
+        result['opencode'] = binary
+        version, why = gw.opencode_version(binary)
+        result['opencode_version'] = version
+        if why:
+            result['opencode_error'] = why
+    result['ready'] = not problems
+    if problems:
+        result['cause'] = '%s: %s' % (who, '; '.join(problems))
+    # Whatever the gateway or a file said, the key does not come back.
+    return _scrub_all(result, key)
+
+
+def _scrub_all(value, key):
+    if isinstance(value, dict):
+        return dict((k, _scrub_all(v, key)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_scrub_all(v, key) for v in value]
+    if isinstance(value, str):
+        return gw.scrub(value, key)
+    return value
 
 
 # --------------------------------------------------------------------------- macOS profile

@@ -62,9 +62,57 @@ options:
   models:
     description:
       - The model catalog, as in M(omniroute.opencode.provider). Ids or dicts with C(id).
+      - With O(catalog=static) it defaults to the seed's four models (C(claude-opus-4-5-thinking),
+        C(claude-sonnet-4-5-thinking), C(gemini-3.1-pro-high), C(gemini-3-flash)); with
+        O(catalog=gateway) to nothing, and ids given here are pinned first.
     type: list
     elements: raw
-    default: [claude-opus-4-5-thinking, claude-sonnet-4-5-thinking, gemini-3.1-pro-high, gemini-3-flash]
+  catalog:
+    description:
+      - Where the catalog comes from. V(static) writes O(models).
+      - V(gateway) asks C(GET <base_url>/models) with O(catalog_key), from the host the module runs
+        on, and writes the chat models offered to that key with OpenCode's limits and capabilities,
+        as M(omniroute.opencode.provider)'s O(omniroute.opencode.provider#module:catalog=gateway).
+        Every user of the host then sees that catalog; the gateway still enforces what each user's
+        own key may use.
+      - A key the gateway rejects, or an answer that is no model list, fails before anything is
+        written.
+    type: str
+    choices: [static, gateway]
+    default: static
+  catalog_key:
+    description:
+      - A key the gateway accepts, used only for the request of O(catalog=gateway). It is never
+        written (the managed file holds no key) and never returned.
+      - Required with O(catalog=gateway); without it the module fails, naming the host, before
+        changing anything.
+    type: str
+  catalog_include:
+    description: Globs over gateway model ids to keep (O(catalog=gateway)); empty keeps all.
+    type: list
+    elements: str
+    default: []
+  catalog_exclude:
+    description: Globs over gateway model ids to drop (O(catalog=gateway)).
+    type: list
+    elements: str
+    default: []
+  catalog_offline:
+    description:
+      - With O(catalog=gateway), when the gateway cannot be asked (unreachable, timeout, 5xx) -
+        V(keep) the managed entry's current catalog byte for byte (or write O(models) when there is
+        none yet) and warn, or V(fail) before anything is written.
+    type: str
+    choices: [keep, fail]
+    default: keep
+  validate_certs:
+    description: Verify the gateway's TLS certificate (O(catalog=gateway)).
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for the gateway (O(catalog=gateway)).
+    type: int
+    default: 10
   model_labels:
     description: Display names by model id.
     type: dict
@@ -155,6 +203,15 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
 
+- name: The catalog from the gateway (the key is only used for the request, never written)
+  omniroute.opencode.managed:
+    base_url: https://omniroute.example.com
+    catalog: gateway
+    catalog_key: "{{ vault_catalog_key }}"
+    catalog_exclude: ["*-preview"]
+    models: [auto]
+  become: true
+
 - name: Switch the host back to per-user configs (other managed settings stay)
   omniroute.opencode.managed:
     state: absent
@@ -198,6 +255,26 @@ mobileconfig:
   description: The profile's path, when O(mobileconfig) is set.
   returned: when O(mobileconfig) is set
   type: str
+drift:
+  description:
+    - The parts of the managed file this module owns that another tool changed, as dotted paths
+      (for example C(provider.omniroute.options.baseURL), C(provider.omniroute.models.gpt-4o),
+      C(enabled_providers), C(autoupdate)); never a value. They are the paths at which the file
+      differs from what this run writes (a change of the module's own options shows up the
+      same way), and a warning naming the host and the file lists them.
+    - Empty when the file has no entry yet (a new entry is not drift) or needs no change.
+  returned: always
+  type: list
+  elements: str
+  sample: [provider.omniroute.options.baseURL, enabled_providers]
+catalog:
+  description:
+    - Where the catalog came from - C(source) (V(static), V(gateway), V(kept) when the gateway could
+      not be asked and the current catalog stayed, V(models) when O(models) was written instead);
+      with O(catalog=gateway) also C(url), C(status), C(offered) and C(cause). No key in it.
+  returned: when O(state=present)
+  type: dict
+  sample: {source: gateway, url: "https://omniroute.example.com/v1/models", status: 200, offered: 42}
 backup_file:
   description: The backup of the managed file.
   returned: changed and if O(backup=true)
@@ -205,10 +282,12 @@ backup_file:
 """
 
 import os
+import socket
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils._files import make_dirs, write_atomic
@@ -223,7 +302,7 @@ ARGUMENT_SPEC = dict(
     name=dict(type='str', default=oc.DEFAULT_NAME),
     display_name=dict(type='str', default=oc.DEFAULT_DISPLAY_NAME),
     base_url=dict(type='str', default=oc.DEFAULT_BASE_URL),
-    models=dict(type='list', elements='raw', default=list(oc.DEFAULT_MODELS)),
+    models=dict(type='list', elements='raw'),
     model_labels=dict(type='dict', default={}),
     model=dict(type='str'),
     small_model=dict(type='str'),
@@ -233,7 +312,12 @@ ARGUMENT_SPEC = dict(
     profile_identifier=dict(type='str', default=mg.DEFAULT_PROFILE_ID),
     profile_organization=dict(type='str'),
     backup=dict(type='bool', default=False),
+    # Only for GET <base_url>/models with catalog=gateway; never written, never returned.
+    catalog_key=dict(type='str', no_log=True),
 )
+# catalog, catalog_include, catalog_exclude, catalog_offline, validate_certs, timeout (not verify:
+# the users module verifies, as each user, with that user's key).
+ARGUMENT_SPEC.update((k, v) for k, v in gw.CATALOG_ARGUMENT_SPEC.items() if k != 'verify')
 
 
 def _attributes_differ(path, root):
@@ -248,31 +332,62 @@ def _fix_attributes(path, root):
     os.chmod(path, MODE)
 
 
+def _catalog(params, target, text, who):
+    """``(models, keep, info, warnings)``: the catalog to write, as ``_configure.gateway_catalog``."""
+    models = params['models']
+    if params['catalog'] != 'gateway':
+        return (list(oc.DEFAULT_MODELS) if models is None else models), False, dict(source='static'), []
+    key = params['catalog_key']
+    if not isinstance(key, str) or not key.strip():
+        raise cfg.Failure('catalog=gateway needs catalog_key, a key the gateway accepts, to ask %s for the '
+                          'model list (%s); the managed file never holds it. Nothing was changed in %s'
+                          % (gw.models_url(_base_url(params, who)), who, target), path=target)
+    wanted = dict(cfg.PARAM_DEFAULTS, name=params['name'], base_url=params['base_url'], api_key=key,
+                  models=models or [], catalog_include=params['catalog_include'],
+                  catalog_exclude=params['catalog_exclude'], catalog_offline=params['catalog_offline'],
+                  validate_certs=params['validate_certs'], timeout=params['timeout'])
+    wanted, keep, info, warnings = cfg.gateway_catalog(wanted, dict(os.environ), target, text, who)
+    return wanted['models'], keep, info, warnings
+
+
+def _base_url(params, who):
+    try:
+        return oc.normalize_base_url(params['base_url'])
+    except oc.PlanError as exc:
+        raise cfg.Failure('%s (%s)' % (exc, who))
+
+
 def plan(params):
-    """Every change to the managed directory (and profile), as ``_configure.Change``s."""
+    """Every change to the managed directory (and profile), as ``_configure.Change``s.
+
+    Returns ``(spec, target, entry, final, changes, extra)``; ``extra`` has ``drift`` (the
+    owned paths another tool changed), ``catalog`` (where the catalog came from) and ``warnings``.
+    """
     who = cfg.where()
     directory = os.path.abspath(params['directory'] or mg.default_directory())
     target, lower = mg.discover(directory)
     present = params['state'] == 'present'
+    text, real = cfg._read(target, who)
     spec = None
+    extra = dict(drift=[], warnings=[])
     if present:
+        models, keep, extra['catalog'], extra['warnings'] = _catalog(params, target, text, who)
         try:
             spec = mg.ManagedSpec(name=params['name'], display_name=params['display_name'],
-                                  base_url=params['base_url'], models=params['models'],
+                                  base_url=params['base_url'], models=models,
                                   model_labels=params['model_labels'], model=params['model'],
                                   small_model=params['small_model'], only_gateway=params['only_gateway'],
-                                  settings=params['settings'])
+                                  settings=params['settings'], keep_models=keep)
         except oc.PlanError as exc:
             raise cfg.Failure('%s (%s)' % (exc, who))
     changes = []
     for path in lower:
-        text, real = cfg._read(path, who)
-        if text is None:
+        ltext, lreal = cfg._read(path, who)
+        if ltext is None:
             continue
-        lplan = cfg._plan(path, text, lambda t: mg.plan_lower(t, params['name'], present), who)
+        lplan = cfg._plan(path, ltext, lambda t: mg.plan_lower(t, params['name'], present), who)
         if lplan.changed:
-            changes.append(cfg.Change(path, real, text, lplan.new_text, False, lplan.changes, 'config', params['name']))
-    text, real = cfg._read(target, who)
+            changes.append(cfg.Change(path, lreal, ltext, lplan.new_text, False, lplan.changes, 'config', params['name']))
     entry = None
     if present:
         tplan = cfg._plan(target, text, lambda t: mg.plan_managed(t, spec), who)
@@ -280,13 +395,14 @@ def plan(params):
         if tplan.changed or text is None:
             changes.append(cfg.Change(target, real, text, tplan.new_text, False, tplan.changes, 'config', params['name']))
         final = tplan.new_text
+        extra['drift'] = mg.drift(text, tplan.new_text, params['name'])
     else:
         if text is not None:
             tplan = cfg._plan(target, text, lambda t: mg.plan_managed_absent(t, params['name']), who)
             if tplan.changed:
                 changes.append(cfg.Change(target, real, text, tplan.new_text, False, tplan.changes, 'config', params['name']))
         final = None
-    return spec, target, entry, final, changes
+    return spec, target, entry, final, changes, extra
 
 
 def _profile(params, final, who):
@@ -311,6 +427,8 @@ def _profile(params, final, who):
 def _invocation(params):
     """The module arguments to echo back, without a credential someone put into settings."""
     shown = dict(params)
+    if shown.get('catalog_key') is not None:
+        shown['catalog_key'] = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
     if mg.find_secrets(params.get('settings') or {}):
         shown['settings'] = 'NOT_LOGGING_PARAMETER (it holds a credential-like value)'
     return {'module_args': shown}
@@ -325,7 +443,7 @@ def main():
     root = os.geteuid() == 0
     who = cfg.where()
     try:
-        spec, target, entry, final, changes = plan(params)
+        spec, target, entry, final, changes, extra = plan(params)
         profile = _profile(params, final, who) if params['mobileconfig'] else None
     except cfg.Failure as exc:
         module.fail_json(msg=str(exc), invocation=invocation, **exc.details)
@@ -341,9 +459,16 @@ def main():
         files.append(profile[0])
         words.setdefault(profile[0], []).append('removed the profile' if profile[2] is None else 'wrote the profile')
 
-    out = dict(changed=bool(files), path=target, files=files, changes=words)
+    out = dict(changed=bool(files), path=target, files=files, changes=words, drift=extra['drift'])
     if spec is not None:
-        out.update(base_url=spec.base_url, models=spec.model_ids, entry=entry)
+        out.update(base_url=spec.base_url, models=spec.model_ids, entry=entry, catalog=extra['catalog'])
+    for warning in extra['warnings']:
+        module.warn(warning)
+    if extra['drift']:
+        module.warn('host %s: %s was changed by another tool in the parts this module owns (provider.%s, '
+                    'the allow-list, the managed settings) at %s; %s'
+                    % (socket.gethostname(), target, params['name'], ', '.join(extra['drift']),
+                       'they would be put back (check mode)' if module.check_mode else 'they are put back'))
     if profile:
         out['mobileconfig'] = profile[0]
     if module._diff:

@@ -172,8 +172,20 @@ options:
         return RV(users) C(.<name>.verify) as M(omniroute.opencode.provider)'s RV(omniroute.opencode.provider#module:verify)
         (reachable, status, key accepted, models offered and missing, OpenCode version, overriding
         layers, ready). No key is in it. A failed probe is reported, never a failure of the run.
+      - With O(scope=managed), the probe reports managed-scope problems instead - the user's key
+        missing from C(auth.json), the gateway rejecting it, the managed file missing or changed by
+        another tool (no entry, another C(baseURL), an C(apiKey), the provider disabled), user-level
+        layers that still carry C(provider.<name>) after the planned changes (global configs,
+        C(OPENCODE_CONFIG), C(~/.opencode)), and C(OPENCODE_TEST_MANAGED_CONFIG_DIR) moving the
+        managed layer away. See RV(users).
     type: bool
     default: false
+  managed_dir:
+    description:
+      - With O(scope=managed) and O(verify), the managed config directory the entry was written to
+        (M(omniroute.opencode.managed)'s O(omniroute.opencode.managed#module:directory)). Default - the
+        one OpenCode reads on this OS.
+    type: path
   scope:
     description:
       - V(user) - the provider entry is written into each user's own config (see O(key_store)).
@@ -181,8 +193,9 @@ options:
         M(omniroute.opencode.managed). Here each user's key goes into their C(auth.json) (0600,
         written as the user; with O(key_source=user) it is only read, to report RV(users) C(key)),
         and every C(provider.<name>) copy in the user's own global configs is removed, since
-        OpenCode would merge it under the managed entry. The catalog, base URL and O(verify)
-        options do not apply. Every present user needs the key store C(auth).
+        OpenCode would merge it under the managed entry. The catalog options do not apply (the
+        managed module writes the catalog); O(base_url) is what O(verify) expects the managed
+        entry to send to. Every present user needs the key store C(auth).
       - V(state=absent) for a user removes their key and their own entries in both scopes.
     type: str
     choices: [user, managed]
@@ -289,6 +302,39 @@ users:
     module warnings).
   returned: always
   type: dict
+  contains:
+    verify:
+      description:
+        - With O(verify=true), what OpenCode will meet for this user (no key in it). In user scope the
+          fields of M(omniroute.opencode.provider)'s RV(omniroute.opencode.provider#module:verify).
+        - With O(scope=managed) - C(scope) (V(managed)); C(key) (V(present) or V(missing), the user's
+          C(auth.json) after the planned changes) and C(auth_path); C(url), C(reachable), C(status),
+          C(key_accepted) (null without a key), C(offered), C(offered_chat) - the gateway's answer to
+          C(GET <base_url>/models) with that key; C(managed) - the managed file found (C(path),
+          C(directory), C(found), C(entry), C(base_url), C(expected_base_url), C(models) and
+          C(matches), true when the entry is the one the role writes); C(missing) - managed catalog
+          models the key is not offered; C(layers) - user-level config files that still change the
+          provider after the planned changes (C(path), C(kind), C(effects)); C(opencode),
+          C(opencode_version); C(problems) (in words, each naming the file); C(ready) (true when
+          there is no problem) and C(cause) (null when ready, otherwise the host, the user and the
+          problems).
+      returned: when O(verify=true) and the user is present
+      type: dict
+      sample:
+        scope: managed
+        key: present
+        auth_path: /home/alice/.local/share/opencode/auth.json
+        reachable: true
+        status: 200
+        key_accepted: true
+        managed: {path: /etc/opencode/opencode.json, found: true, entry: true, matches: true,
+                  base_url: "https://omniroute.example.com/v1", expected_base_url: "https://omniroute.example.com/v1"}
+        missing: []
+        layers:
+          - {path: /home/alice/work/oc.json, kind: OPENCODE_CONFIG, effects: ["sets provider.omniroute (options.baseURL)"]}
+        problems: ["/home/alice/work/oc.json (OPENCODE_CONFIG) still sets provider.omniroute (options.baseURL)"]
+        ready: false
+        cause: "user alice on laptop7: /home/alice/work/oc.json (OPENCODE_CONFIG) still sets provider.omniroute (options.baseURL)"
 keys_missing:
   description: With O(key_source=user), the users (key store C(auth), present) whose C(auth.json) holds no
     real key for provider O(name); each also has C(key=missing) in RV(users) and a warning.
@@ -358,6 +404,7 @@ ARGUMENT_SPEC = dict(
     omniroute_allowed_models=dict(type='list', elements='str'),
     omniroute_expires_at=dict(type='str'),
     scope=dict(type='str', choices=['user', 'managed'], default='user'),
+    managed_dir=dict(type='path'),
 )
 ARGUMENT_SPEC.update(gw.CATALOG_ARGUMENT_SPEC)
 
@@ -374,7 +421,7 @@ def provider_params(user, params, key):
                backup=params['backup'], path=user.entry.get('config_path'),
                auth_path=user.entry.get('auth_path'))
     out.update(catalog_offline=params['catalog_offline'], validate_certs=params['validate_certs'],
-               timeout=params['timeout'])
+               timeout=params['timeout'], managed_dir=params['managed_dir'])
     for option in ('base_url', 'model_labels', 'model', 'small_model', 'catalog', 'catalog_include',
                    'catalog_exclude', 'verify'):
         out[option] = _pick(user, params, option)
@@ -427,7 +474,7 @@ def managed_work(module, user, uparams, host, secrets):
         changes = mg.plan_user(environ, name, uparams['api_key'], present, uparams['auth_path'], who,
                                keep_key=keep_key)
         auth_path = uparams['auth_path'] or os.path.join(oc.data_dir(environ), 'auth.json')
-        warnings, user_key = [], None
+        warnings, user_key, found = [], None, None
         if present and keep_key:
             found = oc.installed_key_from_auth(_read_or_none(auth_path, who) or '{}', name)
             user_key = 'present' if oc.is_real_key(found) else 'missing'
@@ -442,6 +489,8 @@ def managed_work(module, user, uparams, host, secrets):
         data = cfg.describe(user_plan, secrets, module._diff, diff_label=user.name)
         data['warnings'] = warnings
         data['scope'] = 'managed'
+        if present and uparams['verify']:
+            data['verify'] = managed_probe(uparams, environ, changes, auth_path, who, secrets, found if keep_key else None)
         return data, user_plan
 
     def apply(user_plan):
@@ -462,9 +511,36 @@ def probe(uparams, user_plan, environ, secrets):
                       offered=[], offered_chat=[], missing=[], layers=[], ready=False,
                       cause='the probe failed: %s: %s' % (type(exc).__name__, exc))
     # Nothing the gateway or a file said may carry a key back (masked like every other output).
+    return _mask(result, secrets)
+
+
+def managed_probe(uparams, environ, changes, auth_path, who, secrets, user_key=None):
+    """``_managed.verify_user`` for one user in managed scope, in the user's process.
+
+    The key is the one auth.json holds after the plan: the given one, or (``key_source=user``)
+    ``user_key`` as read from auth.json.  A probe that breaks is reported, never raised.
+    """
+    key = user_key if uparams.get('key_source') == 'user' else uparams['api_key']
+    state = 'present' if oc.is_real_key(key) else 'missing'
+    # The user's process always has HOME (_users.user_environ sets it).
+    home = environ.get('HOME') or '/'
+    try:
+        base_url = oc.normalize_base_url(uparams['base_url'])
+        result = mg.verify_user(dict(uparams, base_url=base_url), key if state == 'present' else None, environ,
+                                home, state, auth_path, who, pending=dict((c.path, c.new) for c in changes),
+                                directory=uparams.get('managed_dir'))
+    except Exception as exc:  # pylint: disable=broad-except
+        result = dict(scope='managed', reachable=None, status=None, key_accepted=None, key=state,
+                      offered=[], offered_chat=[], missing=[], layers=[], ready=False,
+                      cause='%s: the probe failed: %s: %s' % (who, type(exc).__name__, exc))
+    return _mask(result, list(secrets) + [key])
+
+
+def _mask(result, secrets):
+    """``result`` with every secret masked (nothing the gateway or a file said carries a key back)."""
     text = json.dumps(result)
     for secret in secrets:
-        if secret and len(secret) >= 4:
+        if isinstance(secret, str) and len(secret) >= 4:
             text = text.replace(json.dumps(secret)[1:-1], oc.REDACTED)
     return json.loads(text)
 

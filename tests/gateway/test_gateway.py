@@ -207,7 +207,7 @@ def _nobody_dir(root):
     return top, path
 
 
-def run_role(sb, extra_vars):
+def run_role(sb, extra_vars, env_extra=None):
     """The role through ansible-playbook on localhost, in the sandbox's environment."""
     play = os.path.join(sb.root, 'fleet.yml')
     with open(play, 'w') as f:
@@ -229,6 +229,7 @@ def run_role(sb, extra_vars):
         'ANSIBLE_PYTHON_INTERPRETER': sys.executable, 'ANSIBLE_DEPRECATION_WARNINGS': 'False',
         'ANSIBLE_RETRY_FILES_ENABLED': 'False',
     })
+    env.update(env_extra or {})
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
            play, '-e', '@' + varfile]
     proc = subprocess.run(cmd, cwd=sb.cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -300,6 +301,44 @@ def test_role_run_with_two_users_writes_the_report(sandbox, gateway, tmp_path):
         '"ready": 1' in proc.stdout and '"not_ready": 1' in proc.stdout, proc.stdout[-2000:]
     assert 'nobody@localhost: models not offered to the key: openai/gpt-5.5' in proc.stdout
     # (the sandbox fixture then greps every output, the report files included, for every key)
+
+
+def test_role_managed_scope_catalog_from_the_gateway_and_verify(sandbox, gateway, tmp_path):
+    """Managed scope with opencode_catalog gateway: the managed module asks the gateway with the
+    user's key (never written to the managed file), the users run stores the key and verifies
+    as the user; OpenCode offers exactly the key's chat models. Without a key on the controller
+    (opencode_api_key_source user) the host fails before anything is written."""
+    sb = sandbox
+    managed = str(tmp_path / 'etc-opencode')
+    report_dir = str(tmp_path / 'report')
+    env = {'OPENCODE_TEST_MANAGED_CONFIG_DIR': managed}
+    base = {'opencode_base_url': gateway.url, 'opencode_scope': 'managed', 'opencode_managed_dir': managed,
+            'opencode_catalog': 'gateway', 'opencode_become': False, 'ansible_become_method': 'su',
+            'opencode_report_dir': report_dir}
+    proc = run_role(sb, dict(base, opencode_api_key_source='user', opencode_users=[{'name': ME}]), env)
+    assert proc.returncode != 0 and not os.path.exists(managed), proc.stdout[-3000:]
+    assert 'host localhost: opencode_catalog gateway in managed scope' in proc.stdout, proc.stdout[-3000:]
+
+    # A stale user-scope entry: removed by the run, so verify does not count it.
+    os.makedirs(sb.path('home/.config/opencode'))
+    with open(sb.path(CONFIG), 'w') as f:
+        json.dump({'provider': {NAME: {'options': {'baseURL': 'http://127.0.0.1:9/v1'}}}}, f)
+    proc = run_role(sb, dict(base, opencode_users=[{'name': ME, 'api_key': gateway.keys['restricted']}]), env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    expected = chat_ids(gateway.listing(gateway.keys['restricted']))
+    with open(os.path.join(managed, 'opencode.json')) as f:
+        text = f.read()
+    sb.log.append(('managed file', text))
+    assert 'apiKey' not in text and gateway.keys['restricted'] not in text
+    assert sorted(json.loads(text)['provider'][NAME]['models']) == expected
+    with open(os.path.join(report_dir, 'opencode-report.json')) as f:
+        (row,) = json.load(f)
+    assert row['ready'] is True and row['key_accepted'] is True and row['layers'] == [], row
+    assert row['scope'] == 'managed' and row['key'] == 'present'
+    assert row['managed_file'] == os.path.join(managed, 'opencode.json')
+    proc_models = sb.run_opencode('models', NAME, env=env)
+    assert proc_models.returncode == 0, proc_models.stderr[-1000:]
+    assert sorted(line.strip()[len(NAME) + 1:] for line in proc_models.stdout.splitlines() if line.strip()) == expected
 
 
 def test_gateway_stopped_keeps_the_file(sandbox, gateway):

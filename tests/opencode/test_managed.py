@@ -281,3 +281,28 @@ def test_test_managed_config_dir_variable_escapes_the_managed_layer(pinned, tmp_
     # Without any allow-list OpenCode also offers its built-in `opencode/...` models, which go
     # to OpenCode's own service and not through the gateway.
     assert any(m.startswith('opencode/') for m in models), models
+
+
+def test_verify_reports_the_user_layer_that_real_opencode_merges_under_the_managed_entry(pinned, managed_dir,
+                                                                                         api_key):
+    """What verify calls a user layer carrying the provider is what OpenCode merges: a global
+    copy the plan removes is gone for both; an OPENCODE_CONFIG copy (not the module's to edit)
+    stays in OpenCode's entry and in verify's layers."""
+    user_file(pinned, {'provider': {'direct': DIRECT, NAME: {'models': {'global-extra': {}}}}})
+    custom = os.path.join(pinned.root, 'custom.json')
+    with open(custom, 'w') as f:
+        json.dump({'provider': {NAME: {'models': {'my-extra': {}}}}}, f)
+    env = dict(pinned.base_env(), OPENCODE_CONFIG=custom, OPENCODE_TEST_MANAGED_CONFIG_DIR=managed_dir)
+    changes = mg.plan_user(env, NAME, api_key, True)
+    pending = dict((c.path, c.new) for c in changes)
+    res = mg.verify_user({'name': NAME, 'base_url': 'http://127.0.0.1:20168/v1', 'timeout': 2}, api_key, env,
+                         pinned.home, 'present', os.path.join(pinned.home, '.local', 'share', 'opencode', 'auth.json'),
+                         'user u on test', pending=pending, directory=managed_dir)
+    assert res['managed']['matches'] and res['managed']['path'] == os.path.join(managed_dir, 'opencode.json')
+    assert [(layer['kind'], layer['path']) for layer in res['layers']] == [('OPENCODE_CONFIG', custom)]
+    assert res['ready'] is False and custom in res['cause'] and api_key not in json.dumps(res)
+    give_key(pinned, api_key)
+    report = pinned.ask(env={'OPENCODE_CONFIG': custom})
+    assert report.models == [NAME + '/auto', NAME + '/my-extra'], report.summary()
+    assert report.base_url == 'http://127.0.0.1:20168/v1'
+    pinned.assert_no_secret(api_key)

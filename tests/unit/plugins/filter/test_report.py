@@ -102,3 +102,24 @@ def test_rows_carry_only_report_fields():
 
 def test_filters_are_registered():
     assert set(rp.FilterModule().filters()) == {'report_rows', 'report_markdown', 'report_summary'}
+
+
+def test_managed_scope_user_is_not_ready_when_verify_says_so_with_its_cause():
+    cause = ('user bob on laptop1: no key for provider omniroute in /home/bob/.local/share/opencode/auth.json; '
+             '/etc/opencode/opencode.json sends provider.omniroute to http://other/v1, not to https://gw.example/v1')
+    managed = dict(path='/etc/opencode/opencode.json', found=True, entry=True, matches=False)
+    hostvars = {'laptop1': {'_opencode_users_result': {'users': {
+        'alice': user(verify=verify(scope='managed', key='present', managed=dict(managed, matches=True))),
+        # Gateway reachable, no layer, no missing model: only the key and the managed file are wrong.
+        'bob': user(verify=verify(scope='managed', key='missing', key_accepted=None, managed=managed,
+                                  ready=False, cause=cause)),
+    }}}}
+    rows = rp.report_rows(hostvars, ['laptop1'])
+    by_user = dict((r['user'], r) for r in rows)
+    assert by_user['alice']['ready'] is True and by_user['bob']['ready'] is False
+    assert by_user['bob']['scope'] == 'managed' and by_user['bob']['key'] == 'missing'
+    assert by_user['bob']['managed_file'] == '/etc/opencode/opencode.json'
+    summary = rp.report_summary(rows)
+    assert summary['ready'] == 1 and summary['not_ready'] == 1
+    assert summary['not_ready_users'] == ['bob@laptop1: %s' % cause]
+    assert 'bob@laptop1: user bob on laptop1: no key for provider omniroute' in rp.report_markdown(rows)

@@ -307,3 +307,28 @@ def test_plan_gateway_failures_name_the_fix_and_not_the_key(stub, tmp_path, stat
         plan_for(tmp_path, base_url=stub.url)
     assert words in str(exc.value) and KEY not in str(exc.value)
     assert not os.path.exists(str(tmp_path / '.config'))
+
+
+def test_user_layers_reads_global_files_opencode_config_and_dot_opencode_after_the_plan(tmp_path):
+    home = tmp_path / 'home'
+    conf = home / '.config' / 'opencode'
+    conf.mkdir(parents=True)
+    (home / '.opencode').mkdir()
+    (conf / 'opencode.json').write_text('{"provider": {"omniroute": {"options": {"baseURL": "http://x/v1"}}}}')
+    # The user's own model choice is no problem in managed scope; another provider neither.
+    (conf / 'config.json').write_text('{"model": "lmstudio/q", "provider": {"lmstudio": {}}}')
+    extra = tmp_path / 'extra.jsonc'
+    extra.write_text('// mine\n{"provider": {"omniroute": {"models": {"m": {}}}}}')
+    (home / '.opencode' / 'opencode.json').write_text('{"disabled_providers": ["omniroute"]}')
+    env = {'OPENCODE_CONFIG': str(extra)}
+    layers = gw.user_layers('omniroute', env, str(home))
+    assert [(layer['kind'], layer['path']) for layer in layers] == [
+        ('global config', str(conf / 'opencode.json')), ('OPENCODE_CONFIG', str(extra)),
+        ('~/.opencode', str(home / '.opencode' / 'opencode.json'))]
+    assert layers[0]['effects'] == ['sets provider.omniroute (options.baseURL)']
+    assert layers[1]['effects'] == ['sets provider.omniroute (models)']
+    assert layers[2]['effects'] == ['lists omniroute in disabled_providers']
+    # What the plan will write is what counts; a file that stays elsewhere still counts.
+    pending = {str(conf / 'opencode.json'): '{}', str(home / '.opencode' / 'opencode.json'): '{}'}
+    assert [layer['kind'] for layer in gw.user_layers('omniroute', env, str(home), pending)] == ['OPENCODE_CONFIG']
+    assert gw.user_layers('omniroute', {}, str(tmp_path / 'nobody')) == []

@@ -225,3 +225,114 @@ def test_mobileconfig_is_a_valid_deterministic_profile():
 def test_mobileconfig_refuses_what_a_profile_cannot_or_must_not_carry(config):
     with pytest.raises(oc.PlanError):
         mg.mobileconfig(config)
+
+
+# --------------------------------------------------------------------------- drift
+def test_drift_lists_owned_paths_another_tool_changed_and_never_values():
+    s = spec(models=['auto', 'gpt'], only_gateway=True, settings={'autoupdate': False})
+    first = mg.plan_managed(ADMIN, s).new_text
+    assert mg.drift(ADMIN, first, 'omniroute') == []  # a new entry is no drift
+    assert mg.drift(first, mg.plan_managed(first, s).new_text, 'omniroute') == []
+    data = parse(first)
+    data['provider']['omniroute']['options']['baseURL'] = 'http://evil.example/v1'
+    data['provider']['omniroute']['options']['apiKey'] = 'sk-planted-by-a-tool-123456'
+    data['provider']['omniroute']['models']['extra'] = {}
+    del data['provider']['omniroute']['models']['gpt']
+    data['enabled_providers'] = ['omniroute', 'direct']
+    data['autoupdate'] = True
+    data['share'] = 'auto'  # not the module's: kept, not drift
+    edited = json.dumps(data, indent=2)
+    new = mg.plan_managed(edited, s).new_text
+    found = mg.drift(edited, new, 'omniroute')
+    assert found == sorted(['autoupdate', 'enabled_providers', 'provider.omniroute.models.extra',
+                            'provider.omniroute.models.gpt', 'provider.omniroute.options.apiKey',
+                            'provider.omniroute.options.baseURL'])
+    assert 'sk-planted' not in json.dumps(found) and 'evil' not in json.dumps(found)
+    assert parse(new)['share'] == 'auto'
+
+
+# --------------------------------------------------------------------------- verify
+def _managed_dir(tmp_path, base_url, **extra):
+    directory = tmp_path / 'managed'
+    directory.mkdir(exist_ok=True)
+    text = mg.plan_managed('', spec(base_url=base_url, models=['team-fast', 'openai/o3'], **extra)).new_text
+    (directory / 'opencode.json').write_text(text)
+    return directory
+
+
+def test_managed_layer_reports_the_file_and_whether_its_entry_is_the_roles(tmp_path):
+    missing = mg.managed_layer(str(tmp_path / 'none'), 'omniroute', 'http://gw:20128/v1')
+    assert missing['found'] is False and missing['matches'] is False
+    assert str(tmp_path / 'none' / 'opencode.json') in missing['problems'][0]
+    directory = _managed_dir(tmp_path, 'http://gw:20128')
+    good = mg.managed_layer(str(directory), 'omniroute', 'http://gw:20128/v1')
+    assert good['matches'] and good['entry'] and good['path'] == str(directory / 'opencode.json')
+    assert good['models'] == ['openai/o3', 'team-fast'] and good['problems'] == []
+    # Another tool: a jsonc on top that points elsewhere with user info, and disables the provider.
+    (directory / 'opencode.jsonc').write_text(
+        '{"provider": {"omniroute": {"options": {"baseURL": "http://u:sk-pw-123456@other:1/v1"}}},'
+        ' "disabled_providers": ["omniroute"]}')
+    bad = mg.managed_layer(str(directory), 'omniroute', 'http://gw:20128/v1')
+    assert bad['path'] == str(directory / 'opencode.jsonc') and not bad['matches']
+    assert bad['base_url'] == 'http://other:1/v1' and 'sk-pw' not in json.dumps(bad)
+    assert any('not to http://gw:20128/v1' in p for p in bad['problems'])
+    assert any('disabled_providers' in p for p in bad['problems'])
+
+
+def test_verify_user_ready_and_each_managed_scope_problem_names_user_and_file(tmp_path):
+    from ansible_collections.omniroute.opencode.tests.unit.plugins.module_utils.test_gateway import Stub
+    stub = Stub()
+    key = 'sk-unit-verify-managed-4c3b2a'
+    try:
+        stub.reply = (200, json.dumps({'data': [{'id': 'team-fast'}, {'id': 'openai/o3'}]}).encode(), 0)
+        base = stub.url  # .../v1
+        directory = _managed_dir(tmp_path, base)
+        home = tmp_path / 'home'
+        home.mkdir()
+        env = {'HOME': str(home), 'PATH': ''}
+        auth = str(home / '.local' / 'share' / 'opencode' / 'auth.json')
+        params = {'name': 'omniroute', 'base_url': base, 'timeout': 5}
+        who = 'user alice on laptop7'
+        res = mg.verify_user(params, key, env, str(home), 'present', auth, who, directory=str(directory))
+        assert res['ready'] is True and res['cause'] is None and res['key_accepted'] is True
+        assert res['managed']['matches'] and res['managed']['path'] == str(directory / 'opencode.json')
+        assert res['key'] == 'present' and res['auth_path'] == auth and res['missing'] == []
+        assert stub.auth[-1] == ('/v1/models', 'Bearer ' + key)
+
+        # A user layer still carrying the provider (OPENCODE_CONFIG, which the plan does not touch).
+        mine = tmp_path / 'mine.json'
+        mine.write_text('{"provider": {"omniroute": {"options": {"baseURL": "http://direct/v1"}}}}')
+        res = mg.verify_user(params, key, dict(env, OPENCODE_CONFIG=str(mine)), str(home), 'present', auth, who,
+                             directory=str(directory))
+        assert res['ready'] is False and res['layers'][0]['path'] == str(mine)
+        assert res['cause'].startswith(who + ': ') and str(mine) in res['cause']
+
+        # No key: reported with the auth.json path; nothing is sent as a key.
+        res = mg.verify_user(params, None, env, str(home), 'missing', auth, who, directory=str(directory))
+        assert res['ready'] is False and res['key_accepted'] is None and res['key'] == 'missing'
+        assert 'no key for provider omniroute in %s' % auth in res['cause'] and stub.auth[-1][1] is None
+
+        # The managed file changed by another tool, a model the key is not offered, the escape hatch.
+        (directory / 'opencode.json').write_text(
+            (directory / 'opencode.json').read_text().replace(base, 'http://elsewhere/v1'))
+        stub.reply = (200, json.dumps({'data': [{'id': 'team-fast'}]}).encode(), 0)
+        res = mg.verify_user(params, key, dict(env, OPENCODE_TEST_MANAGED_CONFIG_DIR=str(tmp_path)), str(home),
+                             'present', auth, who, directory=str(directory))
+        assert res['ready'] is False and res['managed']['matches'] is False
+        assert res['missing'] == ['openai/o3']
+        assert 'sends provider.omniroute to http://elsewhere/v1' in res['cause']
+        assert 'OPENCODE_TEST_MANAGED_CONFIG_DIR=%s' % tmp_path in res['cause']
+
+        # A rejected key (the gateway echoes it): reported, and the key never comes back.
+        stub.reply = (401, json.dumps({'error': {'message': 'Invalid API key %s' % key}}).encode(), 0)
+        res = mg.verify_user(params, key, env, str(home), 'present', auth, who, directory=str(directory))
+        assert res['key_accepted'] is False and 'rejects the key in %s' % auth in res['cause']
+        assert 'Invalid API key' in res['cause'] and key not in json.dumps(res)
+        # Unreachable: reported, not raised.
+        res = mg.verify_user(dict(params, base_url='http://127.0.0.1:9/v1', timeout=2), key, env, str(home),
+                             'present', auth, who, directory=str(directory))
+        assert res['reachable'] is False and res['ready'] is False and 'gives no model list' in res['cause']
+        assert key not in json.dumps(res)
+    finally:
+        stub.httpd.shutdown()
+        stub.httpd.server_close()

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-__all__ = ['patch_module_args', 'run_module']
+__all__ = ['models_gateway', 'patch_module_args', 'run_module']
 
 try:  # ansible-core 2.19+
     from ansible.module_utils.testing import patch_module_args
@@ -38,3 +38,40 @@ def run_module(main, capsys, args, check=False, diff=False):
             main()
     out = capsys.readouterr().out
     return exc.value.code, json.loads(out), out
+
+
+@contextlib.contextmanager
+def models_gateway(key, models):
+    """A 127.0.0.1 ``/v1/models`` server: ``key`` sees ``models``, any other key gets 401.
+
+    Yields ``(base_url, seen)``; ``seen`` collects ``(path, Authorization)`` per request.
+    """
+    import http.server
+    import threading
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get('Authorization')))
+            if self.headers.get('Authorization') != 'Bearer ' + key:
+                body, code = json.dumps({'error': {'message': 'Invalid API key'}}).encode(), 401
+            else:
+                body, code = json.dumps({'object': 'list', 'data': list(models)}).encode(), 200
+            self.send_response(code)
+            self.send_header('Content-Type', 'application/json')
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(('127.0.0.1', 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield 'http://127.0.0.1:%d' % server.server_port, seen
+    finally:
+        server.shutdown()
+        server.server_close()

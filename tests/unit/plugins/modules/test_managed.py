@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.modules import managed
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
-from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway, run_module
 
 ROOT = os.geteuid() == 0
 ADMIN = '// fleet policy\n{\n  "share": "disabled",\n  "permission": {"bash": "ask"}\n}\n'
@@ -21,6 +21,9 @@ ADMIN = '// fleet policy\n{\n  "share": "disabled",\n  "permission": {"bash": "a
 
 def run(capsys, args, check=False, diff=False):
     """Run the module like Ansible does; return (rc, result, raw stdout)."""
+    # Warnings are collected per process; start each run without the earlier runs' ones.
+    from ansible.module_utils.common import warnings
+    warnings._global_warnings.clear()
     return run_module(managed.main, capsys, args, check, diff)
 
 
@@ -169,3 +172,86 @@ def test_mobileconfig_written_idempotently_and_removed_with_absent(etc, tmp_path
     assert not run(capsys, a)[1]['changed']
     rc, res, dummy = run(capsys, {'directory': str(etc), 'state': 'absent', 'mobileconfig': str(profile)})
     assert res['changed'] and not profile.exists()
+
+
+def warnings_of(res, about):
+    """This run's warnings that mention ``about`` (warnings of earlier runs in the process linger)."""
+    # ansible-core 2.19+ returns each warning as a summary dict, older ones as a string.
+    found = [w['event']['msg'] if isinstance(w, dict) else w for w in res.get('warnings', [])]
+    return [w for w in found if str(about) in w]
+
+
+def test_drift_names_what_another_tool_changed_in_check_mode_and_puts_it_back(etc, capsys):
+    import socket
+    a = args(etc, only_gateway=True, settings={'autoupdate': False})
+    rc, res, dummy = run(capsys, a)
+    assert rc == 0 and res['drift'] == [] and warnings_of(res, etc) == []  # a new entry is no drift
+    assert run(capsys, a)[1]['drift'] == []
+    path = etc / 'opencode.json'
+    data = parse(path.read_text())
+    secret = 'sk-another-tool-put-this-0123'
+    data['provider']['omniroute']['options'].update(baseURL='http://elsewhere/v1', apiKey=secret)
+    data['enabled_providers'] = ['omniroute', 'direct']
+    data['share'] = 'auto'  # not the module's
+    path.write_text(json.dumps(data, indent=2))
+    before = path.read_bytes()
+    rc, res, out = run(capsys, a, check=True, diff=True)
+    wanted = ['enabled_providers', 'provider.omniroute.options.apiKey', 'provider.omniroute.options.baseURL']
+    assert rc == 0 and res['changed'] and res['drift'] == wanted and path.read_bytes() == before
+    (warning,) = [w for w in warnings_of(res, etc) if 'another tool' in w]
+    assert warning.startswith('host %s: %s was changed by another tool' % (socket.gethostname(), path))
+    assert 'provider.omniroute.options.baseURL' in warning and 'check mode' in warning
+    assert secret not in out
+    rc, res, out = run(capsys, a)
+    assert rc == 0 and res['drift'] == wanted and secret not in out and secret not in path.read_text()
+    data = parse(path.read_text())
+    assert data['provider']['omniroute']['options'] == {'baseURL': 'http://gw.example.com:20128/v1'}
+    assert data['enabled_providers'] == ['omniroute'] and data['share'] == 'auto'
+    rc, res, dummy = run(capsys, a)
+    assert not res['changed'] and res['drift'] == [] and warnings_of(res, etc) == []
+
+
+GW_KEY = 'sk-unit-managed-catalog-9f8e7d'
+GW_MODELS = [{'id': 'team-fast', 'owned_by': 'combo', 'max_output_tokens': 4096},
+             {'id': 'openai/gpt-4o', 'context_length': 128000, 'max_output_tokens': 16384},
+             {'id': 'openai/whisper-1', 'type': 'audio'}]
+
+
+def test_gateway_catalog_uses_the_key_only_for_the_request(etc, capsys):
+    with models_gateway(GW_KEY, GW_MODELS) as (url, seen):
+        a = {'directory': str(etc), 'base_url': url, 'catalog': 'gateway', 'catalog_key': GW_KEY,
+             'models': ['auto'], 'catalog_exclude': ['team-*']}
+        rc, res, out = run(capsys, a, check=True, diff=True)
+        assert rc == 0 and res['changed'] and not etc.exists()
+        assert res['models'] == ['auto', 'openai/gpt-4o'] and res['catalog']['source'] == 'gateway'
+        assert res['catalog']['status'] == 200 and GW_KEY not in out
+        assert res['invocation']['module_args']['catalog_key'] != GW_KEY
+        rc, res, out = run(capsys, a)
+        assert rc == 0 and res['changed'] and GW_KEY not in out
+        path = etc / 'opencode.json'
+        assert GW_KEY not in path.read_text()
+        models = parse(path.read_text())['provider']['omniroute']['models']
+        assert models['openai/gpt-4o']['limit'] == {'context': 128000, 'output': 16384}
+        assert sorted(models) == ['auto', 'openai/gpt-4o']
+        assert seen and all(h == 'Bearer ' + GW_KEY for _p, h in seen)
+        assert not run(capsys, a)[1]['changed']
+        # A key the gateway rejects: failure naming the host, nothing written, no key shown.
+        before = path.read_bytes()
+        rc, res, out = run(capsys, dict(a, catalog_key='sk-wrong-key-0000000', catalog_exclude=[]))
+        assert rc == 1 and 'rejected the key' in res['msg'] and path.read_bytes() == before
+        assert 'sk-wrong-key' not in out
+    # Gateway gone: catalog_offline=keep keeps the current catalog and warns, fail fails.
+    rc, res, out = run(capsys, dict(a, timeout=2))
+    assert rc == 0 and not res['changed'] and res['catalog']['source'] == 'kept'
+    assert any('kept the current catalog' in w for w in warnings_of(res, etc)) and path.read_bytes() == before
+    rc, res, out = run(capsys, dict(a, timeout=2, catalog_offline='fail'))
+    assert rc == 1 and 'catalog_offline=fail' in res['msg'] and path.read_bytes() == before
+    assert GW_KEY not in out
+
+
+def test_gateway_catalog_without_a_key_fails_before_anything_changes(etc, capsys):
+    import socket
+    rc, res, out = run(capsys, {'directory': str(etc), 'base_url': 'http://127.0.0.1:9', 'catalog': 'gateway'})
+    assert rc == 1 and 'catalog=gateway needs catalog_key' in res['msg']
+    assert socket.gethostname() in res['msg'] and str(etc / 'opencode.json') in res['msg']
+    assert not etc.exists()

@@ -15,7 +15,7 @@ import pwd
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.modules import users
-from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway, run_module
 
 KEY = 'sk-unit-users-5c7e21'
 OTHER_SECRET = 'sk-ant-other-provider-77aa'
@@ -288,3 +288,72 @@ def test_managed_scope_with_the_developers_own_key_only_reads_it(home, capsys):
     rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_store': 'auth', 'key_source': 'user', 'scope': 'managed'})
     assert rc == 0 and not res['changed'] and res['users'][ME]['key'] == 'present' and USER_KEY not in out
     assert auth.read_bytes() == before
+
+
+GATEWAY_MODELS = [{'id': 'team-fast'}, {'id': 'openai/gpt-4o'}]
+
+
+def _managed_file(tmp_path, base_url, models=('team-fast',)):
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
+    directory = tmp_path / 'etc-opencode'
+    directory.mkdir(exist_ok=True)
+    spec = mg.ManagedSpec(base_url=base_url, models=list(models))
+    (directory / 'opencode.json').write_text(mg.plan_managed('', spec).new_text)
+    return directory
+
+
+def test_managed_scope_verify_reports_user_layers_key_and_managed_file(home, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv('OPENCODE_TEST_MANAGED_CONFIG_DIR', raising=False)
+    with models_gateway(KEY, GATEWAY_MODELS) as (url, seen):
+        managed_dir = _managed_file(tmp_path, url)
+        conf = home / '.config' / 'opencode' / 'opencode.json'
+        conf.parent.mkdir(parents=True)
+        conf.write_text('{"provider": {"omniroute": {"options": {"baseURL": "http://direct/v1"}}}}')
+        extra = tmp_path / 'mine.json'  # OPENCODE_CONFIG: loaded by OpenCode, not edited by the module
+        extra.write_text('{"provider": {"omniroute": {"models": {"direct-model": {}}}}}')
+        monkeypatch.setenv('OPENCODE_CONFIG', str(extra))
+        args = {'users': [{'name': ME}], 'key_maps': [{ME: KEY}], 'key_store': 'auth', 'scope': 'managed',
+                'base_url': url, 'verify': True, 'managed_dir': str(managed_dir)}
+        rc, res, out = run(capsys, args, check=True, diff=True)
+        assert rc == 0 and res['changed'] and KEY not in out
+        assert 'omniroute' in conf.read_text()  # check mode
+        v = res['users'][ME]['verify']
+        assert v['scope'] == 'managed' and v['key'] == 'present' and v['key_accepted'] is True
+        assert v['managed']['path'] == str(managed_dir / 'opencode.json') and v['managed']['matches'] is True
+        # The global file loses its copy in this run; OPENCODE_CONFIG keeps it.
+        assert [layer['path'] for layer in v['layers']] == [str(extra)]
+        assert v['ready'] is False and v['cause'].startswith('user %s on laptop9: ' % ME) and str(extra) in v['cause']
+        assert seen[-1] == ('/v1/models', 'Bearer ' + KEY)
+
+        monkeypatch.delenv('OPENCODE_CONFIG')
+        rc, res, out = run(capsys, args)
+        v = res['users'][ME]['verify']
+        assert rc == 0 and v['ready'] is True and v['cause'] is None and v['layers'] == [] and KEY not in out
+
+        # The managed file changed by another tool: not ready, naming the file.
+        path = managed_dir / 'opencode.json'
+        path.write_text(path.read_text().replace(url, 'http://elsewhere:1'))
+        rc, res, out = run(capsys, args)
+        v = res['users'][ME]['verify']
+        assert rc == 0 and not v['ready'] and not v['managed']['matches']
+        assert '%s sends provider.omniroute to http://elsewhere:1/v1' % path in v['cause']
+
+
+def test_managed_scope_verify_with_the_developers_own_key(home, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv('OPENCODE_TEST_MANAGED_CONFIG_DIR', raising=False)
+    monkeypatch.delenv('OPENCODE_CONFIG', raising=False)
+    with models_gateway(USER_KEY, GATEWAY_MODELS) as (url, seen):
+        managed_dir = _managed_file(tmp_path, url, models=('team-fast', 'openai/o3'))
+        args = {'users': [{'name': ME}], 'key_store': 'auth', 'key_source': 'user', 'scope': 'managed',
+                'base_url': url, 'verify': True, 'managed_dir': str(managed_dir)}
+        rc, res, out = run(capsys, args)
+        v = res['users'][ME]['verify']
+        auth = str(home / '.local' / 'share' / 'opencode' / 'auth.json')
+        assert rc == 0 and v['key'] == 'missing' and v['key_accepted'] is None and not v['ready']
+        assert 'no key for provider omniroute in %s' % auth in v['cause'] and seen[-1][1] is None
+        _own_auth(home, '{"omniroute": {"type": "api", "key": "%s"}}' % USER_KEY)
+        rc, res, out = run(capsys, args)
+        v = res['users'][ME]['verify']
+        assert rc == 0 and v['key'] == 'present' and v['key_accepted'] is True and USER_KEY not in out
+        assert v['missing'] == ['openai/o3'] and not v['ready'] and 'openai/o3' in v['cause']
+        assert seen[-1][1] == 'Bearer ' + USER_KEY
