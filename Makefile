@@ -49,19 +49,28 @@ CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
 # real parts (OpenCode CLI, podman laptops, OmniRoute, the benchmark harness).
 # (test-opencode also runs every corpus step through the users module and compares the files
 # byte for byte, so the separate test-opencode-users pass is opt-in.)
+# Two lanes run side by side (mk/suites.sh): the suites below on the console, and the podman
+# suites (each with its own laptops, ports and state) with their output in .build/suites/.
+# SUITES_LANES=1 make test runs them one after another.
 TEST_SUITES := $(CHECK_SUITES) test-sanity test-target-python test-core-oldest test-opencode \
-               test-molecule test-omniroute test-gateway test-ee test-pull \
-               test-bench-smoke
+               test-gateway test-bench-smoke
+TEST_CONTAINER_SUITES := test-molecule test-omniroute test-ee test-pull
 
-.PHONY: check test-plan test-hygiene
+.PHONY: check test-setup test-plan test-hygiene
 check: collection
 	@MAKE="$(MAKE)" mk/suites.sh check $(CHECK_SUITES)
 
-# System packages first (installed only when missing, only by root: a legitimate change, so it
-# happens before the hygiene snapshot); then every suite inside the hygiene check.
-test: collection
+# What both lanes use, installed once before they start (so two lanes never install it at once):
+# system packages (only when missing, only by root: a legitimate change, so it happens before
+# the hygiene snapshot), the OpenCode CLI and the OmniRoute server (npm, into the cache).
+test-setup: collection
 	tests/setup/system.sh >/dev/null
-	@MAKE="$(MAKE)" tests/setup/hygiene.sh mk/suites.sh test $(TEST_SUITES)
+	tests/setup/opencode.sh >/dev/null
+	tests/setup/omniroute.sh install >/dev/null
+
+# Every suite, inside the hygiene check.
+test: test-setup
+	@MAKE="$(MAKE)" tests/setup/hygiene.sh mk/suites.sh test $(TEST_SUITES) -- $(TEST_CONTAINER_SUITES)
 
 # Every corpus case planned present, present, absent through module_utils (no OpenCode).
 test-plan: collection

@@ -8,10 +8,12 @@ $(VENV_STAMP): requirements-dev.txt
 .PHONY: venv collection
 venv: $(VENV_STAMP)
 
-# Link the working tree in as ansible_collections/omniroute/opencode.
+# Link the working tree in as ansible_collections/omniroute/opencode. Only when it is missing or
+# points elsewhere: `ln -sfn` briefly removes the link, and in make test another lane may be
+# loading the collection at that moment.
 collection: venv
-	mkdir -p $(COLLECTIONS_DIR)/ansible_collections/omniroute
-	ln -sfn $(CURDIR) $(COLLECTIONS_DIR)/ansible_collections/omniroute/opencode
+	@link=$(COLLECTIONS_DIR)/ansible_collections/omniroute/opencode; \
+	  [ "$$(readlink $$link)" = "$(CURDIR)" ] || { mkdir -p $$(dirname $$link) && ln -sfn $(CURDIR) $$link; }
 
 # ansible-test wants a real tree at .../ansible_collections/<ns>/<name>, outside this git checkout
 # (it lists files with git, and .build/ is ignored here): copy what git knows. One tree per clone

@@ -1,23 +1,78 @@
 #!/usr/bin/env bash
-# Run make targets one after another, timing each, and print a per-suite summary at the end
-# (also when one fails: the run stops there and says which).
-#   suites.sh TIER TARGET...      (MAKE from the environment: the calling make)
+# Run make targets, timing each, and print a per-suite summary at the end (also when one fails:
+# that lane stops there and the summary says which).
+#   suites.sh TIER TARGET... [-- TARGET...]      (MAKE from the environment: the calling make)
+# Targets before `--` run one after another with their output on the console (lane A). Targets
+# after `--` form lane B: they run one after another too, but alongside lane A, each with its
+# output in .build/suites/<target>.log; the console gets a line when each starts and ends, and
+# the log's last lines when one fails. SUITES_LANES=1 runs lane B after lane A instead.
 set -uo pipefail
 tier=$1; shift
 make_cmd=${MAKE:-make}
-rows=() total=0 rc=0
-for target in "$@"; do
-  start=$SECONDS
-  echo "=== $tier: $target"
-  $make_cmd --no-print-directory "$target"
-  rc=$?
-  secs=$((SECONDS - start)); total=$((total + secs))
-  if [ "$rc" = 0 ]; then rows+=("$(printf '%-22s %5d s  passed' "$target" "$secs")")
-  else rows+=("$(printf '%-22s %5d s  FAILED (exit %d)' "$target" "$secs" "$rc")"); break; fi
+lane_a=() lane_b=() seen_sep=0
+for arg in "$@"; do
+  if [ "$arg" = -- ]; then seen_sep=1
+  elif [ "$seen_sep" = 1 ]; then lane_b+=("$arg")
+  else lane_a+=("$arg"); fi
 done
+logs=.build/suites
+mkdir -p "$logs"
+rm -f "$logs"/*.log "$logs"/*.row
+
+# run_lane NAME QUIET TARGET...: rows go to $logs/<lane>.row (one per target), exit status is the
+# first failure's.
+run_lane() {
+  local lane=$1 quiet=$2; shift 2
+  local target start secs rc=0
+  for target in "$@"; do
+    start=$SECONDS
+    if [ "$quiet" = 1 ]; then
+      echo "=== $tier (lane $lane): $target started, log in $logs/$target.log"
+      $make_cmd --no-print-directory "$target" > "$logs/$target.log" 2>&1
+      rc=$?
+    else
+      echo "=== $tier: $target"
+      $make_cmd --no-print-directory "$target"
+      rc=$?
+    fi
+    secs=$((SECONDS - start))
+    if [ "$rc" = 0 ]; then
+      printf '%-5s %-22s %5d s  passed\n' "$lane" "$target" "$secs" >> "$logs/$lane.row"
+      [ "$quiet" = 1 ] && echo "=== $tier (lane $lane): $target passed in $secs s"
+    else
+      printf '%-5s %-22s %5d s  FAILED (exit %d)\n' "$lane" "$target" "$secs" "$rc" >> "$logs/$lane.row"
+      if [ "$quiet" = 1 ]; then
+        echo "=== $tier (lane $lane): $target FAILED (exit $rc) after $secs s; the end of $logs/$target.log:"
+        tail -n 200 "$logs/$target.log"
+      fi
+      return "$rc"
+    fi
+  done
+  return 0
+}
+
+started=$SECONDS rc_a=0 rc_b=0 pid_b=
+if [ "${#lane_b[@]}" -gt 0 ] && [ "${SUITES_LANES:-2}" != 1 ]; then
+  run_lane B 1 "${lane_b[@]}" &
+  pid_b=$!
+fi
+run_lane A 0 "${lane_a[@]}" || rc_a=$?
+if [ -n "$pid_b" ]; then
+  [ "${#lane_b[@]}" -gt 0 ] && echo "=== $tier: lane A done after $((SECONDS - started)) s; waiting for lane B"
+  wait "$pid_b" || rc_b=$?
+elif [ "${#lane_b[@]}" -gt 0 ] && [ "$rc_a" = 0 ]; then
+  run_lane B 0 "${lane_b[@]}" || rc_b=$?
+fi
+wall=$((SECONDS - started))
+
 echo
 echo "=== make $tier: time per suite"
-printf '%s\n' "${rows[@]}"
-printf '%-22s %5d s  (%d min %02d s)\n' total "$total" $((total / 60)) $((total % 60))
-if [ "$rc" = 0 ]; then echo "make $tier: every suite passed"; else echo "make $tier: FAILED"; fi
-exit "$rc"
+cat "$logs"/A.row "$logs"/B.row 2>/dev/null
+printf '%-28s %5d s  (%d min %02d s)\n' 'wall time' "$wall" $((wall / 60)) $((wall % 60))
+if [ "$rc_a" = 0 ] && [ "$rc_b" = 0 ]; then
+  echo "make $tier: every suite passed"
+  exit 0
+fi
+echo "make $tier: FAILED"
+[ "$rc_a" != 0 ] && exit "$rc_a"
+exit "$rc_b"

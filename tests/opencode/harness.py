@@ -23,6 +23,7 @@ CORPUS = os.path.join(REPO, 'tests', 'corpus')
 DEAD = 'http://127.0.0.1:9'  # discard port: nothing listens, connections are refused
 OPENCODE_TIMEOUT = 120
 MODULE_TIMEOUT = 120
+LOG_DIR = os.sep + os.path.join('opencode', 'log')
 ANSI = re.compile(r'\x1b\[[0-9;]*m')
 
 
@@ -161,7 +162,8 @@ class Sandbox(object):
                 os.path.join(self.home, '.local', 'state'), os.path.join(self.home, '.cache'),
                 os.path.join(self.home, '.ansible'), os.path.join(self.root, 'tmp'))
         for dirpath, dirnames, filenames in os.walk(self.root):
-            if dirpath.startswith(skip) or 'node_modules' in dirpath:
+            # (OpenCode's log directory is <data dir>/opencode/log wherever XDG_DATA_HOME puts it.)
+            if dirpath.startswith(skip) or 'node_modules' in dirpath or dirpath.endswith(LOG_DIR):
                 dirnames[:] = []
                 continue
             for fn in filenames:

@@ -106,7 +106,7 @@ def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version, 
         if not cond:
             failures.append(msg)
 
-    previous = None
+    answers = {}
     for index, (state, want_changed) in enumerate(STEPS):
         step_args = dict(args, state=state)
         label = 'step %d (%s)' % (index + 1, state)
@@ -131,16 +131,26 @@ def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version, 
             assert by_other[rel] == check_same[rel], '%s: %s differs between the %s and %s modules' % (
                 label, rel, other, sb.via)
         written = sb.snapshot()
-        # Same files and environment as at the last question (an idempotent step): OpenCode's
-        # answer is the same, so it is not asked twice.
-        if previous is not None and not res['changed'] and previous[0] == written:
-            report = previous[1]
-        else:
+        # Files exactly as at an earlier question in this sandbox (same environment): OpenCode's
+        # answer is the same, so it is not asked again. That is the idempotent step, and usually
+        # the last one, which puts back what the first wrote. An answer is kept only when
+        # OpenCode left every file as it was; the one thing its first start adds,
+        # ~/.config/opencode/.gitignore, is not config, so the answer also stands for the files
+        # with it.
+        seen = tuple(sorted(written.items()))
+        report = answers.get(seen)
+        asked = report is None
+        if asked:
             report = sb.ask(name)
         after = sb.snapshot()
-        previous = (after, report)
+        added = set(after) - set(written)
+        if (all(after.get(rel) == data for rel, data in written.items())
+                and all(os.path.basename(rel) == '.gitignore' for rel in added)):
+            answers.setdefault(seen, report)
+            answers.setdefault(tuple(sorted(after.items())), report)
         step = dict(state=state, changed=res['changed'], seconds=res['_seconds'],
-                    changes=res.get('changes'), warnings=res['_warnings'], opencode=report.summary())
+                    changes=res.get('changes'), warnings=res['_warnings'], opencode=report.summary(),
+                    asked=asked)
         observed['steps'].append(step)
 
         check(res['changed'] == want_changed,
