@@ -25,8 +25,8 @@ ee-setup: laptop-setup
 	$(EE_TOOLS) EE_BASE_IMAGE=$$(tests/setup/base-image.sh) OMNIROUTE_OPENCODE_EE_IMAGE=$(EE_IMAGE) ee/build.sh >/dev/null
 
 test-ee: ee-setup
-	ANSIBLE_RUNNER=$(BIN)/ansible-runner ANSIBLE_VAULT=$(BIN)/ansible-vault $(EE_LOCK) \
+	mkdir -p $(SUITE_HOME) && HOME=$(SUITE_HOME) ANSIBLE_RUNNER=$(BIN)/ansible-runner ANSIBLE_VAULT=$(BIN)/ansible-vault $(EE_LOCK) \
 	  tests/ee/run.sh $(EE_IMAGE) localhost/omniroute-opencode-laptop-fleet:bookworm "$$(tests/setup/opencode.sh)"
 
 test-pull: laptop-setup
-	$(EE_LOCK) tests/pull/run.sh localhost/omniroute-opencode-laptop-fleet:bookworm "$$(tests/setup/opencode.sh)"
+	mkdir -p $(SUITE_HOME) && HOME=$(SUITE_HOME) $(EE_LOCK) tests/pull/run.sh localhost/omniroute-opencode-laptop-fleet:bookworm "$$(tests/setup/opencode.sh)"

@@ -16,7 +16,8 @@ molecule-setup: collection
 # Each scenario's full log is kept in .build/molecule/<scenario>.log and must not hold any key.
 test-molecule: molecule-setup test-role
 	mkdir -p $(MOLECULE_LOG_DIR)
-	set -o pipefail; cd roles/opencode && \
+	mkdir -p $(SUITE_HOME)
+	set -o pipefail; cd roles/opencode && export HOME=$(SUITE_HOME) && \
 	export ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS_DIR):$$(PYTHON=$(BIN)/python ../../tests/setup/podman-collection.sh)" \
 	       OPENCODE_BIN="$$(../../tests/setup/opencode.sh)"; \
 	for s in $(MOLECULE_SCENARIOS); do \

@@ -25,10 +25,10 @@ omniroute-stop:
 
 # The server is stopped whatever the tests' outcome; the target fails if the tests failed.
 test-omniroute: omniroute-setup
-	@set -o pipefail; rc=0; \
+	@set -o pipefail; rc=0; mkdir -p $(SUITE_HOME); \
 	eval "$$($(OMNIROUTE_SH) start)" || exit 1; \
 	ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS_DIR):$$(PYTHON=$(BIN)/python tests/setup/podman-collection.sh)" \
 	PYTHON=$(BIN)/python OMNIROUTE_URL="$$OMNIROUTE_URL" OMNIROUTE_PASSWORD_FILE="$$OMNIROUTE_PASSWORD_FILE" \
-	  tests/integration/targets/api_key/runme.sh $(OMNIROUTE_TEST_STEPS) || rc=$$?; \
+	  HOME=$(SUITE_HOME) tests/integration/targets/api_key/runme.sh $(OMNIROUTE_TEST_STEPS) || rc=$$?; \
 	$(OMNIROUTE_SH) stop; \
 	exit $$rc

@@ -19,6 +19,18 @@ logs=.build/suites
 mkdir -p "$logs"
 rm -f "$logs"/*.log "$logs"/*.row
 
+# A process of one suite can leave the shared stdout/stderr non-blocking (seen: test-ee's first
+# ansible command then stopped with "Ansible requires blocking IO"). Every suite starts with
+# blocking stdio and its own stdin (/dev/null).
+blocking() {
+  python3 -c 'import os
+for fd in (0, 1, 2):
+    try:
+        os.set_blocking(fd, True)
+    except OSError:
+        pass'
+}
+
 # run_lane NAME QUIET TARGET...: rows go to $logs/<lane>.row (one per target), exit status is the
 # first failure's.
 run_lane() {
@@ -26,13 +38,14 @@ run_lane() {
   local target start secs rc=0
   for target in "$@"; do
     start=$SECONDS
+    blocking
     if [ "$quiet" = 1 ]; then
       echo "=== $tier (lane $lane): $target started, log in $logs/$target.log"
-      $make_cmd --no-print-directory "$target" > "$logs/$target.log" 2>&1
+      $make_cmd --no-print-directory "$target" < /dev/null > "$logs/$target.log" 2>&1
       rc=$?
     else
       echo "=== $tier: $target"
-      $make_cmd --no-print-directory "$target"
+      $make_cmd --no-print-directory "$target" < /dev/null
       rc=$?
     fi
     secs=$((SECONDS - start))
