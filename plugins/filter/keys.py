@@ -55,8 +55,6 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 
 def _key(value):
     return value if isinstance(value, str) and value else ''
@@ -65,7 +63,10 @@ def _key(value):
 def first_user_key(users, key_maps=None, own_keys=True):
     """The first present user's key: own ``api_key`` (if ``own_keys``), then ``key_maps`` in order."""
     if not isinstance(users, list):
-        raise AnsibleFilterError('first_user_key expects a list of users, got %s' % type(users).__name__)
+        # A TypeError, which Ansible reports as a templating error: importing ansible.errors here
+        # would load the controller's error machinery into every process that imports the filter
+        # (in ansible-core 2.19 that reroutes module warnings in the unit tests).
+        raise TypeError('first_user_key expects a list of users, got %s' % type(users).__name__)
     maps = [m for m in (key_maps or []) if isinstance(m, dict)]
     for user in users:
         if not isinstance(user, dict) or user.get('state', 'present') != 'present':

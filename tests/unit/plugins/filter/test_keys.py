@@ -6,8 +6,6 @@ __metaclass__ = type
 
 import pytest
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.omniroute.opencode.plugins.filter import keys
 
 
@@ -45,7 +43,7 @@ def test_empty_and_odd_values_are_not_keys():
 
 
 def test_not_a_list_is_an_error():
-    with pytest.raises(AnsibleFilterError, match='list of users'):
+    with pytest.raises(TypeError, match='list of users'):
         keys.first_user_key({'name': 'alice'})
 
 
