@@ -26,11 +26,13 @@ export CONTAINERS_CONF := $(CURDIR)/tests/setup/containers.conf
 export CONTAINERS_STORAGE_CONF := $(OMNIROUTE_OPENCODE_CACHE)/podman/storage.conf
 # Ansible's own state (~/.ansible: tmp, galaxy cache) stays in the clone.
 export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
-# ... and so do async job files (default ~/.ansible_async).
+# ... and so do async job files (default ~/.ansible_async) and the temporary directories of tasks
+# run on this machine (default ~/.ansible/tmp, which Ansible expands as ~root whatever HOME says).
+# On a container the same absolute path is created inside the container.
 export ANSIBLE_ASYNC_DIR := $(CURDIR)/.build/ansible-async
+export ANSIBLE_REMOTE_TMP := $(CURDIR)/.build/ansible-remote-tmp
 # The podman suites (Molecule, the OmniRoute laptops, the EE, pull mode) run with this HOME:
-# Molecule's podman driver puts its async files in $HOME/.ansible_async whatever ANSIBLE_ASYNC_DIR
-# says, and plays on localhost use the remote temp directory ~/.ansible/tmp.
+# Molecule's podman driver puts its async files in $HOME/.ansible_async whatever ANSIBLE_ASYNC_DIR says.
 SUITE_HOME := $(CURDIR)/.build/home
 # pip, npm, Molecule and ansible-compat caches go to the project cache, not ~/.cache or ~/.npm.
 export XDG_CACHE_HOME := $(OMNIROUTE_OPENCODE_CACHE)/xdg-cache
