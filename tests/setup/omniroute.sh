@@ -110,6 +110,14 @@ do_start() {
     log "already running (pid $(cat "$state/pid"))"
   else
     do_stop
+    # Something already answers on the port, and it is not the server of this state directory
+    # (for example a server left behind by an interrupted run of another clone): starting would
+    # fail to bind while the readiness check talked to the stranger, with another password.
+    if ready; then
+      log "port $port already has an HTTP server that this script did not start for $state;"
+      log "stop it (ss -ltnp | grep :$port shows its pid) or choose another OMNIROUTE_PORT"
+      exit 1
+    fi
     rm -rf "$state"
     mkdir -p "$state/home" "$state/data"
     chmod 700 "$state"
