@@ -34,6 +34,16 @@ DEFAULT_MODELS = (
     'gemini-3.1-pro-high',
     'gemini-3-flash',
 )
+# The provider entry's options, shared by the modules that write one (provider, users, managed).
+ENTRY_ARGUMENT_SPEC = dict(
+    name=dict(type='str', default=DEFAULT_NAME),
+    display_name=dict(type='str', default=DEFAULT_DISPLAY_NAME),
+    base_url=dict(type='str', default=DEFAULT_BASE_URL),
+    models=dict(type='list', elements='raw'),
+    model_labels=dict(type='dict', default={}),
+    model=dict(type='str'),
+    small_model=dict(type='str'),
+)
 # Global config files, in increasing precedence (a later one overrides an earlier one).
 CONFIG_FILES = ('config.json', 'opencode.json', 'opencode.jsonc')
 # System-wide configs an administrator manages; OpenCode loads them last (highest precedence).

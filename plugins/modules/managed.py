@@ -299,13 +299,6 @@ DIR_MODE = 0o755
 ARGUMENT_SPEC = dict(
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     directory=dict(type='path'),
-    name=dict(type='str', default=oc.DEFAULT_NAME),
-    display_name=dict(type='str', default=oc.DEFAULT_DISPLAY_NAME),
-    base_url=dict(type='str', default=oc.DEFAULT_BASE_URL),
-    models=dict(type='list', elements='raw'),
-    model_labels=dict(type='dict', default={}),
-    model=dict(type='str'),
-    small_model=dict(type='str'),
     only_gateway=dict(type='bool', default=False),
     settings=dict(type='dict', default={}),
     mobileconfig=dict(type='path'),
@@ -315,6 +308,7 @@ ARGUMENT_SPEC = dict(
     # Only for GET <base_url>/models with catalog=gateway; never written, never returned.
     catalog_key=dict(type='str', no_log=True),
 )
+ARGUMENT_SPEC.update(oc.ENTRY_ARGUMENT_SPEC)
 # catalog, catalog_include, catalog_exclude, catalog_offline, validate_certs, timeout (not verify:
 # the users module verifies, as each user, with that user's key).
 ARGUMENT_SPEC.update((k, v) for k, v in gw.CATALOG_ARGUMENT_SPEC.items() if k != 'verify')

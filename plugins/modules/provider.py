@@ -441,20 +441,14 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _opencod
 ARGUMENT_SPEC = dict(
     path=dict(type='path'),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
-    name=dict(type='str', default=oc.DEFAULT_NAME),
-    display_name=dict(type='str', default=oc.DEFAULT_DISPLAY_NAME),
-    base_url=dict(type='str', default=oc.DEFAULT_BASE_URL),
     # raw, so that a list or a mapping given by mistake is refused instead of written as its repr.
     api_key=dict(type='raw', default=oc.DEFAULT_API_KEY, no_log=True),
     key_store=dict(type='str', choices=['config', 'auth'], default='config'),
     auth_path=dict(type='path'),
-    models=dict(type='list', elements='raw'),
-    model_labels=dict(type='dict', default={}),
-    model=dict(type='str'),
-    small_model=dict(type='str'),
     create=dict(type='bool', default=True),
     backup=dict(type='bool', default=False),
 )
+ARGUMENT_SPEC.update(oc.ENTRY_ARGUMENT_SPEC)
 ARGUMENT_SPEC.update(gw.CATALOG_ARGUMENT_SPEC)
 
 

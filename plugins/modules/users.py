@@ -385,13 +385,6 @@ USER_OPTIONS = dict(
 ARGUMENT_SPEC = dict(
     users=dict(type='list', elements='dict', required=True, options=USER_OPTIONS),
     key_maps=dict(type='list', elements='dict', default=[], no_log=True),
-    name=dict(type='str', default=oc.DEFAULT_NAME),
-    display_name=dict(type='str', default=oc.DEFAULT_DISPLAY_NAME),
-    base_url=dict(type='str', default=oc.DEFAULT_BASE_URL),
-    models=dict(type='list', elements='raw'),
-    model_labels=dict(type='dict', default={}),
-    model=dict(type='str'),
-    small_model=dict(type='str'),
     key_store=dict(type='str', choices=['config', 'auth', 'env'], default='config'),
     key_source=dict(type='str', choices=['given', 'user'], default='given'),
     key_env_var=dict(type='str', default='OMNIROUTE_API_KEY', no_log=False),
@@ -406,6 +399,7 @@ ARGUMENT_SPEC = dict(
     scope=dict(type='str', choices=['user', 'managed'], default='user'),
     managed_dir=dict(type='path'),
 )
+ARGUMENT_SPEC.update(oc.ENTRY_ARGUMENT_SPEC)
 ARGUMENT_SPEC.update(gw.CATALOG_ARGUMENT_SPEC)
 
 
