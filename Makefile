@@ -58,7 +58,7 @@ CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
 # Two lanes run side by side (mk/suites.sh): the suites below on the console, and the podman
 # suites (each with its own laptops, ports and state) with their output in .build/suites/.
 # SUITES_LANES=1 make test runs them one after another.
-TEST_SUITES := $(CHECK_SUITES) test-sanity test-target-python test-core-oldest test-opencode \
+TEST_SUITES := $(CHECK_SUITES) test-unit-root test-sanity test-target-python test-core-oldest test-opencode \
                test-gateway test-bench-smoke
 TEST_CONTAINER_SUITES := test-molecule test-omniroute test-ee test-pull
 

@@ -35,7 +35,7 @@ copy_tree = keep=$(1)/../.delegation; rm -rf $$keep; \
   if [ -d $$keep ]; then mv $$keep $(1)/tests/output/.tmp/delegation; fi && \
   git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C $(1) -xf -
 
-.PHONY: test-tree test-unit test-sanity test-integration test-lint test-docs ansible-test-home
+.PHONY: test-tree test-unit test-unit-root test-sanity test-integration test-lint test-docs ansible-test-home
 test-tree: venv
 	$(call copy_tree,$(TEST_TREE))
 
@@ -44,8 +44,14 @@ test-tree: venv
 ansible-test-home: venv
 	tests/setup/ansible-test-pip.sh $(BIN)/python $(ANSIBLE_TEST_HOME) >/dev/null
 
+# Unit tests that need root (uid switching, ownership, tmpfs mounts) are marked needs_root: the
+# fast tier runs the rest, for any contributor; make test runs them too, as root.
 test-unit: collection
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m 'not needs_root' tests/unit
+
+test-unit-root: collection
+	@[ "$$(id -u)" = 0 ] || { echo "test-unit-root: these tests switch uids and mount file systems; run make test as root (sudo make test)" >&2; exit 1; }
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m needs_root tests/unit
 
 test-sanity: test-tree ansible-test-home
 	tests/setup/system.sh

@@ -181,6 +181,7 @@ def warnings_of(res, about):
     return [w for w in found if str(about) in w]
 
 
+@pytest.mark.needs_root  # as another user the module also warns that the file keeps that owner
 def test_drift_names_what_another_tool_changed_in_check_mode_and_puts_it_back(etc, capsys):
     import socket
     a = args(etc, only_gateway=True, settings={'autoupdate': False})

@@ -205,6 +205,7 @@ def test_symlink_to_dev_null_is_refused(home, capsys):
     assert os.listdir(str(cfg(home).parent)) == ['opencode.json']
 
 
+@pytest.mark.needs_root
 def test_character_device_made_with_mknod_is_refused(home, capsys):
     require_root()
     cfg(home).parent.mkdir(parents=True)
@@ -321,6 +322,7 @@ def _config_on(mount, home):
     return path, text
 
 
+@pytest.mark.needs_root
 @pytest.mark.parametrize('leave_pages, backup', [(0, False), (0, True), (2, True)])
 def test_full_disk_changes_nothing_and_leaves_no_partial_backup(home, capsys, tmpfs, leave_pages, backup):
     mount = tmpfs('64k')
@@ -336,6 +338,7 @@ def test_full_disk_changes_nothing_and_leaves_no_partial_backup(home, capsys, tm
     assert sorted(os.listdir(str(path.parent))) == ['opencode.json']
 
 
+@pytest.mark.needs_root
 def test_read_only_file_system_changes_nothing(home, capsys, tmpfs):
     mount = tmpfs()
     path, text = _config_on(mount, home)
@@ -464,6 +467,7 @@ def test_a_change_saved_during_the_run_is_never_overwritten(home, capsys, monkey
 
 
 # --------------------------------------------------------------------------- 6. environment
+@pytest.mark.needs_root
 def test_xdg_directories_of_another_user_are_ignored(home, capsys, monkeypatch, tmp_path):
     require_root()
     foreign = tmp_path / 'someone-elses'

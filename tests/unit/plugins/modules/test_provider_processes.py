@@ -17,12 +17,17 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
 
 from ansible_collections.omniroute.opencode.plugins.modules import provider
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_provider_hardening import (  # noqa: F401 pylint: disable=unused-import
     HOSTILE_AUTH, HOSTILE_CONFIG, KEY, NOBODY, assert_no_secret, auth, cfg, fmode, home,
     require_root, write)
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import patch_module_args
+
+
+# Every test here switches uids or changes ownership: the root tier (make test-unit-root).
+pytestmark = pytest.mark.needs_root
 
 
 def test_vvv_runs_leak_no_secret_of_the_files(home):

@@ -83,6 +83,7 @@ def test_every_problem_is_reported_before_anything_is_written(home, capsys):
     assert files_under(home) == [] and KEY not in out
 
 
+@pytest.mark.needs_root
 def test_installed_keys_mode_returns_only_this_providers_key(home, capsys):
     cfg = home / '.config' / 'opencode' / 'opencode.jsonc'
     cfg.parent.mkdir(parents=True)

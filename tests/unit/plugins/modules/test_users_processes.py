@@ -20,6 +20,10 @@ from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_user
     KEY, ME, home, run)
 
 
+# Every test here switches uids or changes ownership: the root tier (make test-unit-root).
+pytestmark = pytest.mark.needs_root
+
+
 @pytest.fixture
 def nobody_dir():
     """A directory owned by ``nobody`` that ``nobody`` can reach (pytest's tmp_path is 0700 root)."""

@@ -1,0 +1,14 @@
+# -*- coding: utf-8 -*-
+"""Markers of the unit tests.
+
+``needs_root``: the test switches uids, changes ownership or mounts a file system. `make check`
+(the fast tier, for any contributor) runs every other test; `make test-unit-root`, part of
+`make test`, runs these as root and fails when not run as root.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'needs_root: runs only as root (make test-unit-root, part of make test)')
