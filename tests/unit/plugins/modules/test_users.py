@@ -183,36 +183,11 @@ def test_user_key_source_absent_removes_the_entry_and_the_stored_key(home, capsy
 @pytest.fixture
 def models_server():
     """A small /v1/models server: the key KEY sees two chat models and an audio one; others get 401."""
-    import http.server
-    import threading
-
-    seen = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append((self.path, self.headers.get('Authorization')))
-            if self.headers.get('Authorization') != 'Bearer ' + KEY:
-                body, code = b'{"error": {"message": "Invalid API key"}}', 401
-            else:
-                body, code = json.dumps({'object': 'list', 'data': [
-                    {'id': 'team-fast', 'owned_by': 'combo', 'max_output_tokens': 4096},
-                    {'id': 'openai/gpt-4o', 'context_length': 128000, 'max_output_tokens': 16384},
-                    {'id': 'openai/whisper-1', 'type': 'audio'}]}).encode(), 200
-            self.send_response(code)
-            self.send_header('Content-Type', 'application/json')
-            self.send_header('Content-Length', str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(('127.0.0.1', 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield 'http://127.0.0.1:%d' % server.server_port, seen
-    server.shutdown()
-    server.server_close()
+    with models_gateway(KEY, [
+            {'id': 'team-fast', 'owned_by': 'combo', 'max_output_tokens': 4096},
+            {'id': 'openai/gpt-4o', 'context_length': 128000, 'max_output_tokens': 16384},
+            {'id': 'openai/whisper-1', 'type': 'audio'}]) as served:
+        yield served
 
 
 def test_gateway_catalog_and_verify_per_user_in_the_users_process(home, capsys, models_server):
