@@ -27,12 +27,22 @@ ANSIBLE_TEST_HOME := $(OMNIROUTE_OPENCODE_CACHE)/ansible-test/home
 TEST_TREE := $(ANSIBLE_TEST_ROOT)/core-new/ansible_collections/omniroute/opencode
 # ansible-test from venv $1 in tree $2: run as `$(call ansible_test,BIN,TREE) sanity ...`.
 ansible_test = cd $(2) && HOME=$(ANSIBLE_TEST_HOME) $(1)/ansible-test
-# Copy the git-known files of this clone into tree $1. The virtualenvs ansible-test made there for
-# other Pythons (tests/output/.tmp/delegation) are kept, so a warm run does not rebuild them.
-copy_tree = keep=$(1)/../.delegation; rm -rf $$keep; \
-  if [ -d $(1)/tests/output/.tmp/delegation ]; then mv $(1)/tests/output/.tmp/delegation $$keep; fi; \
-  rm -rf $(1) && mkdir -p $(1)/tests/output/.tmp && \
-  if [ -d $$keep ]; then mv $$keep $(1)/tests/output/.tmp/delegation; fi && \
+# Copy the git-known files of this clone into tree $1. The virtualenvs ansible-test makes there for
+# other Pythons (tests/output/.tmp/delegation) live in the project cache, one set per kind of tree
+# (core-new, target-python, core-oldest) shared by every clone, so neither a warm run nor a fresh
+# clone rebuilds them. Trees of clones that no longer exist are removed (each tree records its
+# clone's path), so fresh CI clones do not pile up in the cache.
+ANSIBLE_TEST_VENVS := $(OMNIROUTE_OPENCODE_CACHE)/ansible-test/venvs
+copy_tree = venvs=$(ANSIBLE_TEST_VENVS)/$(notdir $(patsubst %/ansible_collections/omniroute/opencode,%,$(1))); \
+  for old in $(OMNIROUTE_OPENCODE_CACHE)/ansible-test/*; do \
+    case $${old\#\#*/} in ????????????) ;; *) continue ;; esac; \
+    case $${old\#\#*/} in *[!0-9a-f]*) continue ;; esac; \
+    [ -d "$$old" ] && [ "$$old" != $(ANSIBLE_TEST_ROOT) ] || continue; \
+    clone=$$(cat "$$old/clone" 2>/dev/null); \
+    if [ -z "$$clone" ] || [ ! -d "$$clone" ]; then rm -rf "$$old"; fi; \
+  done; \
+  rm -rf $(1) && mkdir -p $(1)/tests/output/.tmp $$venvs && printf '%s\n' '$(CURDIR)' > $(ANSIBLE_TEST_ROOT)/clone && \
+  ln -s $$venvs $(1)/tests/output/.tmp/delegation && \
   git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C $(1) -xf -
 
 .PHONY: test-tree test-unit test-unit-root test-sanity test-integration test-lint test-docs ansible-test-home

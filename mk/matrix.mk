@@ -6,6 +6,8 @@
 # The newest ansible-core is the main venv's (requirements-dev.txt), tested by test-sanity,
 # test-unit and test-integration. ansible-core 2.20+ needs a Python 3.12+ controller.
 TARGET_PYTHONS ?= 3.8 3.13
+# Hypothesis examples per JSONC property in the matrix's tree copies (make test-unit runs 200).
+MATRIX_HYPOTHESIS_EXAMPLES ?= 25
 CORE_OLDEST ?= 2.16
 CORE_OLD_VENV := $(CURDIR)/.build/venv-core-$(CORE_OLDEST)
 CORE_OLD_BIN := $(CORE_OLD_VENV)/bin
@@ -23,6 +25,7 @@ PORTABLE_UNITS = $$(cd $(1) && find tests/unit -name 'test_*.py' ! -name 'test_*
 # target prints the Python it ran on, and that must be the one asked for.
 test-target-python: venv ansible-test-home
 	@$(call copy_tree,$(TARGET_PY_TREE))
+	@echo $(MATRIX_HYPOTHESIS_EXAMPLES) > $(TARGET_PY_TREE)/tests/unit/hypothesis-examples
 	@set -eo pipefail; for v in $(TARGET_PYTHONS); do \
 	  py=$$(tests/setup/python.sh $$v); start=$$SECONDS; \
 	  ( cd $(TARGET_PY_TREE) && HOME=$(ANSIBLE_TEST_HOME) PATH=$$(dirname $$py):$$PATH \
@@ -43,6 +46,7 @@ $(CORE_OLD_VENV)/.stamp: mk/matrix.mk tests/unit/requirements.txt
 
 test-core-oldest: $(CORE_OLD_VENV)/.stamp venv
 	$(call copy_tree,$(CORE_OLD_TREE))
+	echo $(MATRIX_HYPOTHESIS_EXAMPLES) > $(CORE_OLD_TREE)/tests/unit/hypothesis-examples
 	tests/setup/ansible-test-pip.sh $(CORE_OLD_BIN)/python $(ANSIBLE_TEST_HOME) >/dev/null
 	tests/setup/system.sh
 	$(CORE_OLD_BIN)/ansible --version | head -n 1 | grep -F '[core $(CORE_OLDEST).'

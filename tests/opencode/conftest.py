@@ -50,12 +50,6 @@ def sandbox_factory(tmp_path, opencode_bin):
     return make
 
 
-@pytest.fixture(params=['provider', 'users'])
-def via(request):
-    """Key tests run through both modules: provider, and users (the role's per-host path)."""
-    return request.param
-
-
 @pytest.fixture(scope='session')
 def results():
     """Per-case observations, written for docs/opencode-compat.md."""

@@ -46,16 +46,51 @@ def model_ids(models):
 
 
 class Report(object):
-    """What OpenCode resolved: `opencode debug config` + `opencode models <name>`."""
+    """What OpenCode resolved: `opencode debug config` and/or `opencode models <name>` (a part
+    not asked for is None, and reading what only it knows is an error)."""
 
-    def __init__(self, config_rc, config_out, config_err, models_rc, models_out, models_err, name):
-        self.config_rc, self.models_rc = config_rc, models_rc
-        self.raw = dict(config_out=config_out, config_err=config_err,
-                        models_out=models_out, models_err=models_err)
-        self.config = json.loads(config_out) if config_rc == 0 else None
-        self.models_err = ANSI.sub('', models_err).strip()
-        self.models = [line.strip() for line in models_out.splitlines() if line.strip()]
+    def __init__(self, config_proc, models_proc, name):
+        self.asked = tuple(part for part, proc in (('config', config_proc), ('models', models_proc)) if proc)
         self.name = name
+        self.raw = {}
+        self._config_rc = self._models_rc = None
+        if config_proc is not None:
+            self._config_rc = config_proc.returncode
+            self.raw.update(config_out=config_proc.stdout, config_err=config_proc.stderr)
+            self._config = json.loads(config_proc.stdout) if config_proc.returncode == 0 else None
+        if models_proc is not None:
+            self._models_rc = models_proc.returncode
+            self.raw.update(models_out=models_proc.stdout, models_err=models_proc.stderr)
+            self._models_err = ANSI.sub('', models_proc.stderr).strip()
+            self._models = [line.strip() for line in models_proc.stdout.splitlines() if line.strip()]
+
+    def _need(self, part):
+        assert part in self.asked, 'OpenCode was not asked for its %s here (ask(parts=...))' % part
+
+    @property
+    def config_rc(self):
+        self._need('config')
+        return self._config_rc
+
+    @property
+    def config(self):
+        self._need('config')
+        return self._config
+
+    @property
+    def models_rc(self):
+        self._need('models')
+        return self._models_rc
+
+    @property
+    def models(self):
+        self._need('models')
+        return self._models
+
+    @property
+    def models_err(self):
+        self._need('models')
+        return self._models_err
 
     @property
     def providers(self):
@@ -74,16 +109,19 @@ class Report(object):
         return self.models_rc != 0 and ('Provider not found: %s' % self.name) in self.models_err
 
     def summary(self):
-        if self.config_rc != 0:
-            return {'error': ANSI.sub('', self.raw['config_err']).strip()[-300:]}
-        out = {'providers': self.providers}
-        if self.not_found:
-            out['models'] = 'Provider not found: %s' % self.name
-        elif self.models_rc != 0:
-            out['models'] = 'error: %s' % self.models_err[-200:]
-        else:
-            out['models'] = self.models
-        if self.entry is not None:
+        out = {}
+        if 'config' in self.asked:
+            if self.config_rc != 0:
+                return {'error': ANSI.sub('', self.raw['config_err']).strip()[-300:]}
+            out['providers'] = self.providers
+        if 'models' in self.asked:
+            if self.not_found:
+                out['models'] = 'Provider not found: %s' % self.name
+            elif self.models_rc != 0:
+                out['models'] = 'error: %s' % self.models_err[-200:]
+            else:
+                out['models'] = self.models
+        if 'config' in self.asked and self.entry is not None:
             out['baseURL'] = self.base_url
             out['apiKey'] = (self.entry.get('options') or {}).get('apiKey', '(none in config)')
         return out
@@ -229,29 +267,76 @@ class Sandbox(object):
             time.sleep(0.5 + attempt)
         return proc
 
-    def ask(self, name='omniroute', env=None):
-        """`debug config` and `models <name>` run side by side (two cores), except the first
-        time: two OpenCode processes creating the same fresh database race on its migrations."""
-        if not self.warm:
-            c = self.run_opencode('debug', 'config', env=env)
-            m = self.run_opencode('models', name, env=env)
+    def ask(self, name='omniroute', env=None, parts=('config', 'models')):
+        """What OpenCode resolves here: `debug config` (part ``config``) and `models <name>`
+        (part ``models``), only the parts asked for. Both run side by side (two cores), except
+        the first time: two OpenCode processes creating the same fresh database race on its
+        migrations."""
+        assert parts and set(parts) <= {'config', 'models'}, parts
+        commands = [('config', ('debug', 'config')), ('models', ('models', name))]
+        commands = [(part, args) for part, args in commands if part in parts]
+        if not self.warm or len(commands) == 1:
+            procs = dict((part, self.run_opencode(*args, env=env)) for part, args in commands)
             self.warm = True
-            return Report(c.returncode, c.stdout, c.stderr, m.returncode, m.stdout, m.stderr, name)
-        with ThreadPoolExecutor(2) as pool:
-            fc = pool.submit(self.run_opencode, 'debug', 'config', env=env)
-            fm = pool.submit(self.run_opencode, 'models', name, env=env)
-            c, m = fc.result(), fm.result()
-        return Report(c.returncode, c.stdout, c.stderr, m.returncode, m.stdout, m.stderr, name)
+        else:
+            with ThreadPoolExecutor(2) as pool:
+                futures = dict((part, pool.submit(self.run_opencode, *args, env=env)) for part, args in commands)
+                procs = dict((part, future.result()) for part, future in futures.items())
+        return Report(procs.get('config'), procs.get('models'), name)
+
+    def module_env(self):
+        """The environment a module run gets: the sandbox's, without OpenCode's test switches."""
+        env = self.base_env()
+        for var in ('OPENCODE_PURE', 'OPENCODE_DISABLE_MODELS_FETCH', 'OPENCODE_DISABLE_AUTOUPDATE',
+                    'OPENCODE_DISABLE_LSP_DOWNLOAD', 'NO_COLOR'):
+            env.pop(var, None)
+        return env
+
+    def module_direct(self, args, via, check=False):
+        """The module's own process, as Ansible's module runner starts it on the target, without
+        the ansible CLI around it: ``python -m ansible_collections...modules.<name> ARGS_FILE``
+        (``via``: provider or users, the provider-style ``args`` converted for users). For the
+        second run of each corpus step, whose files and status are compared with the first:
+        the ansible CLI costs five times the module's own CPU time."""
+        margs = self.sub(args)
+        name = via
+        if via == 'users':
+            margs = users_args(margs)
+        margs = dict(margs, _ansible_check_mode=check, _ansible_diff=True,
+                     _ansible_remote_tmp=os.path.join(self.root, 'tmp', 'ansible-remote'))
+        env = self.module_env()
+        collections = os.environ.get('ANSIBLE_COLLECTIONS_PATH',
+                                     os.path.join(REPO, '.build', 'collections'))
+        env['PYTHONPATH'] = collections.split(os.pathsep)[0]
+        args_file = os.path.join(self.root, 'tmp', 'module-args.json')
+        with open(args_file, 'w') as f:
+            json.dump({'ANSIBLE_MODULE_ARGS': margs}, f)
+        t0 = time.monotonic()
+        proc = subprocess.run([sys.executable, '-m', 'ansible_collections.omniroute.opencode.plugins.modules.' + name,
+                               args_file], cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, check=False,
+                              capture_output=True, text=True, timeout=MODULE_TIMEOUT)
+        elapsed = time.monotonic() - t0
+        os.unlink(args_file)  # it holds the key
+        self.log.append(('module %s %s (%.1fs)' % (name, args.get('state', 'present'), elapsed),
+                         proc.stdout + proc.stderr))
+        try:
+            result = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError('no module result from %s (rc %s):\n%s\n%s' % (
+                name, proc.returncode, proc.stdout, proc.stderr))
+        if name == 'users':
+            result = dict(result, **result.get('users', {}).get(ME, {}))
+        result['_status'] = 'FAILED' if result.get('failed') else 'CHANGED' if result.get('changed') else 'SUCCESS'
+        result['_seconds'] = round(elapsed, 2)
+        result['_warnings'] = list(result.get('warnings', []))
+        return result
 
     def module(self, args, check=False, diff=True, verbose=False, name='omniroute.opencode.provider', via=None):
         """Run a module (default omniroute.opencode.provider) ad hoc through ansible, as the
         sandbox's user (``verbose``: with -vvv, which also prints the module's arguments and
         whole result; ``via='users'``: the provider call as a users-module run)."""
         via = via or self.via
-        env = self.base_env()
-        for var in ('OPENCODE_PURE', 'OPENCODE_DISABLE_MODELS_FETCH', 'OPENCODE_DISABLE_AUTOUPDATE',
-                    'OPENCODE_DISABLE_LSP_DOWNLOAD', 'NO_COLOR'):
-            env.pop(var, None)
+        env = self.module_env()
         env.update({
             'PATH': os.path.dirname(sys.executable) + ':' + env['PATH'],
             'ANSIBLE_COLLECTIONS_PATH': os.environ.get(
@@ -293,8 +378,33 @@ class Sandbox(object):
         self.warnings.extend(result['_warnings'])
         return result
 
+    def module_and_twin(self, args, verbose=False, label='module'):
+        """One module step, proved for both modules: the other module (users when the sandbox
+        goes through provider, and the reverse) runs first, in its own process as on a target;
+        the files are rewound; then the module under test runs through the ansible CLI. Both must
+        report the same status and changed, and leave the same files, bytes and modes (the
+        modules' timestamped backups aside). Returns the result of the module under test."""
+        other = 'provider' if self.via == 'users' else 'users'
+        pre = self.snapshot(modes=True)
+        twin = self.module_direct(args, other)
+        by_other = without_backups(self.snapshot(modes=True))
+        self.rewind(pre)
+        res = self.module(args, verbose=verbose)
+        mine = without_backups(self.snapshot(modes=True))
+        assert twin['_status'] == res['_status'] and twin['changed'] == res['changed'], (
+            '%s: %s module %s (changed=%s: %s), %s module %s (changed=%s: %s)' % (
+                label, self.via, res['_status'], res['changed'], res.get('msg', ''),
+                other, twin['_status'], twin.get('changed'), twin.get('msg', '')))
+        assert set(by_other) == set(mine), '%s: files only after the %s module: %s; only after the %s module: %s' % (
+            label, other, sorted(set(by_other) - set(mine)), self.via, sorted(set(mine) - set(by_other)))
+        for rel in mine:
+            assert by_other[rel] == mine[rel], '%s: %s differs between the %s and %s modules' % (
+                label, rel, other, self.via)
+        return res
+
     def assert_no_secret(self, *secrets, only=None):
-        """No secret in any captured output (``only``: outputs whose label starts with it)."""
+        """No secret in any captured output (``only``: outputs whose label starts with it, or with
+        one of a tuple)."""
         for secret in secrets:
             if not secret:
                 continue
@@ -302,6 +412,14 @@ class Sandbox(object):
                 if only and not label.startswith(only):
                     continue
                 assert secret not in text, 'a secret appeared in the output of %s' % label
+
+
+BACKUP = re.compile(r'\.\d+\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~$')
+
+
+def without_backups(snapshot):
+    """A snapshot without the modules' timestamped backup files (their names differ per run)."""
+    return dict((rel, data) for rel, data in snapshot.items() if not BACKUP.search(rel))
 
 
 ME = pwd.getpwuid(os.geteuid()).pw_name

@@ -15,8 +15,13 @@ DEFAULT = os.path.join(os.path.dirname(os.path.dirname(HERE)), '.build', 'openco
 def short(rep):
     if 'error' in rep:
         return 'config error: ' + rep['error']
-    models = rep['models']
-    if isinstance(models, list):
+    models = rep.get('models')
+    if models is None:  # the untouched corpus: OpenCode's resolved config only
+        if 'omniroute' in rep['providers']:
+            text = 'entry baseURL %s' % rep.get('baseURL')
+        else:
+            text = 'no omniroute'
+    elif isinstance(models, list):
         text = ', '.join(m.split('/', 1)[1] for m in models)
         if rep.get('baseURL'):
             text += ' @ ' + rep['baseURL']

@@ -52,7 +52,7 @@ def test_settings_that_hide(sandbox_factory, where, extra, visible):
     else:
         data['provider']['omniroute']['models']['auto'].update(extra)
     write(sb, G + 'opencode.json', data)
-    report = sb.ask()
+    report = sb.ask(parts=('models',))
     if visible is None:
         assert report.not_found, report.summary()
     else:
@@ -88,15 +88,15 @@ def test_project_config_can_be_disabled(sandbox_factory):
     sb = sandbox_factory(env={'OPENCODE_DISABLE_PROJECT_CONFIG': '1'})
     write(sb, G + 'opencode.json', cfg())
     write(sb, 'work/opencode.json', OVERRIDE)
-    assert sb.ask().base_url == ENTRY['options']['baseURL']
+    assert sb.ask(parts=('config',)).base_url == ENTRY['options']['baseURL']
 
 
 def test_xdg_config_home_replaces_dot_config(sandbox_factory):
     sb = sandbox_factory(env={'XDG_CONFIG_HOME': '{root}/xdg'})
     write(sb, G + 'opencode.json', cfg())
-    assert sb.ask().not_found
+    assert sb.ask(parts=('models',)).not_found
     write(sb, 'xdg/opencode/opencode.json', cfg())
-    assert sb.ask().base_url == ENTRY['options']['baseURL']
+    assert sb.ask(parts=('config',)).base_url == ENTRY['options']['baseURL']
 
 
 def test_global_files_deep_merge(sandbox_factory):
@@ -124,7 +124,7 @@ def test_schema_insertion(sandbox_factory):
     }
     for rel, text in keep.items():
         write(sb, rel, text)
-    assert sb.ask().config_rc == 0
+    assert sb.ask(parts=('config',)).config_rc == 0
     with open(p_crlf, newline='') as f:
         assert f.read() == '{\n  "$schema": "%s",\r\n\t"autoupdate": false\r\n}\r\n' % SCHEMA
     for rel, text in keep.items():
@@ -134,7 +134,7 @@ def test_schema_insertion(sandbox_factory):
 
 def test_first_start_creates_opencode_jsonc(sandbox_factory):
     sb = sandbox_factory()
-    assert sb.ask().config_rc == 0
+    assert sb.ask(parts=('config',)).config_rc == 0
     cdir = os.path.join(sb.home, '.config', 'opencode')
     with open(os.path.join(cdir, 'opencode.jsonc'), newline='') as f:
         assert f.read() == '{\n  "$schema": "%s"\n}' % SCHEMA
@@ -144,7 +144,7 @@ def test_first_start_creates_opencode_jsonc(sandbox_factory):
 def test_no_jsonc_when_a_global_file_exists(sandbox_factory, existing):
     sb = sandbox_factory()
     write(sb, G + existing, cfg(**{'$schema': SCHEMA}))
-    assert sb.ask().models == ['omniroute/auto', 'omniroute/gpt-5.5']
+    assert sb.ask(parts=('models',)).models == ['omniroute/auto', 'omniroute/gpt-5.5']
     assert sorted(f for f in os.listdir(os.path.join(sb.home, '.config', 'opencode'))
                   if f.endswith(('.json', '.jsonc'))) == [existing]
 
@@ -169,6 +169,6 @@ def test_debug_config_masks_keys(sandbox_factory):
     data = cfg()
     data['provider']['omniroute']['options']['apiKey'] = 'sk-visible-if-not-masked-123'
     write(sb, G + 'opencode.json', data)
-    report = sb.ask()
+    report = sb.ask(parts=('config',))
     assert report.entry['options']['apiKey'] == '***'
     sb.assert_no_secret('sk-visible-if-not-masked-123')

@@ -2,7 +2,8 @@
 
 `opencode debug config` prints every apiKey as "***" (even an empty one), so it cannot tell a
 resolved key from an empty one. These tests make the real client send a chat request to an
-OpenAI-compatible endpoint on 127.0.0.1 that records the Authorization header."""
+OpenAI-compatible endpoint on 127.0.0.1 that records the Authorization header. Every module step
+runs through both modules (Sandbox.module_and_twin), which must leave the same files."""
 
 import json
 import os
@@ -31,24 +32,24 @@ def sent_auth(capture):
     return set(chats)
 
 
-def test_inline_key_is_sent(sandbox_factory, via, capture, api_key):
-    sb = sandbox_factory(via=via)
-    res = sb.module({'base_url': capture.url, 'api_key': api_key, 'models': ['auto']})
+def test_inline_key_is_sent(sandbox_factory, capture, api_key):
+    sb = sandbox_factory()
+    res = sb.module_and_twin({'base_url': capture.url, 'api_key': api_key, 'models': ['auto']})
     assert res['changed'] and res['base_url'] == capture.url + '/v1'
     chat(sb)
     assert sent_auth(capture) == {'Bearer ' + api_key}
     sb.assert_no_secret(api_key)
 
 
-def test_auth_store_key_is_sent(sandbox_factory, via, capture, api_key):
-    sb = sandbox_factory(env={'XDG_DATA_HOME': '{root}/data'}, via=via)
+def test_auth_store_key_is_sent(sandbox_factory, capture, api_key):
+    sb = sandbox_factory(env={'XDG_DATA_HOME': '{root}/data'})
     cfg = os.path.join(sb.home, '.config', 'opencode')
     os.makedirs(cfg)
     # A leftover empty apiKey would hide the stored key (see test_config_key_wins_over_auth).
     with open(os.path.join(cfg, 'opencode.json'), 'w') as f:
         json.dump({'provider': {'omniroute': {'options': {'baseURL': 'http://127.0.0.1:9/v1', 'apiKey': ''},
                                               'models': {'old': {}}}}}, f)
-    res = sb.module({'base_url': capture.url, 'api_key': api_key, 'models': ['auto'], 'key_store': 'auth'})
+    res = sb.module_and_twin({'base_url': capture.url, 'api_key': api_key, 'models': ['auto'], 'key_store': 'auth'})
     assert res['changed'] and res['auth_changed']
     auth = os.path.join(sb.root, 'data', 'opencode', 'auth.json')
     assert res['auth_path'] == auth
@@ -58,37 +59,38 @@ def test_auth_store_key_is_sent(sandbox_factory, via, capture, api_key):
     chat(sb)
     assert sent_auth(capture) == {'Bearer ' + api_key}
     # Re-run after OpenCode started: nothing to do.
-    assert not sb.module({'base_url': capture.url, 'api_key': api_key, 'models': ['auto'],
+    assert not sb.module_and_twin({'base_url': capture.url, 'api_key': api_key, 'models': ['auto'],
                           'key_store': 'auth'})['changed']
     sb.assert_no_secret(api_key)
 
 
-def test_env_reference_is_resolved(sandbox_factory, via, capture, api_key):
-    sb = sandbox_factory(via=via)
-    res = sb.module({'base_url': capture.url, 'api_key': '{env:OMNIROUTE_API_KEY}', 'models': ['auto']})
+def test_env_reference_is_resolved(sandbox_factory, capture, api_key):
+    sb = sandbox_factory()
+    res = sb.module_and_twin({'base_url': capture.url, 'api_key': '{env:OMNIROUTE_API_KEY}', 'models': ['auto']})
     assert res['changed']
     with open(res['path']) as f:
         assert '"{env:OMNIROUTE_API_KEY}"' in f.read()
-    report = sb.ask(env={'OMNIROUTE_API_KEY': api_key})
+    report = sb.ask(env={'OMNIROUTE_API_KEY': api_key}, parts=('config',))
     assert report.entry['options']['apiKey'] == '***'
     chat(sb, env={'OMNIROUTE_API_KEY': api_key})
     assert sent_auth(capture) == {'Bearer ' + api_key}
     sb.assert_no_secret(api_key)
 
 
-def test_env_reference_unset_sends_no_key(sandbox_factory, via, capture, api_key):
+def test_env_reference_unset_sends_no_key(sandbox_factory, capture, api_key):
     """{env:VAR} with VAR unset becomes "" (debug config still shows "***")."""
-    sb = sandbox_factory(via=via)
-    sb.module({'base_url': capture.url, 'api_key': '{env:OMNIROUTE_API_KEY}', 'models': ['auto']})
-    report = sb.ask()
+    sb = sandbox_factory()
+    sb.module_and_twin({'base_url': capture.url, 'api_key': '{env:OMNIROUTE_API_KEY}', 'models': ['auto']})
+    report = sb.ask(parts=('config',))
     assert report.entry['options']['apiKey'] == '***'
     chat(sb)
     assert not any(a and a.strip() not in ('Bearer', '') for a in sent_auth(capture)), capture.seen
 
 
-def test_config_key_wins_over_auth(sandbox_factory, via, capture, api_key):
-    """OpenCode behaviour the module relies on: any options.apiKey, even "", hides auth.json."""
-    sb = sandbox_factory(via=via)
+def test_config_key_wins_over_auth(sandbox_factory, capture, api_key):
+    """OpenCode behaviour the module relies on: any options.apiKey, even "", hides auth.json.
+    (No module runs here, so the test is not repeated per module.)"""
+    sb = sandbox_factory()
     cfg = os.path.join(sb.home, '.config', 'opencode')
     data = os.path.join(sb.home, '.local', 'share', 'opencode')
     os.makedirs(cfg)

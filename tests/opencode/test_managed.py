@@ -166,7 +166,7 @@ def test_user_edited_base_url_loses_to_the_managed_one(sandbox_factory, capture,
     give_key(sb, api_key)
     # Edited after the run, as a developer would.
     user_file(sb, {'provider': {NAME: {'options': {'baseURL': 'http://127.0.0.1:9/elsewhere/v1'}}}})
-    report = sb.ask()
+    report = sb.ask(parts=('config',))
     assert report.base_url == capture.url + '/v1'
     start = len(capture.seen)
     chat(sb)
@@ -197,7 +197,7 @@ def test_managed_settings_win(sandbox_factory, managed_dir):
     user_file(sb, {'autoupdate': True, 'share': 'auto'})
     write_managed(sandbox_factory('admin'), managed_dir, 'http://127.0.0.1:20168',
                   settings={'autoupdate': False, 'share': 'disabled'})
-    config = sb.ask().config
+    config = sb.ask(parts=('config',)).config
     assert config['autoupdate'] is False and config['share'] == 'disabled'
 
 
@@ -226,7 +226,7 @@ def assert_pinned(report):
 
 def test_opencode_config_content_cannot_override(pinned):
     env = {'OPENCODE_CONFIG_CONTENT': json.dumps(OVERRIDE)}
-    assert_pinned(pinned.ask(env=env))
+    assert_pinned(pinned.ask(env=env, parts=('config',)))
     assert offered(pinned, env=env) == [NAME + '/auto']
 
 
@@ -235,7 +235,7 @@ def test_opencode_config_file_cannot_override(pinned):
     with open(path, 'w') as f:
         json.dump(OVERRIDE, f)
     env = {'OPENCODE_CONFIG': path}
-    assert_pinned(pinned.ask(env=env))
+    assert_pinned(pinned.ask(env=env, parts=('config',)))
     assert offered(pinned, env=env) == [NAME + '/auto']
 
 
@@ -245,7 +245,7 @@ def test_project_config_cannot_override(pinned, where):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
         json.dump(OVERRIDE, f)
-    assert_pinned(pinned.ask())
+    assert_pinned(pinned.ask(parts=('config',)))
     assert offered(pinned) == [NAME + '/auto']
 
 
@@ -265,7 +265,7 @@ def test_user_can_disable_the_gateway_for_themselves(pinned):
 
 
 def test_opencode_permission_overrides_managed_permission(pinned):
-    report = pinned.ask(env={'OPENCODE_PERMISSION': json.dumps({'bash': 'allow'})})
+    report = pinned.ask(env={'OPENCODE_PERMISSION': json.dumps({'bash': 'allow'})}, parts=('config',))
     assert report.config['permission']['bash'] == 'allow'
     assert report.base_url == 'http://127.0.0.1:20168/v1'
 
@@ -274,7 +274,7 @@ def test_test_managed_config_dir_variable_escapes_the_managed_layer(pinned, tmp_
     """OpenCode 1.18.33 reads OPENCODE_TEST_MANAGED_CONFIG_DIR in release builds too: a user
     who points it at an empty directory drops the whole managed layer on Linux."""
     env = {'OPENCODE_TEST_MANAGED_CONFIG_DIR': str(tmp_path / 'empty')}
-    report = pinned.ask(env=env)
+    report = pinned.ask(env=env, parts=('config',))
     assert report.entry is None and 'enabled_providers' not in report.config
     models = offered(pinned, env=env)
     assert 'direct/gpt-direct' in models and NAME + '/auto' not in models

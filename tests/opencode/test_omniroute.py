@@ -67,25 +67,25 @@ def chat(sb, env=None):
 
 
 @pytest.mark.parametrize('key_store', ['config', 'auth'])
-def test_issued_key_is_accepted(sandbox_factory, via, omniroute, issued_key, key_store):
-    sb = sandbox_factory(via=via)
-    res = sb.module({'base_url': omniroute.url, 'api_key': issued_key, 'models': ['auto'],
+def test_issued_key_is_accepted(sandbox_factory, omniroute, issued_key, key_store):
+    sb = sandbox_factory()
+    res = sb.module_and_twin({'base_url': omniroute.url, 'api_key': issued_key, 'models': ['auto'],
                      'key_store': key_store})
     assert res['changed'] and res['base_url'] == omniroute.url + '/v1'
     out = chat(sb)
     assert ACCEPTED in out and REJECTED not in out, out[-500:]
     # Control: the same config with a key OmniRoute never issued is rejected.
     wrong = 'sk-never-issued-' + os.urandom(8).hex()
-    res = sb.module({'base_url': omniroute.url, 'api_key': wrong, 'models': ['auto'], 'key_store': key_store})
+    res = sb.module_and_twin({'base_url': omniroute.url, 'api_key': wrong, 'models': ['auto'], 'key_store': key_store})
     assert res['changed'] and res['auth_changed'] == (key_store == 'auth'), res.get('changes')
     out = chat(sb)
     assert REJECTED in out, out[-500:]
     sb.assert_no_secret(issued_key, wrong)
 
 
-def test_env_reference_is_accepted(sandbox_factory, via, omniroute, issued_key):
-    sb = sandbox_factory(via=via)
-    sb.module({'base_url': omniroute.url, 'api_key': '{env:OMNIROUTE_API_KEY}', 'models': ['auto']})
+def test_env_reference_is_accepted(sandbox_factory, omniroute, issued_key):
+    sb = sandbox_factory()
+    sb.module_and_twin({'base_url': omniroute.url, 'api_key': '{env:OMNIROUTE_API_KEY}', 'models': ['auto']})
     out = chat(sb, env={'OMNIROUTE_API_KEY': issued_key})
     assert ACCEPTED in out and REJECTED not in out, out[-500:]
     out = chat(sb)  # variable unset: OpenCode substitutes "" and sends no key at all

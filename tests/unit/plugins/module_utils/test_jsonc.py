@@ -6,6 +6,7 @@ __metaclass__ = type
 
 import copy
 import json
+import os
 import sys
 
 import json5
@@ -346,7 +347,19 @@ def _changed_region(old, new):
     return prefix, len(old) - suffix
 
 
-_PROFILE = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _examples():
+    """200 examples per property, or the number in tests/unit/hypothesis-examples: the Makefile
+    writes that file (25) into the tree copies of the Python and ansible-core matrix, where the
+    point is that the code runs there; the full search runs once, in make test-unit. (A file,
+    because ansible-test passes the tests no environment variable but HOME.)"""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'hypothesis-examples')
+    if os.path.exists(path):
+        with open(path) as handle:
+            return int(handle.read())
+    return 200
+
+
+_PROFILE = settings(max_examples=_examples(), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_PROFILE
