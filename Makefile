@@ -56,11 +56,13 @@ CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
 # (test-opencode also runs every corpus step through the users module and compares the files
 # byte for byte, so the separate test-opencode-users pass is opt-in.)
 # Two lanes run side by side (mk/suites.sh): the suites below on the console, and the podman
-# suites (each with its own laptops, ports and state) with their output in .build/suites/.
+# suites and the gateway suite (each with its own laptops, ports and state) with their output in
+# .build/suites/. The OpenCode corpus keeps both cores busy on its own, so it comes last in lane A,
+# when lane B is done.
 # SUITES_LANES=1 make test runs them one after another.
 TEST_SUITES := $(CHECK_SUITES) test-unit-root test-sanity test-target-python test-core-oldest test-opencode \
-               test-gateway test-bench-smoke
-TEST_CONTAINER_SUITES := test-molecule test-omniroute test-ee test-pull
+               test-bench-smoke
+TEST_CONTAINER_SUITES := test-molecule test-omniroute test-ee test-pull test-gateway
 
 .PHONY: check test-setup test-plan test-hygiene
 check: collection
