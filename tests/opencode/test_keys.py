@@ -60,7 +60,7 @@ def test_auth_store_key_is_sent(sandbox_factory, capture, api_key):
     assert sent_auth(capture) == {'Bearer ' + api_key}
     # Re-run after OpenCode started: nothing to do.
     assert not sb.module_and_twin({'base_url': capture.url, 'api_key': api_key, 'models': ['auto'],
-                          'key_store': 'auth'})['changed']
+                                   'key_store': 'auth'})['changed']
     sb.assert_no_secret(api_key)
 
 

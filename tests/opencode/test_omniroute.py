@@ -70,7 +70,7 @@ def chat(sb, env=None):
 def test_issued_key_is_accepted(sandbox_factory, omniroute, issued_key, key_store):
     sb = sandbox_factory()
     res = sb.module_and_twin({'base_url': omniroute.url, 'api_key': issued_key, 'models': ['auto'],
-                     'key_store': key_store})
+                              'key_store': key_store})
     assert res['changed'] and res['base_url'] == omniroute.url + '/v1'
     out = chat(sb)
     assert ACCEPTED in out and REJECTED not in out, out[-500:]
