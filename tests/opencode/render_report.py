@@ -25,6 +25,8 @@ def short(rep):
         text = ', '.join(m.split('/', 1)[1] for m in models)
         if rep.get('baseURL'):
             text += ' @ ' + rep['baseURL']
+    elif 'providers' not in rep:  # after absent only `models <name>` is asked
+        text = models
     elif 'omniroute' not in rep['providers']:
         text = 'no omniroute (%s)' % models
     else:
@@ -33,8 +35,9 @@ def short(rep):
             text += ', entry baseURL ' + rep['baseURL']
     if 'apiKey' in rep and rep['apiKey'] != '***':
         text += ' (apiKey: %s)' % rep['apiKey']
-    others = [p for p in rep['providers'] if p != 'omniroute']
-    text += '; other providers: ' + (', '.join(others) or 'none')
+    if 'providers' in rep:  # (after absent only `models <name>` is asked)
+        others = [p for p in rep['providers'] if p != 'omniroute']
+        text += '; other providers: ' + (', '.join(others) or 'none')
     return text
 
 

@@ -115,11 +115,15 @@ def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version, 
         # OpenCode left every file as it was; the one thing its first start adds,
         # ~/.config/opencode/.gitignore, is not config, so the answer also stands for the files
         # with it.
+        # After absent, OpenCode's `models <name>` answer is the evidence (the provider is not
+        # found); whether the other providers survived is checked by the next present step,
+        # which compares every provider with the untouched corpus.
+        parts = ('config', 'models') if state == 'present' else ('models',)
         seen = tuple(sorted(written.items()))
         report = answers.get(seen)
-        asked = report is None
+        asked = report is None or not set(parts) <= set(report.asked)
         if asked:
-            report = sb.ask(name)
+            report = sb.ask(name, parts=parts)
         after = sb.snapshot()
         added = set(after) - set(written)
         if (all(after.get(rel) == data for rel, data in written.items())
@@ -168,7 +172,7 @@ def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version, 
             for comment in found:
                 check(comment in text, '%s: comment lost in %s: %r' % (label, rel, comment))
 
-        if report.config_rc != 0:
+        if 'config' in report.asked and report.config_rc != 0:
             check(False, '%s: OpenCode rejects the config: %s' % (label, report.summary()))
             continue
 
@@ -205,9 +209,6 @@ def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version, 
                 check(not bad, '%s: space-indented lines in a tab file: %r' % (label, bad[:3]))
         else:
             check(report.not_found, '%s: after absent OpenCode still offers %s: %s' % (label, name, report.summary()))
-            if mode == 'exact':
-                check(set(report.providers) == providers0 - {name},
-                      '%s: providers %s, want %s' % (label, report.providers, sorted(providers0 - {name})))
 
         if key_store == 'auth':
             auth = sb.path(os.path.join(sb.sub(env.get('XDG_DATA_HOME', '{root}/home/.local/share')), 'opencode', 'auth.json'))
