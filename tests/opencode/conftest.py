@@ -55,3 +55,14 @@ def results():
     """Per-case observations, written for docs/opencode-compat.md."""
     os.makedirs(RESULTS, exist_ok=True)
     return RESULTS
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Longest work first: the tests pinned to one worker (xdist_group: the OmniRoute server
+    tests, about a minute together), then the corpus cases, then the short tests. On two
+    workers the run then ends with short tests, not with one worker alone on a long one."""
+    def rank(item):
+        if item.get_closest_marker('xdist_group'):
+            return 0
+        return 1 if item.module.__name__ == 'test_corpus' else 2
+    items.sort(key=rank)
