@@ -19,7 +19,9 @@ version_added: "0.3.0"
 description:
   - Turns the registered results of M(omniroute.opencode.users) on every host into rows (host,
     user, state, file, key store, gateway reachable, key accepted, models configured and missing,
-    OpenCode version, overriding layers, warnings, ready). In managed scope a user's verify result
+    OpenCode version, overriding layers, warnings, ready, and with keys from OmniRoute the key -
+    id, created, expires, last used, policy and state, never the key itself; the orphan keys of
+    the sweep come as rows with state C(orphan)). In managed scope a user's verify result
     also counts the key in C(auth.json) and the managed file, and the summary gives its C(cause). A host whose run failed gives one row
     with the error. Used by the C(omniroute.opencode.opencode) role for O(opencode_report_dir).
   - Companion filters - C(report_markdown) (the rows as a Markdown document) and C(report_summary)
@@ -59,8 +61,11 @@ COLUMNS = (
     ('host', 'Host'), ('user', 'User'), ('state', 'State'), ('ready', 'Ready'), ('file', 'File'),
     ('key_store', 'Key store'), ('reachable', 'Gateway reachable'), ('key_accepted', 'Key accepted'),
     ('models', 'Models configured'), ('missing', 'Models missing'), ('opencode_version', 'OpenCode'),
-    ('layers', 'Overriding layers'), ('warnings', 'Warnings'),
+    ('layers', 'Overriding layers'), ('warnings', 'Warnings'), ('omniroute_key', 'OmniRoute key'),
 )
+# What the Key column shows of a developer's OmniRoute key (never the key itself).
+KEY_FIELDS = (('id', 'id %s'), ('created_at', 'created %s'), ('expires_at', 'expires %s'),
+              ('last_used_at', 'last used %s'), ('policy', 'policy %s'), ('cause', '%s'))
 
 
 def _get(mapping, key, default=None):
@@ -107,31 +112,74 @@ def _layer_text(layer):
     return '%s' % layer
 
 
-def report_rows(hostvars, hosts, result_var='_opencode_users_result'):
+def _key_view(entry):
+    """The report's view of one key entry of the role's key report (no key in it)."""
+    fields = ('id', 'name', 'action', 'created_at', 'expires_at', 'expiry_source', 'last_used_at', 'policy', 'cause')
+    view = dict((k, entry.get(k)) for k in fields)
+    view['state'] = entry.get('key_state')
+    return view
+
+
+def _host_failed_rows(host, error, keys):
+    if not keys:
+        return [dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
+                     changed=False, models=[], missing=[], warnings=[], reachable=None,
+                     key_accepted=None, opencode_version=None, layers=[], error=error, cause=None)]
+    # The host's users result is missing, but its keys are known: one row per developer's key,
+    # so that a laptop cut off mid-rotation still shows each developer's "rotation pending".
+    return [dict(host=host, user=name, state=entry.get('state') or 'present', ready=False, file=None,
+                 key_store=None, changed=False, models=[], missing=[], warnings=[], reachable=None,
+                 key_accepted=None, opencode_version=None, layers=[], error=error, cause=None,
+                 omniroute_key=_key_view(entry)) for name, entry in keys.items()]
+
+
+def _orphan_rows(hostvars, hosts, sweep_var):
+    for host in hosts or []:
+        sweep = _get(_get(_get(hostvars, host, {}), sweep_var, {}), 'sweep')
+        if isinstance(sweep, dict):
+            break
+    else:
+        return []
+    revoked = set(sweep.get('revoked') or [])
+    rows = []
+    for orphan in sweep.get('orphans') or []:
+        if not isinstance(orphan, dict):
+            continue
+        view = dict((k, orphan.get(k)) for k in ('id', 'name', 'created_at', 'last_used_at'))
+        view['state'] = 'revoked' if orphan.get('id') in revoked else 'orphan'
+        if view['state'] == 'orphan' and sweep.get('refused') and sweep.get('mode') == 'revoke':
+            view['cause'] = 'not revoked: %s' % sweep['refused']
+        rows.append(dict(host=orphan.get('host'), user=orphan.get('user'), state='orphan', ready=None, file=None,
+                         key_store=None, changed=False, models=[], missing=[], warnings=[], reachable=None,
+                         key_accepted=None, opencode_version=None, layers=[], error=None, cause=None,
+                         omniroute_key=view))
+    return rows
+
+
+def report_rows(hostvars, hosts, result_var='_opencode_users_result', keys_var='opencode_omniroute_key_report',
+                sweep_var='_opencode_key_session'):
     rows = []
     for host in hosts or []:
         result = _get(_get(hostvars, host, {}), result_var)
+        keys = dict((e.get('user'), e) for e in _get(_get(hostvars, host, {}), keys_var, [])
+                    if isinstance(e, dict) and e.get('user'))
         if not isinstance(result, dict) or result.get('skipped') and not result.get('users'):
-            rows.append(dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
-                             changed=False, models=[], missing=[], warnings=[], reachable=None,
-                             key_accepted=None, opencode_version=None, layers=[],
-                             error='the role did not configure this host (unreachable, or an earlier task failed)',
-                             cause=None))
+            rows.extend(_host_failed_rows(
+                host, 'the role did not configure this host (unreachable, or an earlier task failed)', keys))
             continue
         users = result.get('users') or {}
         if result.get('failed') and not users:
-            rows.append(dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
-                             changed=False, models=[], missing=[], warnings=[], reachable=None,
-                             key_accepted=None, opencode_version=None, layers=[],
-                             error='%s' % (result.get('msg') or 'failed'), cause=None))
+            rows.extend(_host_failed_rows(host, '%s' % (result.get('msg') or 'failed'), keys))
             continue
         for name, res in users.items():
             row = _user_row(host, name, res if isinstance(res, dict) else {})
+            if name in keys:
+                row['omniroute_key'] = _key_view(keys[name])
             if result.get('failed'):
                 row['error'] = '%s' % (result.get('msg') or 'failed')
                 row['ready'] = False if row['state'] == 'present' else row['ready']
             rows.append(row)
-    return rows
+    return rows + _orphan_rows(hostvars, hosts, sweep_var)
 
 
 def _cell(value):
@@ -144,8 +192,23 @@ def _cell(value):
     return ('%s' % value).replace('|', '\\|').replace('\n', ' ')
 
 
+def _key_cell(key):
+    """The Key column: state, then id, dates, policy and cause, one per line (never the key)."""
+    if not isinstance(key, dict):
+        return None
+    lines = [key.get('state') or '-']
+    for field, text in KEY_FIELDS:
+        value = key.get(field)
+        if value:
+            if field == 'expires_at' and key.get('expiry_source') and key['expiry_source'] != 'server':
+                value = '%s (%s)' % (value, key['expiry_source'])
+            lines.append(text % value)
+    return lines
+
+
 def _not_ready(rows):
-    return [r for r in rows if r.get('state') != 'absent' and (r.get('ready') is False or r.get('error'))]
+    return [r for r in rows if r.get('state') not in ('absent', 'orphan')
+            and (r.get('ready') is False or r.get('error'))]
 
 
 def _why(row):
@@ -174,13 +237,22 @@ def _who(row):
 
 def report_summary(rows):
     """Counts of users ready, not ready and not verified, and who is not ready (with why)."""
-    present = [r for r in rows if r.get('state') != 'absent']
+    present = [r for r in rows if r.get('state') not in ('absent', 'orphan')]
     bad = _not_ready(rows)
     ready = [r for r in present if r.get('ready') is True and not r.get('error')]
     unknown = [r for r in present if r not in bad and r not in ready]
     removed = [r for r in rows if r.get('state') == 'absent']
-    return dict(ready=len(ready), not_ready=len(bad), unverified=len(unknown), removed=len(removed),
-                not_ready_users=['%s: %s' % (_who(r), _why(r)) for r in bad])
+    orphans = [r for r in rows if r.get('state') == 'orphan']
+    pending = [r for r in rows if (r.get('omniroute_key') or {}).get('state') == 'rotation pending']
+    out = dict(ready=len(ready), not_ready=len(bad), unverified=len(unknown), removed=len(removed),
+               not_ready_users=['%s: %s' % (_who(r), _why(r)) for r in bad])
+    if pending:
+        out['rotation_pending'] = ['%s: %s' % (_who(r), r['omniroute_key'].get('cause') or 'rotation pending')
+                                   for r in pending]
+    if orphans:
+        out['orphan_keys'] = len([r for r in orphans if r['omniroute_key'].get('state') == 'orphan'])
+        out['orphan_keys_revoked'] = len([r for r in orphans if r['omniroute_key'].get('state') == 'revoked'])
+    return out
 
 
 def report_markdown(rows, title='OpenCode rollout report'):
@@ -190,10 +262,15 @@ def report_markdown(rows, title='OpenCode rollout report'):
                  summary['ready'], summary['not_ready'], summary['unverified'], summary['removed']), '']
     if summary['not_ready_users']:
         lines += ['## Not ready', ''] + ['- %s' % _cell(w) for w in summary['not_ready_users']] + ['']
+    if summary.get('rotation_pending'):
+        lines += ['## Key rotation pending (the old key stays valid; the next run finishes it)', '']
+        lines += ['- %s' % _cell(w) for w in summary['rotation_pending']] + ['']
     lines += ['## Users', '',
               '| %s |' % ' | '.join(title for _key, title in COLUMNS),
               '|%s' % ('---|' * len(COLUMNS))]
     for row in rows:
+        if row.get('state') == 'orphan':
+            continue
         cells = []
         for key, _title in COLUMNS:
             value = row.get(key)
@@ -201,8 +278,16 @@ def report_markdown(rows, title='OpenCode rollout report'):
                 value = '(host failed)'
             if key == 'warnings' and row.get('error'):
                 value = [row['error']] + list(value or [])
+            if key == 'omniroute_key':
+                value = _key_cell(value)
             cells.append(_cell(value))
         lines.append('| %s |' % ' | '.join(cells))
+    orphans = [r for r in rows if r.get('state') == 'orphan']
+    if orphans:
+        lines += ['', '## Orphan keys (the role named them; no developer of the inventory holds them)', '',
+                  '| Name | Key |', '|---|---|']
+        for row in orphans:
+            lines.append('| %s | %s |' % (_cell(row['omniroute_key'].get('name')), _cell(_key_cell(row['omniroute_key']))))
     return '\n'.join(lines) + '\n'
 
 

@@ -44,6 +44,10 @@ except ImportError:  # pragma: no cover - Python 2 is not supported by the colle
     raise
 
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document
+from ansible_collections.omniroute.opencode.plugins.module_utils._keys import CHECK_MODE_KEY
+
+# Check mode of the role with keys from OmniRoute: a key this run would create has no value yet.
+KEY_TO_BE_MADE = 'the key does not exist yet: this run creates it in OmniRoute (check mode)'
 
 DEFAULT_TIMEOUT = 10
 
@@ -84,6 +88,8 @@ def resolve_key(api_key, environ, home, config_path):
     surrounding whitespace trimmed).  ``{env:VAR}`` is taken from ``environ`` when set there.
     Otherwise ``key`` is None and ``problem`` says why the catalog cannot be fetched.
     """
+    if api_key == CHECK_MODE_KEY:
+        return None, KEY_TO_BE_MADE
     value = (api_key or '').strip()
     match = re.match(r'^\{(env|file):([^{}]+)\}$', value)
     if not match:

@@ -193,10 +193,50 @@ class Client:
             status,
         )
 
+    # -- the session, shared by the module runs of one play -----------------------------------
+    def session(self):
+        """The dashboard session this client holds, as text for O(session) of a later module run
+        of the same play (a secret: the admin's session cookie), or None."""
+        for cookie in self._jar:
+            if cookie.name == 'auth_token':
+                return json.dumps({'value': cookie.value, 'domain': cookie.domain, 'path': cookie.path,
+                                   'secure': bool(cookie.secure)}, sort_keys=True)
+        return None
+
+    def resume(self, session):
+        """Use a session from :meth:`session` instead of logging in; a session the server refuses
+        is replaced by a login (when there is a password) on the first call."""
+        from http.cookiejar import Cookie
+        try:
+            data = json.loads(session)
+            value, domain, path = data['value'], data['domain'], data['path']
+        except (TypeError, ValueError, KeyError):
+            raise OmniRouteError(KIND_AUTH, 'the session handed in is not one this module returned')
+        if not all(isinstance(v, str) for v in (value, domain, path)):
+            raise OmniRouteError(KIND_AUTH, 'the session handed in is not one this module returned')
+        self.add_secret(value)
+        self._jar.set_cookie(Cookie(0, 'auth_token', value, None, False, domain, domain.startswith('.'),
+                                    domain.startswith('.'), path, True, bool(data.get('secure')), None, True,
+                                    None, None, {}, False))
+        self._logged_in = True
+        self._resumed = True
+
+    def _keys_call(self, method, path, body=None):
+        """``_call`` for the key routes; a resumed session the server refuses is replaced once."""
+        try:
+            return self._call(method, path, body=body)
+        except OmniRouteError as e:
+            if not getattr(self, '_resumed', False) or e.status != 401 or not self._password:
+                raise
+            self._resumed = False
+            self._jar.clear()
+            self.login()
+            return self._call(method, path, body=body)
+
     # -- keys ------------------------------------------------------------------------------
     def list_keys(self):
         """GET /api/keys -> list of key records (key values masked by the server)."""
-        payload = self._call("GET", "/api/keys")[1]
+        payload = self._keys_call("GET", "/api/keys")[1]
         if isinstance(payload, dict) and isinstance(payload.get("keys"), list):
             return payload["keys"]
         if isinstance(payload, list):
@@ -208,52 +248,53 @@ class Client:
 
     def get_key(self, key_id):
         """GET /api/keys/{id} -> key record (masked)."""
-        payload = self._call("GET", "/api/keys/" + quote(str(key_id), safe=""))[1]
+        payload = self._keys_call("GET", "/api/keys/" + quote(str(key_id), safe=""))[1]
         return payload
 
     def create_key(self, name, allowed_models=None, scopes=None):
-        """POST /api/keys {name[, allowedModels, modelAccessMode, scopes]} -> record with full key."""
+        """POST /api/keys {name[, allowedModels, modelAccessMode, scopes]} -> record with full key.
+
+        OmniRoute 3.7.9 ignores allowedModels here; callers set the policy with :meth:`update_key`.
+        """
         body = {"name": name}
         if allowed_models:
             body["allowedModels"] = list(allowed_models)
             body["modelAccessMode"] = "allowlist"
         if scopes:
             body["scopes"] = list(scopes)
-        payload = self._call("POST", "/api/keys", body=body)[1]
-        if not isinstance(payload, dict) or not isinstance(payload.get("key"), str):
-            raise OmniRouteError(KIND_API, "POST /api/keys answered without a key")
+        payload = self._keys_call("POST", "/api/keys", body=body)[1]
+        if (not isinstance(payload, dict) or not isinstance(payload.get("key"), str)
+                or not isinstance(payload.get("id"), (str, int)) or isinstance(payload.get("id"), bool)):
+            raise OmniRouteError(KIND_API, "POST /api/keys answered without a key and its id")
         self.add_secret(payload["key"])
         return payload
 
     def update_key(self, key_id, changes):
-        """PATCH /api/keys/{id} with policy fields (allowedModels, expiresAt, ...)."""
-        payload = self._call("PATCH", "/api/keys/" + quote(str(key_id), safe=""), body=changes)[1]
+        """PATCH /api/keys/{id} with policy fields (allowedModels, noLog, maxSessions, ...)."""
+        payload = self._keys_call("PATCH", "/api/keys/" + quote(str(key_id), safe=""), body=changes)[1]
         return payload
+
+    def set_expiry(self, key_id, when):
+        """PATCH /api/keys/{id} {expiresAt} alone: True when the server took it, False when it
+        refuses the field (HTTP 400, OmniRoute 3.7.9). Sent alone because 3.7.9 silently drops
+        an expiresAt that comes with a field it accepts."""
+        try:
+            self._keys_call("PATCH", "/api/keys/" + quote(str(key_id), safe=""), body={"expiresAt": when})
+        except OmniRouteError as e:
+            if e.status == 400:
+                return False
+            raise
+        return True
 
     def delete_key(self, key_id):
         """DELETE /api/keys/{id}; True when deleted, False when it was already gone."""
         try:
-            self._call("DELETE", "/api/keys/" + quote(str(key_id), safe=""))
+            self._keys_call("DELETE", "/api/keys/" + quote(str(key_id), safe=""))
         except OmniRouteError as e:
             if e.status == 404:
                 return False
             raise
         return True
-
-    def regenerate_key(self, key_id):
-        """POST /api/keys/{id}/regenerate -> record with the new full key, or None when the
-        server has no such endpoint (404/405)."""
-        try:
-            payload = self._call("POST", "/api/keys/" + quote(str(key_id), safe="") + "/regenerate", body={})[1]
-        except OmniRouteError as e:
-            if e.status in (404, 405):
-                return None
-            raise
-        key = payload.get("key") if isinstance(payload, dict) else None
-        if not isinstance(key, str):
-            return None
-        self.add_secret(key)
-        return payload
 
     # -- inference side --------------------------------------------------------------------
     def key_accepted(self, key):
