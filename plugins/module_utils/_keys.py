@@ -234,7 +234,7 @@ def policy_drift(record, policy):
 def policy_text(policy):
     """A short, secret-free text of the settings that differ from a new key's (for the report)."""
     parts = []
-    for field in POLICY_FIELDS:
+    for field in ('allowedModels', 'noLog', 'maxSessions', 'accessSchedule', 'isActive'):
         value = (policy or {}).get(field, POLICY_DEFAULTS[field])
         if value == POLICY_DEFAULTS[field]:
             continue

@@ -633,8 +633,10 @@ def ensure(run, req, matches, result):
         plan = dict(plan, action="rotate", replace=[current],
                     reasons=["the installed key is refused by GET /v1/models"])
     result["reasons"] = list(plan["reasons"])
-    # Keys nobody holds go first: there is never more than one spare key of a name.
-    revoke(run, plan["revoke_now"], result)
+    # Keys nobody holds go first: there is never more than one spare key of a name. Without the
+    # installed files nobody can say who holds the replaced key: it goes only once the new one exists.
+    later = plan["revoke_now"] if plan["action"] == "rotate" and not req.installed_known else []
+    revoke(run, [r for r in plan["revoke_now"] if r not in later], result)
     result["finished"] = plan["finishing"]
     if plan["action"] == "keep":
         after = correct(run, req, current, policy, result) if current is not None else None
@@ -661,6 +663,7 @@ def ensure(run, req, matches, result):
         key = rec["key"]
         result["key_state"] = _keys.PENDING if result["replaces"] else _keys.OK
     result["policy_changed"] = bool(_keys.policy_drift({}, _keys.merge_policy(base, policy)))
+    revoke(run, later, result)
     return after, key
 
 

@@ -174,23 +174,26 @@ def test_create_then_keep_the_installed_key(capsys, tmp_path, server):
         [('POST', '/api/keys')]
 
 
-def test_rotation_uses_the_regenerate_endpoint_when_there_is_one(capsys, tmp_path):
+def test_rotation_never_uses_the_regenerate_endpoint(capsys, tmp_path):
+    """Regenerating a key in place would cut off whoever holds it before the new value is
+    installed (issue 20: never a gap). A key nobody holds is replaced: made anew, then revoked."""
     srv = FakeOmniRoute(regenerate=True)
     try:
         old = srv.add('opencode:alice@laptop1')
         old_key = old['key']
         rc, res, out = run(capsys, tmp_path, srv, installed_configs=[config_with('sk-stale-0000aaaa')], diff=True)
-        assert rc == 0 and res['rotated'] and not res['created'] and res['revoked'] == []
-        assert res['id'] == old['id'] and len(srv.keys) == 1
-        assert res['key'] == srv.keys[0]['key'] != old_key
-        assert ('POST', '/api/keys/%s/regenerate' % old['id']) in srv.calls
-        assert not [c for c in srv.calls if c[0] == 'DELETE']
+        assert rc == 0 and res['created'] and res['revoked'] == [old['id']] and res['replaces'] == []
+        assert len(srv.keys) == 1 and res['key'] == srv.keys[0]['key'] != old_key
+        assert not [c for c in srv.calls if c[1].endswith('/regenerate')]
         assert old_key not in out
     finally:
         srv.close()
 
 
-def test_rotation_without_regenerate_creates_then_revokes(capsys, tmp_path, server):
+def test_rotation_asked_without_installed_files_replaces_at_once(capsys, tmp_path, server):
+    """Without the installed files the module cannot tell who holds the key: rotate=true makes
+    the new key, then revokes the old one, as asked (single phase). The new key starts its own life (no expiry
+    is carried over: an expiring key would otherwise be replaced by one that expires as soon)."""
     old = server.add('opencode:alice@laptop1', allowedModels=['auto'], expiresAt='2027-01-31T00:00:00Z')
     rc, res, out = run(capsys, tmp_path, server, rotate=True)
     assert rc == 0 and res['rotated'] and res['revoked'] == [old['id']]
@@ -198,7 +201,7 @@ def test_rotation_without_regenerate_creates_then_revokes(capsys, tmp_path, serv
     new = server.keys[0]
     assert new['id'] == res['id'] != old['id'] and new['key'] == res['key']
     # The replacement carries the old key's policy.
-    assert new['allowedModels'] == ['auto'] and new['expiresAt'] == '2027-01-31T00:00:00Z'
+    assert new['allowedModels'] == ['auto'] and not new.get('expiresAt')
     assert server.calls.index(('POST', '/api/keys')) < server.calls.index(('DELETE', '/api/keys/' + old['id']))
 
 
@@ -221,14 +224,16 @@ def test_wrong_password_fails_as_auth_without_echoing_it(capsys, tmp_path, serve
     assert 'not-the-pw-55' not in out and server.keys == []
 
 
-def test_two_keys_with_one_name_warn_and_absent_revokes_both(capsys, tmp_path, server):
+def test_two_keys_with_one_name_the_one_nobody_holds_goes_and_absent_revokes_all(capsys, tmp_path, server):
+    """A second key of the name that is not the installed one is a rotation's lost new key: it is
+    revoked and the rotation made again (issue 20); state absent then revokes every key."""
     first = server.add('opencode:alice@laptop1')
     second = server.add('opencode:alice@laptop1')
     rc, res, out = run(capsys, tmp_path, server, installed_configs=[config_with(first['key'])])
-    assert rc == 0 and res['kept'] and res['id'] == first['id']
-    assert "2 keys are named 'opencode:alice@laptop1'" in json.dumps(res.get('warnings'))
+    assert rc == 0 and res['rotated'] and res['revoked'] == [second['id']] and res['replaces'] == [first['id']]
+    assert len(server.keys) == 2 and first in server.keys
     rc, res, out = run(capsys, tmp_path, server, state='absent')
-    assert rc == 0 and res['changed'] and sorted(res['revoked']) == sorted([first['id'], second['id']])
+    assert rc == 0 and res['changed'] and len(res['revoked']) == 2 and first['id'] in res['revoked']
     assert server.keys == []
     rc, res, out = run(capsys, tmp_path, server, state='absent')
     assert rc == 0 and not res['changed'] and res['revoked'] == []
