@@ -203,7 +203,7 @@ def _probe_outcomes(probes):
     for item in _get(probes, 'results', []) or []:
         if not isinstance(item, dict):
             continue
-        label = _get(_get(item, 'item', {}), 'label')
+        label = _get(_get(item, _get(item, 'ansible_loop_var', 'item'), {}), 'label')
         if not label:
             continue
         status = item.get('status')
@@ -286,7 +286,7 @@ def key_report(phase1, probes=None, users_result=None, finish=None, check=False)
                      expiry_source=info.get('expiry_source'), last_used_at=info.get('last_used_at'),
                      policy=info.get('policy'), reasons=list(res.get('reasons') or []),
                      revoked=list(res.get('revoked') or []), replaces=list(res.get('replaces') or []),
-                     action=_action(res), key_state=res.get('key_state'), changed=bool(res.get('changed')),
+                     action=_action(res, check), key_state=res.get('key_state'), changed=bool(res.get('changed')),
                      cause=None)
         if res.get('failed'):
             entry.update(key_state=None, cause=res.get('msg'))
@@ -309,13 +309,27 @@ def key_report(phase1, probes=None, users_result=None, finish=None, check=False)
     return out
 
 
-def _action(res):
-    for flag, word in (('rotated', 'rotated'), ('created', 'created'), ('kept', 'kept')):
+def _action(res, check=False):
+    """What the run did to the key (in check mode: would do)."""
+    word = 'none'
+    for flag, name in (('rotated', 'rotated'), ('created', 'created'), ('kept', 'kept')):
         if res.get(flag):
-            return word
-    if res.get('state') == 'absent':
-        return 'revoked' if res.get('revoked') else 'none'
-    return 'finished' if res.get('finished') else 'none'
+            word = name
+            if name == 'kept' and res.get('finished'):
+                word = 'finished'
+            elif name == 'kept' and res.get('policy_changed'):
+                word = 'kept, policy corrected'
+            break
+    else:
+        if res.get('state') == 'absent':
+            word = 'revoked' if res.get('revoked') else 'none'
+    if word == 'finished':
+        word = 'finished the rotation (old key revoked)'
+    if check:
+        return {'rotated': 'would rotate', 'created': 'would create', 'revoked': 'would revoke',
+                'finished the rotation (old key revoked)': 'would finish the rotation (old key revoked)',
+                'kept, policy corrected': 'kept, would correct the policy'}.get(word, word)
+    return word
 
 
 class FilterModule(object):

@@ -64,7 +64,8 @@ COLUMNS = (
     ('layers', 'Overriding layers'), ('warnings', 'Warnings'), ('omniroute_key', 'OmniRoute key'),
 )
 # What the Key column shows of a developer's OmniRoute key (never the key itself).
-KEY_FIELDS = (('id', 'id %s'), ('created_at', 'created %s'), ('expires_at', 'expires %s'),
+KEY_FIELDS = (('id', 'id %s'), ('replaces', 'replaces %s (still valid until the new key is installed)'),
+              ('created_at', 'created %s'), ('expires_at', 'expires %s'),
               ('last_used_at', 'last used %s'), ('policy', 'policy %s'), ('cause', '%s'))
 
 
@@ -116,6 +117,8 @@ def _key_view(entry):
     """The report's view of one key entry of the role's key report (no key in it)."""
     fields = ('id', 'name', 'action', 'created_at', 'expires_at', 'expiry_source', 'last_used_at', 'policy', 'cause')
     view = dict((k, entry.get(k)) for k in fields)
+    view['reasons'] = list(entry.get('reasons') or [])
+    view['replaces'] = list(entry.get('replaces') or [])
     view['state'] = entry.get('key_state')
     return view
 
@@ -197,9 +200,13 @@ def _key_cell(key):
     if not isinstance(key, dict):
         return None
     lines = [key.get('state') or '-']
+    if key.get('action') not in (None, 'kept', 'none'):
+        lines.append('%s%s' % (key['action'], (': ' + '; '.join(key['reasons'])) if key.get('reasons') else ''))
     for field, text in KEY_FIELDS:
         value = key.get(field)
         if value:
+            if field == 'replaces':
+                value = ', '.join('%s' % v for v in value)
             if field == 'expires_at' and key.get('expiry_source') and key['expiry_source'] != 'server':
                 value = '%s (%s)' % (value, key['expiry_source'])
             lines.append(text % value)

@@ -509,6 +509,8 @@ def verify(params, key, environ, home, target=None, configured=None, pending=Non
     secret, problem = resolve_key(key, environ, home, target)
     if problem:
         result['cause'] = problem
+        if problem == KEY_TO_BE_MADE:
+            result['reachable'] = None  # not asked: there is no key to ask with yet
     else:
         answer = fetch_models(base_url, secret, params.get('timeout') or DEFAULT_TIMEOUT,
                               params.get('validate_certs', True))

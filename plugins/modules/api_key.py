@@ -656,7 +656,7 @@ def ensure(run, req, matches, result):
         after = settle_new(run, req, {"id": None, "name": req.name}, base, policy)
         key = None
         due = _keys.due(current, run.now, run.ttl, run.renew_days) if current is not None else None
-        result["key_state"] = _keys.EXPIRING if due else _keys.OK
+        result["key_state"] = _keys.EXPIRING if due else _keys.OK if current is not None else _keys.NOT_INSTALLED
     else:
         rec = create_new(run, req, matches)
         after = settle_new(run, req, rec, base, policy)

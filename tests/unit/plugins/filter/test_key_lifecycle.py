@@ -64,8 +64,9 @@ REQUESTS = dict(key_requests=[
 
 
 def probes(status=200, data=True):
-    return dict(results=[dict(item=dict(label='alice', key=KEY_A), status=status,
-                              json=dict(data=[]) if data else dict(error='x'))])
+    # As the role's uri loop registers them (loop_var opencode_key).
+    return dict(results=[dict(opencode_key=dict(label='alice', key=KEY_A), ansible_loop_var='opencode_key',
+                              status=status, json=dict(data=[]) if data else dict(error='x'))])
 
 
 def users(alice=None, failed=False):
