@@ -287,7 +287,8 @@ def key_report(phase1, probes=None, users_result=None, finish=None, check=False)
                      policy=info.get('policy'), reasons=list(res.get('reasons') or []),
                      revoked=list(res.get('revoked') or []), replaces=list(res.get('replaces') or []),
                      action=_action(res, check), key_state=res.get('key_state'), changed=bool(res.get('changed')),
-                     cause=None)
+                     created=bool(res.get('created')), rotated=bool(res.get('rotated')), kept=bool(res.get('kept')),
+                     elapsed=res.get('elapsed'), cause=None)
         if res.get('failed'):
             entry.update(key_state=None, cause=res.get('msg'))
         elif res.get('replaces') and not check:

@@ -149,8 +149,10 @@ def _orphan_rows(hostvars, hosts, sweep_var):
         if not isinstance(orphan, dict):
             continue
         view = dict((k, orphan.get(k)) for k in ('id', 'name', 'created_at', 'last_used_at'))
-        view['state'] = 'revoked' if orphan.get('id') in revoked else 'orphan'
-        if view['state'] == 'orphan' and sweep.get('refused') and sweep.get('mode') == 'revoke':
+        view['state'] = 'revoked' if orphan.get('id') in revoked and not sweep.get('check') else 'orphan'
+        if orphan.get('id') in revoked and sweep.get('check'):
+            view['cause'] = 'would be revoked (check mode)'
+        elif view['state'] == 'orphan' and sweep.get('refused') and sweep.get('mode') == 'revoke':
             view['cause'] = 'not revoked: %s' % sweep['refused']
         rows.append(dict(host=orphan.get('host'), user=orphan.get('user'), state='orphan', ready=None, file=None,
                          key_store=None, changed=False, models=[], missing=[], warnings=[], reachable=None,

@@ -807,7 +807,7 @@ def do_sweep(run, p, records, locked):
     the names whose locks the caller holds already."""
     spec = p["sweep"]
     template = spec["template"]
-    out = dict(mode=spec["mode"], template=template, orphans=[], revoked=[], refused=None, unused=[])
+    out = dict(mode=spec["mode"], template=template, orphans=[], revoked=[], refused=None, unused=[], check=run.check)
     if _keys.scheme(template) is None:
         out["refused"] = ("the key name template %r does not contain both {user} and {host}, so the role's keys "
                           "cannot be told from other keys; nothing is swept" % template)
