@@ -101,10 +101,9 @@ def _lookup(hostvars, host, name):
     except KeyError:
         return _MISSING
     kind = type(value).__name__
-    if 'Undefined' in kind:
-        return _MISSING
-    if 'Marker' in kind:  # ansible-core 2.19 hands back a marker for a value it could not template
-        raise ValueError('it cannot be templated')
+    if 'Undefined' in kind or 'Marker' in kind:
+        # ansible-core 2.19 hands back a marker for a value it could not template (2.16 raises).
+        raise ValueError('it cannot be templated (an undefined variable?)')
     return value
 
 
@@ -122,6 +121,8 @@ def key_sweep(hostvars, hosts, play_hosts, template, mode='report', limit='', un
                 continue
             own = _lookup(hostvars, host, 'opencode_omniroute_key_name')
             host_template = own if isinstance(own, str) and own else template
+            if isinstance(users, str):
+                raise ValueError('it is text%s, not a list' % (' that cannot be templated' if '{{' in users else ''))
             if not isinstance(users, (list, tuple)):
                 raise ValueError('it is a %s, not a list' % type(users).__name__)
             for user in users:

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import json
 import socket
 import ssl
@@ -34,6 +35,9 @@ from ansible_collections.omniroute.opencode.plugins.module_utils._opencode impor
 KIND_UNREACHABLE = "unreachable"
 KIND_AUTH = "auth"
 KIND_API = "api"
+
+# What Client.session() text starts with (the rest is base64 of the session cookie).
+SESSION_PREFIX = "omniroute-session-v1:"
 
 # Values that are never real keys: empty and OmniRoute's documented "no key" placeholder.
 PLACEHOLDER_KEYS = ("", DEFAULT_API_KEY)
@@ -199,8 +203,10 @@ class Client:
         of the same play (a secret: the admin's session cookie), or None."""
         for cookie in self._jar:
             if cookie.name == 'auth_token':
-                return json.dumps({'value': cookie.value, 'domain': cookie.domain, 'path': cookie.path,
+                data = json.dumps({'value': cookie.value, 'domain': cookie.domain, 'path': cookie.path,
                                    'secure': bool(cookie.secure)}, sort_keys=True)
+                # Opaque text: a JSON-looking string would come back from Ansible's templating as a dict.
+                return SESSION_PREFIX + base64.urlsafe_b64encode(data.encode('utf-8')).decode('ascii')
         return None
 
     def resume(self, session):
@@ -208,9 +214,11 @@ class Client:
         is replaced by a login (when there is a password) on the first call."""
         from http.cookiejar import Cookie
         try:
-            data = json.loads(session)
+            if not session.startswith(SESSION_PREFIX):
+                raise ValueError(session)
+            data = json.loads(base64.urlsafe_b64decode(session[len(SESSION_PREFIX):].encode('ascii')).decode('utf-8'))
             value, domain, path = data['value'], data['domain'], data['path']
-        except (TypeError, ValueError, KeyError):
+        except (TypeError, ValueError, KeyError, AttributeError, UnicodeError):
             raise OmniRouteError(KIND_AUTH, 'the session handed in is not one this module returned')
         if not all(isinstance(v, str) for v in (value, domain, path)):
             raise OmniRouteError(KIND_AUTH, 'the session handed in is not one this module returned')

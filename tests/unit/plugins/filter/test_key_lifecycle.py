@@ -38,8 +38,17 @@ def test_key_sweep_refuses_under_limit_and_with_an_unreadable_host():
     assert 'the developer list (opencode_users) of laptop2 could not be read: RuntimeError' in out['refuse']
     assert 'sk-not-shown' not in out['refuse']
     assert 'laptop3 runs the role, but its opencode_users is not an inventory variable' in out['refuse']
-    bad = kl.key_sweep({'h': {'opencode_users': 'alice'}}, ['h'], [], 't-{user}@{host}')
-    assert 'it is a str, not a list' in bad['refuse']
+    bad = kl.key_sweep({'h': {'opencode_users': 'alice'}, 'g': {'opencode_users': '{{ nope }}'},
+                        'k': {'opencode_users': {'name': 'x'}}}, ['h', 'g', 'k'], [], 't-{user}@{host}')
+    assert 'of h could not be read: it is text, not a list' in bad['refuse']
+    assert 'of g could not be read: it is text that cannot be templated, not a list' in bad['refuse']
+    assert 'of k could not be read: it is a dict, not a list' in bad['refuse']
+
+    class Marker(object):
+        pass
+    Marker.__name__ = 'UndefinedMarker'  # what ansible-core 2.19 hands back for an undefined variable
+    marked = kl.key_sweep({'h': {'opencode_users': Marker()}}, ['h'], [], 't-{user}@{host}')
+    assert 'it cannot be templated' in marked['refuse']
 
 
 def phase1(check=False):
