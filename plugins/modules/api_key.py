@@ -752,6 +752,7 @@ def run_one(module):
     client = make_client(p)
     run = new_run(module, client)
     req = single_request(p)
+    wanted_policy(run, req)
     with KeyLock(p["lock_dir"], client.url, req.name):
         records = listed(run, p)
         matches = [k for k in records if isinstance(k, dict) and k.get("name") == req.name]
@@ -815,6 +816,9 @@ def do_sweep(run, p, records, locked):
     orphans, unused = _keys.sweep(records, spec["owners"], template, spec["unused_days"], run.now)
     out["orphans"] = [_keys.record_view(r, template) for r in orphans]
     out["unused"] = [_keys.record_view(r, template) for r in unused]
+    if unused:
+        run.warn("%d key(s) of the scheme %s unused for %g days or more: %s" % (
+            len(unused), template, spec["unused_days"], ", ".join("%s" % r.get("name") for r in unused)))
     if spec["mode"] == "revoke" and orphans:
         if spec["refuse"]:
             out["refused"] = spec["refuse"]
@@ -843,6 +847,9 @@ def run_many(module):
     out = dict(changed=False)
     names = [r.name for r in requests]
     need_listing = p["keep_session"] or p["sweep"] is not None or any(not r.revoke_ids for r in requests)
+    for req in requests:
+        if req.state == "present" and not req.revoke_ids:
+            wanted_policy(run, req)  # every policy is checked before anything changes
     with KeyLocks(p["lock_dir"], client.url, names):
         records = listed(run, p) if need_listing else []
         refuse_without_age(run, requests, records)

@@ -265,7 +265,9 @@ def test_module_policy_is_merged_under_each_keys_policy(capsys, tmp_path, server
 ])
 def test_a_policy_3_7_9_would_refuse_is_refused_before_any_change(capsys, tmp_path, server, policy, words):
     rec = server.add(NAME)
-    rc, res, out = run(capsys, tmp_path, server, keys=[entry(rec['key'], policy=policy)])
+    # bob comes first and needs a key: nothing is made for him either.
+    rc, res, out = run(capsys, tmp_path, server, keys=[dict(label='bob', name='opencode-bob@laptop1'),
+                                                       entry(rec['key'], policy=policy)])
     assert rc == 1 and words in res['msg'] and 'alice' in res['msg']
     assert changing(server) == []
 
@@ -324,6 +326,7 @@ def test_unused_keys_are_listed(capsys, tmp_path, server):
     server.add('opencode-bob@laptop1', createdAt=ago(90), lastUsedAt=ago(1))
     rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep(unused_days=30))
     assert [u['name'] for u in res['sweep']['unused']] == [NAME]
+    assert 'unused for 30 days or more: %s' % NAME in json.dumps(res.get('warnings'))
 
 
 # --------------------------------------------------------------------------- one login per run
