@@ -62,3 +62,13 @@ def test_markdown_key_column_and_orphan_section():
     assert 'opencode-yan@l9 \\| x' in text
     users_table = text.split('## Users')[1].split('## Orphan keys')[0]
     assert 'opencode-zed' not in users_table
+
+
+def test_a_check_mode_sweep_says_what_it_would_revoke():
+    hostvars = {'l1': {'_opencode_key_session': {'sweep': {
+        'mode': 'revoke', 'revoked': ['o1'], 'refused': None, 'check': True,
+        'orphans': [dict(id='o1', name='opencode-zed@l9', user='zed', host='l9')]}}}}
+    (row,) = [r for r in report_rows(hostvars, ['l1']) if r['state'] == 'orphan']
+    assert row['omniroute_key']['state'] == 'orphan'
+    assert row['omniroute_key']['cause'] == 'would be revoked (check mode)'
+    assert report_summary([row])['orphan_keys'] == 1
