@@ -23,8 +23,8 @@ description:
     installed key revokes it, or the caller revokes it with C(revoke_ids) in O(keys). A key of the
     name that nobody holds (not the installed one) is revoked at once, so there is never more than
     one spare key. See docs/omniroute-keys.md for the states and the server versions checked."
-  - Without O(installed_configs) and O(installed_auth) the module cannot know what is installed:
-    an existing key is then kept as it is (its value is not returned), so the task is idempotent.
+  - Without O(installed_configs) and O(installed_auth) the module cannot know what is installed,
+    so an existing key is kept as it is (its value is not returned), and the task is idempotent.
   - Calls for the same server and key name are serialised on the controller with a lock file,
     removed again when the call is done, so concurrent runs (forks, C(strategy=free)) never create
     two keys with one name.
