@@ -89,8 +89,8 @@ options:
       policy: {description: Merged over O(policy) field by field., type: dict}
       revoke_ids:
         description:
-          - The second phase of a rotation - only revoke these ids (RV(results[].replaces) of the
-            first phase) now that their replacement is installed and verified. Nothing else is done.
+          - The second phase of a rotation - only revoke these ids (C(replaces) in RV(results) of
+            the first phase) now that their replacement is installed and verified. Nothing else is done.
         type: list
         elements: str
   state:

@@ -382,7 +382,7 @@ USER_OPTIONS = dict(
     rotate_key=dict(type='bool', no_log=False),
     omniroute_allowed_models=dict(type='list', elements='str'),
     omniroute_expires_at=dict(type='str'),
-    key_policy=dict(type='dict'),
+    key_policy=dict(type='dict', no_log=False),
     catalog=dict(type='str', choices=['static', 'gateway']),
     catalog_include=dict(type='list', elements='str'),
     catalog_exclude=dict(type='list', elements='str'),

@@ -17,10 +17,9 @@ def key(user, state, **more):
                      expiry_source='ttl enforced by the role', last_used_at=None, policy='max 2 sessions'), **more)
 
 
+ALICE = {'state': 'present', 'changed': True, 'verify': {'ready': True, 'key_accepted': True}}
 HOSTVARS = {
-    'l1': {'_opencode_users_result': {'users': {'alice': {'state': 'present', 'changed': True,
-                                                         'verify': {'ready': True, 'key_accepted': True}},
-                                                'bob': {'state': 'absent', 'changed': True}}},
+    'l1': {'_opencode_users_result': {'users': {'alice': ALICE, 'bob': {'state': 'absent', 'changed': True}}},
            'opencode_omniroute_key_report': [key('alice', 'ok'), key('bob', 'revoked')],
            '_opencode_key_session': {'sweep': {
                'mode': 'revoke', 'revoked': ['o1'], 'refused': None,

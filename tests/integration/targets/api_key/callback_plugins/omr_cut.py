@@ -53,7 +53,8 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super(CallbackModule, self).__init__(*args, **kwargs)
         spec = os.environ.get('OMR_CUT', '')
-        self.phase, _, self.how = spec.partition(':')
+        parts = spec.split(':', 1)
+        self.phase, self.how = parts[0], parts[1] if len(parts) > 1 else ''
         self.seen = set()
         self.hosts = int(os.environ.get('OMR_CUT_HOSTS') or 1)
 
@@ -63,7 +64,7 @@ class CallbackModule(CallbackBase):
         host = result._host.get_name()
         self.seen.add(host)
         if self.how.startswith('stop='):
-            _stop, name, container = self.how.split('=', 2)
+            name, container = self.how.split('=', 2)[1:]
             if host == name:
                 self._display.display('omr_cut: stopping %s (%s) after %s' % (name, container, self.phase))
                 subprocess.run(['podman', 'stop', '-t', '0', container], stdout=subprocess.DEVNULL,
