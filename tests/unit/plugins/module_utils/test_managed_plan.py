@@ -10,9 +10,11 @@ import plistlib
 
 import pytest
 
+from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
+from ansible_collections.omniroute.opencode.plugins.module_utils._layout import DIR_FILES, discover
 
 ADMIN = """// Managed by IT. Do not edit.
 {
@@ -158,12 +160,10 @@ def test_invalid_managed_file_raises_with_position():
 
 
 def test_discover_prefers_jsonc(tmp_path):
-    assert mg.discover(str(tmp_path)) == (str(tmp_path / 'opencode.json'), [])
+    assert discover(str(tmp_path), DIR_FILES) == (str(tmp_path / 'opencode.json'), [])
     (tmp_path / 'opencode.json').write_text('{}')
     (tmp_path / 'opencode.jsonc').write_text('{}')
-    assert mg.discover(str(tmp_path)) == (str(tmp_path / 'opencode.jsonc'), [str(tmp_path / 'opencode.json')])
-    assert mg.default_directory('Darwin') == '/Library/Application Support/opencode'
-    assert mg.default_directory('Linux') == '/etc/opencode'
+    assert discover(str(tmp_path), DIR_FILES) == (str(tmp_path / 'opencode.jsonc'), [str(tmp_path / 'opencode.json')])
 
 
 def test_user_stale_entry_goes_and_the_model_choice_stays():
@@ -187,7 +187,7 @@ def test_plan_user_stores_the_key_and_cleans_every_user_file(tmp_path):
     dot = home / '.opencode'
     dot.mkdir()
     (dot / 'opencode.json').write_text('{"provider": {"omniroute": {}}}')
-    changes = mg.plan_user(env, 'omniroute', 'sk-user-key-123456', True)
+    changes = cfg.plan_managed_user(env, 'omniroute', 'sk-user-key-123456', True)
     paths = [c.path for c in changes]
     auth = str(home / '.local' / 'share' / 'opencode' / 'auth.json')
     assert paths == [auth, str(conf / 'config.json'), str(dot / 'opencode.json')]
@@ -198,10 +198,10 @@ def test_plan_user_stores_the_key_and_cleans_every_user_file(tmp_path):
     os.makedirs(os.path.dirname(auth))
     with open(auth, 'w') as f:
         json.dump({'omniroute': {'type': 'api', 'key': 'k1'}, 'other': {'type': 'api', 'key': 'k2'}}, f)
-    gone = mg.plan_user(env, 'omniroute', None, False)
+    gone = cfg.plan_managed_user(env, 'omniroute', None, False)
     assert json.loads(gone[0].new) == {'other': {'type': 'api', 'key': 'k2'}}
     with pytest.raises(Exception):
-        mg.plan_user(env, 'omniroute', '{env:KEY}', True)
+        cfg.plan_managed_user(env, 'omniroute', '{env:KEY}', True)
 
 
 def test_mobileconfig_is_a_valid_deterministic_profile():

@@ -16,6 +16,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import p
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway, run_module
 
 ROOT = os.geteuid() == 0
+STATE = 'omniroute-opencode.state.json'
 ADMIN = '// fleet policy\n{\n  "share": "disabled",\n  "permission": {"bash": "ask"}\n}\n'
 
 
@@ -49,7 +50,9 @@ def test_present_writes_a_root_owned_0644_file_without_a_key(etc, capsys):
     rc, res, out = run(capsys, args(etc, only_gateway=True, settings={'autoupdate': False}))
     assert rc == 0 and res['changed']
     path = etc / 'opencode.json'
-    assert res['path'] == str(path) and res['files'] == [str(path)]
+    state = etc / 'omniroute-opencode.state.json'
+    assert res['path'] == str(path) and res['files'] == [str(path), str(state)]
+    assert owner_mode(state)[2] == 0o644 and 'apiKey' not in state.read_text()
     uid, gid, mode = owner_mode(path)
     assert mode == 0o644 and stat.S_IMODE(os.stat(str(etc)).st_mode) == 0o755
     if ROOT:
@@ -150,7 +153,7 @@ def test_jsonc_wins_and_a_copy_in_the_lower_file_goes(etc, capsys):
     (etc / 'opencode.jsonc').write_text('{\n  // policy\n}\n')
     rc, res, dummy = run(capsys, args(etc))
     assert res['path'] == str(etc / 'opencode.jsonc')
-    assert sorted(res['files']) == [str(etc / 'opencode.json'), str(etc / 'opencode.jsonc')]
+    assert res['files'] == [str(etc / 'opencode.json'), str(etc / 'opencode.jsonc'), str(etc / STATE)]
     lower = parse((etc / 'opencode.json').read_text())
     assert 'omniroute' not in lower.get('provider', {}) and lower['share'] == 'disabled'
     assert parse((etc / 'opencode.jsonc').read_text())['provider']['omniroute']['models'] == {'auto': {'name': 'auto'}}
