@@ -575,9 +575,12 @@ def plan_managed(params, who=None, root=None):
         profile = _profile_change(params, final, who, name)
         if profile is not None:
             changes.append(profile)
-    # Ownership and mode of files that stay as they are.
+    # Ownership and mode of files that stay as they are (not with owned_only when nothing of
+    # this collection's is there: then the directory is not its business).
     written = set(c.path for c in changes)
     unchanged = [(target, real, text, 'config'), (state_path, state_real, state_text, 'state')]
+    if owned_only and not removed:
+        unchanged = []
     if params.get('mobileconfig') and final is not None:
         path = os.path.abspath(params['mobileconfig'])
         unchanged.append((path, os.path.realpath(path), None, 'profile'))

@@ -366,11 +366,12 @@ def warnings(plan, params, host, check_mode):
                    'now on, and it differs at %s: %s'
                    % (host, plan.target, params['name'], ', '.join(plan.drift), put.replace('put back', 'set')))
     if plan.foreign:
-        out.append('host %s: left %s alone: %s. It still applies to every user of the host; if it should go, '
-                   'remove it with omniroute.opencode.managed state=absent (without owned_only)'
-                   % (host, '; '.join('provider.%s in %s (%s)' % (f['provider'], f['path'], f['reason'])
-                                      for f in plan.foreign), 'this collection did not write it'
-                      if len(plan.foreign) == 1 else 'this collection did not write them'))
+        out.append('host %s: left alone, since this collection did not write %s: %s. %s to every user of the '
+                   'host; if %s should go, remove %s with omniroute.opencode.managed state=absent (without owned_only)'
+                   % (host, 'it' if len(plan.foreign) == 1 else 'them',
+                      '; '.join('provider.%s in %s (%s)' % (f['provider'], f['path'], f['reason']) for f in plan.foreign),
+                      'It still applies' if len(plan.foreign) == 1 else 'They still apply',
+                      'it' if len(plan.foreign) == 1 else 'they', 'it' if len(plan.foreign) == 1 else 'them'))
     return out
 
 

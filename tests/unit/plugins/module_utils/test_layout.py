@@ -255,3 +255,31 @@ def test_opencode_version_cleans_what_it_shows(tmp_path):
     assert _layout.opencode_version(fake) == ('[31m1.18.33[0m', None)
     failing = _script(tmp_path, 'echo "boom\\033[2J" >&2; exit 3\n')
     assert _layout.opencode_version(failing) == (None, 'exit 3: boom[2J')
+
+
+def test_managed_verify_is_not_ready_while_a_login_file_exports_a_location_variable(tmp_path):
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
+    from ansible_collections.omniroute.opencode.tests.unit.plugins.module_utils.test_gateway import Stub
+    stub = Stub()
+    try:
+        stub.reply = (200, b'{"data": [{"id": "auto"}]}', 0)
+        managed = tmp_path / 'managed'
+        managed.mkdir()
+        spec = mg.ManagedSpec(base_url=stub.url, models=['auto'])
+        (managed / 'opencode.json').write_text(mg.plan_managed('', spec).new_text)
+        home = tmp_path / 'home'
+        home.mkdir()
+        env = {'HOME': str(home), 'PATH': ''}
+        params = {'name': 'omniroute', 'base_url': stub.url}
+        auth = str(home / 'auth.json')
+        key = 'sk-layout-managed-5678'
+        assert mg.verify_user(params, key, env, str(home), 'present', auth, 'user u on h',
+                              directory=str(managed))['ready'] is True
+        (home / '.profile').write_text('# mine\nexport OPENCODE_TEST_MANAGED_CONFIG_DIR=/tmp/elsewhere\n')
+        res = mg.verify_user(params, key, env, str(home), 'present', auth, 'user u on h', directory=str(managed))
+        assert res['ready'] is False
+        assert res['cause'] == ('user u on h: %s (login file) still exports OPENCODE_TEST_MANAGED_CONFIG_DIR (line 2)'
+                                % (home / '.profile'))
+    finally:
+        stub.httpd.shutdown()
+        stub.httpd.server_close()
