@@ -300,6 +300,21 @@ def _stale(paths):
     return tuple(stale)
 
 
+def _plan_files(paths, planner, who, name):
+    """``(plans, changes)`` for the existing files among ``paths``: ``planner(text, path)`` (a pure
+    planner) for each, ``plans`` as ``[(path, plan)]``, ``changes`` for those it changes."""
+    plans, changes = [], []
+    for path in paths:
+        text, real = read(path, who)
+        if text is None:
+            continue
+        planned = plan_file(path, text, lambda t: planner(t, path), who)
+        plans.append((path, planned))
+        if planned.changed:
+            changes.append(Change(path, real, text, planned.new_text, False, planned.changes, 'config', name))
+    return plans, changes
+
+
 def plan(params, environ, who=None):
     """Work out every file change for the user ``environ`` describes; nothing is written."""
     who = who or where()
@@ -314,7 +329,6 @@ def plan(params, environ, who=None):
             warnings.append('%s (managed by the administrator) is loaded last by OpenCode and can '
                             'override or hide provider.%s' % (path, name))
 
-    changes = []
     text, real = read(target, who)
     if text is None and present and not params['create']:
         raise Failure('%s does not exist and create=false (%s)' % (target, who), path=target)
@@ -323,13 +337,7 @@ def plan(params, environ, who=None):
         wanted, keep, catalog, more = gateway_catalog(params, environ, target, text, who)
         warnings.extend(more)
         spec = make_spec(wanted, keep_models=keep)
-    for path in lower:
-        ltext, lreal = read(path, who)
-        if ltext is None:
-            continue
-        lplan = plan_file(path, ltext, lambda t: oc.plan_other(t, name, present), who)
-        if lplan.changed:
-            changes.append(Change(path, lreal, ltext, lplan.new_text, False, lplan.changes, 'config', name))
+    changes = _plan_files(lower, lambda t, _p: oc.plan_other(t, name, present), who, name)[1]
 
     entry = None
     if present:
@@ -399,14 +407,8 @@ def plan_managed_user(environ, name, api_key=None, present=True, auth_path=None,
         if new_auth != (atext or ''):
             words = ['stored the key for %s' % name] if key else ['removed the key for %s' % name]
             changes.append(Change(auth_path, areal, atext, new_auth, True, words, 'auth', name))
-    for path in layout.global_files() + layout.dot_opencode_files():
-        text, real = read(path, who)
-        if text is None:
-            continue
-        stale = plan_file(path, text, lambda t: mg.plan_user_stale(t, name), who)
-        if stale.changed:
-            changes.append(Change(path, real, text, stale.new_text, False, stale.changes, 'config', name))
-    return changes
+    return changes + _plan_files(layout.global_files() + layout.dot_opencode_files(),
+                                 lambda t, _p: mg.plan_user_stale(t, name), who, name)[1]
 
 
 def plan_managed_scope(params, environ, who=None):
@@ -528,20 +530,14 @@ def plan_managed(params, who=None, root=None):
                                   settings=params['settings'], keep_models=keep)
         except oc.PlanError as exc:
             raise Failure('%s (%s)' % (exc, who))
-    changes = []
-    removed = False
-    for path in lower:
-        ltext, lreal = read(path, who)
-        if ltext is None:
-            continue
-        if owned_only:
-            lplan = plan_file(path, ltext, lambda t: mg.plan_owned_absent(t, name, record, os.path.basename(path)), who)
-            foreign.extend(dict(item, path=path) for item in lplan.foreign)
-            removed = removed or lplan.removed
-        else:
-            lplan = plan_file(path, ltext, lambda t: mg.plan_lower(t, name, present), who)
-        if lplan.changed:
-            changes.append(Change(path, lreal, ltext, lplan.new_text, False, lplan.changes, 'config', name))
+    if owned_only:
+        plans, changes = _plan_files(lower, lambda t, p: mg.plan_owned_absent(t, name, record, os.path.basename(p)),
+                                     who, name)
+    else:
+        plans, changes = _plan_files(lower, lambda t, _p: mg.plan_lower(t, name, present), who, name)
+    removed = any(getattr(p, 'removed', False) for _path, p in plans)
+    for path, lplan in plans:
+        foreign.extend(dict(item, path=path) for item in getattr(lplan, 'foreign', ()))
     new_record = None
     if present:
         tplan = plan_file(target, text, lambda t: mg.plan_managed(t, spec), who)

@@ -347,13 +347,7 @@ def verify(params, key, environ, home, target=None, configured=None, pending=Non
             result['offered'] = ids
             result['offered_chat'] = [m['id'].strip() for m in answer.models if is_chat(m)]
             result['missing'] = [m for m in configured if m not in ids]
-    binary = layout.find_opencode()
-    if binary:
-        result['opencode'] = binary
-        version, why = _layout.opencode_version(binary)
-        result['opencode_version'] = version
-        if why:
-            result['opencode_error'] = why
+    result.update(_layout.opencode_info(layout))
     # The files OpenCode loads after the target, and login files moving OpenCode's config.
     result['layers'] = _layout.overriding_layers(name, layout, target, pending)
     result['ready'] = bool(result['key_accepted'] and not result['missing'] and not result['layers'])

@@ -283,12 +283,7 @@ class Layout:
         files.append((os.path.join(fish, 'config.fish'), 'fish'))
         files += [(p, 'fish') for p in _listing(os.path.join(fish, 'conf.d'), '*.fish')]
         files += [(p, 'env') for p in _listing(os.path.join(self.config_base, 'environment.d'), '*.conf')]
-        seen, unique = set(), []
-        for path, syntax in files:
-            if path not in seen:
-                seen.add(path)
-                unique.append((path, syntax))
-        return unique
+        return _unique(files, at=0)
 
     # ----------------------------------------------------------------------- the binary
     def npm_prefixes(self):
@@ -316,12 +311,13 @@ class Layout:
         return None
 
 
-def _unique(candidates):
+def _unique(items, at=1):
+    """``items`` (pairs) without the later ones whose element ``at`` (the path) came before."""
     seen, unique = set(), []
-    for kind, path in candidates:
-        if path not in seen:
-            seen.add(path)
-            unique.append((kind, path))
+    for item in items:
+        if item[at] not in seen:
+            seen.add(item[at])
+            unique.append(item)
     return unique
 
 
@@ -548,6 +544,18 @@ def run_bounded(argv, env, cwd, timeout, limit):
         proc.stderr.close()
     stdout, stderr = b''.join(out[proc.stdout]), b''.join(out[proc.stderr])
     return (None if why else proc.returncode), stdout[:limit], stderr[:limit], why
+
+
+def opencode_info(layout):
+    """``{opencode, opencode_version[, opencode_error]}``: the user's binary and its version."""
+    info = dict(opencode=None, opencode_version=None)
+    binary = layout.find_opencode()
+    if binary:
+        info['opencode'] = binary
+        info['opencode_version'], why = opencode_version(binary)
+        if why:
+            info['opencode_error'] = why
+    return info
 
 
 def _shown(data, limit):

@@ -522,13 +522,7 @@ def verify_user(params, key, environ, home, key_state, auth_path, who, pending=N
     for layer in result['layers']:
         problems.append('%s (%s) still %s' % (layer['path'], layer['kind'], ', '.join(layer['effects'])))
 
-    binary = layout.find_opencode()
-    if binary:
-        result['opencode'] = binary
-        version, why = _layout.opencode_version(binary)
-        result['opencode_version'] = version
-        if why:
-            result['opencode_error'] = why
+    result.update(_layout.opencode_info(layout))
     result['ready'] = not problems
     if problems:
         result['cause'] = '%s: %s' % (who, '; '.join(problems))

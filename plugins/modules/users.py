@@ -349,8 +349,10 @@ key_requests:
   elements: dict
 """
 
+import gc
 import json
 
+from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
@@ -508,12 +510,8 @@ def forget_others(module, keep, works_params, own=None):
     module.no_log_values.clear()
     if isinstance(keep, str) and keep:
         module.no_log_values.add(keep)
-    try:
-        from ansible.module_utils import basic
+    if hasattr(basic, '_ANSIBLE_ARGS'):
         basic._ANSIBLE_ARGS = None  # pylint: disable=protected-access
-    except (ImportError, AttributeError):
-        pass
-    import gc
     gc.collect()
 
 
