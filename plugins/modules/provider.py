@@ -389,6 +389,24 @@ conflict:
   returned: on that failure
   type: bool
   sample: true
+restored:
+  description:
+    - When a write failed after other files were written, those files, rolled back to their earlier
+      content, mode and owner (C(changed) is then true; backups are kept). RV(written) lists what
+      was written, RV(not_restored) what could not be rolled back.
+  returned: on that failure
+  type: list
+  elements: str
+written:
+  description: The files written before a write failed (see RV(restored)).
+  returned: on that failure
+  type: list
+  elements: str
+not_restored:
+  description: The files that could not be rolled back after a failed write; they hold the new content.
+  returned: on that failure
+  type: list
+  elements: str
 catalog:
   description:
     - Where the catalog came from. C(source) is V(static) (O(models)), V(gateway) (the gateway's

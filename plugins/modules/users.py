@@ -299,7 +299,8 @@ users:
     auth_changed, base_url, models, entry with the key masked, catalog, and verify with O(verify=true);
     with O(key_source=user) also C(key), V(present) or V(missing)), or C(skipped) for an absent user
     without an account; plus C(backup_files) and C(warnings) (this user's warnings, also emitted as
-    module warnings).
+    module warnings). For a user whose write failed, C(failed), C(msg), and C(written), C(restored) and
+    C(not_restored) as M(omniroute.opencode.provider) returns them.
   returned: always
   type: dict
   contains:
@@ -611,7 +612,10 @@ def finish(children):
 
 def _clean(reply, redact):
     """A child's reply with every known key masked (the parent knows them all; a child only its own)."""
-    data = json.loads(redact(json.dumps(reply.data))) if reply.data is not None else None
+    try:
+        data = json.loads(redact(json.dumps(reply.data))) if reply.data is not None else None
+    except ValueError:  # a key that took JSON's syntax with it: say nothing rather than something broken
+        return us.Reply(False, None, 'the process of the user answered with something that cannot be shown')
     return us.Reply(reply.ok, data, redact(reply.msg) if reply.msg else reply.msg)
 
 
