@@ -788,9 +788,9 @@ def apply(module, changes, policy):
     try:
         remove_files(policy.stale)
     except FileError as exc:
-        raise Failure('cannot tidy up (%s): %s; %s' % (who, exc, 'the planned files were written' if done else
-                                                        'nothing else was changed'),
-                      changed=True, written=[c.path for c, _b, _d in done], backup_files=backups)
+        what = 'the planned files were written' if done else 'nothing else was changed'
+        raise Failure('cannot tidy up (%s): %s; %s' % (who, exc, what),
+                      changed=bool(done), written=[c.path for c, _b, _d in done], backup_files=backups)
     return backups
 
 

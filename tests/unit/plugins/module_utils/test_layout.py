@@ -87,8 +87,7 @@ def test_layers_after_include_opencode_config_dir_after_dot_opencode(tmp_path):
     env = {'HOME': str(tmp_path), 'OPENCODE_CONFIG': '~/oc.json', 'OPENCODE_CONFIG_DIR': str(tmp_path / 'dir'),
            'OPENCODE_TEST_MANAGED_CONFIG_DIR': str(tmp_path / 'm')}
     lay = Layout(env)
-    kinds = [(k, p) for k, p in lay.layers_after(lay.global_files()[1])]
-    assert kinds == [
+    assert lay.layers_after(lay.global_files()[1]) == [
         ('global file loaded after opencode.json', lay.global_files()[2]),
         ('OPENCODE_CONFIG', str(tmp_path / 'oc.json')),
         ('~/.opencode', str(tmp_path / '.opencode' / 'opencode.json')),
