@@ -333,3 +333,34 @@ def test_managed_scope_verify_with_the_developers_own_key(home, tmp_path, capsys
         assert rc == 0 and v['key'] == 'present' and v['key_accepted'] is True and USER_KEY not in out
         assert v['missing'] == ['openai/o3'] and not v['ready'] and 'openai/o3' in v['cause']
         assert seen[-1][1] == 'Bearer ' + USER_KEY
+
+
+def test_a_users_child_process_is_not_dumpable():
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
+    assert us.dumpable() == 1  # this test process: the default
+
+    def plan(environ):
+        return {'dumpable': us.dumpable()}, None
+
+    child = us.UserProcess(us.lookup(ME), plan)
+    try:
+        reply = child.reply()
+        child.stop()
+    finally:
+        child.close()
+    assert reply.ok and reply.data == {'dumpable': 0}
+
+
+def test_forget_others_keeps_only_the_users_own_key():
+    class Module:
+        pass
+
+    module = Module()
+    mine, theirs = {'api_key': 'sk-mine-0000000000'}, {'api_key': 'sk-theirs-111111111'}
+    module.params = {'key_maps': [{'a': 'sk-mine-0000000000', 'b': 'sk-theirs-111111111'}],
+                     'users': [{'name': 'a'}, {'name': 'b', 'api_key': 'sk-theirs-111111111'}]}
+    module.no_log_values = set(['sk-mine-0000000000', 'sk-theirs-111111111'])
+    users.forget_others(module, 'sk-mine-0000000000', [mine, theirs], own=mine)
+    text = json.dumps([module.params, mine, theirs, sorted(module.no_log_values)])
+    assert 'sk-theirs' not in text and mine == {'api_key': 'sk-mine-0000000000'}
+    assert module.no_log_values == set(['sk-mine-0000000000'])
