@@ -27,12 +27,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GALAXY = "galaxy.yml"
 CHANGELOG = os.path.join("changelogs", "changelog.yaml")
 FRAGMENTS = os.path.join("changelogs", "fragments")
-# Docs that name the current release: the tarball file name and the pinned versions of the
-# platform-repo example's requirements.yml, and the README's install commands.
+# Docs that name the current release (the README's install commands, the platform-repo
+# example's requirements.yml), and how they name it: each pattern's group 2 is the version.
 VERSIONED_DOCS = (
     "README.md",
     "docs/examples/platform-repo/collections/requirements.yml",
-    "docs/examples/platform-repo/README.md",
+)
+MENTIONS = (
+    re.compile(r"(omniroute-opencode-)([0-9][0-9.]*[0-9])(\.tar\.gz)"),
+    re.compile(r"(omniroute\.opencode:)([0-9][0-9.]*[0-9])()"),
+    re.compile(r"""(opencode-ansible\.git,)([0-9][0-9.]*[0-9])()"""),
+    re.compile(r"""(^ *#? *version: *["']?)([0-9][0-9.]*[0-9])(["']?$)""", re.M),
 )
 VERSION_RE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 # The checks of step 4 (Make targets).
@@ -113,22 +118,19 @@ def bump(old, new):
         fh.write(text)
     if old == new:
         return
-    patterns = [
-        (re.compile(r"omniroute-opencode-%s\.tar\.gz" % re.escape(old)), "omniroute-opencode-%s.tar.gz" % new),
-        (re.compile(r"(omniroute\.opencode:)%s\b" % re.escape(old)), r"\g<1>%s" % new),
-        (re.compile(r"""(version: *["']?)%s\b""" % re.escape(old)), r"\g<1>%s" % new),
-        (re.compile(r"(/releases/download/)%s/" % re.escape(old)), r"\g<1>%s/" % new),
-    ]
     for rel in VERSIONED_DOCS:
         doc = os.path.join(ROOT, rel)
-        if not os.path.exists(doc):
-            continue
         with open(doc) as fh:
             text = fh.read()
-        for pattern, repl in patterns:
-            text = pattern.sub(repl, text)
+        for pattern in MENTIONS:
+            text = pattern.sub(lambda m: m.group(1) + (new if m.group(2) == old else m.group(2)) + m.group(3), text)
         with open(doc, "w") as fh:
             fh.write(text)
+
+
+def mentions(text):
+    """Every release version the text names, by MENTIONS."""
+    return [m.group(2) for pattern in MENTIONS for m in pattern.finditer(text)]
 
 
 def run(cmd, what):
