@@ -22,7 +22,7 @@ test-galaxy: dist
 	GALAXY_IMPORTER_PYTHON=$$(PYTHON=$(PYTHON) tests/dist/importer-venv.sh) DIST_TARBALL=$(DIST_TARBALL) \
 	  $(DIST_PYTEST) tests/dist/test_galaxy.py tests/dist/test_tarball.py
 
-test-installed: dist
+test-installed: dist collection
 	DIST_TARBALL=$(DIST_TARBALL) $(DIST_PYTEST) tests/dist/test_installed.py
 
 # ANSIBLE_COLLECTIONS_PATH holds the scratch install and containers.podman, never the clone's
