@@ -25,7 +25,7 @@ cp "$tarball" "$work/repo/$wanted"
 [ ! -e "$podman_collections/ansible_collections/omniroute" ] || fail "$podman_collections holds an omniroute collection"
 export ANSIBLE_COLLECTIONS_PATH="$work/collections:$podman_collections"
 export ANSIBLE_VAULT_PASSWORD_FILE="$root/docs/examples/vault-password.example"
-export OPENCODE_BIN="$opencode_bin" HOME="$home"
+export OPENCODE_BIN="$opencode_bin" HOME="$home" NO_COLOR=1
 unset PYTHONPATH ANSIBLE_CONFIG ANSIBLE_ROLES_PATH ANSIBLE_LIBRARY
 
 log="$logs/platform-repo.log"
@@ -39,4 +39,7 @@ installed="$work/collections/ansible_collections/omniroute/opencode"
 tar -xOzf "$tarball" MANIFEST.json | cmp -s - "$installed/MANIFEST.json" ||
   fail "the installed omniroute.opencode is not the one in $(basename "$tarball")"
 grep -q "omniroute.opencode:.* was installed successfully" "$log" || fail "the log does not show the install from requirements.yml"
+# Every step of the sequence ran and succeeded (Molecule exits 0 on a missing one).
+sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -Eq '^default +: actions=[0-9]+ +successful=[0-9]+ +disabled=0 +skipped=0 +missing=0 +failed=0' ||
+  fail "the scenario recap shows a step disabled, skipped, missing or failed"
 "$root/tests/molecule_no_keys.sh" "$log"
