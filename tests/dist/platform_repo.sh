@@ -35,7 +35,9 @@ echo "platform-repo scenario passed in $((SECONDS - start)) s"
 
 # The collection the scenario ran is the tarball's, installed by the dependency step.
 installed="$work/collections/ansible_collections/omniroute/opencode"
-[ -f "$installed/MANIFEST.json" ] && [ ! -L "$installed" ] || fail "the dependency step did not install omniroute.opencode into $work/collections"
+if [ ! -f "$installed/MANIFEST.json" ] || [ -L "$installed" ]; then
+  fail "the dependency step did not install omniroute.opencode into $work/collections"
+fi
 tar -xOzf "$tarball" MANIFEST.json | cmp -s - "$installed/MANIFEST.json" ||
   fail "the installed omniroute.opencode is not the one in $(basename "$tarball")"
 grep -q "omniroute.opencode:.* was installed successfully" "$log" || fail "the log does not show the install from requirements.yml"

@@ -58,7 +58,7 @@ def problems(output, returncode):
 # documentation and an unnamed shell task: it exited 0.
 BAD_RUN = """Importing with galaxy-importer 0.4.44
 Getting doc strings via ansible-doc
-ERROR: Error running ansible-doc: cmd="/usr/bin/env ansible-doc --type module --json omniroute.opencode.broken" returncode="1" b"[ERROR]: module omniroute.opencode.broken Missing documentation"
+ERROR: Error running ansible-doc: cmd="ansible-doc --type module --json omniroute.opencode.broken" returncode="1" b"..."
 Finding content inside collection
 Loading module broken
 Linting collection via ansible-lint 26.10.1...
