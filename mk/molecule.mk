@@ -37,6 +37,7 @@ test-role: collection test-role-docs
 # roles/opencode/meta/argument_specs.yml; either one stale fails.
 test-role-docs: venv
 	$(BIN)/python tests/role_docs.py --check
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/dist/test_role_docs.py
 
 role-docs: venv
 	$(BIN)/python tests/role_docs.py --write

@@ -6,6 +6,7 @@ and shown by Galaxy).
 
   role_docs.py --check   exit 1 (with a diff) when the generated block of any page differs
   role_docs.py --write   regenerate that block in place, in every page
+  --root DIR             work on another checkout (tests/dist/test_role_docs.py uses a copy)
 
 Only the text between the BEGIN/END markers is generated; the rest of each page is prose.
 It also checks that every variable in defaults/main.yml is in argument_specs and vice versa.
@@ -19,8 +20,8 @@ import sys
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPECS = os.path.join(ROOT, "roles", "opencode", "meta", "argument_specs.yml")
-DEFAULTS = os.path.join(ROOT, "roles", "opencode", "defaults", "main.yml")
+SPECS = os.path.join("roles", "opencode", "meta", "argument_specs.yml")
+DEFAULTS = os.path.join("roles", "opencode", "defaults", "main.yml")
 # Every page that carries the generated variable reference (paths relative to ROOT).
 DOCS = ("docs/role.md", "roles/opencode/README.md")
 BEGIN = "<!-- BEGIN generated from roles/opencode/meta/argument_specs.yml by tests/role_docs.py -->"
@@ -83,8 +84,8 @@ def table(options, prefix=""):
     return out
 
 
-def generate():
-    with open(SPECS) as fh:
+def generate(root=ROOT):
+    with open(os.path.join(root, SPECS)) as fh:
         specs = yaml.safe_load(fh)["argument_specs"]
     lines = [BEGIN, ""]
     for entry in sorted(specs):
@@ -97,10 +98,10 @@ def generate():
     return "\n".join(lines) + "\n"
 
 
-def defaults_mismatch():
-    with open(SPECS) as fh:
+def defaults_mismatch(root=ROOT):
+    with open(os.path.join(root, SPECS)) as fh:
         options = yaml.safe_load(fh)["argument_specs"]["main"]["options"]
-    with open(DEFAULTS) as fh:
+    with open(os.path.join(root, DEFAULTS)) as fh:
         defaults = yaml.safe_load(fh) or {}
     problems = []
     for name in defaults:
@@ -134,11 +135,12 @@ def main():
     group = ap.add_mutually_exclusive_group(required=True)
     group.add_argument("--check", action="store_true")
     group.add_argument("--write", action="store_true")
+    ap.add_argument("--root", default=ROOT)
     args = ap.parse_args()
-    wanted = generate()
-    problems = defaults_mismatch()
+    wanted = generate(args.root)
+    problems = defaults_mismatch(args.root)
     for rel in DOCS:
-        path = os.path.join(ROOT, rel)
+        path = os.path.join(args.root, rel)
         current, page = splice(path, wanted)
         if args.write:
             with open(path, "w") as fh:
@@ -152,7 +154,7 @@ def main():
     if problems:
         return 1
     if args.check:
-        with open(SPECS) as fh:
+        with open(os.path.join(args.root, SPECS)) as fh:
             count = len(yaml.safe_load(fh)["argument_specs"]["main"]["options"])
         print("role_docs.py: %s match argument_specs (%d variables)" % (" and ".join(DOCS), count))
     return 0
