@@ -25,7 +25,7 @@ MUST_SHIP = (
 # Prefixes of what must not ship (development only, or local state).
 NEVER = ("tests/", "bench/", "ee/", "mk/", ".ci/", ".venv/", ".build/", "roles/opencode/molecule/",
          "roles/opencode/tests/", "changelogs/fragments/", "Makefile", "requirements-dev.txt")
-# A generous bound: about 170 KiB today (docs/releasing.md); a jump means something big slipped in.
+# A generous bound: about 185 KiB today (docs/releasing.md); a jump means something big slipped in.
 MAX_BYTES = 600 * 1024
 
 
