@@ -7,6 +7,14 @@
 #                    fails if the run changed anything outside the clone and the project cache
 #   make test-hygiene  the same hygiene check around make check (the fast tier)
 #   make bench       benchmarks (figures go to docs/performance.md; creates the ocbench accounts)
+#   make dist        the collection tarball (.build/dist/), from the files git tracks
+#   make release VERSION=x.y.z   bump, changelog, build and check the tarball, commit and tag
+#                    (refuses a dirty tree, a version not greater, no fragment; docs/releasing.md)
+#   make test-galaxy   Galaxy's importer (ansible-doc, ansible-lint) on the tarball, what ships
+#   make test-installed  the tarball installed with ansible-galaxy, used from outside the clone
+#   make test-platform-repo  docs/examples/platform-repo's Molecule scenario (collection from
+#                    the tarball through its requirements.yml, two podman laptops)
+#   make test-release  make release's refusals and one release, in scratch repositories
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -60,9 +68,9 @@ CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
 # .build/suites/. The OpenCode corpus keeps both cores busy on its own, so it comes last in lane A,
 # when lane B is done.
 # SUITES_LANES=1 make test runs them one after another.
-TEST_SUITES := $(CHECK_SUITES) test-unit-root test-sanity test-target-python test-core-oldest test-opencode \
-               test-bench-smoke
-TEST_CONTAINER_SUITES := test-molecule test-omniroute test-ee test-pull test-gateway
+TEST_SUITES := $(CHECK_SUITES) test-unit-root test-sanity test-target-python test-core-oldest \
+               test-galaxy test-installed test-release test-opencode test-bench-smoke
+TEST_CONTAINER_SUITES := test-molecule test-platform-repo test-omniroute test-ee test-pull test-gateway
 
 .PHONY: check test-setup test-plan test-hygiene
 check: collection
