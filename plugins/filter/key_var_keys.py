@@ -14,7 +14,7 @@ short_description: The user to key map from the role's registered opencode_api_k
 version_added: "0.5.0"
 description:
   - Takes the registered result of a C(set_fact) loop whose loop variable is a user entry (O(loop_var))
-    and which set the fact O(fact) to that user's key, and returns C({name: key}).
+    and which set the fact O(fact) to that user's key, and returns a mapping of user name to key.
   - An item without a value (empty, or the fact not set) is left out, so the user is reported as
     having no key. A value that is not a string is passed on as it is, so that the
     M(omniroute.opencode.users) module refuses it without showing it.

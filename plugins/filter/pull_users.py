@@ -14,8 +14,8 @@ short_description: Which listed developers pull mode configures on this laptop, 
 version_added: "0.5.0"
 description:
   - In pull mode one settings file can list a whole team. On each laptop the role configures the
-    listed developers that have an account there, offboards every C(state=absent) entry (wherever
-    it is: a leaver whose account is gone is skipped by the role itself), and reports the others.
+    listed developers that have an account there, offboards every C(state=absent) entry wherever
+    it is (the role itself skips a leaver whose account is gone), and reports the others.
   - Returns C(configure) (the entries for the role's C(opencode_users), in the given order) and
     C(skipped) (the names of present developers without an account on this laptop, in order).
 options:

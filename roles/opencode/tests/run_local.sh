@@ -136,6 +136,22 @@ run back-again "{\"opencode_become\": false, \"opencode_users\": [{\"name\": \"$
 back_idempotent() { [ "$rc" = 0 ] && grep -qE "changed=0 " "$scratch/back-again.log"; }
 check "user scope after the switch: changed=0" back_idempotent
 
+# The main job (make configure's playbook) against a gateway that does not answer ends with one
+# sentence: what was configured, and what to start or check.
+n=$((n + 1))
+set +e
+OMNIROUTE_BASE_URL=http://127.0.0.1:9 OMNIROUTE_API_KEY=$KEY ansible-playbook -i localhost, omniroute.opencode.configure \
+  -e "opencode_managed_dir=$scratch/managed" > "$scratch/configure.log" 2>&1
+rc=$?
+set -e
+if [ "$rc" = 0 ] && grep -qF "\"msg\": \"OpenCode for $me is configured for OmniRoute at http://127.0.0.1:9 ($conf, key in config), but nothing answered there" "$scratch/configure.log" \
+  && grep -q 'start OmniRoute, or point at yours with OMNIROUTE_BASE_URL=' "$scratch/configure.log"; then echo "ok   configure: a gateway that does not answer gets one sentence"
+else echo "FAIL configure: a gateway that does not answer gets one sentence"; fails=$((fails + 1)); tail -n 8 "$scratch/configure.log" | grep -vF "$KEY"; fi
+# ... and no deprecation warning on the way (the CryptographyDeprecationWarning of cryptography 51).
+n=$((n + 1))
+if grep -qi 'DeprecationWarning\|DEPRECATION' "$scratch/configure.log"; then echo "FAIL configure: a deprecation warning"; fails=$((fails + 1))
+else echo "ok   configure: no deprecation warning"; fi
+
 # pull_schedule refuses a repo_url that carries a credential, without showing it (check mode:
 # were the refusal missing, nothing would be written to /etc/systemd either).
 TOKEN=ghp_roletest$$secrettoken
