@@ -80,8 +80,7 @@ run present-again "$present"
 sed -i 's|"baseURL": "http://localhost:20128/v1"|"baseURL": "http://hand.edited.example/v1"|' "$conf"
 edited=$(sha256sum "$conf")
 run preflight "$present" --tags opencode_preflight
-# (The check-mode users run reports "changed": what a real run would change.)
-preflight_wrote_nothing() { [ "$rc" = 0 ] && [ "$(sha256sum "$conf")" = "$edited" ] \
+preflight_wrote_nothing() { [ "$rc" = 0 ] && [ "$(sha256sum "$conf")" = "$edited" ] && grep -qE "changed=0 " "$scratch/preflight.log" \
   && grep -q 'Users | check (writes nothing)' "$scratch/preflight.log" && ! grep -q 'Users | configure' "$scratch/preflight.log"; }
 check "--tags opencode_preflight writes nothing (the hand-edited file stays)" preflight_wrote_nothing
 
@@ -121,7 +120,9 @@ run managed-no-key "{$managed_args, \"opencode_users\": [{\"name\": \"$me\"}]}"
 managed_not_written() { [ "$rc" != 0 ] && grep -q "user '$me': no API key" "$scratch/managed-no-key.log" && [ ! -e "$managed" ]; }
 check "managed scope: a user without a key fails the host before the managed write" managed_not_written
 run managed "{$managed_args, \"opencode_users\": [{\"name\": \"$me\", \"api_key\": \"$KEY\"}]}"
-managed_written() { [ "$rc" = 0 ] && grep -q '"omniroute"' "$managed" && grep -q 'enabled_providers' "$managed" && grep -qF "$KEY" "$auth"; }
+# The recap counts the two writes (managed config, the user's files), not the read-only plan and check.
+managed_written() { [ "$rc" = 0 ] && grep -q '"omniroute"' "$managed" && grep -q 'enabled_providers' "$managed" && grep -qF "$KEY" "$auth" \
+  && grep -qE "changed=2 " "$scratch/managed.log"; }
 check "managed scope: the managed entry is written, the key is in auth.json" managed_written
 pinned=$(sha256sum "$managed")
 run back-without-users "{\"opencode_become\": false, \"opencode_users\": []}"
