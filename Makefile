@@ -1,7 +1,7 @@
 # omniroute.opencode — developer entry points.
 #   make configure   configure OpenCode for the current user (OmniRoute's documented local defaults;
-#                    OMNIROUTE_BASE_URL / OMNIROUTE_API_KEY / OMNIROUTE_KEY_STORE override); installs
-#                    only ansible-core (requirements.txt) into .venv
+#                    OMNIROUTE_BASE_URL / OMNIROUTE_API_KEY / OMNIROUTE_KEY_STORE / OMNIROUTE_CATALOG
+#                    override); installs only ansible-core (requirements.txt) into .venv
 #   make check       fast tier, the inner loop (<= 3 min warm; no root, no npm, no containers):
 #                    unit tests, plan-only corpus pass, provider integration target, lint, role docs
 #   make test        every test (what CI runs through .ci/run), with a time per suite at the end;
