@@ -127,7 +127,8 @@ check "managed scope: the managed entry is written, the key is in auth.json" man
 pinned=$(sha256sum "$managed")
 run back-without-users "{\"opencode_become\": false, \"opencode_users\": []}"
 refused_back() { [ "$rc" != 0 ] && grep -q 'opencode_users lists no developer to configure on' "$scratch/back-without-users.log" \
-  && [ "$(sha256sum "$managed")" = "$pinned" ]; }
+  && [ "$(sha256sum "$managed")" = "$pinned" ] && grep -qE 'localhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=1 ' "$scratch/back-without-users.log" \
+  && ! grep -q 'Error while evaluating' "$scratch/back-without-users.log"; }
 check "switching back without users is refused, the managed config stays" refused_back
 run back "{\"opencode_become\": false, \"opencode_users\": [{\"name\": \"$me\", \"api_key\": \"$KEY\"}]}"
 switched_back() { [ "$rc" = 0 ] && ! grep -q '"omniroute"' "$managed" && ! grep -q 'enabled_providers' "$managed" \
