@@ -34,8 +34,9 @@ for n in 1 3; do
     modules=$(grep '^Using module file' "$log" | sed 's|.*/||' | sort | uniq -c | tr -s ' ' | paste -sd, -)
     echo "role_executions: $n developer(s), $pass run: $count module execution(s) on the host ($modules)"
     seen[$n-$pass]=$count
-    [ "$count" = 2 ] && grep -q 'users.py' <<<"$modules" && grep -q 'managed.py' <<<"$modules" \
-      || { echo "FAIL: expected exactly 2 (users, managed)"; fails=$((fails + 1)); }
+    if ! { [ "$count" = 2 ] && grep -q 'users.py' <<<"$modules" && grep -q 'managed.py' <<<"$modules"; }; then
+      echo "FAIL: expected exactly 2 (users, managed)"; fails=$((fails + 1))
+    fi
     if grep -q 'sk-exec-test' "$log"; then echo "FAIL: a key is in the -vvv output"; fails=$((fails + 1)); fi
   done
 done
