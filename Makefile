@@ -1,6 +1,7 @@
 # omniroute.opencode — developer entry points.
-#   make configure   configure OpenCode for the current user (seed's local defaults;
-#                    OMNIROUTE_BASE_URL / OMNIROUTE_API_KEY / OMNIROUTE_KEY_STORE override)
+#   make configure   configure OpenCode for the current user (OmniRoute's documented local defaults;
+#                    OMNIROUTE_BASE_URL / OMNIROUTE_API_KEY / OMNIROUTE_KEY_STORE / OMNIROUTE_CATALOG
+#                    override); installs only ansible-core (requirements.txt) into .venv
 #   make check       fast tier, the inner loop (<= 3 min warm; no root, no npm, no containers):
 #                    unit tests, plan-only corpus pass, provider integration target, lint, role docs
 #   make test        every test (what CI runs through .ci/run), with a time per suite at the end;
@@ -54,7 +55,8 @@ help:
 	@grep -E '^#   make|^#      ' Makefile | sed 's/^#   //'
 
 # Extra arguments for ansible-playbook: make configure ARGS='-e opencode_key_store=auth --diff'
-configure: collection
+# The main job needs the main job's packages only (requirements.txt), not the test toolchain.
+configure: collection-link
 	$(BIN)/ansible-playbook -i localhost, omniroute.opencode.configure $(ARGS)
 
 # The fast tier: no root, no npm, no containers; what a contributor runs after every change.

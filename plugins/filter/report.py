@@ -75,7 +75,7 @@ def _user_row(host, name, res):
     verify = res.get('verify') if isinstance(res.get('verify'), dict) else None
     state = res.get('state') or 'present'
     row = dict(host=host, user=name, state=state, file=res.get('path'), key_store=res.get('key_store'),
-               changed=bool(res.get('changed')), models=list(res.get('models') or []),
+               models=list(res.get('models') or []),
                warnings=list(res.get('warnings') or []), reachable=None, key_accepted=None, missing=[],
                opencode_version=None, layers=[], error=None, cause=None)
     if res.get('skipped'):
@@ -113,7 +113,7 @@ def report_rows(hostvars, hosts, result_var='_opencode_users_result'):
         result = _get(_get(hostvars, host, {}), result_var)
         if not isinstance(result, dict) or result.get('skipped') and not result.get('users'):
             rows.append(dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
-                             changed=False, models=[], missing=[], warnings=[], reachable=None,
+                             models=[], missing=[], warnings=[], reachable=None,
                              key_accepted=None, opencode_version=None, layers=[],
                              error='the role did not configure this host (unreachable, or an earlier task failed)',
                              cause=None))
@@ -121,7 +121,7 @@ def report_rows(hostvars, hosts, result_var='_opencode_users_result'):
         users = result.get('users') or {}
         if result.get('failed') and not users:
             rows.append(dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
-                             changed=False, models=[], missing=[], warnings=[], reachable=None,
+                             models=[], missing=[], warnings=[], reachable=None,
                              key_accepted=None, opencode_version=None, layers=[],
                              error='%s' % (result.get('msg') or 'failed'), cause=None))
             continue

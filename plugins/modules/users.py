@@ -211,7 +211,10 @@ options:
     description: Small model id.
     type: str
   key_store:
-    description: Where keys are kept.
+    description:
+      - Where keys are kept, for users that do not set their own O(users[].key_store).
+      - With O(scope=managed) it is always V(auth) (the managed entry holds no key); with
+        O(key_source=user), V(config) means V(auth) (the developer's own key lives in C(auth.json)).
     type: str
     choices: [config, auth, env]
     default: config
@@ -722,11 +725,25 @@ def run_installed_keys(module, users, host, redact):
     return [key_request(u, params, host, (results.get(u.name) or {}).get('installed_key')) for u in wanted]
 
 
+def default_key_store(params):
+    """The key store of users that do not set their own: the policy of scopes and key sources.
+
+    In managed scope every key is kept in the user's ``auth.json`` (the managed entry has none),
+    and a developer's own key (``key_source=user``) lives there too, so the default ``config``
+    becomes ``auth`` in both cases; ``env`` stays with ``key_source=user``.  A store a user sets
+    explicitly is not changed: one that cannot work is refused with the other problems.
+    """
+    store = params['key_store']
+    if params['scope'] == 'managed' or (params['key_source'] == 'user' and store == 'config'):
+        return 'auth'
+    return store
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     host = us.hostname(params['host'])
-    users = us.effective_users(params['users'], params['key_store'])
+    users = us.effective_users(params['users'], default_key_store(params))
     problems = us.account_problems(users)
     if params['scope'] == 'managed':
         problems += ["user '%s': managed scope keeps each key in auth.json; use key_store auth, not %s"
