@@ -64,9 +64,11 @@ COLUMNS = (
     ('layers', 'Overriding layers'), ('warnings', 'Warnings'), ('omniroute_key', 'OmniRoute key'),
 )
 # What the Key column shows of a developer's OmniRoute key (never the key itself).
+# The report records the state after the run, so that a run that changes nothing rewrites the same
+# bytes: the last use is a day, and what the run did (action, reasons) is only in the summary.
 KEY_FIELDS = (('id', 'id %s'), ('replaces', 'replaces %s (still valid until the new key is installed)'),
               ('created_at', 'created %s'), ('expires_at', 'expires %s'),
-              ('last_used_at', 'last used %s'), ('policy', 'policy %s'), ('cause', '%s'))
+              ('last_used', 'last used %s'), ('policy', 'policy %s'), ('cause', '%s'))
 
 
 def _get(mapping, key, default=None):
@@ -81,7 +83,7 @@ def _user_row(host, name, res):
     verify = res.get('verify') if isinstance(res.get('verify'), dict) else None
     state = res.get('state') or 'present'
     row = dict(host=host, user=name, state=state, file=res.get('path'), key_store=res.get('key_store'),
-               changed=bool(res.get('changed')), models=list(res.get('models') or []),
+               models=list(res.get('models') or []),
                warnings=list(res.get('warnings') or []), reachable=None, key_accepted=None, missing=[],
                opencode_version=None, layers=[], error=None, cause=None)
     if res.get('skipped'):
@@ -113,30 +115,33 @@ def _layer_text(layer):
     return '%s' % layer
 
 
-def _key_view(entry):
-    """The report's view of one key entry of the role's key report (no key in it)."""
-    fields = ('id', 'name', 'action', 'created_at', 'expires_at', 'expiry_source', 'last_used_at', 'policy', 'cause')
+def _key_view(entry, run=False):
+    """The report's view of one key entry of the role's key report (no key in it); with ``run``
+    also what this run did to it (the summary's, not the file's)."""
+    fields = ('id', 'name', 'created_at', 'expires_at', 'expiry_source', 'policy', 'cause')
     view = dict((k, entry.get(k)) for k in fields)
-    view['reasons'] = list(entry.get('reasons') or [])
     view['replaces'] = list(entry.get('replaces') or [])
     view['state'] = entry.get('key_state')
+    view['last_used'] = entry.get('last_used_at')[:10] if isinstance(entry.get('last_used_at'), str) else None
+    if run:
+        view.update(action=entry.get('action'), reasons=list(entry.get('reasons') or []))
     return view
 
 
-def _host_failed_rows(host, error, keys):
+def _host_failed_rows(host, error, keys, run=False):
     if not keys:
         return [dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
-                     changed=False, models=[], missing=[], warnings=[], reachable=None,
+                     models=[], missing=[], warnings=[], reachable=None,
                      key_accepted=None, opencode_version=None, layers=[], error=error, cause=None)]
     # The host's users result is missing, but its keys are known: one row per developer's key,
     # so that a laptop cut off mid-rotation still shows each developer's "rotation pending".
     return [dict(host=host, user=name, state=entry.get('state') or 'present', ready=False, file=None,
-                 key_store=None, changed=False, models=[], missing=[], warnings=[], reachable=None,
+                 key_store=None, models=[], missing=[], warnings=[], reachable=None,
                  key_accepted=None, opencode_version=None, layers=[], error=error, cause=None,
-                 omniroute_key=_key_view(entry)) for name, entry in keys.items()]
+                 omniroute_key=_key_view(entry, run)) for name, entry in keys.items()]
 
 
-def _orphan_rows(hostvars, hosts, sweep_var):
+def _orphan_rows(hostvars, hosts, sweep_var, run=False):
     for host in hosts or []:
         sweep = _get(_get(_get(hostvars, host, {}), sweep_var, {}), 'sweep')
         if isinstance(sweep, dict):
@@ -148,21 +153,24 @@ def _orphan_rows(hostvars, hosts, sweep_var):
     for orphan in sweep.get('orphans') or []:
         if not isinstance(orphan, dict):
             continue
-        view = dict((k, orphan.get(k)) for k in ('id', 'name', 'created_at', 'last_used_at'))
+        view = dict((k, orphan.get(k)) for k in ('id', 'name', 'created_at'))
+        view['last_used'] = orphan['last_used_at'][:10] if isinstance(orphan.get('last_used_at'), str) else None
         view['state'] = 'revoked' if orphan.get('id') in revoked and not sweep.get('check') else 'orphan'
+        if view['state'] == 'revoked' and not run:
+            continue  # gone after the run: the summary says so, the file records what is left
         if orphan.get('id') in revoked and sweep.get('check'):
             view['cause'] = 'would be revoked (check mode)'
         elif view['state'] == 'orphan' and sweep.get('refused') and sweep.get('mode') == 'revoke':
             view['cause'] = 'not revoked: %s' % sweep['refused']
         rows.append(dict(host=orphan.get('host'), user=orphan.get('user'), state='orphan', ready=None, file=None,
-                         key_store=None, changed=False, models=[], missing=[], warnings=[], reachable=None,
+                         key_store=None, models=[], missing=[], warnings=[], reachable=None,
                          key_accepted=None, opencode_version=None, layers=[], error=None, cause=None,
                          omniroute_key=view))
     return rows
 
 
 def report_rows(hostvars, hosts, result_var='_opencode_users_result', keys_var='opencode_omniroute_key_report',
-                sweep_var='_opencode_key_session'):
+                sweep_var='_opencode_key_session', run=False):
     rows = []
     for host in hosts or []:
         result = _get(_get(hostvars, host, {}), result_var)
@@ -170,21 +178,21 @@ def report_rows(hostvars, hosts, result_var='_opencode_users_result', keys_var='
                     if isinstance(e, dict) and e.get('user'))
         if not isinstance(result, dict) or result.get('skipped') and not result.get('users'):
             rows.extend(_host_failed_rows(
-                host, 'the role did not configure this host (unreachable, or an earlier task failed)', keys))
+                host, 'the role did not configure this host (unreachable, or an earlier task failed)', keys, run))
             continue
         users = result.get('users') or {}
         if result.get('failed') and not users:
-            rows.extend(_host_failed_rows(host, '%s' % (result.get('msg') or 'failed'), keys))
+            rows.extend(_host_failed_rows(host, '%s' % (result.get('msg') or 'failed'), keys, run))
             continue
         for name, res in users.items():
             row = _user_row(host, name, res if isinstance(res, dict) else {})
             if name in keys:
-                row['omniroute_key'] = _key_view(keys[name])
+                row['omniroute_key'] = _key_view(keys[name], run)
             if result.get('failed'):
                 row['error'] = '%s' % (result.get('msg') or 'failed')
                 row['ready'] = False if row['state'] == 'present' else row['ready']
             rows.append(row)
-    return rows + _orphan_rows(hostvars, hosts, sweep_var)
+    return rows + _orphan_rows(hostvars, hosts, sweep_var, run)
 
 
 def _cell(value):
@@ -202,8 +210,6 @@ def _key_cell(key):
     if not isinstance(key, dict):
         return None
     lines = [key.get('state') or '-']
-    if key.get('action') not in (None, 'kept', 'none'):
-        lines.append('%s%s' % (key['action'], (': ' + '; '.join(key['reasons'])) if key.get('reasons') else ''))
     for field, text in KEY_FIELDS:
         value = key.get(field)
         if value:
@@ -258,9 +264,20 @@ def report_summary(rows):
     if pending:
         out['rotation_pending'] = ['%s: %s' % (_who(r), r['omniroute_key'].get('cause') or 'rotation pending')
                                    for r in pending]
-    if orphans:
-        out['orphan_keys'] = len([r for r in orphans if r['omniroute_key'].get('state') == 'orphan'])
-        out['orphan_keys_revoked'] = len([r for r in orphans if r['omniroute_key'].get('state') == 'revoked'])
+    left = [r for r in orphans if r['omniroute_key'].get('state') == 'orphan']
+    gone = [r for r in orphans if r['omniroute_key'].get('state') == 'revoked']
+    if left:
+        out['orphan_keys'] = len(left)
+    if gone:
+        out['orphan_keys_revoked'] = len(gone)
+    # With report_rows(..., run=true): what this run did to the keys.
+    done = ['%s: %s%s' % (_who(r), r['omniroute_key']['action'],
+                          ' (%s)' % '; '.join(r['omniroute_key']['reasons']) if r['omniroute_key'].get('reasons') else '')
+            for r in rows if (r.get('omniroute_key') or {}).get('action') not in (None, 'kept', 'none')]
+    done += ['%s: orphan key revoked' % r['omniroute_key'].get('name') for r in orphans
+             if r['omniroute_key'].get('state') == 'revoked']
+    if done:
+        out['keys_this_run'] = done
     return out
 
 

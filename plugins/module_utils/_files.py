@@ -282,7 +282,7 @@ def make_backup(real_path, data):
     try:
         tmp = _write_temp(directory, _temp_prefix(real_path), data, 0o600)
     except OSError as exc:
-        raise FileError('cannot write the backup in %s: %s; nothing was changed' % (directory, why(exc)))
+        raise FileError('cannot write the backup in %s: %s' % (directory, why(exc)))
     name = backup_name(real_path)
     try:
         if os.path.lexists(name):
@@ -290,35 +290,63 @@ def make_backup(real_path, data):
         os.rename(tmp, name)
     except OSError as exc:
         _unlink_quietly(tmp)
-        raise FileError('cannot write the backup %s: %s; nothing was changed' % (name, why(exc)))
+        raise FileError('cannot write the backup %s: %s' % (name, why(exc)))
     return name
 
 
-def write_atomic(module, path, real_path, text, holds_secret, backup, expect=False):
+def attributes(real_path):
+    """``(mode, uid, gid)`` of ``real_path`` (permission bits only), or None when it is missing."""
+    try:
+        st = os.stat(real_path)
+    except OSError:
+        return None
+    return stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+
+
+def set_attributes(real_path, mode=None, owner=None):
+    """Give ``real_path`` ``mode`` and ``owner`` (``(uid, gid)``) where they differ; True if any did."""
+    current = attributes(real_path)
+    if current is None:
+        raise FileError('it does not exist')
+    changed = False
+    try:
+        if owner is not None and current[1:] != tuple(owner):
+            os.chown(real_path, owner[0], owner[1])
+            changed = True
+        if mode is not None and current[0] != mode:
+            os.chmod(real_path, mode)
+            changed = True
+    except OSError as exc:
+        raise FileError('cannot set its owner and mode: %s' % why(exc))
+    return changed
+
+
+def write_atomic(module, path, real_path, text, holds_secret, backup, expect=False, mode=None, owner=None):
     """Write ``text`` to ``real_path`` atomically; return the backup file's path or None.
 
     Nothing about the original changes until the final rename: the new content goes to a
     temporary file in the same directory that is private from its first byte, gets the final
     mode (tightened when it holds a secret) and the original's owner, and only then replaces
-    the original.  ``expect`` is the text read when the change was planned (None: the file did
-    not exist); when the file no longer holds it, Conflict is raised and nothing is written.
-    A backup is made private (0600), written completely before it appears, and removed again
-    if the write fails.
+    the original.  ``mode`` and ``owner`` (``(uid, gid)``), when given, are the final ones
+    whatever the original had.  ``expect`` is the text read when the change was planned (None:
+    the file did not exist); when the file no longer holds it, Conflict is raised and nothing
+    is written.  A backup is made private (0600), written completely before it appears, and
+    removed again if the write fails.  A FileError leaves the file as it was.
     """
-    mode = target_mode(real_path, holds_secret, module.params.get('mode'))
+    if mode is None:
+        mode = target_mode(real_path, holds_secret, module.params.get('mode'))
     directory = os.path.dirname(real_path)
     try:
         current = os.stat(real_path)
     except OSError:
         current = None
-    owner = None
-    if current is not None and (current.st_uid, current.st_gid) != (os.geteuid(), os.getegid()):
+    if owner is None and current is not None and (current.st_uid, current.st_gid) != (os.geteuid(), os.getegid()):
         owner = (current.st_uid, current.st_gid)
-    data = to_bytes(text, errors='surrogate_or_strict')
+    data = text if isinstance(text, bytes) else to_bytes(text, errors='surrogate_or_strict')
     try:
         tmp = _write_temp(directory, _temp_prefix(real_path), data, mode, owner)
     except OSError as exc:
-        raise FileError('%s; nothing was changed' % why(exc))
+        raise FileError(why(exc))
     backup_file = None
     try:
         _selinux_like(module, real_path, tmp, current is not None)
@@ -330,7 +358,7 @@ def write_atomic(module, path, real_path, text, holds_secret, backup, expect=Fal
         try:
             os.rename(tmp, real_path)
         except OSError as exc:
-            raise FileError('%s; nothing was changed' % why(exc))
+            raise FileError(why(exc))
     except BaseException:
         _unlink_quietly(tmp)
         if backup_file:
@@ -340,6 +368,126 @@ def write_atomic(module, path, real_path, text, holds_secret, backup, expect=Fal
     return backup_file
 
 
+def remove_file(real_path, expect):
+    """Remove ``real_path`` if it still holds ``expect`` (Conflict otherwise)."""
+    check_unchanged(real_path, expect)
+    try:
+        os.unlink(real_path)
+    except OSError as exc:
+        raise FileError(why(exc))
+    _fsync_dir(os.path.dirname(real_path))
+
+
+# --------------------------------------------------------------------------- checks before writing
+def nearest_existing(path):
+    """``path`` itself when it exists, else its nearest existing parent."""
+    path = os.path.abspath(path)
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def directory_problem(directory):
+    """Why files cannot be written in ``directory`` (created when missing), or None.
+
+    The nearest existing part of it must be a directory the running user may write to and
+    search, on a file system mounted read-write.
+    """
+    existing = nearest_existing(directory)
+    try:
+        st = os.stat(existing)
+    except OSError as exc:
+        return '%s cannot be reached: %s' % (existing, why(exc))
+    if not stat.S_ISDIR(st.st_mode):
+        return '%s is not a directory' % existing
+    try:
+        if os.statvfs(existing).f_flag & getattr(os, 'ST_RDONLY', 1):
+            return '%s is on a read-only file system (EROFS)' % existing
+    except OSError:
+        pass
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return '%s is not writable by %s: permission denied (EACCES)' % (existing, running_user())
+    return None
+
+
+def free_space(path):
+    """``(device, bytes_free, block_size, inodes_free)`` for the file system holding ``path``,
+    as the running user may use it (root may use the reserved blocks); None when unknown."""
+    existing = nearest_existing(path)
+    try:
+        st = os.statvfs(existing)
+        device = os.stat(existing).st_dev
+    except OSError:
+        return None
+    if not st.f_blocks:
+        return None  # a file system that does not tell (some network or pseudo file systems)
+    root = os.geteuid() == 0
+    blocks = st.f_bfree if root else st.f_bavail
+    inodes = (st.f_ffree if root else st.f_favail) if st.f_files else None
+    size = st.f_frsize or st.f_bsize
+    return device, blocks * size, size, inodes
+
+
+def blocks_for(size, block):
+    """Bytes a file of ``size`` bytes takes on a file system of ``block``-byte blocks."""
+    return -(-size // block) * block if size else 0
+
+
+def untrusted_directory(directory, trusted_uid=0):
+    """Why ``directory`` cannot be trusted for files root writes, or None.
+
+    Every existing directory on the way to it, both as named and once symlinks are resolved,
+    must belong to root (``trusted_uid``) and not be writable by group or others; a sticky
+    directory owned by root (``/tmp``) may be on the way, not be the directory itself.
+    Otherwise another account could swap a part of the path (or the directory's files) for a
+    symlink and have root write where it points.
+    """
+    directory = os.path.abspath(directory)
+    seen = set()
+    for chain in (directory, os.path.realpath(directory)):
+        path = chain
+        own = True
+        while True:
+            if path not in seen and os.path.lexists(path):
+                seen.add(path)
+                try:
+                    st = os.lstat(path)
+                except OSError as exc:
+                    return '%s cannot be checked: %s' % (path, why(exc))
+                if stat.S_ISLNK(st.st_mode):
+                    # Its target is checked on the resolved chain; a link may only sit in a
+                    # directory that is trusted, which the walk up checks.
+                    pass
+                elif not stat.S_ISDIR(st.st_mode):
+                    return '%s is not a directory' % path
+                else:
+                    mode = stat.S_IMODE(st.st_mode)
+                    if st.st_uid != trusted_uid:
+                        return ('%s belongs to %s, not root: another account could put a symlink there '
+                                'and have root write where it points' % (path, _user_name(st.st_uid)))
+                    if mode & 0o022 and not (mode & stat.S_ISVTX and not own):
+                        return ('%s is writable by %s (mode %04o): another account could put a symlink '
+                                'there and have root write where it points'
+                                % (path, 'its group and others' if mode & 0o022 == 0o022 else
+                                   'its group' if mode & 0o020 else 'others', mode))
+            own = False
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+    return None
+
+
+def _user_name(uid):
+    try:
+        return '%s (uid %d)' % (pwd.getpwuid(uid).pw_name, uid)
+    except KeyError:
+        return 'uid %d' % uid
+
+
 def check_unchanged(real_path, expect):
     """Raise Conflict unless ``real_path`` still holds ``expect`` (None: still missing)."""
     data, _real, _st = read_snapshot(real_path)
@@ -347,7 +495,7 @@ def check_unchanged(real_path, expect):
     want = None if expect is None else to_bytes(expect, errors='surrogate_or_strict')
     if now != want:
         raise Conflict('it changed while the module was running (saved by someone else?); '
-                       'nothing was written, so that change is kept: run the module again')
+                       'that change is kept: run the module again')
 
 
 def _selinux_like(module, real_path, tmp, exists):

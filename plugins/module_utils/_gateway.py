@@ -14,7 +14,7 @@ Three jobs, all standard library:
   ``attachment``, ``modalities``).
 * :func:`verify` - a probe of what OpenCode will meet for one user: reachability, status, key
   accepted, models offered and missing, the OpenCode version, the config layers that override
-  the entry.  Shared by the ``provider`` module and the per-host ``users`` module.
+  the entry (``_layout`` says which).  Shared by the ``provider`` module and the per-host ``users`` module.
 
 No key ever leaves this module: results and messages carry neither the key nor the
 ``Authorization`` header, and gateway error texts are scrubbed of the key before use.
@@ -28,12 +28,8 @@ import fnmatch
 import json
 import os
 import re
-import shutil
 import socket
 import ssl
-import subprocess
-import sys
-import tempfile
 import time
 from collections import namedtuple
 
@@ -43,7 +39,7 @@ try:  # Python 3
 except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
     raise
 
-from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document
+from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.module_utils._keys import CHECK_MODE_KEY
 
 # Check mode of the role with keys from OmniRoute: a key this run would create has no value yet.
@@ -68,9 +64,6 @@ OPENCODE_MODALITIES = ('text', 'audio', 'image', 'video', 'pdf')
 # A gateway model without ``type`` is a chat model; with one of these it is too.  Every other
 # type (audio, image, embedding, moderation, rerank...) is left out of OpenCode's catalog.
 CHAT_TYPES = ('chat', 'text', 'llm', 'language', 'completion')
-# OpenCode's administrator directory: loaded last, wins over every user file.
-MANAGED_DIRS = {'linux': '/etc/opencode', 'darwin': '/Library/Application Support/opencode'}
-GLOBAL_FILES = ('config.json', 'opencode.json', 'opencode.jsonc')
 
 OK, OFFLINE, REJECTED, BAD, NO_KEY = 'ok', 'offline', 'rejected', 'bad', 'no_key'
 
@@ -328,168 +321,6 @@ def build_catalog(models, pinned=(), include=(), exclude=()):
 
 
 # --------------------------------------------------------------------------- verify
-def managed_dir(environ, platform=None):
-    """OpenCode's administrator directory (OPENCODE_TEST_MANAGED_CONFIG_DIR wins, as in OpenCode)."""
-    override = environ.get('OPENCODE_TEST_MANAGED_CONFIG_DIR')
-    if override:
-        return override
-    platform = platform or sys.platform
-    return MANAGED_DIRS['darwin' if platform == 'darwin' else 'linux']
-
-
-def _layer_effects(text, name):
-    """What a config text does to provider ``name``, in words (empty: nothing)."""
-    try:
-        doc = Document(text)
-        data = doc.get(()) if not doc.empty else None
-    except ValueError as exc:
-        return ['cannot be parsed (%s); OpenCode refuses to start with it' % exc]
-    if not isinstance(data, dict):
-        return []
-    effects = []
-    provider = data.get('provider')
-    if isinstance(provider, dict) and name in provider:
-        entry = provider[name]
-        keys = sorted(entry) if isinstance(entry, dict) else []
-        options = entry.get('options') if isinstance(entry, dict) else None
-        if isinstance(options, dict):
-            keys = [k for k in keys if k != 'options'] + ['options.%s' % k for k in sorted(options)]
-        effects.append('sets provider.%s%s' % (name, (' (%s)' % ', '.join(keys)) if keys else ''))
-    disabled = data.get('disabled_providers')
-    if isinstance(disabled, list) and name in disabled:
-        effects.append('lists %s in disabled_providers' % name)
-    enabled = data.get('enabled_providers')
-    if isinstance(enabled, list) and name not in enabled:
-        effects.append('has enabled_providers without %s' % name)
-    for key in ('model', 'small_model'):
-        value = data.get(key)
-        if isinstance(value, str) and not value.startswith(name + '/'):
-            effects.append('sets %s to %s' % (key, value))
-    return effects
-
-
-def overriding_layers(name, environ, home, target, pending=None):
-    """Every config file OpenCode loads after ``target`` that changes provider ``name``.
-
-    ``pending`` maps a path to the text it will have after the planned changes.
-    """
-    pending = pending or {}
-    config_dir = os.path.join(environ.get('XDG_CONFIG_HOME') or os.path.join(home, '.config'), 'opencode')
-    target = os.path.abspath(target)
-    candidates = []
-    names = [os.path.join(config_dir, n) for n in GLOBAL_FILES]
-    if target in names:
-        candidates += [('global file loaded after %s' % os.path.basename(target), p)
-                       for p in names[names.index(target) + 1:]]
-    if environ.get('OPENCODE_CONFIG'):
-        candidates.append(('OPENCODE_CONFIG', os.path.abspath(os.path.expanduser(environ['OPENCODE_CONFIG']))))
-    candidates += [('~/.opencode', os.path.join(home, '.opencode', n)) for n in ('opencode.json', 'opencode.jsonc')]
-    managed = managed_dir(environ)
-    candidates += [('managed (administrator)', os.path.join(managed, n)) for n in ('opencode.json', 'opencode.jsonc')]
-    return _layers(name, [(k, p) for k, p in candidates if p != target], pending)
-
-
-def _layer_text(path, pending):
-    """The text ``path`` will have after the planned changes, or None when there is no file."""
-    if path in pending:
-        return pending[path]
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read().decode('utf-8', 'replace')
-    except (IOError, OSError):
-        return None
-
-
-def _layers(name, candidates, pending, keep=None):
-    """``[{path, kind, effects}]`` for the ``(kind, path)`` candidates that change provider ``name``."""
-    layers = []
-    for kind, path in candidates:
-        text = _layer_text(path, pending)
-        if text is None:
-            continue
-        effects = [e for e in _layer_effects(text, name) if keep is None or keep(e)]
-        if effects:
-            layers.append(dict(path=path, kind=kind, effects=effects))
-    return layers
-
-
-def user_layers(name, environ, home, pending=None):
-    """Managed scope: the user-level config files that still change provider ``name``.
-
-    Every global file, ``OPENCODE_CONFIG`` and ``~/.opencode``, read as they will be after the
-    ``pending`` changes.  OpenCode merges them under the managed layer, so a ``provider.<name>``
-    copy there adds its models and options to the gateway entry, and ``disabled_providers``
-    hides it.  The user's own ``model``/``small_model`` choice is not a problem here.
-    """
-    pending = pending or {}
-    config_dir = os.path.join(environ.get('XDG_CONFIG_HOME') or os.path.join(home, '.config'), 'opencode')
-    candidates = [('global config', os.path.join(config_dir, n)) for n in GLOBAL_FILES]
-    if environ.get('OPENCODE_CONFIG'):
-        candidates.append(('OPENCODE_CONFIG', os.path.abspath(os.path.expanduser(environ['OPENCODE_CONFIG']))))
-    candidates += [('~/.opencode', os.path.join(home, '.opencode', n)) for n in ('opencode.json', 'opencode.jsonc')]
-    seen, unique = set(), []
-    for kind, path in candidates:
-        if path not in seen:
-            seen.add(path)
-            unique.append((kind, path))
-    return _layers(name, unique, pending, keep=lambda effect: not effect.startswith(('sets model ', 'sets small_model ')))
-
-
-def _npm_prefixes(environ, home):
-    prefixes = [environ.get(v) for v in ('NPM_CONFIG_PREFIX', 'npm_config_prefix')]
-    try:
-        with open(os.path.join(home, '.npmrc')) as handle:
-            for line in handle:
-                m = re.match(r'^\s*prefix\s*=\s*(.+?)\s*$', line)
-                if m:
-                    prefixes.append(os.path.expanduser(m.group(1).replace('${HOME}', home)))
-    except (IOError, OSError):
-        pass
-    prefixes += [os.path.join(home, '.npm-global'), '/usr/local', '/opt/homebrew']
-    return [p for p in prefixes if p]
-
-
-def find_opencode(environ, home):
-    """The ``opencode`` the user would run: PATH, ``~/.opencode/bin``, then npm global prefixes."""
-    found = shutil.which('opencode', path=environ.get('PATH') or os.defpath)
-    if found:
-        return found
-    candidates = [os.path.join(home, '.opencode', 'bin', 'opencode')]
-    candidates += [os.path.join(p, 'bin', 'opencode') for p in _npm_prefixes(environ, home)]
-    for path in candidates:
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
-
-
-def opencode_version(path, timeout=20):
-    """``opencode --version`` in a throw-away HOME, so probing writes nothing of the user's."""
-    scratch = tempfile.mkdtemp(prefix='omniroute-opencode-version-')
-    try:
-        env = dict(PATH=os.environ.get('PATH', os.defpath), HOME=scratch, LANG='C.UTF-8',
-                   XDG_CONFIG_HOME=os.path.join(scratch, 'config'),
-                   XDG_DATA_HOME=os.path.join(scratch, 'data'),
-                   XDG_CACHE_HOME=os.path.join(scratch, 'cache'),
-                   XDG_STATE_HOME=os.path.join(scratch, 'state'),
-                   OPENCODE_DISABLE_AUTOUPDATE='1', NO_COLOR='1')
-        proc = subprocess.Popen([path, '--version'], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, cwd=scratch)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            return None, 'no answer to --version within %d s' % timeout
-        text = out.decode('utf-8', 'replace').strip()
-        if proc.returncode != 0 or not text:
-            return None, 'exit %s: %s' % (proc.returncode, err.decode('utf-8', 'replace').strip()[-200:])
-        return text.splitlines()[-1].strip(), None
-    except (OSError, ValueError) as exc:
-        return None, str(exc)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
 def verify(params, key, environ, home, target=None, configured=None, pending=None):
     """What OpenCode will meet for one user; a dict with no key in it.
 
@@ -500,8 +331,8 @@ def verify(params, key, environ, home, target=None, configured=None, pending=Non
     """
     name = params.get('name') or 'omniroute'
     base_url = params['base_url']
-    config_dir = os.path.join(environ.get('XDG_CONFIG_HOME') or os.path.join(home, '.config'), 'opencode')
-    target = target or os.path.join(config_dir, 'opencode.json')
+    layout = _layout.Layout(environ, home)
+    target = target or layout.discover()[0]
     configured = list(configured or [])
     result = dict(url=models_url(base_url), reachable=False, status=None, key_accepted=None,
                   offered=[], offered_chat=[], missing=[], models_endpoint=None, cause=None,
@@ -524,14 +355,9 @@ def verify(params, key, environ, home, target=None, configured=None, pending=Non
             result['offered'] = ids
             result['offered_chat'] = [m['id'].strip() for m in answer.models if is_chat(m)]
             result['missing'] = [m for m in configured if m not in ids]
-    binary = find_opencode(environ, home)
-    if binary:
-        result['opencode'] = binary
-        version, why = opencode_version(binary)
-        result['opencode_version'] = version
-        if why:
-            result['opencode_error'] = why
-    result['layers'] = overriding_layers(name, environ, home, target, pending)
+    result.update(_layout.opencode_info(layout))
+    # The files OpenCode loads after the target, and login files moving OpenCode's config.
+    result['layers'] = _layout.overriding_layers(name, layout, target, pending)
     result['ready'] = bool(result['key_accepted'] and not result['missing'] and not result['layers'])
     for field in ('cause', 'models_endpoint'):
         if result.get(field) and secret:

@@ -519,6 +519,61 @@ class Document:
             return self
         return self._apply(self._remove(objects[-1], member))
 
+    def reorder(self, path, keys):
+        """Return a new Document whose object at ``path`` lists its members in ``keys``' order.
+
+        Members ``keys`` does not name follow, in their current order.  Each member moves with
+        its own text: the comments on the lines before it, its value (comments inside kept) and
+        the comment after it on its line.  The layout stays where it is: the blanks that start
+        each slot, the separators, the text before the closing brace, a trailing comma.  An
+        object with duplicate keys is left as it is (which copy is meant is not ours to say).
+        """
+        if self.empty:
+            return self
+        if path:
+            member = self.locate(path)[1]
+            if member is None or self.clean[member.value_start] != '{':
+                return self
+            obj = self.object_at(member.value_start)
+        else:
+            obj = self.object_at(self.root_start)
+        members = obj.members
+        names = [m.key for m in members]
+        if len(members) < 2 or len(set(names)) != len(names):
+            return self
+        rank = dict((key, index) for index, key in enumerate(keys))
+        order = sorted(range(len(members)), key=lambda i: (rank.get(names[i], len(rank)), i))
+        if order == list(range(len(members))):
+            return self
+        text = self.text
+        slot_lead, slot_gap, own = [], [], []
+        start = obj.open + 1
+        for m in members:
+            lead = text[start:m.key_start]
+            blank = len(lead) - len(lead.lstrip(' \t\r\n'))
+            slot_lead.append(lead[:blank])
+            if m.comma is None:
+                before, after_comma = '', m.value_end
+            else:
+                before, after_comma = text[m.value_end:m.comma], m.comma + 1
+            end = self._after_same_line_comments(after_comma, obj.close)
+            after = text[after_comma:end]
+            if after.strip(' \t'):
+                slot_gap.append('')
+            else:  # only blanks: a separator, which belongs to the slot
+                slot_gap.append(after)
+                after = ''
+            own.append((lead[blank:] + text[m.key_start:m.value_end] + before, after))
+            start = end
+        trailing = members[-1].comma is not None
+        out = [text[:obj.open + 1]]
+        for slot, index in enumerate(order):
+            body, after = own[index]
+            comma = ',' if slot < len(order) - 1 or trailing else ''
+            out.append(slot_lead[slot] + body + comma + after + slot_gap[slot])
+        out.append(text[start:])
+        return Document(''.join(out), self.base_indent, self.style)
+
     def set_value_text(self, path, new_text):
         """Replace the value at ``path`` (which must exist) with ready-made text."""
         member = self.locate(path)[1]

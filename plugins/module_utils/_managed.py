@@ -12,29 +12,41 @@ The managed file is world-readable and shared by every user of a host: it never 
 Each user's key stays in that user's own credential store (``auth.json``), which OpenCode reads
 for the managed entry as long as no layer sets ``options.apiKey``.
 
-Private to the collection; standard library only.  The planning engine is ``_opencode``'s
-(:func:`plan_present` with a key-less :class:`Spec`); this module adds the allow-list, the extra
-managed settings, the key checks and the macOS profile.
+Which entry is this collection's: the managed directory holds a record of what the
+``managed`` module last wrote there (:data:`STATE_FILE`, JSON, 0644 like the managed file, never
+a key; OpenCode reads only ``opencode.json``/``opencode.jsonc`` there).  Per provider it keeps
+the file, the entry as written and the top-level settings the module set.  :func:`drift` compares
+the file with it (what another tool changed since), and :func:`plan_owned_absent` removes only an
+entry that is still exactly what was recorded.
+
+Private to the collection; standard library only; pure (texts in, texts out: the reading and
+writing is ``_configure``'s).  The planning engine is ``_opencode``'s (:func:`plan_present` with
+a key-less :class:`Spec`); this module adds the allow-list, the extra managed settings, the key
+checks, the record and the macOS profile.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import plistlib
 import re
 import uuid
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document
 
-LINUX_DIR = '/etc/opencode'
-MACOS_DIR = '/Library/Application Support/opencode'
-# In increasing precedence, as OpenCode loads them from the managed directory.
-MANAGED_NAMES = ('opencode.json', 'opencode.jsonc')
+# The managed files (and the record) are read by every user: root's, 0644, in a 0755 directory.
+FILE_MODE = 0o644
+DIR_MODE = 0o755
+# The record of what the managed module wrote, next to the managed files (OpenCode ignores it).
+STATE_FILE = 'omniroute-opencode.state.json'
+STATE_VERSION = 1
 # The macOS managed-preferences domain OpenCode reads (the payload type of the profile).
 PLIST_DOMAIN = 'ai.opencode.managed'
 DEFAULT_PROFILE_ID = 'ai.opencode.managed.omniroute'
@@ -45,20 +57,6 @@ _SECRET_KEY_NAME = re.compile(
     r'(api[-_]?key|(^|[-_.])key|token|secret|password|passwd|authorization|credentials?)$', re.I)
 # A value that looks like an API key whatever its name.
 _SECRET_VALUE = re.compile(r'^\s*(sk|rk|pk|key)[-_][A-Za-z0-9_\-]{6,}\s*$', re.I)
-
-
-def default_directory(system=None):
-    """The managed config directory OpenCode reads on this OS."""
-    system = system or os.uname()[0]
-    return MACOS_DIR if system == 'Darwin' else LINUX_DIR
-
-
-def discover(directory, exists=os.path.lexists):
-    """``(target, lower)``: the managed file to edit (the one that wins) and the one below it."""
-    present = [os.path.join(directory, n) for n in MANAGED_NAMES if exists(os.path.join(directory, n))]
-    if not present:
-        return os.path.join(directory, 'opencode.json'), []
-    return present[-1], present[:-1]
 
 
 # --------------------------------------------------------------------------- key checks
@@ -129,7 +127,7 @@ class ManagedSpec:
 
 def _merge_setting(ed, path, value):
     """Set ``value`` at ``path``; objects merge key by key, like OpenCode's layers do."""
-    current = ed.doc.get(path, oc._MISSING) if not ed.doc.empty else oc._MISSING
+    current = ed.doc.get(path, oc.MISSING) if not ed.doc.empty else oc.MISSING
     if isinstance(value, dict) and isinstance(current, dict) and value:
         for key, item in value.items():
             _merge_setting(ed, path + (key,), item)
@@ -158,14 +156,14 @@ def plan_managed(text, spec):
     base = oc.plan_present(text, spec.entry_spec)
     changes = list(base.changes)
     doc = Document(base.new_text)
-    ed = oc._Editor(doc)
+    ed = oc.Editor(doc)
     _allow_list(ed, spec.name, spec.only_gateway, changes)
     for key, value in spec.settings.items():
         before = len(ed.ops)
         _merge_setting(ed, (key,), value)
         if len(ed.ops) != before:
             changes.append('set %s' % key)
-    oc._verify(ed)
+    oc.verify_edits(ed)
     entry = ed.doc.get(('provider', spec.name))
     leaks = find_secrets(entry, ('provider', spec.name))
     if leaks:
@@ -187,30 +185,176 @@ def _changed_paths(old, new, path=()):
     return [] if old == new else [path]
 
 
-def drift(old_text, new_text, name):
+def _data(text):
+    """The decoded top level of ``text`` when it is an object, else None."""
+    if not text:
+        return None
+    try:
+        doc = Document(text)
+        data = doc.get(()) if not doc.empty else None
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def has_entry(text, name):
+    """True when ``text`` has ``provider.<name>``."""
+    data = _data(text)
+    provider = data.get('provider') if data else None
+    return isinstance(provider, dict) and name in provider
+
+
+def _owned_view(data, name, keys):
+    """``{"provider": {name: entry}, key: value...}`` of ``data``: the parts the record covers."""
+    data = data or {}
+    provider = data.get('provider') if isinstance(data.get('provider'), dict) else {}
+    view = {'provider': {name: provider[name]} if name in provider else {}}
+    for key in keys:
+        if key in data:
+            view[key] = data[key]
+    return view
+
+
+def _dotted(paths):
+    return sorted('.'.join('%s' % part for part in p) for p in paths)
+
+
+def drift(old_text, new_text, name, record=None):
     """What another tool changed in the managed file's owned parts, as sorted dotted paths.
 
-    Empty when the file has no ``provider.<name>`` yet (a new entry is not drift) or when the
-    plan leaves it as it is.  Otherwise every path at which the planned text differs from the
-    current one: the entry (``npm``, ``name``, ``options.baseURL``, an ``options.apiKey`` that
-    goes, the catalog), the allow-list, ``model``/``small_model`` and the extra settings - the
-    parts the module owns, since it changes nothing else.  ``$schema`` is not counted.
+    With the ``record`` of what this collection last wrote there (see :func:`record`): every
+    path at which the file now differs from the record and that the plan (``new_text``) changes
+    back - so a change of the module's own options is not drift, and neither is a key another
+    tool added that the plan keeps.  A recorded entry that is gone is ``provider.<name>``.
+
+    Without a record (an entry this collection has no record of writing): every path at which
+    the planned text differs from the current one in the entry, the allow-list,
+    ``model``/``small_model`` and the extra settings; empty when the file has no entry yet (a
+    new entry is not drift).  ``$schema`` is never counted, and values are never shown.
     """
     if not old_text or old_text == new_text:
         return []
+    old, new = _data(old_text), _data(new_text)
+    if old is None or new is None:
+        return []
+    if record is None:
+        if not has_entry(old_text, name):
+            return []
+        return _dotted(p for p in _changed_paths(old, new) if p and p[0] != '$schema')
+    keys = [k for k in record.get('settings', {}) if k != '$schema']
+    recorded = {'provider': {name: record.get('entry')}}
+    recorded.update(record.get('settings', {}))
+    current, planned = _owned_view(old, name, keys), _owned_view(new, name, keys)
+    since = _changed_paths(recorded, current)
+    back = _changed_paths(current, planned)
+    related = [p for p in since if any(p[:len(q)] == q or q[:len(p)] == p for q in back)]
+    return _dotted(related)
+
+
+def record(text, name, file, spec):
+    """What the managed module wrote for provider ``name`` in ``text`` (the managed file ``file``
+    after the plan): the entry, and the top-level settings it set (the allow-list with
+    ``only_gateway``, ``model``/``small_model``, the extra settings, as given)."""
+    data = _data(text) or {}
+    entry = (data.get('provider') or {}).get(name)
+    settings = {}
+    if spec.only_gateway:
+        settings['enabled_providers'] = [name]
+    for key in ('model', 'small_model'):
+        value = getattr(spec.entry_spec, key)
+        if value is not None:
+            settings[key] = value
+    settings.update(spec.settings)
+    return {'file': file, 'entry': entry, 'settings': settings}
+
+
+def read_state(text):
+    """The records of :data:`STATE_FILE` by provider name; ``{}`` when there is none or it cannot
+    be read as one (then no entry counts as this collection's)."""
+    if not text:
+        return {}
     try:
-        old_doc, new_doc = Document(old_text), Document(new_text)
-        old = old_doc.get(()) if not old_doc.empty else None
-        new = new_doc.get(()) if not new_doc.empty else None
+        data = json.loads(text)
     except ValueError:
-        return []
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return []
-    provider = old.get('provider')
+        return {}
+    providers = data.get('providers') if isinstance(data, dict) else None
+    if not isinstance(providers, dict):
+        return {}
+    return dict((k, v) for k, v in providers.items()
+                if isinstance(v, dict) and isinstance(v.get('file'), str) and isinstance(v.get('settings', {}), dict))
+
+
+def render_state(records, name, new):
+    """The text of :data:`STATE_FILE` with provider ``name``'s record set to ``new`` (None:
+    dropped), or None when no record is left (the file goes)."""
+    records = dict(records)
+    if new is None:
+        records.pop(name, None)
+    else:
+        records[name] = new
+    if not records:
+        return None
+    return json.dumps({
+        'about': 'What omniroute.opencode (the managed module) last wrote in this directory, so that it can '
+                 'tell its own entries from those of other tools. Holds no key. Deleting it makes the module '
+                 'treat every entry here as not its own.',
+        'version': STATE_VERSION,
+        'providers': records,
+    }, indent=2, sort_keys=True, ensure_ascii=False) + '\n'
+
+
+class OwnedPlan(oc.Plan):
+    """:func:`plan_owned_absent`'s result: a Plan, plus ``foreign`` (``[{reason}]``, the entry
+    left alone) and ``removed`` (True when this collection's entry goes)."""
+
+    def __init__(self, old_text, new_text, changes, foreign=(), removed=False):
+        super(OwnedPlan, self).__init__(old_text, new_text, changes)
+        self.foreign = list(foreign)
+        self.removed = removed
+
+
+def ownership(text, name, record, file):
+    """``None`` when ``text`` (the managed file ``file``) has no ``provider.<name>`` or it is
+    exactly what this collection recorded writing there; otherwise why it is not its own."""
+    data = _data(text)
+    provider = data.get('provider') if data else None
     if not isinstance(provider, dict) or name not in provider:
-        return []
-    paths = [p for p in _changed_paths(old, new) if p and p[0] != '$schema']
-    return sorted('.'.join('%s' % part for part in p) for p in paths)
+        return None
+    if record is None:
+        return ('this collection has no record of writing it (it was written by another tool or by hand, '
+                'or by a release of omniroute.opencode before the record was kept)')
+    if record.get('file') != file:
+        return 'this collection recorded its entry in %s, not in this file' % record.get('file')
+    paths = _changed_paths(record.get('entry'), provider[name])
+    if paths:
+        return 'it was changed since this collection wrote it, at %s' % ', '.join(
+            _dotted((('provider', name) + tuple(p)) for p in paths))
+    return None
+
+
+def plan_owned_absent(text, name, record, file):
+    """Remove ``provider.<name>`` only when it is this collection's (see :func:`ownership`),
+    with what :func:`plan_managed_absent` removes and the recorded extra settings that still hold
+    the recorded value; an entry that is not its own is left alone and returned in ``foreign``.
+    No file or no entry: nothing to do."""
+    reason = ownership(text, name, record, file)
+    if reason is not None:
+        return OwnedPlan(text, text, [], foreign=[dict(provider=name, reason=reason)])
+    if not has_entry(text, name):
+        return OwnedPlan(text, text, [])
+    base = plan_managed_absent(text, name)
+    changes = list(base.changes)
+    ed = oc.Editor(Document(base.new_text))
+    if not ed.doc.empty:
+        current = ed.doc.get(())
+        for key, value in sorted(record.get('settings', {}).items()):
+            if key in ('enabled_providers', 'model', 'small_model', 'provider', '$schema'):
+                continue  # handled with the entry
+            if isinstance(current, dict) and key in current and current[key] == value:
+                ed.delete((key,))
+                changes.append('removed %s (set by this collection)' % key)
+        oc.verify_edits(ed)
+    return OwnedPlan(text, ed.doc.text, changes if ed.doc.text != text else [], removed=True)
 
 
 def plan_managed_absent(text, name):
@@ -219,7 +363,7 @@ def plan_managed_absent(text, name):
     changes = list(base.changes)
     if not base.new_text.strip():
         return base
-    ed = oc._Editor(Document(base.new_text))
+    ed = oc.Editor(Document(base.new_text))
     enabled = ed.doc.get(('enabled_providers',))
     if enabled == [name]:
         ed.delete(('enabled_providers',))
@@ -227,7 +371,7 @@ def plan_managed_absent(text, name):
     elif isinstance(enabled, list) and name in enabled:
         ed.set(('enabled_providers',), [p for p in enabled if p != name])
         changes.append('removed %s from enabled_providers' % name)
-    oc._verify(ed)
+    oc.verify_edits(ed)
     return oc.Plan(text, ed.doc.text, changes if ed.doc.text != text else [])
 
 
@@ -246,43 +390,6 @@ def plan_user_stale(text, name):
     repaired: this is :func:`_opencode.plan_other` for a file the module does not own.
     """
     return oc.plan_other(text, name, True)
-
-
-def plan_user(environ, name, api_key=None, present=True, auth_path=None, who=None, keep_key=False):
-    """One user's side of managed scope, as a list of ``_configure.Change`` (nothing written).
-
-    Every global config the user's OpenCode loads (and ``~/.opencode``) loses its
-    ``provider.<name>`` copy (:func:`plan_user_stale`); the user's key goes into their
-    credential store (0600, other entries kept) when ``present``, and is removed from it when
-    not.  With ``keep_key`` (the developer stores their own key) a present user's
-    credential store is left as it is.  Run it in a process of that user: ``environ`` is theirs.
-    """
-    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
-    who = who or cfg.where()
-    home = environ.get('HOME') or None
-    directory = oc.config_dir(environ, home)
-    files = [os.path.join(directory, n) for n in oc.CONFIG_FILES] + oc.dot_opencode_files(environ)
-    changes = []
-    key = api_key if present else None
-    if present and not keep_key and (not isinstance(api_key, str) or not api_key.strip() or oc.is_reference(api_key)):
-        raise cfg.Failure('managed scope needs each user\'s literal key for their credential store (%s)' % who)
-    auth_path = auth_path or os.path.join(oc.data_dir(environ, home), 'auth.json')
-    atext, areal = cfg._read(auth_path, who)
-    if present and keep_key:
-        atext = key = None
-    if atext is not None or key is not None:
-        new_auth = cfg._plan(auth_path, atext, lambda t: oc.plan_auth(t, name, key), who)
-        if new_auth != (atext or ''):
-            words = ['stored the key for %s' % name] if key else ['removed the key for %s' % name]
-            changes.append(cfg.Change(auth_path, areal, atext, new_auth, True, words, 'auth', name))
-    for path in files:
-        text, real = cfg._read(path, who)
-        if text is None:
-            continue
-        plan = cfg._plan(path, text, lambda t: plan_user_stale(t, name), who)
-        if plan.changed:
-            changes.append(cfg.Change(path, real, text, plan.new_text, False, plan.changes, 'config', name))
-    return changes
 
 
 # --------------------------------------------------------------------------- verify (managed scope)
@@ -304,15 +411,18 @@ def managed_layer(directory, name, expected_base_url, exists=os.path.lexists):
     ``options.baseURL`` (user info and query removed), ``models`` its catalog ids and
     ``problems`` what keeps OpenCode from using it as the role wrote it, in words naming the file.
     """
-    target, lower = discover(directory, exists)
+    target, lower = _layout.discover(directory, _layout.DIR_FILES, exists)
     out = dict(directory=directory, path=target, found=False, entry=False, base_url=None,
                expected_base_url=expected_base_url, matches=False, models=[], problems=[])
     merged = {}
     for path in lower + [target]:
-        text = gw._layer_text(path, {})
+        text = _layout.layer_text(path)
         if text is None:
             continue
         out['found'] = True
+        if text is _layout.TOO_LARGE:
+            out['problems'].append('%s is larger than %d MiB and was not read' % (path, _layout.MAX_LAYER_BYTES >> 20))
+            return out
         try:
             doc = Document(text)
             data = doc.get(()) if not doc.empty else {}
@@ -370,7 +480,8 @@ def verify_user(params, key, environ, home, key_state, auth_path, who, pending=N
     """
     name = params.get('name') or oc.DEFAULT_NAME
     base_url = params['base_url']
-    expected_dir = os.path.abspath(directory or default_directory())
+    layout = _layout.Layout(environ, home)
+    expected_dir = os.path.abspath(directory or layout.os_managed_dir)
     result = dict(scope='managed', url=gw.models_url(base_url), reachable=False, status=None,
                   key_accepted=None, offered=[], offered_chat=[], missing=[], models_endpoint=None,
                   key=key_state, auth_path=auth_path, opencode=None, opencode_version=None,
@@ -396,7 +507,7 @@ def verify_user(params, key, environ, home, key_state, auth_path, who, pending=N
     else:
         problems.append('the gateway at %s gives no model list (%s)' % (result['url'], answer.cause))
 
-    used_dir = environ.get('OPENCODE_TEST_MANAGED_CONFIG_DIR')
+    used_dir = environ.get(_layout.MANAGED_OVERRIDE)
     if used_dir and os.path.abspath(used_dir) != expected_dir:
         problems.append('OPENCODE_TEST_MANAGED_CONFIG_DIR=%s in the environment moves OpenCode\'s managed '
                         'layer away from %s' % (used_dir, expected_dir))
@@ -409,17 +520,11 @@ def verify_user(params, key, environ, home, key_state, auth_path, who, pending=N
             problems.append('the managed catalog in %s has models the gateway does not offer to the key in %s: %s'
                             % (managed['path'], auth_path, ', '.join(result['missing'])))
 
-    result['layers'] = gw.user_layers(name, environ, home, pending)
+    result['layers'] = _layout.user_layers(name, layout, pending)
     for layer in result['layers']:
         problems.append('%s (%s) still %s' % (layer['path'], layer['kind'], ', '.join(layer['effects'])))
 
-    binary = gw.find_opencode(environ, home)
-    if binary:
-        result['opencode'] = binary
-        version, why = gw.opencode_version(binary)
-        result['opencode_version'] = version
-        if why:
-            result['opencode_error'] = why
+    result.update(_layout.opencode_info(layout))
     result['ready'] = not problems
     if problems:
         result['cause'] = '%s: %s' % (who, '; '.join(problems))

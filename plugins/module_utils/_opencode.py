@@ -11,7 +11,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 import re
 
 try:
@@ -44,10 +43,6 @@ ENTRY_ARGUMENT_SPEC = dict(
     model=dict(type='str'),
     small_model=dict(type='str'),
 )
-# Global config files, in increasing precedence (a later one overrides an earlier one).
-CONFIG_FILES = ('config.json', 'opencode.json', 'opencode.jsonc')
-# System-wide configs an administrator manages; OpenCode loads them last (highest precedence).
-MANAGED_FILES = ('/etc/opencode/opencode.json', '/etc/opencode/opencode.jsonc')
 REDACTED = _redact.MASK
 # Keys inside the managed entry that would hide models the module configures.
 HIDING_ENTRY_KEYS = ('whitelist', 'blacklist')
@@ -141,83 +136,6 @@ def qualify_model(name, model_id, model_ids):
     return '%s/%s' % (name, model_id)
 
 
-# --------------------------------------------------------------------------- discovery
-def owned_by_runner(path, uid=None):
-    """True when ``path`` (or, when missing, its nearest existing parent) belongs to the user
-    the module runs as."""
-    uid = os.geteuid() if uid is None else uid
-    path = os.path.abspath(path)
-    while True:
-        try:
-            return os.stat(path).st_uid == uid
-        except OSError:
-            parent = os.path.dirname(path)
-            if parent == path:
-                return False
-            path = parent
-
-
-def xdg_base(environ, var, fallback, uid=None):
-    """``(base, ignored)``: ``$var`` when it is set and names the running user's own
-    directory, else ``fallback``; ``ignored`` is the value set aside (None when none was).
-
-    With ``become_method: su`` (or ``sudo -E``) the controller's XDG variables travel into
-    every user's run; a directory the user does not own is not theirs, so their own default
-    is used instead of sending every user to one shared place.
-    """
-    value = environ.get(var)
-    if not value:
-        return fallback, None
-    if not os.path.isabs(value) or not owned_by_runner(value, uid):
-        return fallback, value
-    return value, None
-
-
-def config_dir(environ=None, home=None):
-    """The directory OpenCode reads global configs from, as the running user sees it."""
-    environ = os.environ if environ is None else environ
-    fallback = os.path.join(home or os.path.expanduser('~'), '.config')
-    return os.path.join(xdg_base(environ, 'XDG_CONFIG_HOME', fallback)[0], 'opencode')
-
-
-def data_dir(environ=None, home=None):
-    """The directory of OpenCode's credential store (auth.json)."""
-    environ = os.environ if environ is None else environ
-    fallback = os.path.join(home or os.path.expanduser('~'), '.local', 'share')
-    return os.path.join(xdg_base(environ, 'XDG_DATA_HOME', fallback)[0], 'opencode')
-
-
-def discover(directory, exists=os.path.lexists):
-    """Return ``(target, lower)`` for the global config files in ``directory``.
-
-    ``target`` is the file that wins (the highest-precedence one that exists) or a new
-    ``opencode.json``; ``lower`` are existing files it overrides, lowest first.
-    """
-    present = [os.path.join(directory, n) for n in CONFIG_FILES if exists(os.path.join(directory, n))]
-    if not present:
-        return os.path.join(directory, 'opencode.json'), []
-    return present[-1], present[:-1]
-
-
-def dot_opencode_files(environ=None, exists=os.path.lexists):
-    """``~/.opencode/opencode.json(c)``: OpenCode loads them after the global files."""
-    environ = os.environ if environ is None else environ
-    home = environ.get('HOME') or os.path.expanduser('~')
-    names = [os.path.join(home, '.opencode', n) for n in ('opencode.json', 'opencode.jsonc')]
-    return [p for p in names if exists(p)]
-
-
-def precedence(path, directory, exists=os.path.lexists):
-    """For an explicit ``path``: the existing global files below and above it."""
-    path = os.path.abspath(path)
-    names = [os.path.join(directory, n) for n in CONFIG_FILES]
-    if path not in names:
-        # $OPENCODE_CONFIG, project and .opencode files are all loaded after the global ones.
-        return [p for p in names if exists(p)], []
-    index = names.index(path)
-    return [p for p in names[:index] if exists(p)], [p for p in names[index + 1:] if exists(p)]
-
-
 # --------------------------------------------------------------------------- planning
 class Spec:
     """What the managed entry should be."""
@@ -270,13 +188,14 @@ class Plan:
         return self.new_text != self.old_text
 
 
-class _Editor:
+class Editor:
     """Applies path-level edits to a Document and records them for verification."""
 
     def __init__(self, doc):
         self.doc = doc
         self.ops = []
-        self.checks = []  # extra checks for _verify: callables taking the edited Document
+        self.checks = []  # extra checks for verify_edits: callables taking the edited Document
+        self.orders = []  # (path, keys): the object at path must list its members in that order
 
     def set(self, path, value, first=False):
         new = self.doc.set(path, value, first)
@@ -287,7 +206,7 @@ class _Editor:
     def delete(self, path):
         new = self.doc.delete(path)
         if new is not self.doc:
-            self.ops.append((path, _MISSING))
+            self.ops.append((path, MISSING))
             self.doc = new
 
     def drop_shadowed(self, path):
@@ -314,8 +233,21 @@ class _Editor:
             self.ops.append((path, [v for v in values if v != value]))
         return len(gone)
 
+    def reorder(self, path, keys):
+        """List the members of the object at ``path`` in ``keys``' order (each with its comments)."""
+        new = self.doc.reorder(path, keys)
+        if new is not self.doc:
+            self.orders.append((path, list(keys)))
+            self.doc = new
+            return True
+        return False
 
-_MISSING = object()
+    @property
+    def edited(self):
+        return bool(self.ops or self.checks or self.orders)
+
+
+MISSING = object()
 
 
 def _entry_edits(ed, spec, current):
@@ -351,13 +283,15 @@ def _entry_edits(ed, spec, current):
             ed.delete(('models', model_id, 'status'))
         for key, value in settings.items():
             ed.set(('models', model_id, key), value)
+    # The catalog's order, whatever the file held before: the same catalog gives the same bytes.
+    ed.reorder(('models',), spec.model_ids)
 
 
 def plan_present(text, spec):
     """Plan the managed entry into ``text`` (a config file's content)."""
     doc = Document(text)
     changes = []
-    ed = _Editor(doc)
+    ed = Editor(doc)
     path = ('provider', spec.name)
     if not doc.empty:
         # Raise on a wrong shape now, while positions still refer to the user's file.
@@ -370,12 +304,14 @@ def plan_present(text, spec):
     current = ed.doc.get(path) if not ed.doc.empty else None
     if isinstance(current, dict):
         start, end, indent = ed.doc.value_span(path)
-        sub = _Editor(Document(ed.doc.text[start:end], indent, ed.doc.style))
+        sub = Editor(Document(ed.doc.text[start:end], indent, ed.doc.style))
         _entry_edits(sub, spec, current)
-        if sub.ops:
+        if sub.ops or sub.orders:
             ed.doc = ed.doc.set_value_text(path, sub.doc.text)
             ed.ops.extend((path + p, v) for p, v in sub.ops)
-            changes.append('updated provider.%s' % spec.name)
+            ed.orders.extend((path + p, k) for p, k in sub.orders)
+            changes.append('updated provider.%s' % spec.name if sub.ops else
+                           'put the models of provider.%s in catalog order' % spec.name)
     else:
         ed.set(path, spec.entry())
         changes.append('added provider.%s' % spec.name)
@@ -384,15 +320,15 @@ def plan_present(text, spec):
             ed.set((key,), value)
             changes.append('set %s' % key)
     _unhide(ed, spec.name, changes)
-    _verify(ed)
+    verify_edits(ed)
     entry = ed.doc.get(path)
-    return Plan(text, ed.doc.text, changes if (ed.ops or ed.checks) else [], entry)
+    return Plan(text, ed.doc.text, changes if ed.edited else [], entry)
 
 
 def plan_absent(text, name):
     """Plan the removal of the managed entry and of top-level models that point at it."""
     doc = Document(text)
-    ed = _Editor(doc)
+    ed = Editor(doc)
     changes = []
     if doc.empty:
         return Plan(text, text, [])
@@ -407,7 +343,7 @@ def plan_absent(text, name):
         if isinstance(value, str) and value.startswith(name + '/'):
             ed.delete((key,))
             changes.append('removed %s' % key)
-    _verify(ed)
+    verify_edits(ed)
     return Plan(text, ed.doc.text, changes)
 
 
@@ -423,7 +359,7 @@ def plan_other(text, name, present):
     doc = Document(text)
     if doc.empty or not doc.root_is_object:
         return Plan(text, text, [])
-    ed = _Editor(doc)
+    ed = Editor(doc)
     changes = []
     ed.drop_shadowed(('provider', name))
     if ed.doc.has(('provider', name)):
@@ -432,11 +368,11 @@ def plan_other(text, name, present):
     elif ed.checks:
         changes.append('removed duplicate copies of provider.%s' % name)
     _unhide(ed, name, changes)
-    if (ed.ops or ed.checks) and not doc.has(('$schema',)):
+    if ed.edited and not doc.has(('$schema',)):
         # OpenCode inserts it into a file it loads without one; do it now, once.
         ed.set(('$schema',), SCHEMA_URL, first=True)
         changes.append('added $schema')
-    _verify(ed)
+    verify_edits(ed)
     return Plan(text, ed.doc.text, changes)
 
 
@@ -454,9 +390,9 @@ def _unhide(ed, name, changes):
         changes.append('added %s to enabled_providers' % name)
 
 
-def _verify(ed):
+def verify_edits(ed):
     """Check the edited text once: it is valid JSONC and every edited path holds what was asked."""
-    if not ed.ops and not ed.checks:
+    if not ed.edited:
         return
     try:
         ed.doc.validate()
@@ -466,6 +402,10 @@ def _verify(ed):
     for check in ed.checks:
         if not check(ed.doc):
             raise PlanError('internal check failed: a duplicate key is left; the file was left unchanged')
+    for path, keys in ed.orders:
+        value = ed.doc.get(path)
+        if not isinstance(value, dict) or [k for k in value if k in keys] != [k for k in keys if k in value]:
+            raise PlanError('internal check failed after ordering %s; the file was left unchanged' % '.'.join(path))
     final = {}
     for path, value in ed.ops:
         final[path] = value
@@ -473,11 +413,11 @@ def _verify(ed):
             if other != path and other[:len(path)] == path:
                 del final[other]  # a later edit of a parent decides
     for path, value in final.items():
-        if any(path[:n] in final and final[path[:n]] is _MISSING for n in range(1, len(path))):
+        if any(path[:n] in final and final[path[:n]] is MISSING for n in range(1, len(path))):
             continue
-        actual = ed.doc.get(path, _MISSING)
-        if value is _MISSING:
-            ok = actual is _MISSING
+        actual = ed.doc.get(path, MISSING)
+        if value is MISSING:
+            ok = actual is MISSING
         elif isinstance(value, dict) and isinstance(actual, dict):
             ok = all(actual.get(k) == v for k, v in value.items())
         else:
@@ -598,15 +538,25 @@ def config_views(old_text, new_text, name, extra_keys=()):
         if isinstance(provider, dict) and name in provider:
             raw[side]['provider'] = {name: doc.get(('provider', name))}
     for key in MANAGED_TOP_KEYS + tuple(extra_keys):
-        values = [doc.get((key,), _MISSING) if doc is not None else _MISSING for doc in docs]
+        values = [doc.get((key,), MISSING) if doc is not None else MISSING for doc in docs]
         if values[0] != values[1]:
             for side, value in enumerate(values):
-                if value is not _MISSING:
+                if value is not MISSING:
                     raw[side][key] = value
+    # In the file's own order (a new file has $schema first, and so does its view).
+    raw = [_in_file_order(view, doc) for view, doc in zip(raw, docs)]
     secret_at = _redact.config_secret(name)
     before = _redact.mask(raw[0], secret_at)
     after = _redact.mask(raw[1], secret_at, raw[0])
     return before, after
+
+
+def _in_file_order(view, doc):
+    if doc is None or doc.empty or len(view) < 2:
+        return view
+    order = [m.key for m in doc.locate(())[0][0].members]
+    position = dict((key, index) for index, key in enumerate(order))
+    return dict(sorted(view.items(), key=lambda item: position.get(item[0], len(order))))
 
 
 def auth_views(old_text, new_text, name):
@@ -615,8 +565,8 @@ def auth_views(old_text, new_text, name):
     raw = []
     for text in (old_text, new_text):
         doc = _view_doc(text)
-        value = doc.get((name,), _MISSING) if doc is not None else _MISSING
-        raw.append({} if value is _MISSING else {name: value})
+        value = doc.get((name,), MISSING) if doc is not None else MISSING
+        raw.append({} if value is MISSING else {name: value})
     return (_redact.mask(raw[0], _redact.auth_secret),
             _redact.mask(raw[1], _redact.auth_secret, raw[0]))
 

@@ -14,11 +14,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ctypes
+import ctypes.util
 import json
 import os
 import socket
+import sys
 import traceback
 from collections import namedtuple
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - the module targets POSIX hosts
+    resource = None
 
 try:
     import pwd
@@ -150,8 +158,45 @@ def user_environ(account):
     return env
 
 
+PR_SET_DUMPABLE = 4
+PR_GET_DUMPABLE = 3
+
+
+def not_dumpable():
+    """Make this process not dumpable where the OS allows (best effort, standard library only).
+
+    On Linux ``prctl(PR_SET_DUMPABLE, 0)``: no core dump, and no other process of the same user
+    may attach to it or read its memory (``ptrace``, ``/proc/<pid>/mem``).  Everywhere, a core
+    size limit of 0.  Returns True when the prctl call succeeded.
+    """
+    if resource is not None:
+        try:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        except (ValueError, OSError):
+            pass
+    if not sys.platform.startswith('linux'):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
+        return libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def dumpable():
+    """The process's dumpable flag on Linux (``prctl(PR_GET_DUMPABLE)``), None elsewhere."""
+    if not sys.platform.startswith('linux'):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
+        return libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        return None
+
+
 def become(account):
-    """In a child process: drop to the account's uid, gid and supplementary groups."""
+    """In a child process: drop to the account's uid, gid and supplementary groups, then make
+    the process not dumpable (changing uid resets that flag, so it is set after)."""
     env = user_environ(account)
     if os.geteuid() == 0:
         os.initgroups(account.name, account.gid)
@@ -159,6 +204,7 @@ def become(account):
         os.setuid(account.uid)
     if os.getuid() != account.uid or os.geteuid() != account.uid:
         raise OSError('could not become %s (uid %s)' % (account.name, account.uid))
+    not_dumpable()
     os.environ.clear()
     os.environ.update(env)
     try:
@@ -198,11 +244,15 @@ class UserProcess:
     the parent at once; the child then waits.  ``go()`` makes it run ``apply(state)`` and send
     that result; ``stop()`` makes it exit without writing.  Every failure comes back as a Reply
     with ``ok`` False and a message (``redact`` removes secrets from unexpected ones).
+
+    ``forget()``, when given, runs first in the child, before it becomes the user: the child is
+    a fork of the module process, so it drops there what it must not hold (the other users'
+    keys); the child is then made not dumpable (:func:`not_dumpable`).
     """
 
     _open_fds = []
 
-    def __init__(self, account, plan, apply=None, redact=lambda text: text):
+    def __init__(self, account, plan, apply=None, redact=lambda text: text, forget=None):
         self.account = account
         self.pid = None
         result_r, result_w = os.pipe()
@@ -220,7 +270,8 @@ class UserProcess:
                         os.close(fd)
                     except OSError:
                         pass
-                code = self._child(result_w, _Lines(control_r), plan, apply, redact)
+                not_dumpable()
+                code = self._child(result_w, _Lines(control_r), plan, apply, redact, forget)
             finally:
                 os._exit(code)
         os.close(result_w)
@@ -230,8 +281,10 @@ class UserProcess:
         self._control = control_w
         UserProcess._open_fds.extend([result_r, control_w])
 
-    def _child(self, out, control, plan, apply, redact):
+    def _child(self, out, control, plan, apply, redact, forget=None):
         try:
+            if forget is not None:
+                forget()
             environ = become(self.account)
             data, state = plan(environ)
         except Exception as exc:  # pylint: disable=broad-except
@@ -286,7 +339,9 @@ def _failure(exc, redact):
     msg = str(exc) if known else '%s: %s' % (type(exc).__name__, exc)
     out = {'ok': False, 'msg': redact(msg)}
     if details:
-        out['data'] = dict((k, v) for k, v in details.items() if isinstance(v, (str, int)))
+        # Paths, positions and what was written and restored; redacted like the message.
+        out['data'] = json.loads(redact(json.dumps(dict(
+            (k, v) for k, v in details.items() if isinstance(v, (str, int, bool, list, dict))))))
     if not known:
         out['data'] = {'exception': redact(''.join(traceback.format_exception_only(type(exc), exc)))}
     return out

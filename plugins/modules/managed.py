@@ -158,6 +158,23 @@ options:
     description: Keep a timestamped copy of the managed file before changing it.
     type: bool
     default: false
+  owned_only:
+    description:
+      - With O(state=absent), remove only what this collection wrote. The module keeps a record of
+        what it last wrote in the managed directory (C(omniroute-opencode.state.json), no key in it;
+        OpenCode does not read it). An entry that is still exactly as recorded goes, with the
+        allow-list and the recorded extra settings that still hold the recorded value.
+      - An entry the record does not cover (written by another tool or by hand, by a release
+        before the record was kept, or changed since) is left alone, listed in
+        RV(foreign_entries) and named in one warning.
+      - No managed file, or no entry, is a quiet no-op (not changed, no warning). The role runs it
+        on every run with O(state=absent) when C(opencode_scope) is C(user).
+      - V(false) (O(state=absent) alone) removes the entry whoever wrote it, as before.
+    type: bool
+    default: false
+  host:
+    description: Host name used in messages, such as C(inventory_hostname) (default the host's own name).
+    type: str
 attributes:
   check_mode:
     support: full
@@ -260,8 +277,10 @@ drift:
     - The parts of the managed file this module owns that another tool changed, as dotted paths
       (for example C(provider.omniroute.options.baseURL), C(provider.omniroute.models.gpt-4o),
       C(enabled_providers), C(autoupdate)); never a value. They are the paths at which the file
-      differs from what this run writes (a change of the module's own options shows up the
-      same way), and a warning naming the host and the file lists them.
+      differs from what this collection last wrote there (its record) and that this run puts
+      back; a change of the module's own options is not drift. A warning naming the host and
+      the file lists them.
+    - For an entry without a record, the paths at which the file differs from what this run writes.
     - Empty when the file has no entry yet (a new entry is not drift) or needs no change.
   returned: always
   type: list
@@ -275,6 +294,19 @@ catalog:
   returned: when O(state=present)
   type: dict
   sample: {source: gateway, url: "https://omniroute.example.com/v1/models", status: 200, offered: 42}
+foreign_entries:
+  description:
+    - With O(owned_only), the entries left alone because this collection did not write them, each
+      with C(path), C(provider) and C(reason); empty otherwise.
+  returned: when O(state=absent)
+  type: list
+  elements: dict
+  sample: [{path: /etc/opencode/opencode.json, provider: omniroute, reason: "this collection has no record of writing it"}]
+stale_temp_files:
+  description: Temporary files of an interrupted earlier run that were (or would be) removed.
+  returned: when there were any
+  type: list
+  elements: str
 backup_file:
   description: The backup of the managed file.
   returned: changed and if O(backup=true)
@@ -282,19 +314,13 @@ backup_file:
 """
 
 import os
-import socket
-import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
-from ansible_collections.omniroute.opencode.plugins.module_utils._files import make_dirs, write_atomic
-from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document
-
-MODE = 0o644
-DIR_MODE = 0o755
+from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
 
 ARGUMENT_SPEC = dict(
     state=dict(type='str', choices=['present', 'absent'], default='present'),
@@ -307,115 +333,13 @@ ARGUMENT_SPEC = dict(
     backup=dict(type='bool', default=False),
     # Only for GET <base_url>/models with catalog=gateway; never written, never returned.
     catalog_key=dict(type='str', no_log=True),
+    owned_only=dict(type='bool', default=False),
+    host=dict(type='str'),
 )
 ARGUMENT_SPEC.update(oc.ENTRY_ARGUMENT_SPEC)
 # catalog, catalog_include, catalog_exclude, catalog_offline, validate_certs, timeout (not verify:
 # the users module verifies, as each user, with that user's key).
 ARGUMENT_SPEC.update((k, v) for k, v in gw.CATALOG_ARGUMENT_SPEC.items() if k != 'verify')
-
-
-def _attributes_differ(path, root):
-    """True when ``path`` is not 0644 (and, as root, not owned by 0:0)."""
-    st = os.stat(path)
-    return stat.S_IMODE(st.st_mode) != MODE or (root and (st.st_uid, st.st_gid) != (0, 0))
-
-
-def _fix_attributes(path, root):
-    if root:
-        os.chown(path, 0, 0)
-    os.chmod(path, MODE)
-
-
-def _catalog(params, target, text, who):
-    """``(models, keep, info, warnings)``: the catalog to write, as ``_configure.gateway_catalog``."""
-    models = params['models']
-    if params['catalog'] != 'gateway':
-        return (list(oc.DEFAULT_MODELS) if models is None else models), False, dict(source='static'), []
-    key = params['catalog_key']
-    if not isinstance(key, str) or not key.strip():
-        raise cfg.Failure('catalog=gateway needs catalog_key, a key the gateway accepts, to ask %s for the '
-                          'model list (%s); the managed file never holds it. Nothing was changed in %s'
-                          % (gw.models_url(_base_url(params, who)), who, target), path=target)
-    wanted = dict(cfg.PARAM_DEFAULTS, name=params['name'], base_url=params['base_url'], api_key=key,
-                  models=models or [], catalog_include=params['catalog_include'],
-                  catalog_exclude=params['catalog_exclude'], catalog_offline=params['catalog_offline'],
-                  validate_certs=params['validate_certs'], timeout=params['timeout'])
-    wanted, keep, info, warnings = cfg.gateway_catalog(wanted, dict(os.environ), target, text, who)
-    return wanted['models'], keep, info, warnings
-
-
-def _base_url(params, who):
-    try:
-        return oc.normalize_base_url(params['base_url'])
-    except oc.PlanError as exc:
-        raise cfg.Failure('%s (%s)' % (exc, who))
-
-
-def plan(params):
-    """Every change to the managed directory (and profile), as ``_configure.Change``s.
-
-    Returns ``(spec, target, entry, final, changes, extra)``; ``extra`` has ``drift`` (the
-    owned paths another tool changed), ``catalog`` (where the catalog came from) and ``warnings``.
-    """
-    who = cfg.where()
-    directory = os.path.abspath(params['directory'] or mg.default_directory())
-    target, lower = mg.discover(directory)
-    present = params['state'] == 'present'
-    text, real = cfg._read(target, who)
-    spec = None
-    extra = dict(drift=[], warnings=[])
-    if present:
-        models, keep, extra['catalog'], extra['warnings'] = _catalog(params, target, text, who)
-        try:
-            spec = mg.ManagedSpec(name=params['name'], display_name=params['display_name'],
-                                  base_url=params['base_url'], models=models,
-                                  model_labels=params['model_labels'], model=params['model'],
-                                  small_model=params['small_model'], only_gateway=params['only_gateway'],
-                                  settings=params['settings'], keep_models=keep)
-        except oc.PlanError as exc:
-            raise cfg.Failure('%s (%s)' % (exc, who))
-    changes = []
-    for path in lower:
-        ltext, lreal = cfg._read(path, who)
-        if ltext is None:
-            continue
-        lplan = cfg._plan(path, ltext, lambda t: mg.plan_lower(t, params['name'], present), who)
-        if lplan.changed:
-            changes.append(cfg.Change(path, lreal, ltext, lplan.new_text, False, lplan.changes, 'config', params['name']))
-    entry = None
-    if present:
-        tplan = cfg._plan(target, text, lambda t: mg.plan_managed(t, spec), who)
-        entry = tplan.entry
-        if tplan.changed or text is None:
-            changes.append(cfg.Change(target, real, text, tplan.new_text, False, tplan.changes, 'config', params['name']))
-        final = tplan.new_text
-        extra['drift'] = mg.drift(text, tplan.new_text, params['name'])
-    else:
-        if text is not None:
-            tplan = cfg._plan(target, text, lambda t: mg.plan_managed_absent(t, params['name']), who)
-            if tplan.changed:
-                changes.append(cfg.Change(target, real, text, tplan.new_text, False, tplan.changes, 'config', params['name']))
-        final = None
-    return spec, target, entry, final, changes, extra
-
-
-def _profile(params, final, who):
-    """``(path, old_bytes, new_bytes)`` of the macOS profile, new None for removal."""
-    path = os.path.abspath(params['mobileconfig'])
-    try:
-        with open(path, 'rb') as handle:
-            old = handle.read()
-    except IOError:
-        old = None
-    if final is None:
-        return path, old, None
-    try:
-        settings = Document(final).get(())
-        new = mg.mobileconfig(settings, identifier=params['profile_identifier'],
-                              organization=params['profile_organization'])
-    except (ValueError, oc.PlanError) as exc:
-        raise cfg.Failure('cannot build the profile %s (%s): %s' % (path, who, exc), path=path)
-    return path, old, new
 
 
 def _invocation(params):
@@ -428,6 +352,29 @@ def _invocation(params):
     return {'module_args': shown}
 
 
+def warnings(plan, params, host, check_mode):
+    """The run's warnings about the managed file (each naming the host)."""
+    out = list(plan.warnings)
+    put = 'they would be put back (check mode)' if check_mode else 'they are put back'
+    if plan.drift and not plan.adopted:
+        out.append('host %s: %s was changed by another tool in the parts this module owns (provider.%s, the '
+                   'allow-list, the managed settings) since this collection wrote it, at %s; %s'
+                   % (host, plan.target, params['name'], ', '.join(plan.drift), put))
+    elif plan.drift:
+        out.append('host %s: %s has a provider.%s this collection has no record of writing (another tool, or '
+                   'a release of omniroute.opencode before the record was kept); this module manages it from '
+                   'now on, and it differs at %s: %s'
+                   % (host, plan.target, params['name'], ', '.join(plan.drift), put.replace('put back', 'set')))
+    if plan.foreign:
+        out.append('host %s: left alone, since this collection did not write %s: %s. %s to every user of the '
+                   'host; if %s should go, remove %s with omniroute.opencode.managed state=absent (without owned_only)'
+                   % (host, 'it' if len(plan.foreign) == 1 else 'them',
+                      '; '.join('provider.%s in %s (%s)' % (f['provider'], f['path'], f['reason']) for f in plan.foreign),
+                      'It still applies' if len(plan.foreign) == 1 else 'They still apply',
+                      'it' if len(plan.foreign) == 1 else 'they', 'it' if len(plan.foreign) == 1 else 'them'))
+    return out
+
+
 def main():
     # no_log=True only keeps the arguments out of the target's syslog (settings may hold a key
     # by mistake); results are not censored by it.
@@ -435,73 +382,44 @@ def main():
     params = module.params
     invocation = _invocation(params)
     root = os.geteuid() == 0
-    who = cfg.where()
+    host = us.hostname(params['host'])
+    who = cfg.where(host=host)
     try:
-        spec, target, entry, final, changes, extra = plan(params)
-        profile = _profile(params, final, who) if params['mobileconfig'] else None
+        plan = cfg.plan_managed(params, who, root)
     except cfg.Failure as exc:
         module.fail_json(msg=str(exc), invocation=invocation, **exc.details)
 
-    files = [c.path for c in changes]
-    words = dict((c.path, list(c.words)) for c in changes)
-    # Ownership and mode of files that stay as they are.
-    for path in [target] + ([profile[0]] if profile and profile[2] is not None else []):
-        if path not in files and os.path.exists(path) and _attributes_differ(path, root):
-            files.append(path)
-            words.setdefault(path, []).append('set owner root and mode 0644' if root else 'set mode 0644')
-    if profile and profile[1] != profile[2]:
-        files.append(profile[0])
-        words.setdefault(profile[0], []).append('removed the profile' if profile[2] is None else 'wrote the profile')
-
-    out = dict(changed=bool(files), path=target, files=files, changes=words, drift=extra['drift'])
-    if spec is not None:
-        out.update(base_url=spec.base_url, models=spec.model_ids, entry=entry, catalog=extra['catalog'])
-    for warning in extra['warnings']:
+    words = {}
+    for change in plan.changes:
+        words.setdefault(change.path, []).extend(change.words)
+    files = list(words)
+    out = dict(changed=bool(files) or bool(plan.stale), path=plan.target, files=files, changes=words,
+               drift=plan.drift)
+    if plan.stale:
+        out['stale_temp_files'] = list(plan.stale)
+    if plan.spec is not None:
+        out.update(base_url=plan.spec.base_url, models=plan.spec.model_ids, entry=plan.entry, catalog=plan.catalog)
+    else:
+        out['foreign_entries'] = plan.foreign
+    if plan.profile:
+        out['mobileconfig'] = plan.profile
+    for warning in warnings(plan, params, host, module.check_mode):
         module.warn(warning)
-    if extra['drift']:
-        module.warn('host %s: %s was changed by another tool in the parts this module owns (provider.%s, '
-                    'the allow-list, the managed settings) at %s; %s'
-                    % (socket.gethostname(), target, params['name'], ', '.join(extra['drift']),
-                       'they would be put back (check mode)' if module.check_mode else 'they are put back'))
-    if profile:
-        out['mobileconfig'] = profile[0]
     if module._diff:
-        out['diff'] = cfg.diff_views(changes, (), extra_keys=tuple(params['settings'] or ()))
-        if profile and profile[1] != profile[2]:
-            out['diff'].append(dict(before_header=profile[0], after_header=profile[0],
-                                    before=(profile[1] or b'').decode('utf-8', 'replace'),
-                                    after=(profile[2] or b'').decode('utf-8', 'replace')))
-    if not root and params['directory']:
-        module.warn('not running as root: %s keeps the running user as owner' % target)
+        out['diff'] = cfg.diff_views(plan.changes, (), extra_keys=tuple(params['settings'] or ()))
+    if not root and params['directory'] and files:
+        module.warn('host %s: not running as root: %s keeps the running user as owner' % (host, plan.target))
 
-    if module.check_mode or not files:
-        module.exit_json(invocation=invocation, **out)
+    policy = cfg.managed_policy(params, who, root)._replace(stale=plan.stale)
     try:
-        for change in changes:
-            if change.old is None:
-                for made in make_dirs(os.path.dirname(change.real), DIR_MODE):
-                    if root:
-                        os.chown(made, 0, 0)
-            backup = write_atomic(module, change.path, change.real, change.new, False,
-                                  params['backup'] and change.old is not None)
-            if backup and change.path == target:
-                out['backup_file'] = backup
-            _fix_attributes(change.real, root)
-        if os.path.exists(target) and _attributes_differ(target, root):
-            _fix_attributes(target, root)
-        if profile:
-            path, old, new = profile
-            if new is None:
-                if old is not None:
-                    os.unlink(path)
-            else:
-                if old != new:
-                    make_dirs(os.path.dirname(path), DIR_MODE)
-                    write_atomic(module, path, os.path.realpath(path), new.decode('utf-8'), False, False)
-                if _attributes_differ(path, root):
-                    _fix_attributes(path, root)
-    except (cfg.FileError, OSError, IOError) as exc:
-        module.fail_json(msg='cannot write the managed config (%s): %s' % (who, exc), invocation=invocation, **out)
+        if module.check_mode:
+            cfg.preflight(plan.changes, policy)
+        elif plan.changes or plan.stale:
+            backups = cfg.apply(module, plan.changes, policy)
+            if plan.target in backups:
+                out['backup_file'] = backups[plan.target]
+    except cfg.Failure as exc:
+        module.fail_json(msg=str(exc), invocation=invocation, **dict(out, **exc.details))
     module.exit_json(invocation=invocation, **out)
 
 

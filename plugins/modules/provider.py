@@ -146,6 +146,9 @@ options:
         completely before they appear, and removed again if the write they belong to fails.
     type: bool
     default: false
+  host:
+    description: Host name used in messages, such as C(inventory_hostname) (default the host's own name).
+    type: str
   catalog:
     description:
       - Where the model catalog comes from.
@@ -386,6 +389,24 @@ conflict:
   returned: on that failure
   type: bool
   sample: true
+restored:
+  description:
+    - When a write failed after other files were written, those files, rolled back to their earlier
+      content, mode and owner (C(changed) is then true; backups are kept). RV(written) lists what
+      was written, RV(not_restored) what could not be rolled back.
+  returned: on that failure
+  type: list
+  elements: str
+written:
+  description: The files written before a write failed (see RV(restored)).
+  returned: on that failure
+  type: list
+  elements: str
+not_restored:
+  description: The files that could not be rolled back after a failed write; they hold the new content.
+  returned: on that failure
+  type: list
+  elements: str
 catalog:
   description:
     - Where the catalog came from. C(source) is V(static) (O(models)), V(gateway) (the gateway's
@@ -447,6 +468,7 @@ ARGUMENT_SPEC = dict(
     auth_path=dict(type='path'),
     create=dict(type='bool', default=True),
     backup=dict(type='bool', default=False),
+    host=dict(type='str'),
 )
 ARGUMENT_SPEC.update(oc.ENTRY_ARGUMENT_SPEC)
 ARGUMENT_SPEC.update(gw.CATALOG_ARGUMENT_SPEC)
@@ -455,10 +477,11 @@ ARGUMENT_SPEC.update(gw.CATALOG_ARGUMENT_SPEC)
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, add_file_common_args=True, supports_check_mode=True)
     params = module.params
+    who = cfg.where(host=params['host'])
     # The arguments echoed in the result show base_url without user info or query.
     shown = dict(invocation=dict(module_args=cfg.shown_params(params)))
     try:
-        result = cfg.plan(params, os.environ)
+        result = cfg.plan(params, os.environ, who)
     except cfg.Failure as exc:
         module.fail_json(msg=str(exc), **dict(exc.details, **shown))
 
@@ -472,15 +495,18 @@ def main():
                                   target=result.target, configured=result.spec.model_ids,
                                   pending=dict((c.path, c.new) for c in result.changes))
 
-    if not module.check_mode and (result.changes or result.stale):
-        try:
-            backups = cfg.apply(module, result.changes, params['backup'], stale=result.stale)
-        except cfg.Failure as exc:
-            module.fail_json(msg=str(exc), **dict(exc.details, **shown))
-        if backups:
-            out['backup_files'] = backups
-            if result.target in backups:
-                out['backup_file'] = backups[result.target]
+    policy = cfg.Policy(backup=params['backup'], who=who, stale=result.stale, home=result.home)
+    try:
+        if module.check_mode:
+            cfg.preflight(result.changes, policy)
+        elif result.changes or result.stale:
+            backups = cfg.apply(module, result.changes, policy)
+            if backups:
+                out['backup_files'] = backups
+                if result.target in backups:
+                    out['backup_file'] = backups[result.target]
+    except cfg.Failure as exc:
+        module.fail_json(msg=str(exc), **dict(exc.details, **shown))
 
     target_real = os.path.realpath(result.target)
     if os.path.exists(target_real):

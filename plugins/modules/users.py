@@ -216,7 +216,10 @@ options:
     description: Small model id.
     type: str
   key_store:
-    description: Where keys are kept.
+    description:
+      - Where keys are kept, for users that do not set their own O(users[].key_store).
+      - With O(scope=managed) it is always V(auth) (the managed entry holds no key); with
+        O(key_source=user), V(config) means V(auth) (the developer's own key lives in C(auth.json)).
     type: str
     choices: [config, auth, env]
     default: config
@@ -304,7 +307,8 @@ users:
     auth_changed, base_url, models, entry with the key masked, catalog, and verify with O(verify=true);
     with O(key_source=user) also C(key), V(present) or V(missing)), or C(skipped) for an absent user
     without an account; plus C(backup_files) and C(warnings) (this user's warnings, also emitted as
-    module warnings).
+    module warnings). For a user whose write failed, C(failed), C(msg), and C(written), C(restored) and
+    C(not_restored) as M(omniroute.opencode.provider) returns them.
   returned: always
   type: dict
   contains:
@@ -354,9 +358,10 @@ key_requests:
   elements: dict
 """
 
+import gc
 import json
-import os
 
+from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
@@ -364,6 +369,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _keys as
 from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
+from ansible_collections.omniroute.opencode.plugins.module_utils._layout import Layout
 
 USER_OPTIONS = dict(
     name=dict(type='str', required=True),
@@ -442,12 +448,18 @@ def provider_params(user, params, key):
 
 
 # --------------------------------------------------------------------------- work in the child
+def _policy(uparams, who, user_plan):
+    return cfg.Policy(backup=uparams['backup'], who=who, stale=user_plan.stale, home=user_plan.home)
+
+
 def configure_work(module, user, uparams, host, secrets):
-    """``(plan, apply)`` for one user's process."""
+    """``(plan, apply)`` for one user's process; ``secrets`` are that user's key only."""
     who = cfg.where(user.name, host)
 
     def plan(environ):
         user_plan = cfg.plan(uparams, environ, who)
+        # Every check that can fail this user comes before any user of the host is written.
+        cfg.preflight(user_plan.changes, _policy(uparams, who, user_plan))
         data = cfg.describe(user_plan, secrets, module._diff, diff_label=user.name)
         data['warnings'] = user_plan.warnings
         if uparams['verify'] and user_plan.spec is not None:
@@ -455,49 +467,63 @@ def configure_work(module, user, uparams, host, secrets):
         return data, user_plan
 
     def apply(user_plan):
-        return cfg.apply(module, user_plan.changes, uparams['backup'], who, stale=user_plan.stale)
+        return cfg.apply(module, user_plan.changes, _policy(uparams, who, user_plan))
 
     return plan, apply
 
 
 def managed_work(module, user, uparams, host, secrets):
-    """``(plan, apply)`` for one user's process in managed scope (``_managed.plan_user``).
+    """``(plan, apply)`` for one user's process in managed scope (``_configure.plan_managed_scope``).
 
     The entry lives in the managed file (the managed module); here the user's key goes into
     their auth.json and their own ``provider.<name>`` copies are removed.
     """
     who = cfg.where(user.name, host)
-    name = uparams['name']
-    keep_key = uparams.get('key_source') == 'user'
 
     def plan(environ):
-        present = user.state == 'present'
-        changes = mg.plan_user(environ, name, uparams['api_key'], present, uparams['auth_path'], who,
-                               keep_key=keep_key)
-        auth_path = uparams['auth_path'] or os.path.join(oc.data_dir(environ), 'auth.json')
-        warnings, user_key, found = [], None, None
-        if present and keep_key:
-            found = oc.installed_key_from_auth(_read_or_none(auth_path, who) or '{}', name)
-            user_key = 'present' if oc.is_real_key(found) else 'missing'
-            if user_key == 'missing':
-                warnings.append('no key for provider %s in %s: run `opencode auth login`, choose %s and '
-                                'paste the OmniRoute key' % (name, auth_path, name))
-        stale = []
-        for real in sorted(set([c.real for c in changes])):
-            stale.extend(cfg.stale_temps(real))
-        user_plan = cfg.UserPlan(None, None, changes, None, warnings, auth_path,
-                                 any(c.kind == 'auth' for c in changes), tuple(stale), None, user_key)
+        user_plan = cfg.plan_managed_scope(uparams, environ, who)
+        cfg.preflight(user_plan.changes, _policy(uparams, who, user_plan))
         data = cfg.describe(user_plan, secrets, module._diff, diff_label=user.name)
-        data['warnings'] = warnings
+        data['warnings'] = user_plan.warnings
         data['scope'] = 'managed'
-        if present and uparams['verify']:
-            data['verify'] = managed_probe(uparams, environ, changes, auth_path, who, secrets, found if keep_key else None)
+        if user.state == 'present' and uparams['verify']:
+            own = None
+            if uparams.get('key_source') == 'user':
+                own = oc.installed_key_from_auth(_read_or_none(user_plan.auth_path, who) or '{}', uparams['name'])
+            data['verify'] = managed_probe(uparams, environ, user_plan.changes, user_plan.auth_path, who, secrets, own)
         return data, user_plan
 
     def apply(user_plan):
-        return cfg.apply(module, user_plan.changes, uparams['backup'], who, stale=user_plan.stale)
+        return cfg.apply(module, user_plan.changes, _policy(uparams, who, user_plan))
 
     return plan, apply
+
+
+def forget_others(module, keep, works_params, own=None):
+    """In a user's child process, before it becomes the user: drop every key but ``keep``
+    (the user's own); ``own`` is that user's parameters, which stay as they are.
+
+    The child is a fork of the module process; what is reachable of the other users' keys goes
+    (the module's arguments, its no_log values, the other users' parameters, Ansible's raw
+    argument buffer).  Python cannot wipe what it freed, so the child is also made not dumpable
+    (``_users.not_dumpable``).
+    """
+    params = module.params
+    for mapping in params.get('key_maps') or []:
+        if isinstance(mapping, dict):
+            mapping.clear()
+    for entry in params.get('users') or []:
+        if isinstance(entry, dict) and entry.get('api_key') is not None and entry.get('api_key') != keep:
+            entry['api_key'] = None
+    for uparams in works_params:
+        if uparams is not own and uparams.get('api_key') != keep:
+            uparams['api_key'] = None
+    module.no_log_values.clear()
+    if isinstance(keep, str) and keep:
+        module.no_log_values.add(keep)
+    if hasattr(basic, '_ANSIBLE_ARGS'):
+        basic._ANSIBLE_ARGS = None  # pylint: disable=protected-access
+    gc.collect()
 
 
 def probe(uparams, user_plan, environ, secrets):
@@ -551,10 +577,11 @@ def installed_key_work(uparams, host):
     who = cfg.where(uparams.get('user'), host)
 
     def plan(environ):
-        target, lower, _warnings = cfg._config_files(uparams, environ, uparams['name'])
+        layout = Layout(environ)
+        target, lower, _warnings = cfg.config_files(uparams, layout, uparams['name'])
         paths = [target] + list(reversed(lower))
         texts = [_read_or_none(p, who) for p in paths]
-        auth = uparams['auth_path'] or os.path.join(oc.data_dir(environ), 'auth.json')
+        auth = uparams['auth_path'] or layout.auth_path
         key = oc.installed_key([t for t in texts if t], _read_or_none(auth, who), uparams['name'])
         return {'installed_key': key}, None
 
@@ -563,14 +590,29 @@ def installed_key_work(uparams, host):
 
 def _read_or_none(path, who):
     try:
-        return cfg._read(path, who)[0]
+        return cfg.read(path, who)[0]
     except cfg.Failure:
         return None
 
 
 # --------------------------------------------------------------------------- the run
-def start_all(users, works, redact):
-    return [(user, us.UserProcess(user.account, plan, apply, redact)) for user, (plan, apply) in zip(users, works)]
+def start_all(users, works, redact, keys=None, module=None, works_params=()):
+    """One child process per user; with ``keys`` (the users' own keys, by name) each child holds
+    only its own (see :func:`forget_others`) and redacts with it."""
+    children = []
+    for index, (user, (plan, apply)) in enumerate(zip(users, works)):
+        forget = None
+        own = redact
+        if keys is not None:
+            key = keys.get(user.name)
+            own = us.redactor([key] if key else [])
+            forget = _forgetter(module, key, works_params, works_params[index] if works_params else None)
+        children.append((user, us.UserProcess(user.account, plan, apply, own, forget)))
+    return children
+
+
+def _forgetter(module, key, works_params, own):
+    return lambda: forget_others(module, key, works_params, own)
 
 
 def finish(children):
@@ -578,11 +620,20 @@ def finish(children):
         child.close()
 
 
-def collect_plans(children):
+def _clean(reply, redact):
+    """A child's reply with every known key masked (the parent knows them all; a child only its own)."""
+    try:
+        data = json.loads(redact(json.dumps(reply.data))) if reply.data is not None else None
+    except ValueError:  # a key that took JSON's syntax with it: say nothing rather than something broken
+        return us.Reply(False, None, 'the process of the user answered with something that cannot be shown')
+    return us.Reply(reply.ok, data, redact(reply.msg) if reply.msg else reply.msg)
+
+
+def collect_plans(children, redact=lambda text: text):
     """Each child's plan; ``(results, problems)``."""
     results, problems = {}, []
     for user, child in children:
-        reply = child.reply()
+        reply = _clean(child.reply(), redact)
         if reply.ok:
             results[user.name] = dict(reply.data, state=user.state, key_store=user.store)
         else:
@@ -594,31 +645,43 @@ def run_configure(module, users, host, redact):
     params = module.params
     key_maps = [] if params['key_source'] == 'user' else params['key_maps']
     todo = [u for u in users if u.account.exists]
-    secrets = [us.pick_key(u, key_maps) for u in todo]
+    keys = dict((u.name, us.pick_key(u, key_maps)) for u in todo)
     work = managed_work if params['scope'] == 'managed' else configure_work
-    works = [work(module, u, provider_params(u, params, us.pick_key(u, key_maps)), host,
-                  [s for s in secrets if s]) for u in todo]
-    children = start_all(todo, works, redact)
-    applied = False
+    works_params = [provider_params(u, params, keys[u.name]) for u in todo]
+    # Each child gets only its own user's key: in its work, its redactor, and what it keeps.
+    works = [work(module, u, p, host, [keys[u.name]] if keys[u.name] else []) for u, p in zip(todo, works_params)]
+    children = start_all(todo, works, redact, keys, module, works_params)
+    written, failed = [], []
     try:
-        results, problems = collect_plans(children)
+        results, problems = collect_plans(children, redact)
         write = not problems and not module.check_mode
         for user, child in children:
             if not write or not results[user.name]['changed']:
                 child.stop()
                 continue
-            reply = child.go()
-            applied = True
+            reply = _clean(child.go(), redact)
             if not reply.ok:
+                failed.append(user.name)
                 problems.append("user '%s': %s" % (user.name, reply.msg))
-            elif reply.data:
+                results[user.name].update(failed=True, msg=reply.msg, **dict(
+                    (k, v) for k, v in (reply.data or {}).items() if k in ('changed', 'written', 'restored',
+                                                                           'not_restored', 'backup_files')))
+                results[user.name]['changed'] = bool((reply.data or {}).get('changed'))
+                continue
+            written.append(user.name)
+            if reply.data:
                 results[user.name]['backup_files'] = reply.data
     finally:
         finish(children)
-    if problems and not applied:
+    if problems and not written and not failed:
         module.fail_json(msg=us.report(host, problems))
     if problems:
-        module.fail_json(msg='host %s: %s; the other users were configured' % (host, '; '.join(problems)),
+        changed = bool(written) or any(results[n].get('changed') for n in failed)
+        if written:
+            others = 'configured %s' % ', '.join(written)
+        else:
+            others = 'no other user was written'
+        module.fail_json(msg='host %s: %s; %s' % (host, '; '.join(problems), others), changed=changed,
                          users=_public(results))
     for user in users:
         if not user.account.exists:
@@ -651,14 +714,16 @@ def run_installed_keys(module, users, host, redact):
     params = module.params
     wanted = [u for u in users if u.state == 'absent' or (us.needs_literal_key(u) and not u.entry.get('api_key'))]
     readable = [u for u in wanted if u.state == 'present' and u.account.exists]
-    works = []
+    works, works_params = [], []
     for user in readable:
         uparams = provider_params(user, params, None)
         uparams['user'] = user.name
+        works_params.append(uparams)
         works.append((installed_key_work(uparams, host), None))
-    children = start_all(readable, works, redact)
+    # These children read keys; they are given none.
+    children = start_all(readable, works, redact, dict((u.name, None) for u in readable), module, works_params)
     try:
-        results, problems = collect_plans(children)
+        results, problems = collect_plans(children, redact)
         for _user, child in children:
             child.stop()
     finally:
@@ -668,11 +733,25 @@ def run_installed_keys(module, users, host, redact):
     return [key_request(u, params, host, (results.get(u.name) or {}).get('installed_key')) for u in wanted]
 
 
+def default_key_store(params):
+    """The key store of users that do not set their own: the policy of scopes and key sources.
+
+    In managed scope every key is kept in the user's ``auth.json`` (the managed entry has none),
+    and a developer's own key (``key_source=user``) lives there too, so the default ``config``
+    becomes ``auth`` in both cases; ``env`` stays with ``key_source=user``.  A store a user sets
+    explicitly is not changed: one that cannot work is refused with the other problems.
+    """
+    store = params['key_store']
+    if params['scope'] == 'managed' or (params['key_source'] == 'user' and store == 'config'):
+        return 'auth'
+    return store
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     host = us.hostname(params['host'])
-    users = us.effective_users(params['users'], params['key_store'])
+    users = us.effective_users(params['users'], default_key_store(params))
     problems = us.account_problems(users)
     if params['scope'] == 'managed':
         problems += ["user '%s': managed scope keeps each key in auth.json; use key_store auth, not %s"

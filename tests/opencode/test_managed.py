@@ -2,7 +2,7 @@
 
 A managed directory written by omniroute.opencode.managed is shared by several scratch users
 through OPENCODE_TEST_MANAGED_CONFIG_DIR (OpenCode's own test hook for /etc/opencode).  Each
-user's key reaches OpenCode through that user's auth.json, written by _managed.plan_user.
+user's key reaches OpenCode through that user's auth.json, written by _configure.plan_managed_user.
 What a user can and cannot override is measured here; docs/managed.md reports it.
 """
 
@@ -14,6 +14,7 @@ import pytest
 
 from harness import CaptureServer
 
+from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 
 NAME = 'omniroute'
@@ -60,7 +61,7 @@ def user_file(sb, data, name='opencode.json'):
 
 def give_key(sb, key):
     """What the role does for each user in managed scope, in that user's environment."""
-    changes = mg.plan_user(sb.base_env(), NAME, key, True)
+    changes = cfg.plan_managed_user(sb.base_env(), NAME, key, True)
     for change in changes:
         os.makedirs(os.path.dirname(change.real), exist_ok=True)
         with open(change.real, 'w') as f:
@@ -293,7 +294,7 @@ def test_verify_reports_the_user_layer_that_real_opencode_merges_under_the_manag
     with open(custom, 'w') as f:
         json.dump({'provider': {NAME: {'models': {'my-extra': {}}}}}, f)
     env = dict(pinned.base_env(), OPENCODE_CONFIG=custom, OPENCODE_TEST_MANAGED_CONFIG_DIR=managed_dir)
-    changes = mg.plan_user(env, NAME, api_key, True)
+    changes = cfg.plan_managed_user(env, NAME, api_key, True)
     pending = dict((c.path, c.new) for c in changes)
     res = mg.verify_user({'name': NAME, 'base_url': 'http://127.0.0.1:20168/v1', 'timeout': 2}, api_key, env,
                          pinned.home, 'present', os.path.join(pinned.home, '.local', 'share', 'opencode', 'auth.json'),

@@ -123,3 +123,14 @@ def test_managed_scope_user_is_not_ready_when_verify_says_so_with_its_cause():
     assert summary['ready'] == 1 and summary['not_ready'] == 1
     assert summary['not_ready_users'] == ['bob@laptop1: %s' % cause]
     assert 'bob@laptop1: user bob on laptop1: no key for provider omniroute' in rp.report_markdown(rows)
+
+
+def test_rows_record_the_state_after_the_run_not_what_the_run_changed():
+    """A re-run that changes nothing must give the same report bytes as the run that changed the
+    files (issue 25: the report broke idempotence through a "changed" column)."""
+    changed = {'laptop1': {'_opencode_users_result': {'changed': True, 'users': {'alice': user(changed=True)}}}}
+    again = {'laptop1': {'_opencode_users_result': {'changed': False, 'users': {'alice': user(changed=False)}}}}
+    first, second = rp.report_rows(changed, ['laptop1']), rp.report_rows(again, ['laptop1'])
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    assert rp.report_markdown(first) == rp.report_markdown(second)
+    assert all('changed' not in row for row in first)

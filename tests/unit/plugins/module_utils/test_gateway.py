@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""_gateway: key resolution, answer classification, catalog building, config layers.
+"""_gateway: key resolution, answer classification, catalog building, verify (the layers: test_layout).
 
 The live-gateway behaviour is proven against a real OmniRoute in tests/gateway; here a small
 HTTP server on 127.0.0.1 plays the answers a real one cannot be made to give on demand
@@ -246,16 +246,6 @@ def test_verify_rejected_and_unresolvable(stub, tmp_path):
     assert res['key_accepted'] is None and res['status'] is None and 'NOPE' in res['cause']
 
 
-def test_opencode_version_writes_nothing_in_home(tmp_path, monkeypatch):
-    fake = tmp_path / 'opencode'
-    fake.write_text('#!/bin/sh\nmkdir -p "$HOME/.cache/opencode" && echo 1.2.3\n')
-    fake.chmod(0o755)
-    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
-    os.makedirs(str(tmp_path / 'home'))
-    assert gw.opencode_version(str(fake)) == ('1.2.3', None)
-    assert os.listdir(str(tmp_path / 'home')) == []
-
-
 # --------------------------------------------------------------------------- planning (_configure)
 def plan_for(home, **params):
     from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
@@ -307,28 +297,3 @@ def test_plan_gateway_failures_name_the_fix_and_not_the_key(stub, tmp_path, stat
         plan_for(tmp_path, base_url=stub.url)
     assert words in str(exc.value) and KEY not in str(exc.value)
     assert not os.path.exists(str(tmp_path / '.config'))
-
-
-def test_user_layers_reads_global_files_opencode_config_and_dot_opencode_after_the_plan(tmp_path):
-    home = tmp_path / 'home'
-    conf = home / '.config' / 'opencode'
-    conf.mkdir(parents=True)
-    (home / '.opencode').mkdir()
-    (conf / 'opencode.json').write_text('{"provider": {"omniroute": {"options": {"baseURL": "http://x/v1"}}}}')
-    # The user's own model choice is no problem in managed scope; another provider neither.
-    (conf / 'config.json').write_text('{"model": "lmstudio/q", "provider": {"lmstudio": {}}}')
-    extra = tmp_path / 'extra.jsonc'
-    extra.write_text('// mine\n{"provider": {"omniroute": {"models": {"m": {}}}}}')
-    (home / '.opencode' / 'opencode.json').write_text('{"disabled_providers": ["omniroute"]}')
-    env = {'OPENCODE_CONFIG': str(extra)}
-    layers = gw.user_layers('omniroute', env, str(home))
-    assert [(layer['kind'], layer['path']) for layer in layers] == [
-        ('global config', str(conf / 'opencode.json')), ('OPENCODE_CONFIG', str(extra)),
-        ('~/.opencode', str(home / '.opencode' / 'opencode.json'))]
-    assert layers[0]['effects'] == ['sets provider.omniroute (options.baseURL)']
-    assert layers[1]['effects'] == ['sets provider.omniroute (models)']
-    assert layers[2]['effects'] == ['lists omniroute in disabled_providers']
-    # What the plan will write is what counts; a file that stays elsewhere still counts.
-    pending = {str(conf / 'opencode.json'): '{}', str(home / '.opencode' / 'opencode.json'): '{}'}
-    assert [layer['kind'] for layer in gw.user_layers('omniroute', env, str(home), pending)] == ['OPENCODE_CONFIG']
-    assert gw.user_layers('omniroute', {}, str(tmp_path / 'nobody')) == []

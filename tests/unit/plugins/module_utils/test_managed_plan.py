@@ -10,9 +10,11 @@ import plistlib
 
 import pytest
 
+from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
+from ansible_collections.omniroute.opencode.plugins.module_utils._layout import DIR_FILES, discover
 
 ADMIN = """// Managed by IT. Do not edit.
 {
@@ -158,12 +160,10 @@ def test_invalid_managed_file_raises_with_position():
 
 
 def test_discover_prefers_jsonc(tmp_path):
-    assert mg.discover(str(tmp_path)) == (str(tmp_path / 'opencode.json'), [])
+    assert discover(str(tmp_path), DIR_FILES) == (str(tmp_path / 'opencode.json'), [])
     (tmp_path / 'opencode.json').write_text('{}')
     (tmp_path / 'opencode.jsonc').write_text('{}')
-    assert mg.discover(str(tmp_path)) == (str(tmp_path / 'opencode.jsonc'), [str(tmp_path / 'opencode.json')])
-    assert mg.default_directory('Darwin') == '/Library/Application Support/opencode'
-    assert mg.default_directory('Linux') == '/etc/opencode'
+    assert discover(str(tmp_path), DIR_FILES) == (str(tmp_path / 'opencode.jsonc'), [str(tmp_path / 'opencode.json')])
 
 
 def test_user_stale_entry_goes_and_the_model_choice_stays():
@@ -187,7 +187,7 @@ def test_plan_user_stores_the_key_and_cleans_every_user_file(tmp_path):
     dot = home / '.opencode'
     dot.mkdir()
     (dot / 'opencode.json').write_text('{"provider": {"omniroute": {}}}')
-    changes = mg.plan_user(env, 'omniroute', 'sk-user-key-123456', True)
+    changes = cfg.plan_managed_user(env, 'omniroute', 'sk-user-key-123456', True)
     paths = [c.path for c in changes]
     auth = str(home / '.local' / 'share' / 'opencode' / 'auth.json')
     assert paths == [auth, str(conf / 'config.json'), str(dot / 'opencode.json')]
@@ -198,10 +198,10 @@ def test_plan_user_stores_the_key_and_cleans_every_user_file(tmp_path):
     os.makedirs(os.path.dirname(auth))
     with open(auth, 'w') as f:
         json.dump({'omniroute': {'type': 'api', 'key': 'k1'}, 'other': {'type': 'api', 'key': 'k2'}}, f)
-    gone = mg.plan_user(env, 'omniroute', None, False)
+    gone = cfg.plan_managed_user(env, 'omniroute', None, False)
     assert json.loads(gone[0].new) == {'other': {'type': 'api', 'key': 'k2'}}
     with pytest.raises(Exception):
-        mg.plan_user(env, 'omniroute', '{env:KEY}', True)
+        cfg.plan_managed_user(env, 'omniroute', '{env:KEY}', True)
 
 
 def test_mobileconfig_is_a_valid_deterministic_profile():
@@ -336,3 +336,97 @@ def test_verify_user_ready_and_each_managed_scope_problem_names_user_and_file(tm
     finally:
         stub.httpd.shutdown()
         stub.httpd.server_close()
+
+
+# --------------------------------------------------------------------------- the record of what was written
+def _written(text, s, name='omniroute', file='opencode.json'):
+    """The managed file after a run, and the record that run keeps."""
+    new = mg.plan_managed(text, s).new_text
+    return new, mg.record(new, name, file, s)
+
+
+def test_drift_against_the_record_ignores_a_change_of_the_modules_own_options():
+    """Issue 25: the examples run in order warned "changed by another tool" for their own options."""
+    first, rec = _written(ADMIN, spec(models=['auto'], only_gateway=True, settings={'autoupdate': False}))
+    other = spec(models=['auto', 'gpt'], base_url='http://gw2.example.com', model='gpt')
+    new = mg.plan_managed(first, other).new_text
+    assert new != first and mg.drift(first, new, 'omniroute', rec) == []
+    # Without the record the same run looks like drift: what the record is for.
+    assert mg.drift(first, new, 'omniroute') != []
+
+
+def test_drift_against_the_record_names_what_another_tool_changed_and_is_put_back():
+    s = spec(models=['auto', 'gpt'], only_gateway=True, settings={'autoupdate': False, 'permission': {'edit': 'deny'}})
+    first, rec = _written(ADMIN, s)
+    data = parse(first)
+    data['provider']['omniroute']['options']['baseURL'] = 'http://evil.example/v1'
+    data['provider']['omniroute']['options']['timeout'] = 5000  # added by the admin: kept, so no drift
+    data['provider']['omniroute']['models']['extra'] = {}
+    data['autoupdate'] = True
+    data['permission']['bash'] = 'ask'  # merged settings: the admin's key stays
+    data['share'] = 'auto'  # not the module's
+    edited = json.dumps(data, indent=2)
+    new = mg.plan_managed(edited, s).new_text
+    assert mg.drift(edited, new, 'omniroute', rec) == [
+        'autoupdate', 'provider.omniroute.models.extra', 'provider.omniroute.options.baseURL']
+    assert parse(new)['provider']['omniroute']['options']['timeout'] == 5000
+    # The entry removed by another tool is drift too (a new entry without a record is not).
+    gone = json.dumps(dict((k, v) for k, v in parse(first).items() if k != 'provider'))
+    assert mg.drift(gone, mg.plan_managed(gone, s).new_text, 'omniroute', rec) == ['provider.omniroute']
+    assert mg.drift(gone, mg.plan_managed(gone, s).new_text, 'omniroute') == []
+
+
+def test_state_file_round_trip_and_what_it_holds():
+    s = spec(only_gateway=True, model='auto', settings={'autoupdate': False})
+    first, rec = _written('', s)
+    assert rec == {'file': 'opencode.json', 'entry': parse(first)['provider']['omniroute'],
+                   'settings': {'enabled_providers': ['omniroute'], 'model': 'omniroute/auto', 'autoupdate': False}}
+    text = mg.render_state({}, 'omniroute', rec)
+    assert mg.read_state(text) == {'omniroute': rec} and 'apiKey' not in text
+    assert mg.render_state(mg.read_state(text), 'omniroute', rec) == text  # same record, same bytes
+    both = mg.render_state(mg.read_state(text), 'corp', dict(rec, file='opencode.jsonc'))
+    assert sorted(mg.read_state(both)) == ['corp', 'omniroute']
+    assert mg.render_state(mg.read_state(text), 'omniroute', None) is None
+    for bad in ('', 'not json', '[]', '{"providers": []}', '{"providers": {"x": 1}}'):
+        assert mg.read_state(bad) == {}
+
+
+def test_owned_absent_removes_only_what_this_collection_wrote():
+    s = spec(only_gateway=True, model='auto', settings={'autoupdate': False, 'share': 'disabled'})
+    first, rec = _written(ADMIN, s)
+    # The admin changed a recorded setting since: it stays; the unchanged one goes.
+    changed = first.replace('"share": "disabled"', '"share": "manual"', 1)
+    plan = mg.plan_owned_absent(changed, 'omniroute', rec, 'opencode.json')
+    assert plan.removed and plan.foreign == [] and plan.changed
+    data = parse(plan.new_text)
+    assert 'omniroute' not in data['provider'] and 'enabled_providers' not in data and 'model' not in data
+    assert 'autoupdate' not in data and data['share'] == 'manual' and data['permission'] == {'bash': 'ask'}
+    assert plan.new_text.startswith('// Managed by IT. Do not edit.\n')
+    assert 'removed autoupdate (set by this collection)' in plan.changes
+
+
+@pytest.mark.parametrize('case, words', [
+    ('no record', 'has no record of writing it'),
+    ('other file', 'recorded its entry in opencode.jsonc, not in this file'),
+    ('changed', 'changed since this collection wrote it, at provider.omniroute.options.baseURL'),
+])
+def test_owned_absent_leaves_an_entry_it_did_not_write_alone(case, words):
+    first, rec = _written(ADMIN, spec(only_gateway=True))
+    text = first
+    if case == 'no record':
+        rec = None
+    elif case == 'other file':
+        rec = dict(rec, file='opencode.jsonc')
+    else:
+        text = first.replace('http://gw.example.com:20128/v1', 'http://other/v1')
+    plan = mg.plan_owned_absent(text, 'omniroute', rec, 'opencode.json')
+    assert not plan.changed and not plan.removed and plan.new_text == text
+    (item,) = plan.foreign
+    assert item['provider'] == 'omniroute' and words in item['reason']
+
+
+def test_owned_absent_without_an_entry_is_nothing_to_do():
+    first, rec = _written(ADMIN, spec())
+    for text in ('', ADMIN, '// only a comment\n'):
+        plan = mg.plan_owned_absent(text, 'omniroute', rec, 'opencode.json')
+        assert not plan.changed and plan.foreign == [] and not plan.removed

@@ -16,6 +16,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import p
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway, run_module
 
 ROOT = os.geteuid() == 0
+STATE = 'omniroute-opencode.state.json'
 ADMIN = '// fleet policy\n{\n  "share": "disabled",\n  "permission": {"bash": "ask"}\n}\n'
 
 
@@ -49,7 +50,9 @@ def test_present_writes_a_root_owned_0644_file_without_a_key(etc, capsys):
     rc, res, out = run(capsys, args(etc, only_gateway=True, settings={'autoupdate': False}))
     assert rc == 0 and res['changed']
     path = etc / 'opencode.json'
-    assert res['path'] == str(path) and res['files'] == [str(path)]
+    state = etc / 'omniroute-opencode.state.json'
+    assert res['path'] == str(path) and res['files'] == [str(path), str(state)]
+    assert owner_mode(state)[2] == 0o644 and 'apiKey' not in state.read_text()
     uid, gid, mode = owner_mode(path)
     assert mode == 0o644 and stat.S_IMODE(os.stat(str(etc)).st_mode) == 0o755
     if ROOT:
@@ -150,7 +153,7 @@ def test_jsonc_wins_and_a_copy_in_the_lower_file_goes(etc, capsys):
     (etc / 'opencode.jsonc').write_text('{\n  // policy\n}\n')
     rc, res, dummy = run(capsys, args(etc))
     assert res['path'] == str(etc / 'opencode.jsonc')
-    assert sorted(res['files']) == [str(etc / 'opencode.json'), str(etc / 'opencode.jsonc')]
+    assert res['files'] == [str(etc / 'opencode.json'), str(etc / 'opencode.jsonc'), str(etc / STATE)]
     lower = parse((etc / 'opencode.json').read_text())
     assert 'omniroute' not in lower.get('provider', {}) and lower['share'] == 'disabled'
     assert parse((etc / 'opencode.jsonc').read_text())['provider']['omniroute']['models'] == {'auto': {'name': 'auto'}}
@@ -256,3 +259,191 @@ def test_gateway_catalog_without_a_key_fails_before_anything_changes(etc, capsys
     assert rc == 1 and 'catalog=gateway needs catalog_key' in res['msg']
     assert socket.gethostname() in res['msg'] and str(etc / 'opencode.json') in res['msg']
     assert not etc.exists()
+
+
+# --------------------------------------------------------------------------- issue 25: the examples in order
+def test_the_documented_examples_run_in_order_give_no_false_drift_and_name_the_inventory_host(etc, tmp_path, capsys):
+    import socket
+    build = tmp_path / 'build'
+    with models_gateway(GW_KEY, GW_MODELS) as (url, _seen):
+        steps = [
+            {'base_url': url, 'models': ['auto', 'claude-opus-4-7'], 'only_gateway': True,
+             'settings': {'autoupdate': False}},
+            {'directory': str(build / 'managed'), 'mobileconfig': str(build / 'opencode-omniroute.mobileconfig'),
+             'base_url': url, 'models': ['auto'], 'only_gateway': True},
+            {'base_url': url, 'catalog': 'gateway', 'catalog_key': GW_KEY, 'catalog_exclude': ['*-preview'],
+             'models': ['auto']},
+            {'state': 'absent'},
+        ]
+        for step in steps:
+            a = dict({'directory': str(etc), 'host': 'inv7'}, **step)
+            rc, res, out = run(capsys, a)
+            assert rc == 0 and res['changed'], res
+            assert res['drift'] == [] and warnings_of(res, 'another tool') == [], res.get('warnings')
+            assert warnings_of(res, 'no record') == []
+            for warning in warnings_of(res, ''):
+                assert 'inv7' in warning and socket.gethostname() + ':' not in warning
+            assert GW_KEY not in out
+    assert 'omniroute' not in parse((etc / 'opencode.json').read_text()).get('provider', {})
+    assert not (etc / STATE).exists()  # the record goes with the entry
+    # A failure names the inventory host too.
+    rc, res, out = run(capsys, {'directory': str(etc), 'host': 'inv7', 'base_url': 'http://127.0.0.1:9',
+                                'catalog': 'gateway'})
+    assert rc == 1 and 'user %s on inv7' % ME in res['msg']
+
+
+ME = __import__('pwd').getpwuid(os.geteuid()).pw_name
+
+
+def test_an_entry_without_a_record_is_taken_over_with_its_own_warning(etc, capsys):
+    etc.mkdir(parents=True)
+    path = etc / 'opencode.json'
+    path.write_text(json.dumps({'provider': {'omniroute': {'npm': '@ai-sdk/openai-compatible',
+                                                           'options': {'baseURL': 'http://old/v1'}}}}))
+    rc, res, out = run(capsys, args(etc, host='inv7'))
+    assert rc == 0 and res['drift'] == ['provider.omniroute.models', 'provider.omniroute.name',
+                                        'provider.omniroute.options.baseURL']
+    (warning,) = warnings_of(res, 'no record')
+    assert warning.startswith('host inv7: %s has a provider.omniroute this collection has no record of writing' % path)
+    assert (etc / STATE).exists()
+    rc, res, out = run(capsys, args(etc, host='inv7', models=['auto', 'b']))
+    assert rc == 0 and res['changed'] and res['drift'] == [] and warnings_of(res, 'inv7') == []
+
+
+# --------------------------------------------------------------------------- owned_only (the role's switch back)
+def owned_absent(etc, **kw):
+    a = {'directory': str(etc), 'state': 'absent', 'owned_only': True, 'host': 'inv7'}
+    a.update(kw)
+    return a
+
+
+def test_owned_only_is_a_quiet_no_op_without_a_file_or_an_entry(etc, capsys):
+    rc, res, out = run(capsys, owned_absent(etc))
+    assert rc == 0 and not res['changed'] and res['foreign_entries'] == [] and warnings_of(res, '') == []
+    assert not etc.exists()
+    etc.mkdir(parents=True)
+    (etc / 'opencode.json').write_text(ADMIN)
+    os.chmod(str(etc / 'opencode.json'), 0o600)  # the admin's file: not ours to touch either
+    rc, res, out = run(capsys, owned_absent(etc), check=True, diff=True)
+    assert rc == 0 and not res['changed'] and res['files'] == [] and warnings_of(res, '') == []
+    rc, res, out = run(capsys, owned_absent(etc))
+    assert rc == 0 and not res['changed'] and (etc / 'opencode.json').read_text() == ADMIN
+    assert owner_mode(etc / 'opencode.json')[2] == 0o600
+
+
+def test_owned_only_removes_the_entry_this_collection_wrote_with_its_allow_list_and_settings(etc, capsys):
+    etc.mkdir(parents=True)
+    (etc / 'opencode.json').write_text(ADMIN)
+    run(capsys, args(etc, only_gateway=True, model='auto', settings={'autoupdate': False}))
+    rc, res, out = run(capsys, owned_absent(etc), check=True)
+    assert rc == 0 and res['changed'] and res['foreign_entries'] == [] and warnings_of(res, '') == []
+    rc, res, out = run(capsys, owned_absent(etc))
+    assert rc == 0 and res['changed'] and res['files'] == [str(etc / 'opencode.json'), str(etc / STATE)]
+    assert parse((etc / 'opencode.json').read_text()) == dict(parse(ADMIN), provider={},
+                                                              **{'$schema': 'https://opencode.ai/config.json'})
+    assert not (etc / STATE).exists() and warnings_of(res, '') == []
+    rc, res, out = run(capsys, owned_absent(etc))
+    assert rc == 0 and not res['changed']
+
+
+@pytest.mark.parametrize('how', ['by hand', 'changed since'])
+def test_owned_only_leaves_an_entry_it_did_not_write_and_reports_it(etc, capsys, how):
+    etc.mkdir(parents=True)
+    path = etc / 'opencode.json'
+    if how == 'by hand':
+        path.write_text(json.dumps({'provider': {'omniroute': {'options': {'baseURL': 'http://mine/v1'}}},
+                                    'enabled_providers': ['omniroute']}))
+    else:
+        run(capsys, args(etc, only_gateway=True))
+        path.write_text(path.read_text().replace('http://gw.example.com:20128/v1', 'http://mine/v1'))
+    before = path.read_bytes()
+    rc, res, out = run(capsys, owned_absent(etc))
+    assert rc == 0 and not res['changed'] and path.read_bytes() == before
+    (item,) = res['foreign_entries']
+    assert item['path'] == str(path) and item['provider'] == 'omniroute'
+    assert ('no record' in item['reason']) == (how == 'by hand')
+    (warning,) = warnings_of(res, '')
+    assert warning.startswith('host inv7: left alone, since this collection did not write it: provider.omniroute '
+                              'in %s (' % path)
+    assert 'state=absent (without owned_only)' in warning
+    # Explicit removal still works as before.
+    rc, res, out = run(capsys, {'directory': str(etc), 'state': 'absent'})
+    assert rc == 0 and res['changed'] and 'omniroute' not in parse(path.read_text()).get('provider', {})
+
+
+# --------------------------------------------------------------------------- the pipeline: conflicts, rollback
+def test_the_managed_file_gets_the_conflict_check(etc, capsys, monkeypatch):
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+    run(capsys, args(etc))
+    path = etc / 'opencode.json'
+    real_plan = cfg.plan_managed
+
+    def plan_then_admin_saves(*a, **kw):
+        planned = real_plan(*a, **kw)
+        path.write_text(path.read_text().replace('{', '{\n  "share": "manual",', 1))
+        return planned
+
+    monkeypatch.setattr(cfg, 'plan_managed', plan_then_admin_saves)
+    rc, res, out = run(capsys, args(etc, models=['auto', 'new']))
+    assert rc == 1 and res['conflict'] and 'it changed while the module was running' in res['msg']
+    assert parse(path.read_text())['share'] == 'manual' and not res['changed']
+    assert 'new' not in path.read_text()
+
+
+def test_a_failed_write_rolls_back_the_managed_files_written_before_it(etc, capsys, monkeypatch):
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+    from ansible_collections.omniroute.opencode.plugins.module_utils._files import FileError
+    run(capsys, args(etc))
+    path, state = etc / 'opencode.json', etc / STATE
+    before, state_before = path.read_bytes(), state.read_bytes()
+    os.chmod(str(path), 0o640)  # a mode to restore as it was
+    real = cfg.write_atomic
+
+    def state_fails(module, p, *a, **kw):
+        if p == str(state) and kw.get('expect') != a[1]:
+            raise FileError('no space left on device (ENOSPC)')
+        return real(module, p, *a, **kw)
+
+    monkeypatch.setattr(cfg, 'write_atomic', state_fails)
+    rc, res, out = run(capsys, args(etc, models=['auto', 'new'], backup=True))
+    assert rc == 1 and res['changed'] is True
+    assert 'nothing was changed' not in res['msg']
+    assert res['msg'].startswith('cannot write %s (' % state) and 'rolled back %s' % path in res['msg']
+    assert res['restored'] == [str(path)] and res['not_restored'] == []
+    assert path.read_bytes() == before and owner_mode(path)[2] == 0o640 and state.read_bytes() == state_before
+    (backup,) = res['backup_files'].values()
+    assert open(backup, 'rb').read() == before  # the backup is kept
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize('how', ['user-owned', 'group-writable', 'world-writable', 'symlink into a user dir',
+                                 'user-owned parent'])
+def test_root_refuses_a_managed_directory_another_account_could_swap(tmp_path, capsys, how):
+    import pwd
+    nobody = pwd.getpwnam('nobody')
+    top = tmp_path / 'top'
+    top.mkdir(mode=0o755)
+    etc = top / 'opencode'
+    if how == 'user-owned':
+        etc.mkdir()
+        os.chown(str(etc), nobody.pw_uid, nobody.pw_gid)
+    elif how in ('group-writable', 'world-writable'):
+        etc.mkdir()
+        os.chmod(str(etc), 0o775 if how == 'group-writable' else 0o757)
+    elif how == 'symlink into a user dir':
+        theirs = tmp_path / 'theirs'
+        theirs.mkdir()
+        os.chown(str(theirs), nobody.pw_uid, nobody.pw_gid)
+        os.symlink(str(theirs), str(etc))
+    else:
+        os.chown(str(top), nobody.pw_uid, nobody.pw_gid)
+    listing = sorted(os.listdir(str(tmp_path)))
+    for check in (True, False):
+        rc, res, out = run(capsys, args(etc, host='inv7'), check=check)
+        assert rc == 1 and res['msg'].startswith('refusing to write the managed config in %s as root (user root on '
+                                                 'inv7): ' % etc), res['msg']
+        assert 'nothing was changed' in res['msg'] and not res['changed']
+        assert ('belongs to nobody' in res['msg']) == (how in ('user-owned', 'symlink into a user dir',
+                                                               'user-owned parent'))
+    assert sorted(os.listdir(str(tmp_path))) == listing
+    assert not os.path.exists(str(etc / 'opencode.json'))

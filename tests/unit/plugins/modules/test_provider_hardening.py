@@ -323,8 +323,26 @@ def _config_on(mount, home):
 
 
 @pytest.mark.needs_root
+@pytest.mark.parametrize('leave_pages, backup', [(0, False), (0, True), (2, True), (3, True)])
+def test_a_full_disk_is_found_before_anything_is_written(home, capsys, tmpfs, leave_pages, backup):
+    mount = tmpfs('64k')
+    path, text = _config_on(mount, home)
+    _fill(mount, leave_pages)
+    rc, res, out = run(capsys, {'api_key': KEY, 'path': str(path), 'backup': backup}, check=True)
+    assert rc == 1 and res['msg'] == run(capsys, {'api_key': KEY, 'path': str(path), 'backup': backup})[1]['msg']
+    msg = res['msg']
+    assert msg.startswith('cannot write %s (%s): not enough free space in %s: ' % (path, cfgmod.where(), path.parent))
+    assert msg.endswith('no space left on device (ENOSPC); nothing was changed')
+    assert ('(the new file, its backup)' in msg) == backup and not res['changed']
+    assert path.read_text() == text and fmode(path) == 0o644
+    assert sorted(os.listdir(str(path.parent))) == ['opencode.json']
+
+
+@pytest.mark.needs_root
 @pytest.mark.parametrize('leave_pages, backup', [(0, False), (0, True), (2, True)])
-def test_full_disk_changes_nothing_and_leaves_no_partial_backup(home, capsys, tmpfs, leave_pages, backup):
+def test_full_disk_changes_nothing_and_leaves_no_partial_backup(home, capsys, tmpfs, leave_pages, backup, monkeypatch):
+    # A file system whose free space statvfs does not tell: the write itself meets the full disk.
+    monkeypatch.setattr(cfgmod, 'free_space', lambda path: None)
     mount = tmpfs('64k')
     path, text = _config_on(mount, home)
     _fill(mount, leave_pages)

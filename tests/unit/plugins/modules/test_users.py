@@ -161,7 +161,7 @@ def test_user_key_source_reports_a_developer_without_a_key(home, capsys):
 
 
 def test_user_key_source_refuses_the_config_store_and_a_given_key(home, capsys):
-    rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_source': 'user'})
+    rc, res, out = run(capsys, {'users': [{'name': ME, 'key_store': 'config'}], 'key_source': 'user'})
     assert rc == 1 and 'use key_store auth (or env), not config' in res['msg'] and files_under(home) == []
     rc, res, out = run(capsys, {'users': [{'name': ME, 'api_key': KEY}], 'key_store': 'auth', 'key_source': 'user'})
     assert rc == 1 and 'api_key is given but key_source is user' in res['msg'] and KEY not in out
@@ -253,6 +253,23 @@ def test_managed_scope_stores_the_key_removes_the_users_entry_and_offboards(home
     assert 'omniroute' not in auth.read_text() and OTHER_SECRET in auth.read_text()
 
 
+def test_the_default_key_store_follows_the_scope_and_the_key_source(home, capsys):
+    """The key store policy lives in the module (issue 21): a user without a key_store of their
+    own keeps the key in auth.json in managed scope (whatever the fleet-wide key_store) and with
+    key_source=user (the fleet-wide default config becomes auth; env stays env)."""
+    auth = home / '.local' / 'share' / 'opencode' / 'auth.json'
+    conf = home / '.config' / 'opencode' / 'opencode.json'
+    for store in ('config', 'env'):
+        rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_maps': [{ME: KEY}], 'key_store': store,
+                                    'scope': 'managed'}, check=True)
+        assert rc == 0 and res['users'][ME]['key_store'] == 'auth' and KEY not in out, res
+    rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_source': 'user'})
+    assert rc == 0 and res['users'][ME]['key_store'] == 'auth' and res['keys_missing'] == [ME], res
+    assert 'apiKey' not in conf.read_text() and not auth.exists()
+    rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_source': 'user', 'key_store': 'env'})
+    assert rc == 0 and res['users'][ME]['key_store'] == 'env' and '{env:OMNIROUTE_API_KEY}' in conf.read_text()
+
+
 def test_managed_scope_refuses_a_store_other_than_auth(home, capsys):
     rc, res, out = run(capsys, {'users': [{'name': ME, 'key_store': 'env'}], 'scope': 'managed', 'key_store': 'auth'})
     assert rc == 1 and 'managed scope keeps each key in auth.json; use key_store auth, not env' in res['msg']
@@ -334,3 +351,34 @@ def test_managed_scope_verify_with_the_developers_own_key(home, tmp_path, capsys
         assert rc == 0 and v['key'] == 'present' and v['key_accepted'] is True and USER_KEY not in out
         assert v['missing'] == ['openai/o3'] and not v['ready'] and 'openai/o3' in v['cause']
         assert seen[-1][1] == 'Bearer ' + USER_KEY
+
+
+def test_a_users_child_process_is_not_dumpable():
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
+    assert us.dumpable() == 1  # this test process: the default
+
+    def plan(environ):
+        return {'dumpable': us.dumpable()}, None
+
+    child = us.UserProcess(us.lookup(ME), plan)
+    try:
+        reply = child.reply()
+        child.stop()
+    finally:
+        child.close()
+    assert reply.ok and reply.data == {'dumpable': 0}
+
+
+def test_forget_others_keeps_only_the_users_own_key():
+    class Module:
+        pass
+
+    module = Module()
+    mine, theirs = {'api_key': 'sk-mine-0000000000'}, {'api_key': 'sk-theirs-111111111'}
+    module.params = {'key_maps': [{'a': 'sk-mine-0000000000', 'b': 'sk-theirs-111111111'}],
+                     'users': [{'name': 'a'}, {'name': 'b', 'api_key': 'sk-theirs-111111111'}]}
+    module.no_log_values = set(['sk-mine-0000000000', 'sk-theirs-111111111'])
+    users.forget_others(module, 'sk-mine-0000000000', [mine, theirs], own=mine)
+    text = json.dumps([module.params, mine, theirs, sorted(module.no_log_values)])
+    assert 'sk-theirs' not in text and mine == {'api_key': 'sk-mine-0000000000'}
+    assert module.no_log_values == set(['sk-mine-0000000000'])

@@ -129,3 +129,35 @@ def test_a_failing_child_reports_without_secrets():
     finally:
         child.close()
     assert not reply.ok and 'boom with ******** inside' in reply.msg and KEY not in json.dumps(reply.data)
+
+
+def test_each_child_holds_only_its_own_users_key_and_is_not_dumpable(home, nobody_dir, capsys, monkeypatch):
+    """Issue 19: every child got every user's key (through the secrets list and the module's memory)."""
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfgmod
+    from ansible_collections.omniroute.opencode.plugins.modules import users
+    keys = {ME: 'sk-unit-mine-1a2b3c4d5e', 'nobody': 'sk-unit-nobodys-6f7a8b9c0d'}
+    other = pathlib.Path(nobody_dir)
+    seen = {}
+    real_forget, real_describe = users.forget_others, cfgmod.describe
+
+    def forget(module, keep, works_params, own=None):
+        real_forget(module, keep, works_params, own)
+        # What this child can still reach: the module's arguments and every user's parameters.
+        seen['reachable'] = json.dumps([module.params, works_params, sorted(module.no_log_values)], default=str)
+
+    def describe(user_plan, secrets, diff, diff_label=None):
+        data = real_describe(user_plan, secrets, diff, diff_label)
+        data['probe'] = dict(dumpable=us.dumpable(), secrets=len(secrets),
+                             holds=sorted(n for n, k in keys.items() if k in seen['reachable'] or k in secrets))
+        return data
+
+    monkeypatch.setattr(users, 'forget_others', forget)
+    monkeypatch.setattr(cfgmod, 'describe', describe)
+    rc, res, out = run(capsys, {'users': [
+        {'name': 'nobody', 'api_key': keys['nobody'], 'config_path': str(other / 'opencode.json'),
+         'auth_path': str(other / 'auth.json')},
+        {'name': ME}], 'key_maps': [{ME: keys[ME]}]}, check=True)
+    assert rc == 0, res
+    assert res['users']['nobody']['probe'] == dict(dumpable=0, secrets=1, holds=['nobody'])
+    assert res['users'][ME]['probe'] == dict(dumpable=0, secrets=1, holds=[ME])
+    assert not any(k in out for k in keys.values())
