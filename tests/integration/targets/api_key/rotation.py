@@ -189,6 +189,7 @@ SITE = '''- hosts: laptops
         content: >-
           {{ dict(groups['laptops'] | zip(groups['laptops'] | map('extract', hostvars)
              | map(attribute='opencode_omniroute_key_report', default=[]))) | to_json }}
+      check_mode: false
 '''
 ACTIONS = os.path.join(WORK, 'rot-keys.json')
 
