@@ -288,8 +288,10 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._files import make_dirs, write_atomic
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document
 
@@ -336,6 +338,9 @@ def _catalog(params, target, text, who):
         raise cfg.Failure('catalog=gateway needs catalog_key, a key the gateway accepts, to ask %s for the '
                           'model list (%s); the managed file never holds it. Nothing was changed in %s'
                           % (gw.models_url(_base_url(params, who)), who, target), path=target)
+    problem = _redact.key_problem(key)
+    if problem:
+        raise cfg.Failure('catalog_key (%s) %s; nothing was changed in %s' % (who, problem, target), path=target)
     wanted = dict(cfg.PARAM_DEFAULTS, name=params['name'], base_url=params['base_url'], api_key=key,
                   models=models or [], catalog_include=params['catalog_include'],
                   catalog_exclude=params['catalog_exclude'], catalog_offline=params['catalog_offline'],
@@ -456,8 +461,14 @@ def main():
     out = dict(changed=bool(files), path=target, files=files, changes=words, drift=extra['drift'])
     if spec is not None:
         out.update(base_url=spec.base_url, models=spec.model_ids, entry=entry, catalog=extra['catalog'])
-    for warning in extra['warnings']:
-        module.warn(warning)
+    redactor = _redact.Redactor([params['catalog_key']])
+    warnings = list(extra['warnings'])
+    if spec is not None:
+        # No key is in the managed file, but every user's OpenCode sends theirs to this address.
+        warnings.append(_http.cleartext_warning(spec.base_url, 'every user\'s key'))
+    for warning in warnings:
+        if warning:
+            module.warn(redactor.text(warning))
     if extra['drift']:
         module.warn('host %s: %s was changed by another tool in the parts this module owns (provider.%s, '
                     'the allow-list, the managed settings) at %s; %s'

@@ -349,14 +349,15 @@ key_requests:
   elements: dict
 """
 
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
 
 USER_OPTIONS = dict(
@@ -501,9 +502,8 @@ def probe(uparams, user_plan, environ, secrets):
                            target=user_plan.target, configured=user_plan.spec.model_ids,
                            pending=dict((c.path, c.new) for c in user_plan.changes))
     except Exception as exc:  # pylint: disable=broad-except
-        result = dict(url=gw.models_url(user_plan.spec.base_url), reachable=None, status=None, key_accepted=None,
-                      offered=[], offered_chat=[], missing=[], layers=[], ready=False,
-                      cause='the probe failed: %s: %s' % (type(exc).__name__, exc))
+        result = gw.failed_probe(gw.models_url(user_plan.spec.base_url),
+                                 'the probe failed: %s: %s' % (type(exc).__name__, exc))
     # Nothing the gateway or a file said may carry a key back (masked like every other output).
     return _mask(result, secrets)
 
@@ -524,19 +524,14 @@ def managed_probe(uparams, environ, changes, auth_path, who, secrets, user_key=N
                                 home, state, auth_path, who, pending=dict((c.path, c.new) for c in changes),
                                 directory=uparams.get('managed_dir'))
     except Exception as exc:  # pylint: disable=broad-except
-        result = dict(scope='managed', reachable=None, status=None, key_accepted=None, key=state,
-                      offered=[], offered_chat=[], missing=[], layers=[], ready=False,
-                      cause='%s: the probe failed: %s: %s' % (who, type(exc).__name__, exc))
+        result = gw.failed_probe(None, '%s: the probe failed: %s: %s' % (who, type(exc).__name__, exc),
+                                 scope='managed', key=state)
     return _mask(result, list(secrets) + [key])
 
 
 def _mask(result, secrets):
-    """``result`` with every secret masked (nothing the gateway or a file said carries a key back)."""
-    text = json.dumps(result)
-    for secret in secrets:
-        if isinstance(secret, str) and len(secret) >= 4:
-            text = text.replace(json.dumps(secret)[1:-1], oc.REDACTED)
-    return json.loads(text)
+    """``result`` with every secret scrubbed (nothing the gateway or a file said carries a key back)."""
+    return _redact.Redactor(secrets).json(result)
 
 
 def installed_key_work(uparams, host):
@@ -587,9 +582,9 @@ def run_configure(module, users, host, redact):
     params = module.params
     key_maps = [] if params['key_source'] == 'user' else params['key_maps']
     todo = [u for u in users if u.account.exists]
-    secrets = [us.pick_key(u, key_maps) for u in todo]
+    secrets = [_redact.pick_key(u.entry, key_maps) for u in todo]
     work = managed_work if params['scope'] == 'managed' else configure_work
-    works = [work(module, u, provider_params(u, params, us.pick_key(u, key_maps)), host,
+    works = [work(module, u, provider_params(u, params, _redact.pick_key(u.entry, key_maps)), host,
                   [s for s in secrets if s]) for u in todo]
     children = start_all(todo, works, redact)
     applied = False
@@ -676,7 +671,12 @@ def main():
     secrets = [u.entry.get('api_key') for u in users]
     for mapping in params['key_maps']:
         secrets.extend(v for v in (mapping or {}).values() if isinstance(v, str))
-    redact = us.redactor(secrets)
+    redactor = _redact.Redactor(secrets)
+    redact = redactor.text
+    for url in sorted(set(_pick(u, params, 'base_url') for u in users if u.state == 'present')):
+        warning = _http.cleartext_warning(url, 'every key of host %s' % host)
+        if warning:
+            module.warn(redact(warning))
 
     if params['installed_keys']:
         module.exit_json(changed=False, key_requests=run_installed_keys(module, users, host, redact))
@@ -687,7 +687,7 @@ def main():
     for name, result in results.items():
         diffs.extend(result.pop('diff', []))
         for warning in result.get('warnings', []):
-            module.warn('host %s, user %s: %s' % (host, name, warning))
+            module.warn(redact('host %s, user %s: %s' % (host, name, warning)))
         out['users'][name] = result
     if params['key_source'] == 'user':
         out['keys_missing'] = [n for n, r in out['users'].items() if r.get('key') == 'missing']
