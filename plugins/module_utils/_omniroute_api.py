@@ -88,6 +88,11 @@ class Client:
     def add_secret(self, value):
         self._redactor.add(value)
 
+    def login_redactor(self):
+        """A redactor of the login secrets only (password, management key, session cookies), for
+        output that carries issued keys on purpose."""
+        return _redact.Redactor([self._password, self._management_key] + list(self._cookies.values()))
+
     def redact(self, text, limit=None):
         """``text`` with this client's secrets scrubbed and every URL shown without user info
         or query (through the collection's one redaction helper), then cut to ``limit``."""
