@@ -24,7 +24,7 @@ import threading
 import time
 from collections import namedtuple
 
-__all__ = ['Answer', 'Raw', 'Request', 'Server', 'HOSTILE', 'json_answer', 'models_route', 'mode',
+__all__ = ['ANSWERED', 'Answer', 'Raw', 'Request', 'Server', 'HOSTILE', 'json_answer', 'models_route', 'mode',
            'models_payload']
 
 Request = namedtuple('Request', 'method path headers body')
@@ -148,6 +148,10 @@ class Server(object):
             if not chunk:
                 return None, data
             data += chunk
+            if data.startswith(b'\x16\x03'):
+                # A TLS client hello at a plain-HTTP port: answer in plain HTTP, as a web server does.
+                conn.sendall(b'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+                return None, data
             if len(data) > 1 << 20:
                 return None, data
         head, _sep, rest = data.partition(b'\r\n\r\n')
@@ -304,9 +308,9 @@ HOSTILE_MODELS = [
     {'id': 'zero\u200bwidth'},
 ]
 
-# Every hostile mode, for the test matrices; each name maps to what a client must make of it
-# (offline: gateway unreachable, the catalog kept; bad: not a model list; ok: a model list,
-# its bad values dropped).
+# Every hostile mode, for the test matrices; each name maps to what the catalog client must
+# make of it (offline: gateway unreachable, the catalog kept; bad: not a model list; rejected:
+# the key refused; ok: a model list, its bad values dropped).
 HOSTILE = {
     'redirect-port': 'bad', 'redirect-http': 'bad', 'redirect-relative': 'bad',
     'drip-headers': 'offline', 'drip-body': 'offline', 'stall': 'offline',
@@ -316,3 +320,6 @@ HOSTILE = {
     'not-json': 'bad', 'error-echo': 'rejected', 'error-markup': 'offline',
     'deep-nesting': 'bad', 'deep-in-model': 'bad', 'huge-numbers': 'ok', 'non-finite': 'ok', 'hostile-ids': 'ok',
 }
+# The modes whose HTTP exchange completes: what is wrong is the content (judged by the caller).
+ANSWERED = frozenset(('not-json', 'error-echo', 'error-markup', 'deep-nesting', 'deep-in-model', 'huge-numbers',
+                      'non-finite', 'hostile-ids'))
