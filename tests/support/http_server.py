@@ -24,7 +24,7 @@ import threading
 import time
 from collections import namedtuple
 
-__all__ = ['ANSWERED', 'Answer', 'Raw', 'Request', 'Server', 'HOSTILE', 'json_answer', 'models_route', 'mode',
+__all__ = ['ANSWERED', 'SLOW', 'Answer', 'Raw', 'Request', 'Server', 'HOSTILE', 'json_answer', 'models_route', 'mode',
            'models_payload']
 
 Request = namedtuple('Request', 'method path headers body')
@@ -323,3 +323,5 @@ HOSTILE = {
 # The modes whose HTTP exchange completes: what is wrong is the content (judged by the caller).
 ANSWERED = frozenset(('not-json', 'error-echo', 'error-markup', 'deep-nesting', 'deep-in-model', 'huge-numbers',
                       'non-finite', 'hostile-ids'))
+# The modes that hold the client until its deadline (the tests run them side by side).
+SLOW = ('drip-body', 'drip-headers', 'stall')
