@@ -29,6 +29,19 @@ __all__ = ['ANSWERED', 'SLOW', 'Answer', 'Raw', 'Request', 'Server', 'HOSTILE', 
 
 Request = namedtuple('Request', 'method path headers body')
 
+
+class Headers(dict):
+    """A request's headers: names in lower case, looked up in any case."""
+
+    def get(self, name, default=None):
+        return dict.get(self, name.lower(), default)
+
+    def __getitem__(self, name):
+        return dict.__getitem__(self, name.lower())
+
+    def __contains__(self, name):
+        return dict.__contains__(self, name.lower())
+
 # How long a dripping or stalling answer goes on at most (a client that gives up earlier
 # closes the connection and ends it at once).
 MAX_STALL = 120
@@ -158,7 +171,7 @@ class Server(object):
         lines = head.decode('latin-1').split('\r\n')
         parts = lines[0].split(' ')
         method, target = parts[0], parts[1] if len(parts) > 1 else '/'
-        headers = {}
+        headers = Headers()
         for line in lines[1:]:
             name, _c, value = line.partition(':')
             headers[name.strip().lower()] = value.strip()
