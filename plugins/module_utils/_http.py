@@ -164,6 +164,10 @@ def _bounded_int(digits):
     return int(digits)
 
 
+class _ProxyError(OSError):
+    """The proxy named by the environment cannot be used (its text is ours, never the server's)."""
+
+
 # --------------------------------------------------------------------------- the deadline
 class _Deadline:
     """A socket whose every operation gets only the time left before ``deadline``."""
@@ -380,6 +384,8 @@ def _request(method, url, headers, body, timeout, validate_certs, max_body, red,
         if 'more than' in str(exc) and 'headers' in str(exc):
             return fail(OFFLINE, 'the answer has more than 100 header lines', status)
         return fail(OFFLINE, 'the answer is not valid HTTP (%s)' % type(exc).__name__, status)
+    except _ProxyError as exc:
+        return fail(OFFLINE, 'unreachable: %s' % (exc,), status)
     except ConnectionRefusedError:
         return fail(OFFLINE, 'unreachable: connection refused', status)
     except socket.gaierror as exc:
@@ -434,9 +440,9 @@ def _via_proxy(proxy, scheme, host, port, target, deadline, timeout, red):
         pparts = urlsplit(proxy if '//' in proxy else 'http://' + proxy)
         phost, pport = pparts.hostname, pparts.port or 80
     except ValueError:
-        raise OSError('the proxy address in the environment is not valid')
+        raise _ProxyError('the proxy address in the environment is not valid')
     if not phost:
-        raise OSError('the proxy address in the environment has no host')
+        raise _ProxyError('the proxy address in the environment has no host')
     sock = _connect(phost, pport, deadline)
     shown = '[%s]' % host if ':' in host else host
     if scheme == 'http':
@@ -447,5 +453,5 @@ def _via_proxy(proxy, scheme, host, port, target, deadline, timeout, red):
     resp.begin()
     if resp.status != 200:
         sock.close()
-        raise OSError('the proxy %s refused the tunnel (HTTP %s)' % (origin(pparts.geturl()), resp.status))
+        raise _ProxyError('the proxy %s refused the tunnel (HTTP %s)' % (origin(pparts.geturl()), resp.status))
     return sock, target

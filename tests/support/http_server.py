@@ -24,7 +24,7 @@ import threading
 import time
 from collections import namedtuple
 
-__all__ = ['ANSWERED', 'SLOW', 'Answer', 'Raw', 'Request', 'Server', 'HOSTILE', 'json_answer', 'models_route', 'mode',
+__all__ = ['ANSWERED', 'SLOW', 'Answer', 'Raw', 'Request', 'Server', 'Tunnel', 'HOSTILE', 'json_answer', 'models_route', 'mode',
            'models_payload']
 
 Request = namedtuple('Request', 'method path headers body')
@@ -78,6 +78,10 @@ class Raw(object):
         self.drip = drip
         self.tail = tail
         self.stall = stall
+
+
+class Tunnel(object):
+    """The answer of a proxy to ``CONNECT host:port``: 200, then bytes piped both ways."""
 
 
 def json_answer(value, status=200, headers=None):
@@ -193,9 +197,14 @@ class Server(object):
                 return
             self.requests.append(req)
             bare = req.path.split('?', 1)[0]
-            route = self.routes.get((req.method, bare)) or self.routes.get(bare) or self.default
+            if req.method == 'CONNECT':  # this server plays an HTTP proxy: route 'CONNECT'
+                route = self.routes.get('CONNECT') or (lambda r: Answer(405, b''))
+            else:
+                route = self.routes.get((req.method, bare)) or self.routes.get(bare) or self.default
             answer = route(req)
-            if isinstance(answer, Answer):
+            if isinstance(answer, Tunnel):
+                self._tunnel(conn, req)
+            elif isinstance(answer, Answer):
                 conn.sendall(answer.raw())
             elif isinstance(answer, Raw):
                 self._raw(conn, answer, req, raw)
@@ -207,6 +216,34 @@ class Server(object):
             except OSError:
                 pass
             conn.close()
+
+    def _tunnel(self, conn, req):
+        host, _sep, port = req.path.rpartition(':')
+        upstream = socket.create_connection((host.strip('[]'), int(port)), timeout=10)
+        conn.sendall(b'HTTP/1.1 200 Connection established\r\n\r\n')
+
+        def pipe(src, dst):
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for sock in (src, dst):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        back = threading.Thread(target=pipe, args=(upstream, conn))
+        back.daemon = True
+        back.start()
+        pipe(conn, upstream)
+        back.join(10)
+        upstream.close()
 
     def _raw(self, conn, answer, req, raw):
         data = answer.data(req, raw) if callable(answer.data) else answer.data

@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.tests.support.http_server import (
-    ANSWERED, HOSTILE, SLOW, Answer, Raw, Server, json_answer, mode)
+    ANSWERED, HOSTILE, SLOW, Answer, Raw, Server, Tunnel, json_answer, mode)
 
 KEY = 'sk-http-unit-7a1b2c3d4e5f6a7b8c9d'
 # Generous: CI machines are busy; the deadline is 2 s.
@@ -195,6 +195,22 @@ def test_a_proxy_from_the_environment_is_used_for_plain_http(server):
     reply = _http.request('GET', 'http://127.0.0.1:9/v1/models', timeout=2,
                           proxy_env={'http_proxy': server.url, 'no_proxy': '127.0.0.1'})
     assert reply.outcome == _http.OFFLINE and 'refused' in reply.cause
+
+
+def test_https_goes_through_a_connect_tunnel_of_the_proxy(server, elsewhere):
+    # The proxy refuses the tunnel: offline, naming the proxy, never the target's credentials.
+    server.route('CONNECT', lambda req: Answer(407, b''))
+    reply = _http.request('GET', 'https://u:pw-tunnel-6@gateway.invalid/v1/models', {'Authorization': 'Bearer ' + KEY},
+                          timeout=2, proxy_env={'https_proxy': server.url})
+    assert reply.outcome == _http.OFFLINE and 'refused the tunnel (HTTP 407)' in reply.cause
+    assert server.requests[-1].method == 'CONNECT' and server.requests[-1].path == 'gateway.invalid:443'
+    assert 'authorization' not in server.requests[-1].headers and not leaks(repr(reply), KEY)
+    # The proxy opens the tunnel to a plain-HTTP server: the TLS handshake through it fails.
+    server.route('CONNECT', lambda req: Tunnel())
+    reply = _http.request('GET', 'https://127.0.0.1:%d/v1/models' % elsewhere.port, timeout=2,
+                          proxy_env={'https_proxy': server.url})
+    assert reply.outcome == _http.OFFLINE and 'TLS' in reply.cause
+    assert server.requests[-1].method == 'CONNECT'
 
 
 @pytest.mark.parametrize('body, problem', [
