@@ -187,7 +187,8 @@ class _Deadline:
         self.arm()
         return self.sock.sendall(data)
 
-    def makefile(self, mode='rb', *args, **kwargs):
+    def makefile(self, *_args, **_kwargs):
+        # http.client asks for 'rb' only.
         return io.BufferedReader(_DeadlineReader(self))
 
     def close(self):
@@ -221,8 +222,8 @@ def _resolve(host, port, deadline):
     def work():
         try:
             found['addresses'] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-        except Exception as exc:  # pylint: disable=broad-except - handed to the caller
-            found['error'] = exc
+        except Exception as exc:  # pylint: disable=broad-except
+            found['error'] = exc  # raised again by the caller's thread
 
     worker = threading.Thread(target=work, name='omniroute-opencode-resolve')
     worker.daemon = True
@@ -295,7 +296,8 @@ def request(method, url, headers=None, body=None, timeout=DEFAULT_TIMEOUT, valid
             red.add(value.split(' ', 1)[1])  # the token of "Bearer <token>"
     try:
         return _request(method, url, headers, body, timeout, validate_certs, max_body, red, started, proxy_env)
-    except Exception as exc:  # pylint: disable=broad-except - the last net: an outcome, never a traceback
+    except Exception as exc:  # pylint: disable=broad-except
+        # The last net: an outcome, never a traceback (nor the exception's text).
         return failed(url, BAD, 'the request failed unexpectedly (%s)' % type(exc).__name__, started, secrets=red)
 
 
@@ -328,7 +330,7 @@ def _request(method, url, headers, body, timeout, validate_certs, max_body, red,
     status = None
     try:
         if proxy:
-            sock, target = _via_proxy(proxy, scheme, host, port, target, deadline, timeout, red)
+            sock, target = _via_proxy(proxy, scheme, host, port, target, deadline, timeout)
         else:
             sock = _connect(host, port, deadline)
         if scheme == 'https':
@@ -434,7 +436,7 @@ def _redirect(url, location):
             'set the URL to the address that answers)' % there)
 
 
-def _via_proxy(proxy, scheme, host, port, target, deadline, timeout, red):
+def _via_proxy(proxy, scheme, host, port, target, deadline, timeout):
     """Connect through an HTTP proxy: a CONNECT tunnel for https, the absolute URL for http."""
     try:
         pparts = urlsplit(proxy if '//' in proxy else 'http://' + proxy)

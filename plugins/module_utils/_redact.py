@@ -195,7 +195,8 @@ def _as_text(value):
         return value
     try:
         return '%s' % (value,)
-    except Exception:  # pylint: disable=broad-except - a hostile __str__ must not escape
+    except Exception:  # pylint: disable=broad-except
+        # A hostile __str__ must not escape.
         return '(%s)' % type(value).__name__
 
 

@@ -19,7 +19,7 @@ import pytest
 from harness import Sandbox
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
-from ansible_collections.omniroute.opencode.tests.support.http_server import HOSTILE_MODELS, Server, mode
+from ansible_collections.omniroute.opencode.tests.support.http_server import Server, kept_ids, leaked, mode
 
 NAME = 'omniroute'
 CONFIG = os.path.join('home', '.config', 'opencode', 'opencode.json')
@@ -31,14 +31,9 @@ MODELS = [{'id': 'team-fast', 'context_length': 128000, 'max_output_tokens': 819
 UNSEEN = re.compile(u'[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]')
 
 
-def runs(secret):
-    return set(secret[i:i + 8] for i in range(len(secret) - 7))
-
-
 def assert_no_run(sb, *secrets):
     for label, text in sb.log:
-        found = sorted(run for secret in secrets for run in runs(secret) if run in text)
-        assert not found, 'a run of a secret appeared in the output of %s' % label
+        assert not leaked(text, secrets), 'a run of a secret appeared in the output of %s' % label
 
 
 @pytest.fixture
@@ -54,18 +49,6 @@ def hostile():
         yield srv
 
 
-def kept_ids(name):
-    ids = [m['id'] for m in MODELS]
-    if name == 'huge-numbers':
-        ids += ['inf-model', 'big-int']
-    elif name == 'non-finite':
-        ids += ['neg', 'frac', 'nan-model']
-    elif name == 'hostile-ids':
-        ids += [m['id'] for m in HOSTILE_MODELS if len(m['id']) <= gw.MAX_ID and not UNSEEN.search(m['id'])
-                and '\u202e' not in m['id']]
-    return sorted(ids)
-
-
 def test_opencode_loads_the_catalog_of_a_hostile_gateway_and_lists_its_models(sandbox, hostile):
     sb = sandbox
     for name in ('huge-numbers', 'non-finite', 'hostile-ids'):
@@ -73,7 +56,7 @@ def test_opencode_loads_the_catalog_of_a_hostile_gateway_and_lists_its_models(sa
         res = sb.module({'base_url': hostile.url, 'api_key': KEY, 'catalog': 'gateway', 'models': ['auto']})
         assert res['_status'] in ('CHANGED', 'SUCCESS'), res
         written = json.load(open(sb.path(CONFIG)))['provider'][NAME]['models']
-        assert sorted(m for m in written if m != 'auto') == kept_ids(name)
+        assert sorted(m for m in written if m != 'auto') == kept_ids(name, MODELS)
         for model in written.values():
             limit = model.get('limit')
             assert limit is None or all(type(v) is int and 1 <= v <= gw.MAX_TOKENS for v in limit.values())
@@ -83,7 +66,7 @@ def test_opencode_loads_the_catalog_of_a_hostile_gateway_and_lists_its_models(sa
         report = sb.ask(parts=('config', 'models'))
         assert report.config_rc == 0, report.raw.get('config_err', '')[-2000:]
         assert report.models_rc == 0, report.models_err[-2000:]
-        assert sorted(line[len(NAME) + 1:] for line in report.models) == sorted(['auto'] + kept_ids(name))
+        assert sorted(line[len(NAME) + 1:] for line in report.models) == sorted(['auto'] + kept_ids(name, MODELS))
         # The limits OpenCode resolved are the whole numbers written, or none.
         assert sorted(report.entry['models']) == sorted(written)
 
@@ -101,9 +84,9 @@ def test_every_module_with_vvv_shows_no_run_of_a_key(sandbox, hostile):
     assert res['_status'] == 'CHANGED' and res['catalog']['source'] == 'models', res
     # An error text that echoes the key past 190 characters, with markup and terminal escapes.
     hostile.route('/v1/models', mode('error-markup', KEY))
-    res = sb.module({'directory': sb.path('etc-opencode'), 'base_url': hostile.url, 'catalog': 'gateway',
-                     'catalog_key': KEY, 'models': ['auto'], 'timeout': 2}, verbose=True,
-                     name='omniroute.opencode.managed')
+    args = {'directory': sb.path('etc-opencode'), 'base_url': hostile.url, 'catalog': 'gateway',
+            'catalog_key': KEY, 'models': ['auto'], 'timeout': 2}
+    res = sb.module(args, verbose=True, name='omniroute.opencode.managed')
     assert res['_status'] == 'CHANGED' and res['catalog']['source'] == 'models', res
     assert all('\x1b' not in w for w in res['_warnings'])
     # The management API echoes the login request (password in its body) as its status line.

@@ -24,8 +24,9 @@ import threading
 import time
 from collections import namedtuple
 
-__all__ = ['ANSWERED', 'SLOW', 'Answer', 'Raw', 'Request', 'Server', 'Tunnel', 'HOSTILE', 'json_answer', 'models_route', 'mode',
-           'models_payload']
+__all__ = ['ANSWERED', 'SLOW', 'Answer', 'Raw', 'Request', 'Server', 'Tunnel', 'HOSTILE', 'HOSTILE_MODELS',
+           'gateway_server', 'json_answer', 'kept_ids', 'leaked', 'models_route', 'mode', 'models_payload',
+           'redirect_target']
 
 Request = namedtuple('Request', 'method path headers body')
 
@@ -41,6 +42,7 @@ class Headers(dict):
 
     def __contains__(self, name):
         return dict.__contains__(self, name.lower())
+
 
 # How long a dripping or stalling answer goes on at most (a client that gives up earlier
 # closes the connection and ends it at once).
@@ -345,18 +347,46 @@ def _non_finite(models):
     return body.encode()
 
 
-# Model entries whose ids or fields carry control characters, terminal escapes, bidi overrides
-# and markup: what a broken or hostile gateway could put in front of a reader.
-HOSTILE_MODELS = [
-    {'id': 'ctl\x1b[2J\x07model'},
-    {'id': 'bidi-\u202egpj.exe'},
-    {'id': 'nul\x00model'},
-    {'id': 'line\r\nbreak'},
-    {'id': '<script>alert(1)</script>'},
-    {'id': '[click](http://evil.invalid)|pipe`tick`'},
-    {'id': 'x' * 5000},
-    {'id': 'zero\u200bwidth'},
-]
+# Model entries whose ids carry control characters, terminal escapes, bidi overrides and
+# markup: what a broken or hostile gateway could put in front of a reader.  Markup is text to
+# OpenCode and stays (escaped where people read it); the rest cannot be shown or sent as it is.
+HOSTILE_KEPT = ['<script>alert(1)</script>', '[click](http://evil.invalid)|pipe`tick`']
+HOSTILE_DROPPED = ['ctl\x1b[2J\x07model', 'bidi-\u202egpj.exe', 'nul\x00model', 'line\r\nbreak', 'x' * 5000,
+                   'zero\u200bwidth']
+HOSTILE_MODELS = [{'id': i} for i in HOSTILE_DROPPED[:4] + HOSTILE_KEPT + HOSTILE_DROPPED[4:]]
+
+
+def kept_ids(name, models):
+    """The ids a catalog keeps from the answer of the ok mode ``name`` (the ``models`` it was
+    given first), sorted."""
+    extra = {'huge-numbers': ['inf-model', 'big-int'], 'non-finite': ['neg', 'frac', 'nan-model'],
+             'hostile-ids': HOSTILE_KEPT}.get(name, [])
+    return sorted([m['id'] for m in models] + extra)
+
+
+def leaked(text, secrets, size=8):
+    """Every run of ``size`` consecutive characters of a secret that ``text`` holds."""
+    return sorted(set(s[i:i + size] for s in secrets if s for i in range(len(s) - size + 1)
+                      if s[i:i + size] in text))
+
+
+try:  # the fixtures of the test trees (pytest is there; the module also imports without it)
+    import pytest
+except ImportError:  # pragma: no cover
+    pytest = None
+
+if pytest is not None:
+    @pytest.fixture(scope='module')
+    def gateway_server():
+        """A routed server for a test module; tests set its routes."""
+        with Server() as srv:
+            yield srv
+
+    @pytest.fixture(scope='module')
+    def redirect_target():
+        """A second server, where the redirects point: it must never be asked."""
+        with Server() as srv:
+            yield srv
 
 # Every hostile mode, for the test matrices; each name maps to what the catalog client must
 # make of it (offline: gateway unreachable, the catalog kept; bad: not a model list; rejected:

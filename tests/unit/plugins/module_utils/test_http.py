@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
-"""_http, the one HTTP client, against the routed local server in every hostile mode.
+"""_http, the one HTTP client, against the routed local gateway_server in every hostile mode.
 
-Every request must end by its deadline whatever the server does, never follow a redirect,
+Every request must end by its deadline whatever the gateway_server does, never follow a redirect,
 never raise, and never put a run of 8 characters of the key into what it returns."""
 from __future__ import absolute_import, division, print_function
 
@@ -16,47 +16,32 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.tests.support.http_server import (
-    ANSWERED, HOSTILE, SLOW, Answer, Raw, Server, Tunnel, json_answer, mode)
+    ANSWERED, HOSTILE, SLOW, Answer, Raw, Server, Tunnel, gateway_server, json_answer, leaked, mode,
+    redirect_target)
 
 KEY = 'sk-http-unit-7a1b2c3d4e5f6a7b8c9d'
 # Generous: CI machines are busy; the deadline is 2 s.
 BOUND = 30
 
 
-def runs(secret, size=8):
-    return [secret[i:i + size] for i in range(len(secret) - size + 1)]
-
-
 def leaks(text, *secrets):
-    return [run for secret in secrets for run in runs(secret) if run in text]
+    return leaked(text, secrets)
 
 
-@pytest.fixture(scope='module')
-def server():
-    with Server() as srv:
-        yield srv
-
-
-@pytest.fixture(scope='module')
-def elsewhere():
-    with Server() as srv:
-        yield srv
-
-
-def ask(server, timeout=2, key=KEY, **kw):
+def ask(gateway_server, timeout=2, key=KEY, **kw):
     headers = {'Authorization': 'Bearer ' + key} if key is not None else {}
-    return _http.request('GET', server.url + '/v1/models', headers, timeout=timeout, **kw)
+    return _http.request('GET', gateway_server.url + '/v1/models', headers, timeout=timeout, **kw)
 
 
 EXPECTED = {'offline': _http.OFFLINE, 'bad': _http.BAD}
 
 
 @pytest.mark.parametrize('name', sorted(set(HOSTILE) - set(SLOW)))
-def test_every_hostile_mode_ends_in_time_with_its_outcome_and_no_key(server, elsewhere, name):
+def test_every_hostile_mode_ends_in_time_with_its_outcome_and_no_key(gateway_server, redirect_target, name):
     # (The modes that wait for the deadline have their own test below.)
-    server.route('/v1/models', mode(name, KEY, target=elsewhere.url))
+    gateway_server.route('/v1/models', mode(name, KEY, target=redirect_target.url))
     started = time.monotonic()
-    reply = ask(server, timeout=1)
+    reply = ask(gateway_server, timeout=1)
     assert time.monotonic() - started < BOUND
     # Transport and framing faults are offline, unusable answers bad; the rest are answers whose
     # content the caller judges (a 401, a 500, a model list).
@@ -65,7 +50,7 @@ def test_every_hostile_mode_ends_in_time_with_its_outcome_and_no_key(server, els
         assert reply.cause and len(reply.cause) <= _http.MAX_CAUSE and reply.body == b''
     shown = json.dumps([reply.url, reply.cause, reply.status, reply.headers])
     assert not leaks(shown, KEY)
-    assert elsewhere.requests == []
+    assert redirect_target.requests == []
 
 
 def test_a_dripping_server_ends_at_the_deadline_not_per_read():
@@ -99,37 +84,37 @@ def test_a_dripping_server_ends_at_the_deadline_not_per_read():
     ('https://user:pw-leak-5@evil.invalid/v1', 'https://evil.invalid:443'),
     ('/v1/other?token=leak-q-7', 'another path of http://127.0.0.1:{here}'),
 ])
-def test_a_redirect_is_an_outcome_naming_the_origin_only(server, elsewhere, location, shown):
-    location = location.format(port=elsewhere.port)
+def test_a_redirect_is_an_outcome_naming_the_origin_only(gateway_server, redirect_target, location, shown):
+    location = location.format(port=redirect_target.port)
     for status in (301, 302, 303, 307, 308):
-        server.route('/v1/models', lambda req, status=status: Answer(status, b'', [('Location', location)]))
-        reply = ask(server)
+        gateway_server.route('/v1/models', lambda req, status=status: Answer(status, b'', [('Location', location)]))
+        reply = ask(gateway_server)
         assert reply.outcome == _http.BAD and reply.status == status
-        assert shown.format(port=elsewhere.port, here=server.port) in reply.cause
+        assert shown.format(port=redirect_target.port, here=gateway_server.port) in reply.cause
         for hidden in ('leak-q-7', 'pw-leak-5', 'user:'):
             assert hidden not in reply.cause
-    assert elsewhere.requests == []
+    assert redirect_target.requests == []
 
 
-def test_a_key_with_a_line_break_is_never_sent(server):
-    before = len(server.requests)
-    reply = ask(server, key=KEY + '\r\n')
+def test_a_key_with_a_line_break_is_never_sent(gateway_server):
+    before = len(gateway_server.requests)
+    reply = ask(gateway_server, key=KEY + '\r\n')
     assert reply.outcome == _http.BAD and 'Authorization header' in reply.cause and 'nothing was sent' in reply.cause
     assert not leaks(repr(reply), KEY)
-    assert len(server.requests) == before
+    assert len(gateway_server.requests) == before
 
 
-def test_the_body_cap_holds_for_any_framing(server):
+def test_the_body_cap_holds_for_any_framing(gateway_server):
     big = b'{"data": [' + b' ' * 5000 + b']}'
-    server.route('/v1/models', lambda req: Answer(200, big))
-    assert ask(server, max_body=4096).outcome == _http.BAD
-    server.route('/v1/models', lambda req: Raw(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
-                                                + b'1000\r\n' + b' ' * 4096 + b'\r\n' + b'1000\r\n' + b' ' * 4096
-                                                + b'\r\n0\r\n\r\n'))
-    reply = ask(server, max_body=4096)
+    gateway_server.route('/v1/models', lambda req: Answer(200, big))
+    assert ask(gateway_server, max_body=4096).outcome == _http.BAD
+    chunked = (b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
+               + b'1000\r\n' + b' ' * 4096 + b'\r\n' + b'1000\r\n' + b' ' * 4096 + b'\r\n0\r\n\r\n')
+    gateway_server.route('/v1/models', lambda req: Raw(chunked))
+    reply = ask(gateway_server, max_body=4096)
     assert reply.outcome == _http.BAD and 'larger than 4096 bytes' in reply.cause
-    server.route('/v1/models', lambda req: Answer(200, big))
-    reply = ask(server)
+    gateway_server.route('/v1/models', lambda req: Answer(200, big))
+    reply = ask(gateway_server)
     assert reply.outcome == _http.ANSWERED and reply.body == big
 
 
@@ -149,9 +134,9 @@ def test_invalid_urls_are_bad_and_shown_without_credentials(url):
     assert reply.outcome in (_http.BAD, _http.OFFLINE) and 'pw-in-url-9' not in repr(reply)
 
 
-def test_tls_to_a_plain_port_is_offline(server):
-    server.route('/v1/models', lambda req: json_answer({'data': []}))
-    reply = _http.request('GET', server.url.replace('http:', 'https:') + '/v1/models', timeout=2)
+def test_tls_to_a_plain_port_is_offline(gateway_server):
+    gateway_server.route('/v1/models', lambda req: json_answer({'data': []}))
+    reply = _http.request('GET', gateway_server.url.replace('http:', 'https:') + '/v1/models', timeout=2)
     assert reply.outcome == _http.OFFLINE and reply.status is None and 'TLS' in reply.cause
 
 
@@ -175,42 +160,42 @@ def test_a_tls_handshake_that_never_ends_is_bounded():
             conn.close()
 
 
-def test_session_cookies_and_headers_are_returned(server):
-    server.route('/api/auth/login', lambda req: Answer(200, b'{}', [('Set-Cookie', 'auth_token=tok-123456789; Path=/'),
-                                                                    ('Set-Cookie', 'other=1')]))
-    reply = _http.request('POST', server.url + '/api/auth/login', {'Content-Type': 'application/json'},
+def test_session_cookies_and_headers_are_returned(gateway_server):
+    cookies = [('Set-Cookie', 'auth_token=tok-123456789; Path=/'), ('Set-Cookie', 'other=1')]
+    gateway_server.route('/api/auth/login', lambda req: Answer(200, b'{}', cookies))
+    reply = _http.request('POST', gateway_server.url + '/api/auth/login', {'Content-Type': 'application/json'},
                           b'{"password": "x"}', timeout=2)
     assert reply.outcome == _http.ANSWERED and reply.status == 200
     assert reply.headers['set-cookie'] == ['auth_token=tok-123456789; Path=/', 'other=1']
-    assert server.requests[-1].body == b'{"password": "x"}'
+    assert gateway_server.requests[-1].body == b'{"password": "x"}'
 
 
-def test_a_proxy_from_the_environment_is_used_for_plain_http(server):
-    # The routed server plays the proxy: the request line holds the absolute URL.
-    server.route('/v1/models', lambda req: json_answer({'data': [], 'via': 'proxy'}))
+def test_a_proxy_from_the_environment_is_used_for_plain_http(gateway_server):
+    # The routed gateway_server plays the proxy: the request line holds the absolute URL.
+    gateway_server.route('/v1/models', lambda req: json_answer({'data': [], 'via': 'proxy'}))
     reply = _http.request('GET', 'http://gateway.invalid:20128/v1/models', timeout=2,
-                          proxy_env={'http_proxy': server.url})
+                          proxy_env={'http_proxy': gateway_server.url})
     assert reply.outcome == _http.ANSWERED and b'proxy' in reply.body
-    assert server.requests[-1].headers['host'] == 'gateway.invalid:20128'
+    assert gateway_server.requests[-1].headers['host'] == 'gateway.invalid:20128'
     reply = _http.request('GET', 'http://127.0.0.1:9/v1/models', timeout=2,
-                          proxy_env={'http_proxy': server.url, 'no_proxy': '127.0.0.1'})
+                          proxy_env={'http_proxy': gateway_server.url, 'no_proxy': '127.0.0.1'})
     assert reply.outcome == _http.OFFLINE and 'refused' in reply.cause
 
 
-def test_https_goes_through_a_connect_tunnel_of_the_proxy(server, elsewhere):
+def test_https_goes_through_a_connect_tunnel_of_the_proxy(gateway_server, redirect_target):
     # The proxy refuses the tunnel: offline, naming the proxy, never the target's credentials.
-    server.route('CONNECT', lambda req: Answer(407, b''))
+    gateway_server.route('CONNECT', lambda req: Answer(407, b''))
     reply = _http.request('GET', 'https://u:pw-tunnel-6@gateway.invalid/v1/models', {'Authorization': 'Bearer ' + KEY},
-                          timeout=2, proxy_env={'https_proxy': server.url})
+                          timeout=2, proxy_env={'https_proxy': gateway_server.url})
     assert reply.outcome == _http.OFFLINE and 'refused the tunnel (HTTP 407)' in reply.cause
-    assert server.requests[-1].method == 'CONNECT' and server.requests[-1].path == 'gateway.invalid:443'
-    assert 'authorization' not in server.requests[-1].headers and not leaks(repr(reply), KEY)
-    # The proxy opens the tunnel to a plain-HTTP server: the TLS handshake through it fails.
-    server.route('CONNECT', lambda req: Tunnel())
-    reply = _http.request('GET', 'https://127.0.0.1:%d/v1/models' % elsewhere.port, timeout=2,
-                          proxy_env={'https_proxy': server.url})
+    assert gateway_server.requests[-1].method == 'CONNECT' and gateway_server.requests[-1].path == 'gateway.invalid:443'
+    assert 'authorization' not in gateway_server.requests[-1].headers and not leaks(repr(reply), KEY)
+    # The proxy opens the tunnel to a plain-HTTP gateway_server: the TLS handshake through it fails.
+    gateway_server.route('CONNECT', lambda req: Tunnel())
+    reply = _http.request('GET', 'https://127.0.0.1:%d/v1/models' % redirect_target.port, timeout=2,
+                          proxy_env={'https_proxy': gateway_server.url})
     assert reply.outcome == _http.OFFLINE and 'TLS' in reply.cause
-    assert server.requests[-1].method == 'CONNECT'
+    assert gateway_server.requests[-1].method == 'CONNECT'
 
 
 @pytest.mark.parametrize('body, problem', [

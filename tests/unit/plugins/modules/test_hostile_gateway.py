@@ -30,7 +30,8 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
 from ansible_collections.omniroute.opencode.plugins.modules import api_key, managed, provider, users
 from ansible_collections.omniroute.opencode.tests.support.http_server import (
-    ANSWERED, HOSTILE, HOSTILE_MODELS, SLOW, Answer, Server, mode)
+    ANSWERED, HOSTILE, SLOW, Answer, Server, gateway_server, kept_ids, mode, redirect_target)
+from ansible_collections.omniroute.opencode.tests.support.http_server import leaked as support_leaked
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
 
 KEY = 'sk-Zq9ToXw4Vb7Lm2Nc8Rd5Ef1Gh3Jk6Pa0'
@@ -50,12 +51,8 @@ FAST = sorted(set(MODES) - set(SLOW))
 UNSEEN = re.compile(u'[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]')
 
 
-def runs(secret):
-    return set(secret[i:i + 8] for i in range(len(secret) - 7))
-
-
 def leaked(text, *secrets):
-    return sorted(run for secret in secrets for run in runs(secret) if run in text)
+    return support_leaked(text, secrets)
 
 
 def strings(value):
@@ -95,19 +92,6 @@ def assert_files(root, allowed=()):
                 assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
 
 
-@pytest.fixture(scope='module')
-def gateway():
-    with Server() as srv:
-        yield srv
-
-
-@pytest.fixture(scope='module')
-def elsewhere():
-    """The address the redirects point to: it must never be asked."""
-    with Server() as srv:
-        yield srv
-
-
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv('HOME', str(tmp_path))
@@ -127,26 +111,13 @@ def run(main, capsys, args, diff=True):
     return rc, res, out
 
 
-def serve(gateway, elsewhere, name, key=KEY, path='/v1/models'):
-    gateway.routes.clear()
-    gateway.route(path, mode(name, key, MODELS, target=elsewhere.url))
-
-
-def expected_ids(name):
-    """The chat models a catalog holds after mode ``name`` (the ok modes), sorted."""
-    ids = [m['id'] for m in MODELS]
-    if name == 'huge-numbers':
-        ids += ['inf-model', 'big-int']
-    elif name == 'non-finite':
-        ids += ['neg', 'frac', 'nan-model']
-    elif name == 'hostile-ids':
-        ids += [m['id'] for m in HOSTILE_MODELS if len(m['id']) <= gw.MAX_ID and not re.search(
-            u'[\x00-\x1f\u200b\u202e]', m['id'])]
-    return sorted(ids)
+def serve(gateway_server, redirect_target, name, key=KEY, path='/v1/models'):
+    gateway_server.routes.clear()
+    gateway_server.route(path, mode(name, key, MODELS, target=redirect_target.url))
 
 
 def check_catalog(name, written_models, warnings):
-    assert sorted(m for m in written_models if m != 'auto') == expected_ids(name)
+    assert sorted(m for m in written_models if m != 'auto') == kept_ids(name, MODELS)
     for model_id, settings in written_models.items():
         assert not UNSEEN.search(model_id)
         limit = settings.get('limit')
@@ -162,9 +133,9 @@ def check_catalog(name, written_models, warnings):
 
 # --------------------------------------------------------------------------- provider
 @pytest.mark.parametrize('name', FAST)
-def test_provider(home, capsys, gateway, elsewhere, name):
-    serve(gateway, elsewhere, name)
-    args = {'api_key': KEY, 'base_url': gateway.url, 'catalog': 'gateway', 'models': ['auto'], 'verify': True,
+def test_provider(home, capsys, gateway_server, redirect_target, name):
+    serve(gateway_server, redirect_target, name)
+    args = {'api_key': KEY, 'base_url': gateway_server.url, 'catalog': 'gateway', 'models': ['auto'], 'verify': True,
             'timeout': TIMEOUT}
     rc, res, out = run(provider.main, capsys, args)
     outcome = HOSTILE[name]
@@ -172,7 +143,7 @@ def test_provider(home, capsys, gateway, elsewhere, name):
     assert not leaked(out, KEY), name
     assert_inert(res)
     assert_files(home, [str(config)])
-    assert elsewhere.requests == []
+    assert redirect_target.requests == []
     warnings = warnings_of(res)
     if outcome in ('bad', 'rejected'):
         assert rc == 1 and not config.exists()
@@ -191,17 +162,17 @@ def test_provider(home, capsys, gateway, elsewhere, name):
         assert res['verify']['key_accepted'] is True
 
 
-def test_provider_keeps_its_catalog_byte_for_byte_when_the_gateway_turns_hostile(home, capsys, gateway, elsewhere):
-    gateway.routes.clear()
-    gateway.route('/v1/models', lambda req: Answer(200, json.dumps({'data': MODELS}).encode()))
-    args = {'api_key': KEY, 'base_url': gateway.url, 'catalog': 'gateway', 'timeout': TIMEOUT}
+def test_provider_keeps_its_catalog_byte_for_byte_when_the_gateway_turns_hostile(home, capsys, gateway_server, redirect_target):
+    gateway_server.routes.clear()
+    gateway_server.route('/v1/models', lambda req: Answer(200, json.dumps({'data': MODELS}).encode()))
+    args = {'api_key': KEY, 'base_url': gateway_server.url, 'catalog': 'gateway', 'timeout': TIMEOUT}
     assert run(provider.main, capsys, args)[0] == 0
     config = home / '.config' / 'opencode' / 'opencode.json'
     before = config.read_bytes()
     for name in FAST:
         if HOSTILE[name] != 'offline':
             continue
-        serve(gateway, elsewhere, name)
+        serve(gateway_server, redirect_target, name)
         rc, res, out = run(provider.main, capsys, args)
         assert rc == 0 and not res['changed'] and res['catalog']['source'] == 'kept', name
         assert config.read_bytes() == before and not leaked(out, KEY)
@@ -209,9 +180,9 @@ def test_provider_keeps_its_catalog_byte_for_byte_when_the_gateway_turns_hostile
 
 # --------------------------------------------------------------------------- users (+ the report)
 @pytest.mark.parametrize('name', FAST)
-def test_users_and_the_report(home, capsys, gateway, elsewhere, name):
-    serve(gateway, elsewhere, name)
-    args = {'users': [{'name': ME, 'api_key': KEY}], 'host': 'laptop-hostile', 'base_url': gateway.url,
+def test_users_and_the_report(home, capsys, gateway_server, redirect_target, name):
+    serve(gateway_server, redirect_target, name)
+    args = {'users': [{'name': ME, 'api_key': KEY}], 'host': 'laptop-hostile', 'base_url': gateway_server.url,
             'catalog': 'gateway', 'models': ['auto'], 'verify': True, 'timeout': TIMEOUT, 'key_store': 'auth'}
     rc, res, out = run(users.main, capsys, args)
     outcome = HOSTILE[name]
@@ -220,7 +191,7 @@ def test_users_and_the_report(home, capsys, gateway, elsewhere, name):
     assert not leaked(out, KEY), name
     assert_inert(res)
     assert_files(home, [str(auth)])
-    assert elsewhere.requests == []
+    assert redirect_target.requests == []
     # The role's report, from this host's result: JSON exact, Markdown and summary inert.
     rows = rp.report_rows({'laptop-hostile': {'_opencode_users_result': res}}, ['laptop-hostile'])
     markdown = rp.report_markdown(rows)
@@ -249,17 +220,17 @@ def test_users_and_the_report(home, capsys, gateway, elsewhere, name):
 
 # --------------------------------------------------------------------------- managed
 @pytest.mark.parametrize('name', FAST)
-def test_managed(tmp_path, capsys, gateway, elsewhere, name):
-    serve(gateway, elsewhere, name)
+def test_managed(tmp_path, capsys, gateway_server, redirect_target, name):
+    serve(gateway_server, redirect_target, name)
     etc = tmp_path / 'etc' / 'opencode'
-    args = {'directory': str(etc), 'base_url': gateway.url, 'catalog': 'gateway', 'catalog_key': KEY,
+    args = {'directory': str(etc), 'base_url': gateway_server.url, 'catalog': 'gateway', 'catalog_key': KEY,
             'models': ['auto'], 'timeout': TIMEOUT}
     rc, res, out = run(managed.main, capsys, args)
     outcome = HOSTILE[name]
     assert not leaked(out, KEY), name
     assert_inert(res)
     assert_files(tmp_path)  # the managed file never holds a key
-    assert elsewhere.requests == []
+    assert redirect_target.requests == []
     if outcome in ('bad', 'rejected'):
         assert rc == 1 and not etc.exists()
         return
@@ -278,9 +249,9 @@ API_KINDS = {'offline': 'unreachable', 'bad': 'api'}
 
 
 @pytest.mark.parametrize('name', FAST)
-def test_api_key_login(tmp_path, capsys, gateway, elsewhere, name):
-    serve(gateway, elsewhere, name, key=PASSWORD, path='/api/auth/login')
-    args = {'url': gateway.url, 'password': PASSWORD, 'name': 'opencode:alice@laptop1', 'lock_dir': str(tmp_path),
+def test_api_key_login(tmp_path, capsys, gateway_server, redirect_target, name):
+    serve(gateway_server, redirect_target, name, key=PASSWORD, path='/api/auth/login')
+    args = {'url': gateway_server.url, 'password': PASSWORD, 'name': 'opencode:alice@laptop1', 'lock_dir': str(tmp_path),
             'timeout': TIMEOUT}
     rc, res, out = run(api_key.main, capsys, args)
     assert rc == 1 and not leaked(out, PASSWORD), name
@@ -292,25 +263,25 @@ def test_api_key_login(tmp_path, capsys, gateway, elsewhere, name):
     assert res['error_kind'] == kind, res['msg']
     assert_inert(res)
     assert_files(tmp_path)
-    assert elsewhere.requests == []
+    assert redirect_target.requests == []
 
 
 @pytest.mark.parametrize('name', ['redirect-port', 'redirect-http', 'status-echo', 'error-echo', 'drip-body',
                                   'huge-body', 'deep-nesting', 'hostile-ids'])
-def test_api_key_after_login_with_a_session_or_a_management_key(tmp_path, capsys, gateway, elsewhere, name):
+def test_api_key_after_login_with_a_session_or_a_management_key(tmp_path, capsys, gateway_server, redirect_target, name):
     """The session cookie (or the management key) never goes elsewhere, never shows."""
     cookie = 'Ck3Vn8Bq1Zw6Xe9Rt4Yu7Io2Pa5'
     for secret_args in ({'password': PASSWORD}, {'management_key': MGMT_KEY}):
-        serve(gateway, elsewhere, name, key=MGMT_KEY, path='/api/keys')
-        gateway.route('/api/auth/login', lambda req: Answer(200, b'{"success": true}',
-                                                            [('Set-Cookie', 'auth_token=%s; Path=/' % cookie)]))
-        args = dict(secret_args, url=gateway.url, name='opencode:alice@laptop1', lock_dir=str(tmp_path),
+        serve(gateway_server, redirect_target, name, key=MGMT_KEY, path='/api/keys')
+        session = [('Set-Cookie', 'auth_token=%s; Path=/' % cookie)]
+        gateway_server.route('/api/auth/login', lambda req: Answer(200, b'{"success": true}', session))
+        args = dict(secret_args, url=gateway_server.url, name='opencode:alice@laptop1', lock_dir=str(tmp_path),
                     timeout=TIMEOUT)
         rc, res, out = run(api_key.main, capsys, args)
         assert rc == 1 and not leaked(out, PASSWORD, MGMT_KEY, cookie), (name, res.get('msg'))
         assert_inert(res)
-        assert elsewhere.requests == []
-        sent = gateway.requests[-1].headers
+        assert redirect_target.requests == []
+        sent = gateway_server.requests[-1].headers
         if 'password' in secret_args:
             assert sent.get('cookie') == 'auth_token=' + cookie and 'authorization' not in sent
         else:
@@ -318,43 +289,43 @@ def test_api_key_after_login_with_a_session_or_a_management_key(tmp_path, capsys
 
 
 @pytest.mark.parametrize('option', ['password', 'management_key'])
-def test_api_key_refuses_a_login_secret_with_a_line_break_before_sending_it(tmp_path, capsys, gateway, option):
-    before = len(gateway.requests)
+def test_api_key_refuses_a_login_secret_with_a_line_break_before_sending_it(tmp_path, capsys, gateway_server, option):
+    before = len(gateway_server.requests)
     secret = PASSWORD if option == 'password' else MGMT_KEY
-    rc, res, out = run(api_key.main, capsys, {'url': gateway.url, option: secret + '\n', 'name': 'x',
+    rc, res, out = run(api_key.main, capsys, {'url': gateway_server.url, option: secret + '\n', 'name': 'x',
                                               'lock_dir': str(tmp_path)})
     assert rc == 1 and 'line break' in res['msg'] and 'nothing was sent' in res['msg']
-    assert not leaked(out, secret) and len(gateway.requests) == before
+    assert not leaked(out, secret) and len(gateway_server.requests) == before
 
 
 # --------------------------------------------------------------------------- keys with control characters
-def test_a_vault_key_with_a_trailing_newline_is_refused_up_front_naming_user_and_store(home, capsys, gateway):
-    before = len(gateway.requests)
-    gateway.routes.clear()
-    gateway.route('/v1/models', lambda req: Answer(200, json.dumps({'data': MODELS}).encode()))
-    rc, res, out = run(provider.main, capsys, {'api_key': KEY + '\n', 'base_url': gateway.url, 'catalog': 'gateway'})
+def test_a_vault_key_with_a_trailing_newline_is_refused_up_front_naming_user_and_store(home, capsys, gateway_server):
+    before = len(gateway_server.requests)
+    gateway_server.routes.clear()
+    gateway_server.route('/v1/models', lambda req: Answer(200, json.dumps({'data': MODELS}).encode()))
+    rc, res, out = run(provider.main, capsys, {'api_key': KEY + '\n', 'base_url': gateway_server.url, 'catalog': 'gateway'})
     assert rc == 1 and 'line break' in res['msg'] and ME in res['msg'] and 'key_store=config' in res['msg']
     assert not leaked(out, KEY) and not (home / '.config').exists()
-    rc, res, out = run(users.main, capsys, {'users': [{'name': ME}], 'host': 'laptop-v', 'base_url': gateway.url,
+    rc, res, out = run(users.main, capsys, {'users': [{'name': ME}], 'host': 'laptop-v', 'base_url': gateway_server.url,
                                             'key_maps': [{}, {ME: KEY + '\r\n'}], 'catalog': 'gateway'})
     assert rc == 1 and "user '%s': the key from key_maps[1]" % ME in res['msg'] and 'line break' in res['msg']
     assert not leaked(out, KEY) and not (home / '.config').exists()
-    rc, res, out = run(managed.main, capsys, {'directory': str(home / 'etc'), 'base_url': gateway.url,
+    rc, res, out = run(managed.main, capsys, {'directory': str(home / 'etc'), 'base_url': gateway_server.url,
                                               'catalog': 'gateway', 'catalog_key': KEY + '\n', 'models': ['auto']})
     assert rc == 1 and 'catalog_key' in res['msg'] and 'line break' in res['msg'] and not leaked(out, KEY)
-    assert len(gateway.requests) == before
+    assert len(gateway_server.requests) == before
 
 
 def test_plain_http_to_another_host_is_warned_once(home, capsys):
     # Nothing listens there; the run only plans (static catalog, check mode).
-    args = {'api_key': KEY, 'base_url': 'http://gateway.example.invalid:20128', '_ansible_check_mode': True}
+    args = {'api_key': KEY, 'base_url': 'http://gateway_server.example.invalid:20128', '_ansible_check_mode': True}
     rc, res, out = run(provider.main, capsys, args)
     assert rc == 0 and sum('plain http' in w for w in warnings_of(res)) == 1
     rc, res, out = run(users.main, capsys, {'users': [{'name': ME, 'api_key': KEY}], 'host': 'h1',
-                                            'base_url': 'http://gateway.example.invalid:20128',
+                                            'base_url': 'http://gateway_server.example.invalid:20128',
                                             '_ansible_check_mode': True})
     assert rc == 0 and sum('plain http' in w for w in warnings_of(res)) == 1 and not leaked(out, KEY)
-    rc, res, out = run(provider.main, capsys, dict(args, base_url='https://gateway.example.invalid'))
+    rc, res, out = run(provider.main, capsys, dict(args, base_url='https://gateway_server.example.invalid'))
     assert not any('plain http' in w for w in warnings_of(res))
 
 
@@ -375,7 +346,7 @@ def _start(module, args, home, name):
                             stdin=subprocess.DEVNULL), args_file
 
 
-def test_slow_modes_every_client_at_once(tmp_path, gateway, elsewhere):
+def test_slow_modes_every_client_at_once(tmp_path, gateway_server, redirect_target):
     """Dripped headers, a dripped body, a silent server: every client ends by its deadline,
     offline (the catalog kept or the given ids written; the management call unreachable)."""
     servers = []
@@ -389,8 +360,8 @@ def test_slow_modes_every_client_at_once(tmp_path, gateway, elsewhere):
             srv.route('/api/auth/login', mode(name, PASSWORD))
             home = tmp_path / name
             base = {'base_url': srv.url, 'catalog': 'gateway', 'models': ['auto'], 'timeout': TIMEOUT}
-            procs.append((name, 'provider', home / 'p', _start('provider', dict(base, api_key=KEY, verify=True),
-                                                                home / 'p', name)))
+            procs.append((name, 'provider', home / 'p',
+                          _start('provider', dict(base, api_key=KEY, verify=True), home / 'p', name)))
             procs.append((name, 'users', home / 'u', _start('users', dict(
                 base, users=[{'name': ME, 'api_key': KEY}], host='laptop-slow', verify=True, key_store='auth'),
                 home / 'u', name)))
@@ -421,4 +392,4 @@ def test_slow_modes_every_client_at_once(tmp_path, gateway, elsewhere):
         assert any('cannot be fetched (gateway offline)' in w and 'timeout' in w for w in warnings), label
         assert_files(home, [str(home / '.config' / 'opencode' / 'opencode.json'),
                             str(home / '.local' / 'share' / 'opencode' / 'auth.json')])
-    assert elsewhere.requests == []
+    assert redirect_target.requests == []
