@@ -136,12 +136,9 @@ def _check_depth(path, text, name, entry, who):
 
 
 def shown_params(params):
-    """The module arguments as a result may echo them: URLs without user info or query."""
-    shown = dict(params)
-    for name in ('base_url', 'url'):
-        if isinstance(shown.get(name), str):
-            shown[name] = _redact.url(shown[name])
-    return shown
+    """The module arguments as a result may echo them (``_redact.Redactor.args``): URLs without
+    user info or query, the key replaced by Ansible's no_log stand-in."""
+    return _redact.Redactor([params.get('api_key')]).args(params)
 
 
 def make_spec(params, keep_models=False):

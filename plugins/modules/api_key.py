@@ -603,8 +603,9 @@ def public_output(result, client):
 
 
 def _shown_args(module):
-    """The arguments a result echoes: the server URL without user info or query."""
-    return dict(module.params, url=_redact.url(module.params["url"]))
+    """The arguments a result echoes: the server URL without user info or query, the login
+    secrets replaced by Ansible's no_log stand-in."""
+    return _redact.Redactor([module.params.get("password"), module.params.get("management_key")]).args(module.params)
 
 
 def main():

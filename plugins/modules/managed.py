@@ -425,9 +425,7 @@ def _profile(params, final, who):
 
 def _invocation(params):
     """The module arguments to echo back, without a credential someone put into settings."""
-    shown = dict(params)
-    if shown.get('catalog_key') is not None:
-        shown['catalog_key'] = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+    shown = _redact.Redactor([params.get('catalog_key')]).args(params)
     if mg.find_secrets(params.get('settings') or {}):
         shown['settings'] = 'NOT_LOGGING_PARAMETER (it holds a credential-like value)'
     return {'module_args': shown}

@@ -446,7 +446,7 @@ def configure_work(module, user, uparams, host, secrets):
         data['warnings'] = user_plan.warnings
         if uparams['verify'] and user_plan.spec is not None:
             data['verify'] = probe(uparams, user_plan, environ, secrets)
-        return data, user_plan
+        return _mask(data, secrets), user_plan
 
     def apply(user_plan):
         return cfg.apply(module, user_plan.changes, uparams['backup'], who, stale=user_plan.stale)
@@ -486,7 +486,7 @@ def managed_work(module, user, uparams, host, secrets):
         data['scope'] = 'managed'
         if present and uparams['verify']:
             data['verify'] = managed_probe(uparams, environ, changes, auth_path, who, secrets, found if keep_key else None)
-        return data, user_plan
+        return _mask(data, secrets), user_plan
 
     def apply(user_plan):
         return cfg.apply(module, user_plan.changes, uparams['backup'], who, stale=user_plan.stale)
