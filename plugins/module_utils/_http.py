@@ -60,6 +60,8 @@ MAX_JSON_DEPTH = 64
 # A JSON integer with more digits than this is read as infinite (and then refused as a value):
 # a 5000-digit number would otherwise cost time to convert, or fail the whole answer.
 MAX_INT_DIGITS = 30
+# The longest deadline a request may be given (a day): longer is a mistake, not a wish.
+MAX_TIMEOUT = 86400
 # The longest cause text of a failed request.
 MAX_CAUSE = 300
 
@@ -307,14 +309,17 @@ def _request(method, url, headers, body, timeout, validate_certs, max_body, red,
 
     try:
         timeout = float(timeout)
+    except (ValueError, TypeError):
+        timeout = 0
+    if not 0 < timeout <= MAX_TIMEOUT:
+        return fail(BAD, 'timeout must be a number of seconds from 1 to %d' % MAX_TIMEOUT)
+    try:
         parts = urlsplit(url)
         scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         return fail(BAD, 'not a valid URL (%s)' % (exc,))
     if scheme not in ('http', 'https') or not host:
         return fail(BAD, 'not an http(s) URL with a host')
-    if not timeout > 0:
-        return fail(BAD, 'timeout must be a positive number of seconds')
     for name, value in headers.items():
         if not isinstance(value, str) or not _HEADER_VALUE.match(value):
             return fail(BAD, 'the %s header holds a line break, a control character or a character outside '

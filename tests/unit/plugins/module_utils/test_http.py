@@ -134,6 +134,14 @@ def test_invalid_urls_are_bad_and_shown_without_credentials(url):
     assert reply.outcome in (_http.BAD, _http.OFFLINE) and 'pw-in-url-9' not in repr(reply)
 
 
+@pytest.mark.parametrize('timeout', [0, -1, None, 'soon', 10 ** 12, float('nan')])
+def test_a_timeout_that_is_not_a_sane_number_of_seconds_is_bad_before_anything_is_sent(gateway_server, timeout):
+    before = len(gateway_server.requests)
+    reply = _http.request('GET', gateway_server.url + '/v1/models', timeout=timeout)
+    assert reply.outcome == _http.BAD and 'timeout must be' in reply.cause
+    assert len(gateway_server.requests) == before
+
+
 def test_tls_to_a_plain_port_is_offline(gateway_server):
     gateway_server.route('/v1/models', lambda req: json_answer({'data': []}))
     reply = _http.request('GET', gateway_server.url.replace('http:', 'https:') + '/v1/models', timeout=2)
