@@ -293,7 +293,8 @@ class Redactor:
 
     def args(self, params):
         """Module arguments as a result may echo them: URLs without user info or query, the
-        value of every secret-looking option replaced by Ansible's no_log stand-in, the rest
+        value of every secret-looking option replaced by Ansible's no_log stand-in, every
+        model's ``headers`` in ``models`` and every secret-looking setting masked, the rest
         scrubbed like :meth:`json`."""
         shown = {}
         for name, value in (params or {}).items():
@@ -302,7 +303,7 @@ class Redactor:
             elif name in ('url', 'base_url') and isinstance(value, str):
                 shown[name] = self.text(url(value))
             else:
-                shown[name] = self.json(value)
+                shown[name] = self.json(mask(value, _models_secret if name == 'models' else _no_position))
         return shown
 
 
@@ -361,6 +362,15 @@ def entry_secret(path, value):
         return _headers_secret(path[2:], value)
     if len(path) >= 3 and path[0] == 'models' and path[2] == 'headers':
         return _headers_secret(path[3:], value)
+    return False
+
+
+def _models_secret(path, value):
+    """Credential positions in a ``models`` option (a list of ids and dicts): each ``headers``."""
+    return len(path) >= 2 and path[1] == 'headers' and _headers_secret(path[2:], value)
+
+
+def _no_position(path, value):
     return False
 
 

@@ -458,7 +458,7 @@ def main():
 
     out = dict(changed=bool(files), path=target, files=files, changes=words, drift=extra['drift'])
     if spec is not None:
-        out.update(base_url=spec.base_url, models=spec.model_ids, entry=entry, catalog=extra['catalog'])
+        out.update(base_url=spec.base_url, models=spec.model_ids, entry=oc.redact_entry(entry), catalog=extra['catalog'])
     redactor = _redact.Redactor([params['catalog_key']])
     warnings = list(extra['warnings'])
     if spec is not None:

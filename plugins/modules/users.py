@@ -655,6 +655,18 @@ def run_installed_keys(module, users, host, redact):
     return [key_request(u, params, host, (results.get(u.name) or {}).get('installed_key')) for u in wanted]
 
 
+def echo_arguments(module, shown):
+    """Every result of this run echoes ``shown`` as its arguments instead of ``module.params``
+    (``_redact.Redactor.args``: per-model headers and keys masked)."""
+    for name in ('exit_json', 'fail_json'):
+        real = getattr(module, name)
+
+        def finish(real=real, **result):
+            result.setdefault('invocation', {'module_args': shown})
+            real(**result)
+        setattr(module, name, finish)
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
@@ -673,6 +685,7 @@ def main():
         secrets.extend(v for v in (mapping or {}).values() if isinstance(v, str))
     redactor = _redact.Redactor(secrets)
     redact = redactor.text
+    echo_arguments(module, redactor.args(params))
     for url in sorted(set(_pick(u, params, 'base_url') for u in users if u.state == 'present')):
         warning = _http.cleartext_warning(url, 'every key of host %s' % host)
         if warning:

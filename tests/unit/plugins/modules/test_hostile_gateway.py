@@ -393,3 +393,19 @@ def test_slow_modes_every_client_at_once(tmp_path, gateway_server, redirect_targ
         assert_files(home, [str(home / '.config' / 'opencode' / 'opencode.json'),
                             str(home / '.local' / 'share' / 'opencode' / 'auth.json')])
     assert redirect_target.requests == []
+
+
+def test_per_model_headers_are_credentials_in_results_and_diffs(home, capsys):
+    value = 'hdr-Vb3Nm8Qw1Er6Ty'
+    models = [{'id': 'm', 'headers': {'X-Team': value}}, 'auto']
+    rc, res, out = run(provider.main, capsys, {'api_key': KEY, 'models': models, 'base_url': 'http://localhost:1'})
+    assert rc == 0 and res['entry']['models']['m']['headers'] == {'X-Team': '********'}
+    assert not leaked(out, KEY, value) and value in (home / '.config' / 'opencode' / 'opencode.json').read_text()
+    rc, res, out = run(managed.main, capsys, {'directory': str(home / 'etc'), 'models': models,
+                                              'base_url': 'http://localhost:1'})
+    assert rc == 0 and res['entry']['models']['m']['headers'] == {'X-Team': '********'}
+    assert not leaked(out, value) and '"X-Team": "********' in res['diff'][0]['after']
+    rc, res, out = run(users.main, capsys, {'users': [{'name': ME, 'api_key': KEY}], 'host': 'h', 'models': models,
+                                            'base_url': 'http://localhost:1'})
+    assert rc == 0 and res['invocation']['module_args']['models'][0]['headers'] == {'X-Team': '********'}
+    assert not leaked(out, KEY, value)
