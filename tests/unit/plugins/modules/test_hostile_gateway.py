@@ -340,7 +340,10 @@ def _start(module, args, home, name):
     with open(args_file, 'w') as handle:
         json.dump({'ANSIBLE_MODULE_ARGS': dict(args, _ansible_diff=True,
                                                _ansible_remote_tmp=os.path.join(str(home), '.tmp'))}, handle)
-    env = {'HOME': str(home), 'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8', 'PYTHONPATH': root}
+    # The collection first, then whatever this interpreter imports ansible from (a venv, or the
+    # path ansible-test sets up).
+    env = {'HOME': str(home), 'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8',
+           'PYTHONPATH': os.pathsep.join([root] + [p for p in sys.path if p])}
     return subprocess.Popen([sys.executable, '-m', 'ansible_collections.omniroute.opencode.plugins.modules.' + module,
                              args_file], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL), args_file
