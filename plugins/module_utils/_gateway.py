@@ -106,14 +106,13 @@ def resolve_key(api_key, environ, home, config_path):
     could not go into a header (:func:`_redact.key_problem`), ``key`` is None and ``problem`` says
     why the catalog cannot be fetched, without the key.
     """
-    value = (api_key or '').strip() if isinstance(api_key, str) else ''
-    match = re.match(r'^\{(env|file):([^{}]+)\}$', value)
-    if not match:
+    found = _redact.reference(api_key)
+    if found is None:
         problem = _redact.key_problem(api_key)
         if problem:
             return None, 'the key %s' % problem
         return api_key, None
-    kind, ref = match.group(1), match.group(2).strip()
+    kind, ref = found
     if kind == 'env':
         found = environ.get(ref)
         if not found:

@@ -37,7 +37,7 @@ MIN_RUN = 8
 # mask ordinary words).
 MIN_WHOLE = 4
 # Values OpenCode substitutes itself; they name a variable or a file, not a secret.
-_REFERENCE = re.compile(r'^\{(env|file):[^{}]+\}$')
+_REFERENCE = re.compile(r'^\{(env|file):([^{}]+)\}\Z')
 _SCHEME = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*:(?://?)?')
 # Something URL-like inside a free text: a scheme and what follows up to a blank or quote.
 _URL_IN_TEXT = re.compile(r'''[A-Za-z][A-Za-z0-9+.-]*://[^\s'"<>]*''')
@@ -76,9 +76,16 @@ MAX_DEPTH = 200
 
 
 # --------------------------------------------------------------------------- what a value is
+def reference(value):
+    """``(kind, name)`` of ``{env:VAR}`` (``env``, ``VAR``) or ``{file:path}`` (``file``, ``path``),
+    which OpenCode resolves itself; None for anything else."""
+    match = _REFERENCE.match(value.strip()) if isinstance(value, str) else None
+    return (match.group(1), match.group(2).strip()) if match else None
+
+
 def is_reference(value):
     """True for ``{env:VAR}`` or ``{file:path}``, which OpenCode resolves itself."""
-    return isinstance(value, str) and _REFERENCE.match(value.strip()) is not None
+    return reference(value) is not None
 
 
 def is_real_key(value):
