@@ -59,7 +59,8 @@ def test_opencode_loads_the_catalog_of_a_hostile_gateway_and_lists_its_models(sa
         assert sorted(m for m in written if m != 'auto') == kept_ids(name, MODELS)
         for model in written.values():
             limit = model.get('limit')
-            assert limit is None or all(type(v) is int and 1 <= v <= gw.MAX_TOKENS for v in limit.values())
+            whole = limit is None or all(isinstance(v, int) and not isinstance(v, bool) for v in limit.values())
+            assert whole and (limit is None or all(1 <= v <= gw.MAX_TOKENS for v in limit.values())), limit
         assert any('OpenCode cannot use' in w or 'left out' in w for w in res['_warnings']), res['_warnings']
         for warning in res['_warnings']:
             assert not UNSEEN.search(warning) and '\x1b' not in warning

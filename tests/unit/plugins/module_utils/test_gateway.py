@@ -342,7 +342,7 @@ def test_limits_are_whole_numbers_in_range(value, kept):
         assert bool(problems) is (value is not None)
     else:
         assert settings['limit'] == {'context': kept, 'output': 4096} and problems == []
-        assert type(settings['limit']['context']) is int
+        assert isinstance(settings['limit']['context'], int) and not isinstance(settings['limit']['context'], float)
 
 
 def test_unusable_values_are_dropped_with_one_warning_naming_the_models_which_stay():

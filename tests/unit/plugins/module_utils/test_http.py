@@ -16,8 +16,9 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.tests.support.http_server import (
-    ANSWERED, HOSTILE, SLOW, Answer, Raw, Server, Tunnel, gateway_server, json_answer, leaked, mode,
-    redirect_target)
+    ANSWERED, HOSTILE, SLOW, Answer, Raw, Server, Tunnel, json_answer, leaked, mode)
+from ansible_collections.omniroute.opencode.tests.support.http_server import (  # noqa: F401 pylint: disable=unused-import
+    gateway_server, redirect_target)
 
 KEY = 'sk-http-unit-7a1b2c3d4e5f6a7b8c9d'
 # Generous: CI machines are busy; the deadline is 2 s.

@@ -30,7 +30,9 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
 from ansible_collections.omniroute.opencode.plugins.modules import api_key, managed, provider, users
 from ansible_collections.omniroute.opencode.tests.support.http_server import (
-    ANSWERED, HOSTILE, SLOW, Answer, Server, gateway_server, kept_ids, mode, redirect_target)
+    ANSWERED, HOSTILE, SLOW, Answer, Server, kept_ids, mode)
+from ansible_collections.omniroute.opencode.tests.support.http_server import (  # noqa: F401 pylint: disable=unused-import
+    gateway_server, redirect_target)
 from ansible_collections.omniroute.opencode.tests.support.http_server import leaked as support_leaked
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
 
@@ -55,18 +57,19 @@ def leaked(text, *secrets):
     return support_leaked(text, secrets)
 
 
-def strings(value):
+def strings(value, found=None):
+    """Every string of a decoded JSON value, keys included."""
+    found = [] if found is None else found
     if isinstance(value, dict):
         for k, v in value.items():
-            yield k
-            for s in strings(v):
-                yield s
+            strings(k, found)
+            strings(v, found)
     elif isinstance(value, list):
         for v in value:
-            for s in strings(v):
-                yield s
+            strings(v, found)
     elif isinstance(value, str):
-        yield value
+        found.append(value)
+    return found
 
 
 def warnings_of(res):
@@ -123,7 +126,8 @@ def check_catalog(name, written_models, warnings):
         limit = settings.get('limit')
         if limit is not None:
             assert set(limit) == {'context', 'output'}
-            assert all(type(v) is int and 1 <= v <= gw.MAX_TOKENS for v in limit.values()), (model_id, limit)
+            assert all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= gw.MAX_TOKENS
+                       for v in limit.values()), (model_id, limit)
     if name in ('huge-numbers', 'non-finite'):
         assert any('OpenCode cannot use' in w for w in warnings)
         assert 'limit' not in written_models['team-fast']
