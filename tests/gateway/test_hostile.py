@@ -82,7 +82,9 @@ def test_every_module_with_vvv_shows_no_run_of_a_key(sandbox, hostile):
     assert res['_status'] == 'CHANGED' and res['catalog']['source'] == 'models', res
     res = sb.module({'base_url': hostile.url, 'api_key': KEY, 'catalog': 'gateway', 'models': ['auto'],
                      'verify': True, 'timeout': 2, 'key_store': 'auth'}, verbose=True, via='users')
-    assert res['_status'] == 'CHANGED' and res['catalog']['source'] == 'models', res
+    # The file the first run wrote keeps its catalog; the key moves to auth.json.
+    assert res['_status'] == 'CHANGED' and res['catalog']['source'] == 'kept', res
+    assert res['verify']['reachable'] is False and 'not HTTP' in res['verify']['cause']
     # An error text that echoes the key past 190 characters, with markup and terminal escapes.
     hostile.route('/v1/models', mode('error-markup', KEY))
     args = {'directory': sb.path('etc-opencode'), 'base_url': hostile.url, 'catalog': 'gateway',
