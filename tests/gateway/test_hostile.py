@@ -96,5 +96,5 @@ def test_every_module_with_vvv_shows_no_run_of_a_key(sandbox, hostile):
     hostile.route('/api/auth/login', mode('status-echo', PASSWORD))
     res = sb.module({'url': hostile.url, 'password': '{{ lookup("env", "OMR_TEST_PASSWORD") }}', 'name': 'dev',
                      'lock_dir': sb.path('tmp'), 'timeout': 2}, verbose=True, name='omniroute.opencode.api_key')
-    assert res['_status'] == 'FAILED' and res['error_kind'] == 'unreachable', res
+    assert res['_status'].startswith('FAILED') and res['error_kind'] == 'unreachable', res
     assert any(r.path == '/api/auth/login' and PASSWORD in r.body.decode() for r in hostile.requests)
