@@ -446,7 +446,7 @@ def configure_work(module, user, uparams, host, secrets):
         data['warnings'] = user_plan.warnings
         if uparams['verify'] and user_plan.spec is not None:
             data['verify'] = probe(uparams, user_plan, environ, secrets)
-        return _mask(data, secrets), user_plan
+        return _redact.Redactor(secrets).json(data), user_plan
 
     def apply(user_plan):
         return cfg.apply(module, user_plan.changes, uparams['backup'], who, stale=user_plan.stale)
@@ -486,7 +486,7 @@ def managed_work(module, user, uparams, host, secrets):
         data['scope'] = 'managed'
         if present and uparams['verify']:
             data['verify'] = managed_probe(uparams, environ, changes, auth_path, who, secrets, found if keep_key else None)
-        return _mask(data, secrets), user_plan
+        return _redact.Redactor(secrets).json(data), user_plan
 
     def apply(user_plan):
         return cfg.apply(module, user_plan.changes, uparams['backup'], who, stale=user_plan.stale)
@@ -505,7 +505,7 @@ def probe(uparams, user_plan, environ, secrets):
         result = gw.failed_probe(gw.models_url(user_plan.spec.base_url),
                                  'the probe failed: %s: %s' % (type(exc).__name__, exc))
     # Nothing the gateway or a file said may carry a key back (masked like every other output).
-    return _mask(result, secrets)
+    return _redact.Redactor(secrets).json(result)
 
 
 def managed_probe(uparams, environ, changes, auth_path, who, secrets, user_key=None):
@@ -526,12 +526,7 @@ def managed_probe(uparams, environ, changes, auth_path, who, secrets, user_key=N
     except Exception as exc:  # pylint: disable=broad-except
         result = gw.failed_probe(None, '%s: the probe failed: %s: %s' % (who, type(exc).__name__, exc),
                                  scope='managed', key=state)
-    return _mask(result, list(secrets) + [key])
-
-
-def _mask(result, secrets):
-    """``result`` with every secret scrubbed (nothing the gateway or a file said carries a key back)."""
-    return _redact.Redactor(secrets).json(result)
+    return _redact.Redactor(list(secrets) + [key]).json(result)
 
 
 def installed_key_work(uparams, host):
