@@ -55,6 +55,10 @@ _value:
   elements: dict
 """
 
+import re  # noqa: E402
+
+from ansible_collections.omniroute.opencode.plugins.module_utils._redact import clean  # noqa: E402
+
 COLUMNS = (
     ('host', 'Host'), ('user', 'User'), ('state', 'State'), ('ready', 'Ready'), ('file', 'File'),
     ('key_store', 'Key store'), ('reachable', 'Gateway reachable'), ('key_accepted', 'Key accepted'),
@@ -134,6 +138,19 @@ def report_rows(hostvars, hosts, result_var='_opencode_users_result'):
     return rows
 
 
+# What a Markdown cell escapes: everything that could end the cell or the row, or render as
+# markup (code, links, images, HTML, entities, emphasis).  Control, ANSI and bidi characters
+# are removed first (``_redact.clean``), so nothing reaches a terminal or an editor either.
+_MARKDOWN = dict((ord(c), e) for c, e in (
+    ('\\', '\\\\'), ('|', '\\|'), ('`', '\\`'), ('[', '\\['), (']', '\\]'), ('*', '\\*'), ('_', '\\_'),
+    ('~', '\\~'), ('<', '&lt;'), ('>', '&gt;'), ('&', '&amp;')))
+
+
+def _text(value):
+    """``value`` as one line of plain text: no control, ANSI or bidi characters."""
+    return clean('%s' % (value,))
+
+
 def _cell(value):
     if value is None:
         return '-'
@@ -141,7 +158,7 @@ def _cell(value):
         return 'yes' if value else 'no'
     if isinstance(value, (list, tuple)):
         return '<br>'.join(_cell(v) for v in value) if value else '-'
-    return ('%s' % value).replace('|', '\\|').replace('\n', ' ')
+    return _text(value).translate(_MARKDOWN)
 
 
 def _not_ready(rows):
@@ -179,17 +196,20 @@ def report_summary(rows):
     ready = [r for r in present if r.get('ready') is True and not r.get('error')]
     unknown = [r for r in present if r not in bad and r not in ready]
     removed = [r for r in rows if r.get('state') == 'absent']
+    # The summary is printed on the console: one line per user, no terminal control sequences.
     return dict(ready=len(ready), not_ready=len(bad), unverified=len(unknown), removed=len(removed),
-                not_ready_users=['%s: %s' % (_who(r), _why(r)) for r in bad])
+                not_ready_users=[_text('%s: %s' % (_who(r), _why(r))) for r in bad])
 
 
 def report_markdown(rows, title='OpenCode rollout report'):
     summary = report_summary(rows)
-    lines = ['# %s' % title, '',
+    lines = ['# %s' % _text(title), '',
              '%d ready, %d not ready, %d not verified, %d removed.' % (
                  summary['ready'], summary['not_ready'], summary['unverified'], summary['removed']), '']
     if summary['not_ready_users']:
-        lines += ['## Not ready', ''] + ['- %s' % _cell(w) for w in summary['not_ready_users']] + ['']
+        # A leading '#', '+', '-', '=' or 'N.' would start a heading or a list inside the item.
+        lines += ['## Not ready', ''] + ['- %s' % re.sub(r'^([#+=-]|\d+[.)])', r'\\\1', _cell(w))
+                                         for w in summary['not_ready_users']] + ['']
     lines += ['## Users', '',
               '| %s |' % ' | '.join(title for _key, title in COLUMNS),
               '|%s' % ('---|' * len(COLUMNS))]
