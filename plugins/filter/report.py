@@ -57,6 +57,10 @@ _value:
   elements: dict
 """
 
+import re  # noqa: E402
+
+from ansible_collections.omniroute.opencode.plugins.module_utils._redact import clean  # noqa: E402
+
 COLUMNS = (
     ('host', 'Host'), ('user', 'User'), ('state', 'State'), ('ready', 'Ready'), ('file', 'File'),
     ('key_store', 'Key store'), ('reachable', 'Gateway reachable'), ('key_accepted', 'Key accepted'),
@@ -195,6 +199,19 @@ def report_rows(hostvars, hosts, result_var='_opencode_users_result', keys_var='
     return rows + _orphan_rows(hostvars, hosts, sweep_var, run)
 
 
+# What a Markdown cell escapes: everything that could end the cell or the row, or render as
+# markup (code, links, images, HTML, entities, emphasis).  Control, ANSI and bidi characters
+# are removed first (``_redact.clean``), so nothing reaches a terminal or an editor either.
+_MARKDOWN = dict((ord(c), e) for c, e in (
+    ('\\', '\\\\'), ('|', '\\|'), ('`', '\\`'), ('[', '\\['), (']', '\\]'), ('*', '\\*'), ('_', '\\_'),
+    ('~', '\\~'), ('<', '&lt;'), ('>', '&gt;'), ('&', '&amp;')))
+
+
+def _text(value):
+    """``value`` as one line of plain text: no control, ANSI or bidi characters."""
+    return clean('%s' % (value,))
+
+
 def _cell(value):
     if value is None:
         return '-'
@@ -202,7 +219,7 @@ def _cell(value):
         return 'yes' if value else 'no'
     if isinstance(value, (list, tuple)):
         return '<br>'.join(_cell(v) for v in value) if value else '-'
-    return ('%s' % value).replace('|', '\\|').replace('\n', ' ')
+    return _text(value).translate(_MARKDOWN)
 
 
 def _key_cell(key):
@@ -219,6 +236,12 @@ def _key_cell(key):
                 value = '%s (%s)' % (value, key['expiry_source'])
             lines.append(text % value)
     return lines
+
+
+def _item(value):
+    """A list item's text: a cell, and a leading '#', '+', '-', '=' or 'N.' escaped (it would
+    start a heading or a list inside the item)."""
+    return re.sub(r'^([#+=-]|\d+[.)])', r'\\\1', _cell(value))
 
 
 def _not_ready(rows):
@@ -259,10 +282,11 @@ def report_summary(rows):
     removed = [r for r in rows if r.get('state') == 'absent']
     orphans = [r for r in rows if r.get('state') == 'orphan']
     pending = [r for r in rows if (r.get('omniroute_key') or {}).get('state') == 'rotation pending']
+    # The summary is printed on the console: one line per user, no terminal control sequences.
     out = dict(ready=len(ready), not_ready=len(bad), unverified=len(unknown), removed=len(removed),
-               not_ready_users=['%s: %s' % (_who(r), _why(r)) for r in bad])
+               not_ready_users=[_text('%s: %s' % (_who(r), _why(r))) for r in bad])
     if pending:
-        out['rotation_pending'] = ['%s: %s' % (_who(r), r['omniroute_key'].get('cause') or 'rotation pending')
+        out['rotation_pending'] = [_text('%s: %s' % (_who(r), r['omniroute_key'].get('cause') or 'rotation pending'))
                                    for r in pending]
     left = [r for r in orphans if r['omniroute_key'].get('state') == 'orphan']
     gone = [r for r in orphans if r['omniroute_key'].get('state') == 'revoked']
@@ -277,20 +301,20 @@ def report_summary(rows):
     done += ['%s: orphan key revoked' % r['omniroute_key'].get('name') for r in orphans
              if r['omniroute_key'].get('state') == 'revoked']
     if done:
-        out['keys_this_run'] = done
+        out['keys_this_run'] = [_text(d) for d in done]
     return out
 
 
 def report_markdown(rows, title='OpenCode rollout report'):
     summary = report_summary(rows)
-    lines = ['# %s' % title, '',
+    lines = ['# %s' % _text(title), '',
              '%d ready, %d not ready, %d not verified, %d removed.' % (
                  summary['ready'], summary['not_ready'], summary['unverified'], summary['removed']), '']
     if summary['not_ready_users']:
-        lines += ['## Not ready', ''] + ['- %s' % _cell(w) for w in summary['not_ready_users']] + ['']
+        lines += ['## Not ready', ''] + ['- %s' % _item(w) for w in summary['not_ready_users']] + ['']
     if summary.get('rotation_pending'):
         lines += ['## Key rotation pending (the old key stays valid; the next run finishes it)', '']
-        lines += ['- %s' % _cell(w) for w in summary['rotation_pending']] + ['']
+        lines += ['- %s' % _item(w) for w in summary['rotation_pending']] + ['']
     lines += ['## Users', '',
               '| %s |' % ' | '.join(title for _key, title in COLUMNS),
               '|%s' % ('---|' * len(COLUMNS))]

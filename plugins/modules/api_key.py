@@ -365,14 +365,15 @@ from collections import namedtuple
 from datetime import timedelta
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _keys
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._omniroute_api import (
     Client,
     OmniRouteError,
-    installed_key,
     mask_key,
 )
+from ansible_collections.omniroute.opencode.plugins.module_utils._opencode import installed_key
 
 # One key to manage. ``label`` names it in messages and results (the role uses the user name).
 KeyRequest = namedtuple(
@@ -539,13 +540,19 @@ def revoke_ids(run, req, result):
     return {"state": "present"}
 
 
-def installed_accepted(run, rec, req, policy):
-    """False when the installed key (masked match) is refused by /v1/models; True otherwise."""
-    if not req.verify_installed or rec is None or not req.installed:
-        return True
+def installed_refused(run, rec, req, policy):
+    """Why the installed key (masked match) cannot be kept, or None when it can: a key that
+    cannot go into a header as it is, or one that /v1/models refuses."""
+    if rec is None or not req.installed:
+        return None
+    problem = _redact.key_problem(req.installed)
+    if problem:
+        return "the installed key %s" % problem
+    if not req.verify_installed:
+        return None
     if policy.get("isActive") is False or rec.get("isActive") is False:
-        return True  # an inactive key is refused by design; the policy decides, not a rotation
-    return run.client.key_accepted(req.installed)
+        return None  # an inactive key is refused by design; the policy decides, not a rotation
+    return None if run.client.key_accepted(req.installed) else "the installed key is refused by GET /v1/models"
 
 
 def create_new(run, req, others):
@@ -628,10 +635,10 @@ def ensure(run, req, matches, result):
                       installed_mask=mask_key(req.installed) if req.installed else None,
                       installed_known=req.installed_known)
     current = plan["current"]
-    if plan["action"] == "keep" and current is not None and req.installed_known \
-            and not installed_accepted(run, current, req, policy):
-        plan = dict(plan, action="rotate", replace=[current],
-                    reasons=["the installed key is refused by GET /v1/models"])
+    refused = installed_refused(run, current, req, policy) \
+        if plan["action"] == "keep" and current is not None and req.installed_known else None
+    if refused:
+        plan = dict(plan, action="rotate", replace=[current], reasons=[refused])
     result["reasons"] = list(plan["reasons"])
     # Keys nobody holds go first: there is never more than one spare key of a name. Without the
     # installed files nobody can say who holds the replaced key: it goes only once the new one exists.
@@ -887,11 +894,27 @@ def run_many(module):
     return out, client
 
 
+def public_output(result, client):
+    """The result with every text the server sent scrubbed of the login secrets (password,
+    management key, session cookie) and of control characters; the issued keys themselves
+    (``key``, ``keys_by_label``) and the session handed on (``session``) are the module's answer
+    and stay as they are."""
+    red = client.login_redactor()
+    out = {}
+    for name, value in result.items():
+        out[name] = value if name in ("key", "keys_by_label", "session") else red.json(value)
+    return out
+
+
 def _shown_args(module):
-    """The arguments a result echoes: the server URL without user info or query, no records."""
-    shown = dict(module.params, url=_redact.url(module.params["url"]))
-    if shown.get("records") is not None:
-        shown["records"] = "(%d keys)" % len(shown["records"])
+    """The arguments a result echoes: the server URL without user info or query, the login
+    secrets and the session replaced by Ansible's no_log stand-in, the records only counted."""
+    p = module.params
+    shown = _redact.Redactor([p.get("password"), p.get("management_key"), p.get("session")]).args(p)
+    if p.get("session"):
+        shown["session"] = _redact.NO_LOG
+    if p.get("records") is not None:
+        shown["records"] = "(%d keys)" % len(p["records"])
     return shown
 
 
@@ -947,8 +970,18 @@ def main():
         supports_check_mode=True,
     )
     started = time.time()
+    for option in ("password", "management_key"):
+        problem = _redact.key_problem(module.params.get(option))
+        if problem:
+            module.fail_json(msg="%s %s; nothing was sent to %s" % (option, problem, _redact.url(module.params["url"])),
+                             error_kind="auth", invocation=dict(module_args=_shown_args(module)))
+    what = ("the management key" if module.params.get("management_key")
+            else "the admin password" if module.params.get("password") else "the admin session")
+    warning = _http.cleartext_warning(module.params["url"], what)
+    if warning:
+        module.warn(warning)
     try:
-        result, _client = run_one(module) if module.params["name"] is not None else run_many(module)
+        result, client = run_one(module) if module.params["name"] is not None else run_many(module)
     except Refused as e:
         module.fail_json(msg=_redact.message("%s" % e), error_kind="refused",
                          invocation=dict(module_args=_shown_args(module)))
@@ -962,6 +995,7 @@ def main():
         module.fail_json(msg="unexpected error while managing the OmniRoute key: %s" % text, error_kind="internal",
                          exception=_redact.message("".join(traceback.format_exception_only(type(e), e)), secrets),
                          invocation=dict(module_args=_shown_args(module)))
+    result = public_output(result, client)
     result["elapsed"] = round(time.time() - started, 4)
     shown = dict(invocation=dict(module_args=_shown_args(module)))
     if result.pop("failed", False):

@@ -365,9 +365,11 @@ from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _keys as keys
 from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
 from ansible_collections.omniroute.opencode.plugins.module_utils._layout import Layout
 
@@ -464,7 +466,7 @@ def configure_work(module, user, uparams, host, secrets):
         data['warnings'] = user_plan.warnings
         if uparams['verify'] and user_plan.spec is not None:
             data['verify'] = probe(uparams, user_plan, environ, secrets)
-        return data, user_plan
+        return _redact.Redactor(secrets).json(data), user_plan
 
     def apply(user_plan):
         return cfg.apply(module, user_plan.changes, _policy(uparams, who, user_plan))
@@ -491,7 +493,7 @@ def managed_work(module, user, uparams, host, secrets):
             if uparams.get('key_source') == 'user':
                 own = oc.installed_key_from_auth(_read_or_none(user_plan.auth_path, who) or '{}', uparams['name'])
             data['verify'] = managed_probe(uparams, environ, user_plan.changes, user_plan.auth_path, who, secrets, own)
-        return data, user_plan
+        return _redact.Redactor(secrets).json(data), user_plan
 
     def apply(user_plan):
         return cfg.apply(module, user_plan.changes, _policy(uparams, who, user_plan))
@@ -534,11 +536,10 @@ def probe(uparams, user_plan, environ, secrets):
                            target=user_plan.target, configured=user_plan.spec.model_ids,
                            pending=dict((c.path, c.new) for c in user_plan.changes))
     except Exception as exc:  # pylint: disable=broad-except
-        result = dict(url=gw.models_url(user_plan.spec.base_url), reachable=None, status=None, key_accepted=None,
-                      offered=[], offered_chat=[], missing=[], layers=[], ready=False,
-                      cause='the probe failed: %s: %s' % (type(exc).__name__, exc))
+        result = gw.failed_probe(gw.models_url(user_plan.spec.base_url),
+                                 'the probe failed: %s: %s' % (type(exc).__name__, exc))
     # Nothing the gateway or a file said may carry a key back (masked like every other output).
-    return _mask(result, secrets)
+    return _redact.Redactor(secrets).json(result)
 
 
 def managed_probe(uparams, environ, changes, auth_path, who, secrets, user_key=None):
@@ -557,19 +558,9 @@ def managed_probe(uparams, environ, changes, auth_path, who, secrets, user_key=N
                                 home, state, auth_path, who, pending=dict((c.path, c.new) for c in changes),
                                 directory=uparams.get('managed_dir'))
     except Exception as exc:  # pylint: disable=broad-except
-        result = dict(scope='managed', reachable=None, status=None, key_accepted=None, key=state,
-                      offered=[], offered_chat=[], missing=[], layers=[], ready=False,
-                      cause='%s: the probe failed: %s: %s' % (who, type(exc).__name__, exc))
-    return _mask(result, list(secrets) + [key])
-
-
-def _mask(result, secrets):
-    """``result`` with every secret masked (nothing the gateway or a file said carries a key back)."""
-    text = json.dumps(result)
-    for secret in secrets:
-        if isinstance(secret, str) and len(secret) >= 4:
-            text = text.replace(json.dumps(secret)[1:-1], oc.REDACTED)
-    return json.loads(text)
+        result = gw.failed_probe(None, '%s: the probe failed: %s: %s' % (who, type(exc).__name__, exc),
+                                 scope='managed', key=state)
+    return _redact.Redactor(list(secrets) + [key]).json(result)
 
 
 def installed_key_work(uparams, host):
@@ -605,7 +596,7 @@ def start_all(users, works, redact, keys=None, module=None, works_params=()):
         own = redact
         if keys is not None:
             key = keys.get(user.name)
-            own = us.redactor([key] if key else [])
+            own = _redact.Redactor([key] if key else []).text
             forget = _forgetter(module, key, works_params, works_params[index] if works_params else None)
         children.append((user, us.UserProcess(user.account, plan, apply, own, forget)))
     return children
@@ -645,7 +636,7 @@ def run_configure(module, users, host, redact):
     params = module.params
     key_maps = [] if params['key_source'] == 'user' else params['key_maps']
     todo = [u for u in users if u.account.exists]
-    keys = dict((u.name, us.pick_key(u, key_maps)) for u in todo)
+    keys = dict((u.name, _redact.pick_key(u.entry, key_maps)) for u in todo)
     work = managed_work if params['scope'] == 'managed' else configure_work
     works_params = [provider_params(u, params, keys[u.name]) for u in todo]
     # Each child gets only its own user's key: in its work, its redactor, and what it keeps.
@@ -747,6 +738,18 @@ def default_key_store(params):
     return store
 
 
+def echo_arguments(module, shown):
+    """Every result of this run echoes ``shown`` as its arguments instead of ``module.params``
+    (``_redact.Redactor.args``: per-model headers and keys masked)."""
+    for name in ('exit_json', 'fail_json'):
+        real = getattr(module, name)
+
+        def finish(real=real, **result):
+            result.setdefault('invocation', {'module_args': shown})
+            real(**result)
+        setattr(module, name, finish)
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
@@ -763,7 +766,13 @@ def main():
     secrets = [u.entry.get('api_key') for u in users]
     for mapping in params['key_maps']:
         secrets.extend(v for v in (mapping or {}).values() if isinstance(v, str))
-    redact = us.redactor(secrets)
+    redactor = _redact.Redactor(secrets)
+    redact = redactor.text
+    echo_arguments(module, redactor.args(params))
+    for url in sorted(set(_pick(u, params, 'base_url') for u in users if u.state == 'present')):
+        warning = _http.cleartext_warning(url, 'every key of host %s' % host)
+        if warning:
+            module.warn(redact(warning))
 
     if params['installed_keys']:
         module.exit_json(changed=False, key_requests=run_installed_keys(module, users, host, redact))
@@ -774,7 +783,7 @@ def main():
     for name, result in results.items():
         diffs.extend(result.pop('diff', []))
         for warning in result.get('warnings', []):
-            module.warn('host %s, user %s: %s' % (host, name, warning))
+            module.warn(redact('host %s, user %s: %s' % (host, name, warning)))
         out['users'][name] = result
     if params['key_source'] == 'user':
         out['keys_missing'] = [n for n, r in out['users'].items() if r.get('key') == 'missing']
