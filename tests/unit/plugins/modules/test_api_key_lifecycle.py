@@ -279,6 +279,19 @@ def test_an_inactive_key_by_policy_is_not_rotated_for_being_refused(capsys, tmp_
     assert res['results'][0]['kept'] and not res['changed']
 
 
+def test_an_installed_key_that_cannot_go_into_a_header_is_rotated_not_sent(capsys, tmp_path, server):
+    """A tab inside the installed key (its mask still matches the server's): it is never sent to
+    /v1/models; a new key replaces it, and the reason says why without showing the key."""
+    old = server.add(NAME, createdAt=ago(1))
+    broken = old['key'][:12] + '\t' + old['key'][12:]
+    assert mask(broken) == mask(old['key'])
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(broken)], verify_installed=True)
+    (r,) = res['results']
+    assert rc == 0 and r['rotated'] and r['replaces'] == [old['id']]
+    assert 'control character' in ' '.join(r['reasons']) and old['key'] not in out and broken not in out
+    assert not [c for c in server.calls if c[1] == '/v1/models']
+
+
 # --------------------------------------------------------------------------- sweep
 def sweep(**more):
     return dict(dict(template='opencode-{user}@{host}', owners=[NAME, 'opencode-bob@laptop1']), **more)
@@ -359,6 +372,15 @@ def test_a_session_the_server_no_longer_takes_is_replaced_by_one_login(capsys, t
 def test_a_session_that_is_not_one_is_refused_without_showing_it(capsys, tmp_path, server):
     rc, res, out = run(capsys, tmp_path, server, session='not-a-session-77aa', keys=[entry()])
     assert rc == 1 and res['error_kind'] == 'auth' and 'not-a-session-77aa' not in out
+
+
+def test_a_session_whose_cookie_cannot_go_into_a_header_is_refused_before_any_call(capsys, tmp_path, server):
+    import base64
+    forged = 'omniroute-session-v1:' + base64.urlsafe_b64encode(
+        json.dumps({'value': 'abc\r\nX-Evil: 1'}).encode('utf-8')).decode('ascii')
+    rc, res, out = run(capsys, tmp_path, server, session=forged, keys=[entry()])
+    assert rc == 1 and res['error_kind'] == 'auth' and 'X-Evil' not in out and forged not in out
+    assert server.calls == []
 
 
 # --------------------------------------------------------------------------- standalone and locks
