@@ -7,7 +7,9 @@ __metaclass__ = type
 
 from ansible_collections.omniroute.opencode.plugins.filter import key_lifecycle as kl
 
-KEY_A, KEY_B, OLD_A = 'sk-new-aaaa-0001', 'sk-new-bbbb-0002', 'sk-old-aaaa-0003'
+KEY_A = 'sk-new-aaaa-0001'
+KEY_B = 'sk-new-bbbb-0002'
+OLD_A = 'sk-old-aaaa-0003'
 CHECK = 'check-mode-key-to-be-created'
 
 
