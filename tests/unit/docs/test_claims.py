@@ -1,0 +1,106 @@
+"""The claims the docs-examples suite checks on each recorded ansible-playbook run
+(tests/docs/runner.py), on hand-made records: no real run needed."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'docs'))
+
+import runner  # noqa: E402
+
+
+def record(changed=0, failures=0, summary=None, results=(), failed=(), check=False, hosts=('laptop1',)):
+    return {'recap': dict((h, {'ok': 3, 'changed': changed, 'failures': failures, 'unreachable': 0}) for h in hosts),
+            'summaries': [{'host': hosts[0], 'summary': summary}] if summary else [],
+            'results': list(results), 'failed': list(failed), 'check': check}
+
+
+READY = {'ready': 2, 'not_ready': 0, 'unverified': 0, 'removed': 1, 'not_ready_users': []}
+NOT_READY = {'ready': 1, 'not_ready': 1, 'unverified': 0, 'removed': 0,
+             'not_ready_users': ['bob@laptop1: configured models not offered: auto']}
+
+
+def test_a_clean_first_run_and_a_quiet_second_run_pass():
+    assert runner.run_problems(record(changed=2, summary=READY), {}, second=False) == []
+    assert runner.run_problems(record(changed=0, summary=READY), {}, second=True) == []
+
+
+def test_a_play_that_ran_on_no_host_fails():
+    problems = runner.run_problems(record(hosts=()), {}, second=False)
+    assert problems and 'ran on no host' in problems[0]
+
+
+def test_a_failed_host_fails_with_the_task_and_message():
+    rec = record(failures=1, failed=[{'host': 'laptop1', 'task': 'Configure', 'msg': 'no API key for bob'}])
+    [problem] = runner.run_problems(rec, {}, second=False)
+    assert 'laptop1 failed' in problem and 'Configure: no API key for bob' in problem
+
+
+def test_a_second_run_that_changes_fails_unless_the_example_says_it_changes_every_time():
+    rec = record(changed=1, results=[{'action': 'omniroute.opencode.users', 'host': 'laptop1', 'changed': True}])
+    [problem] = runner.run_problems(rec, {}, second=True)
+    assert 'second run changed something' in problem and 'omniroute.opencode.users on laptop1' in problem
+    assert runner.run_problems(rec, {'changed': True}, second=True) == []
+    assert runner.run_problems(rec, {}, second=False) == []
+
+
+def test_not_ready_users_fail_unless_claimed():
+    [problem] = runner.run_problems(record(summary=NOT_READY), {}, second=False)
+    assert '1 user(s) not ready: bob@laptop1: configured models not offered: auto' in problem
+    assert runner.run_problems(record(summary=NOT_READY), {'not-ready': 'models not offered'}, second=False) == []
+    [other] = runner.run_problems(record(summary=NOT_READY), {'not-ready': 'key rejected'}, second=False)
+    assert 'another reason than "key rejected"' in other
+
+
+def test_ready_count_claim():
+    assert runner.run_problems(record(summary=READY), {'ready': 2}, second=False) == []
+    [problem] = runner.run_problems(record(summary=READY), {'ready': 3}, second=False)
+    assert 'counts 2 ready, the example claims 3' in problem
+
+
+def test_unverified_users_fail_when_others_were_verified_but_not_in_check_mode():
+    partial = dict(READY, unverified=1)
+    assert runner.run_problems(record(summary=partial), {}, second=False)
+    assert runner.run_problems(record(summary=partial, check=True), {}, second=False) == []
+    nothing = {'ready': 0, 'not_ready': 0, 'unverified': 3, 'removed': 0, 'not_ready_users': []}
+    assert runner.run_problems(record(summary=nothing), {}, second=False) == []
+
+
+def test_a_module_verify_without_the_role_summary_counts_too():
+    result = {'action': 'omniroute.opencode.provider', 'host': 'localhost', 'become': False, 'become_user': None,
+              'verify': {'ready': False, 'cause': 'key rejected (HTTP 401)'}}
+    [problem] = runner.run_problems(record(results=[result]), {}, second=False)
+    assert 'is not ready: key rejected (HTTP 401)' in problem
+    assert runner.run_problems(record(results=[result]), {'not-ready': 'rejected'}, second=False) == []
+
+
+def test_expected_failures_skip_the_failure_claim():
+    rec = record(failures=1, failed=[{'host': 'laptop1', 'task': 't', 'msg': 'no API key'}])
+    assert runner.run_problems(rec, {'fails': 'no API key'}, second=False) == []
+
+
+def test_configured_users_from_users_and_provider_results():
+    rec = record(results=[
+        {'action': 'omniroute.opencode.users', 'host': 'laptop1', 'status': 'ok',
+         'users': {'alice': {'state': 'present', 'models': ['openai/gpt-4o-mini']},
+                   'carol': {'state': 'absent'}, 'zoe': {'state': 'absent', 'skipped': True}}},
+        {'action': 'omniroute.opencode.provider', 'host': 'laptop2', 'status': 'ok', 'become': True,
+         'become_user': 'bob', 'models': ['auto'], 'state': 'present'},
+        {'action': 'omniroute.opencode.provider', 'host': 'laptop2', 'status': 'ok', 'become': False,
+         'become_user': None, 'models': ['auto'], 'state': 'present'},
+        {'action': 'omniroute.opencode.provider', 'host': 'laptop1', 'status': 'failed', 'become': False,
+         'models': None, 'state': 'present'},
+    ])
+    assert runner.configured_users(rec) == [
+        ('laptop1', 'alice', 'present', ['openai/gpt-4o-mini']), ('laptop1', 'carol', 'absent', None),
+        ('laptop2', 'bob', 'present', ['auto']), ('laptop2', 'root', 'present', ['auto'])]
+
+
+def test_recap_text():
+    text = runner.recap_text(record(changed=1, summary=READY, hosts=('a', 'b')))
+    assert text == ('a ok=3 changed=1 failed=0; b ok=3 changed=1 failed=0; '
+                    'summary ready=2 not_ready=0 unverified=0 removed=1')
+
+
+def test_flat_ignores_wrapping_and_case():
+    assert runner.flat('No API key\n   for  bob') == runner.flat('no api key for bob')
