@@ -144,12 +144,18 @@ class Suite(object):
         self.gateway_models = self.gateway.models(generic)
 
     def build_venv(self):
-        """The venv the docs' own Makefile builds (`make venv`, in a copy of the docs tree), shared
-        by every page's scratch clone as its .venv: what `make configure` gives a reader."""
+        """The venv the docs' own Makefile builds for `make configure` (its `venv-run` target,
+        the main job's packages only, where the Makefile has one; else `venv`), made in a copy
+        of the docs tree and shared by every page's scratch clone as its .venv: what a reader
+        has after `make configure`. Make's own stamps keep it between runs."""
         src = os.path.join(self.work, 'venv-build')
         copy_tree(self.docs_root, src)
-        out = run(['make', '--no-print-directory', '-C', src, 'VENV=%s' % self.venv, 'venv'],
-                  env=clean_make_env(), timeout=1800)
+        env = clean_make_env()
+        target = 'venv'
+        if run(['make', '-n', '-C', src, 'venv-run'], env=env, timeout=120).returncode == 0:
+            target = 'venv-run'
+        out = run(['make', '--no-print-directory', '-C', src, 'VENV=%s' % self.venv, target],
+                  env=env, timeout=1800)
         if out.returncode != 0:
             raise RuntimeError('make venv (the docs tree) failed:\n' + (out.stdout + out.stderr)[-3000:])
 
