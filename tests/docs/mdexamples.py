@@ -559,3 +559,55 @@ def referenced_variables(text):
         if name not in out:
             out.append(name)
     return out
+
+
+# The project's own test, benchmark and image targets: an example that runs one would start the
+# test suite (or a 20-minute build) inside the test suite. Such an example needs skip="...".
+SUITE_TARGETS = re.compile(r'^(?:test|test-[\w.-]+|check|bench|bench-[\w.-]+|ee|mutants[\w.-]*|dist-test[\w.-]*)$')
+SHELL_OPERATORS = (';', '&&', '||', '|', '&', '(', ')')
+
+
+def suite_commands(text):
+    """The make targets and scripts of the project's own test suite that a shell example runs
+    (``make test``, ``make check``, ``make test-molecule``, ``bash .ci/run``...)."""
+    found = []
+    for line in _logical_lines(text):
+        try:
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+            lexer.whitespace_split = True
+            lexer.commenters = '#'
+            words = list(lexer)
+        except ValueError:
+            words = line.split()
+        i = 0
+        while i < len(words):
+            word = words[i]
+            if word.endswith('.ci/run'):
+                found.append(word)
+            if word == 'make' or word.endswith('/make'):
+                j = i + 1
+                while j < len(words) and words[j] not in SHELL_OPERATORS:
+                    target = words[j]
+                    if words[j] in ('-C', '-f', '-j') and j + 1 < len(words):
+                        j += 2
+                        continue
+                    if not target.startswith('-') and '=' not in target and SUITE_TARGETS.match(target):
+                        found.append('make %s' % target)
+                    j += 1
+                i = j
+                continue
+            i += 1
+    return found
+
+
+def _logical_lines(text):
+    out, current = [], ''
+    for line in text.split('\n'):
+        if line.rstrip().endswith('\\'):
+            current += line.rstrip()[:-1] + ' '
+            continue
+        out.append(current + line)
+        current = ''
+    if current:
+        out.append(current)
+    return out

@@ -624,6 +624,12 @@ class Page(object):
     def run_shell(self, block, text, outcome):
         if block.lang == 'console':
             text = md.console_commands(text)
+        blocked = md.suite_commands(text)
+        if blocked:
+            outcome.fail('not run: it runs the project\'s own tests or builds (%s), which cannot run inside '
+                         'make test; the block needs skip="..." and the prose must say so'
+                         % ', '.join(sorted(set(blocked))))
+            return
         clean = block.markers.get('env') == 'clean'
         script = os.path.join(self.project, '.doctest', 'L%d.sh' % block.line)
         os.makedirs(os.path.dirname(script), exist_ok=True)

@@ -328,3 +328,13 @@ def test_opencode_variables_set_by_an_example():
 def test_referenced_variables():
     text = 'api_key: "{{ vaulted_keys[developer] }}"\npassword: "{{vault_pw}}"\nname: "x@{{ inventory_hostname }}"'
     assert md.referenced_variables(text) == ['vaulted_keys', 'vault_pw', 'inventory_hostname']
+
+
+def test_shell_examples_that_start_the_test_suite_are_found():
+    assert md.suite_commands('make configure   # you\nmake test        # every test\n') == ['make test']
+    assert md.suite_commands('SUITES_LANES=1 make test') == ['make test']
+    assert md.suite_commands('make -C clone check && BENCH_ONLY=engine make bench') == ['make check', 'make bench']
+    assert md.suite_commands('make ee EE_IMAGE=x\nmake test-molecule \\\n  MOLECULE_SCENARIOS=default') == [
+        'make ee', 'make test-molecule']
+    assert md.suite_commands('bash .ci/run') == ['.ci/run']
+    assert md.suite_commands("make configure ARGS='--check --diff'\nmake collection && export X=1") == []
