@@ -744,13 +744,13 @@ class Page(object):
             mode = ' --check' if record['check'] else ''
             summary = recap_text(record)
             outcome.note('ran %s%s: %s' % (name, mode, summary))
+            self.harvest_keys(record)
             problems = run_problems(record, claims, second=False)
             for problem in problems:
                 outcome.fail('%s%s: %s' % (name, mode, problem))
             if problems or record['check'] or 'fails' in claims:
                 continue
             self.opencode_check(outcome, record, claims, name)
-            self.harvest_keys(record)
             again = self.rerun(record)
             if again is None:
                 outcome.fail('%s: the second run left no record' % name)
