@@ -554,14 +554,14 @@ class Page(object):
             else:
                 target = 'laptops'
         if block.kind == 'tasks':
-            play = {'name': 'docs example %s' % block.where, 'hosts': 'localhost' if target == 'localhost' else 'doctest_laptops',
+            play = {'name': 'docs example %s' % block.where, 'hosts': 'localhost' if target == 'localhost' else 'doctest_laptop',
                     'gather_facts': False, 'tasks': md.yaml.load(text, Loader=md._Loader)}
             if target == 'localhost':
                 play['connection'] = 'local'
             path = os.path.join(doctest, 'L%d-play.yml' % block.line)
             with open(path, 'w') as handle:
                 handle.write(md.yaml.safe_dump([play], sort_keys=False))
-            patterns = ['doctest_laptops'] if target == 'laptops' else ['localhost']
+            patterns = ['doctest_laptop'] if target == 'laptops' else ['localhost']
         elif path is None:
             path = os.path.join(doctest, 'L%d.yml' % block.line)
             with open(path, 'w') as handle:
@@ -578,13 +578,15 @@ class Page(object):
                 argv += ['-i', inv]
             self.laptops.ensure(self.inventory_hosts(self.inventories))
         else:
+            # A task list runs on the first laptop; a playbook's groups get both.
+            laptops = DEFAULT_LAPTOPS[:1] if block.kind == 'tasks' else DEFAULT_LAPTOPS
             inv = os.path.join(doctest, 'laptops.ini')
             groups = [p for p in patterns if not md.is_local_pattern(p) and p != 'all'] or ['laptops']
             with open(inv, 'w') as handle:
                 for group in groups:
-                    handle.write('[%s]\n%s\n' % (group, '\n'.join(DEFAULT_LAPTOPS)))
+                    handle.write('[%s]\n%s\n' % (group, '\n'.join(laptops)))
             argv += ['-i', inv]
-            self.laptops.ensure(DEFAULT_LAPTOPS)
+            self.laptops.ensure(laptops)
         extra = {}
         undefined = [v for v in md.referenced_variables(text) if v not in self.defined]
         try:
@@ -736,7 +738,7 @@ class Page(object):
         """The claims on each ansible-playbook run: ran on a host, no failure, ready, the real
         OpenCode offers the models, and a second run changes nothing."""
         for record in records:
-            name = os.path.relpath(record.get('playbook') or '?', self.project)
+            name = os.path.relpath(os.path.realpath(record.get('playbook') or '?'), self.project)
             saved = self.saved.get(os.path.realpath(record.get('playbook') or ''))
             claims = dict(expects)
             if saved is not None and saved is not outcome.block:
@@ -745,10 +747,11 @@ class Page(object):
             summary = recap_text(record)
             outcome.note('ran %s%s: %s' % (name, mode, summary))
             self.harvest_keys(record)
-            problems = run_problems(record, claims, second=False)
-            for problem in problems:
+            for problem in run_problems(record, claims, second=False):
                 outcome.fail('%s%s: %s' % (name, mode, problem))
-            if problems or record['check'] or 'fails' in claims:
+            # A claim that does not hold (not ready, say) does not stop the other checks; a run
+            # that reached no host or failed one does.
+            if broken(record) or record['check'] or 'fails' in claims:
                 continue
             self.opencode_check(outcome, record, claims, name)
             again = self.rerun(record)
@@ -835,6 +838,12 @@ class Page(object):
 
 
 # --------------------------------------------------------------------------- helpers
+def broken(record):
+    """The run reached no host, or a host failed or was unreachable."""
+    recap = record.get('recap') or {}
+    return not recap or any(s.get('failures') or s.get('unreachable') for s in recap.values())
+
+
 def run_problems(record, claims, second):
     """What is wrong with one recorded ansible-playbook run, against the claims."""
     problems = []
