@@ -104,3 +104,12 @@ def test_recap_text():
 
 def test_flat_ignores_wrapping_and_case():
     assert runner.flat('No API key\n   for  bob') == runner.flat('no api key for bob')
+
+
+def test_broken_runs_stop_the_further_checks_a_failed_claim_does_not():
+    assert runner.broken(record(hosts=()))
+    assert runner.broken(record(failures=1))
+    unreachable = record()
+    unreachable['recap']['laptop1']['unreachable'] = 1
+    assert runner.broken(unreachable)
+    assert not runner.broken(record(summary=NOT_READY))
