@@ -19,11 +19,15 @@ REPORT_DIR = os.path.join(runner.REPO, '.build', 'docs-report')
 STARTED = time.time()
 
 
+GATEWAY = {}
+
+
 @pytest.fixture(scope='session')
 def suite():
     s = runner.Suite()
     try:
         s.setup()
+        GATEWAY['models'] = s.gateway_models
         yield s
     finally:
         s.teardown()
@@ -53,6 +57,8 @@ def pytest_terminal_summary(terminalreporter):
     cpu = self_usage.ru_utime + self_usage.ru_stime + children.ru_utime + children.ru_stime
     wall = time.time() - STARTED
     tr.write_line('')
+    if GATEWAY.get('models'):
+        tr.write_line("the suite's OmniRoute lists %d models: %s" % (len(GATEWAY['models']), ', '.join(GATEWAY['models'])))
     tr.write_line('examples: %s' % ', '.join('%d %s' % (n, s) for s, n in sorted(counts.items())))
     tr.write_line('wall %.0f s, CPU %.0f s (this process and its children; podman containers run outside them)'
                   % (wall, cpu))
