@@ -235,8 +235,9 @@ def extract(text, page='page.md'):
                 continue
             if stripped.startswith('#') and not line.startswith((' ', '\t')):
                 heading = stripped.lstrip('#').strip()
-        # Marker comments (possibly spanning lines).
-        if '<!--' in line and not in_comment:
+        # Marker comments (possibly spanning lines). Only a comment that starts its line counts: a
+        # marker quoted in prose (`<!-- doctest: ... -->` in backticks) is text.
+        if stripped.startswith('<!--') and not in_comment:
             chunk = line
             j = i
             while '-->' not in chunk[chunk.index('<!--'):] and j + 1 < n:

@@ -312,6 +312,58 @@ class Outcome(object):
 
 
 # --------------------------------------------------------------------------- one page
+# Every command of an example runs in a private mount namespace (when the suite runs as root)
+# where the system is read-only: only the clone, the project cache, /tmp, /var/tmp and /run can be
+# written. An example that writes elsewhere (`install -d /etc/...`, ansible-pull's checkout under
+# /var/lib) fails with "Read-only file system" instead of changing this machine.
+READ_ONLY = ('/etc', '/usr', '/opt', '/srv', '/home', '/root', '/boot', '/mnt', '/media', '/var/lib',
+             '/var/cache', '/var/log', '/var/mail', '/var/spool', '/var/backups', '/var/opt', '/var/local',
+             '/bin', '/sbin', '/lib', '/lib64')
+SANDBOX = '''set -e
+for dir in $DOCTEST_WRITABLE; do
+  if [ -d "$dir" ]; then mount --bind "$dir" "$dir"; fi
+done
+for dir in $DOCTEST_READ_ONLY; do
+  if [ -d "$dir" ] && [ ! -L "$dir" ]; then
+    mount --rbind "$dir" "$dir"
+    mount -o remount,bind,ro "$dir"
+  fi
+done
+exec "$@"
+'''
+
+
+def sandboxed(argv, env):
+    """``argv`` in the read-only sandbox (as root; anyone else cannot write the system anyway)."""
+    if os.geteuid() != 0:
+        return argv, env
+    cache = os.environ.get('OMNIROUTE_OPENCODE_CACHE') or os.path.join(ME.pw_dir, '.cache', 'omniroute-opencode')
+    env = dict(env, DOCTEST_READ_ONLY=' '.join(READ_ONLY),
+               DOCTEST_WRITABLE=' '.join(os.path.realpath(p) for p in (REPO, cache) if os.path.isdir(p)))
+    return ['unshare', '--mount', '--propagation', 'private', 'bash', '-c', SANDBOX, 'sandbox'] + list(argv), env
+
+
+def run_sandboxed(argv, env, cwd):
+    argv, env = sandboxed(argv, env)
+    return run(argv, env=env, cwd=cwd)
+
+
+SHIM = '''#!/usr/bin/env bash
+# make test-docs (tests/docs/README.md, rule 6): an example's ansible-playbook, run twice.
+real=%(real)s
+"$real" "$@"
+rc=$?
+check=0
+for arg in "$@"; do
+  case "$arg" in --check|-C|-[!-]*C*) check=1 ;; esac
+done
+if [ "$rc" = 0 ] && [ "$check" = 0 ] && [ -n "${DOCTEST_RECORD_DIR:-}" ] && [ -z "${DOCTEST_ROUND:-}" ]; then
+  echo "=== second run: ansible-playbook $*" >>"$DOCTEST_RECORD_DIR/second-runs.log"
+  DOCTEST_ROUND=2 "$real" "$@" >>"$DOCTEST_RECORD_DIR/second-runs.log" 2>&1 </dev/null
+fi
+exit "$rc"
+'''
+
 OPENCODE_ENV_DROP = ('PATH', 'HOME', 'USER', 'TMPDIR', 'OPENCODE_TEST_MANAGED_CONFIG_DIR',
                      'npm_config_registry', 'NPM_CONFIG_REGISTRY')
 
@@ -350,7 +402,7 @@ class Page(object):
             os.makedirs(folder)
         os.chmod(self.root, 0o700)
         copy_tree(self.suite.docs_root, self.project)
-        os.symlink(self.suite.venv, os.path.join(self.project, '.venv'))
+        self.venv_with_shim()
         colls = os.path.join(self.project, '.build', 'collections', 'ansible_collections')
         os.makedirs(os.path.join(colls, 'omniroute'))
         os.symlink(self.project, os.path.join(colls, 'omniroute', 'opencode'))
@@ -364,6 +416,25 @@ class Page(object):
         self.sandbox = Sandbox(self.root, self.suite.opencode)
         self.known_vars = known_role_variables(self.project)
         self.prepared = True
+
+    def venv_with_shim(self):
+        """The clone's .venv: the docs' venv, entry by entry (symlinks), except
+        bin/ansible-playbook, a shim that runs the real one and, when it succeeded and was no
+        --check run, runs it again at once with the same arguments and environment (the second
+        run of rule 6; its output goes to the records). Make's stamps are the venv's own."""
+        venv = os.path.join(self.project, '.venv')
+        os.makedirs(os.path.join(venv, 'bin'))
+        for name in os.listdir(self.suite.venv):
+            if name != 'bin':
+                os.symlink(os.path.join(self.suite.venv, name), os.path.join(venv, name))
+        real_bin = os.path.join(self.suite.venv, 'bin')
+        for name in os.listdir(real_bin):
+            if name != 'ansible-playbook':
+                os.symlink(os.path.join(real_bin, name), os.path.join(venv, 'bin', name))
+        shim = os.path.join(venv, 'bin', 'ansible-playbook')
+        with open(shim, 'w') as handle:
+            handle.write(SHIM % {'real': os.path.join(real_bin, 'ansible-playbook')})
+        os.chmod(shim, 0o755)
 
     def substitute_examples(self):
         """docs/examples/** of the scratch clone, substituted (URLs, keys, vaulted files)."""
@@ -615,11 +686,10 @@ class Page(object):
                                                    else 'the laptops'))
         expects = block.expect()
         before = set(os.listdir(self.records))
-        env = self.env()
-        proc = run(argv, cwd=self.project, env=env)
+        proc = run_sandboxed(argv, self.env(), cwd=self.project)
         self.capture(outcome, 'ansible-playbook %s' % os.path.basename(path), proc)
         records = self.new_records(before)
-        self.check_rc(outcome, proc.returncode, proc.stdout + proc.stderr, expects)
+        self.check_rc(outcome, proc.returncode, proc.stdout + proc.stderr, expects, records)
         self.check_records(outcome, records, expects)
 
     # -- shell examples -----------------------------------------------------------------
@@ -641,7 +711,7 @@ class Page(object):
         self.laptops.ensure(self.inventory_hosts(self.inventory_args(text)))
         expects = dict(block.expect())
         before = set(os.listdir(self.records))
-        proc = run(['bash', '-euo', 'pipefail', script], cwd=self.project, env=self.env(clean=clean))
+        proc = run_sandboxed(['bash', '-euo', 'pipefail', script], self.env(clean=clean), cwd=self.project)
         self.capture(outcome, 'shell %s' % block.where, proc)
         records = self.new_records(before)
         # The claims of the playbooks it ran (their own expect markers) count for those runs.
@@ -652,10 +722,17 @@ class Page(object):
                 fails_expected = True
         if fails_expected and 'fails' not in expects:
             expects['fails'] = ''
-        self.check_rc(outcome, proc.returncode, proc.stdout + proc.stderr, expects)
+        self.check_rc(outcome, proc.returncode, proc.stdout + proc.stderr, expects, records)
+        second = os.path.join(self.records, 'second-runs.log')
+        if os.path.exists(second):
+            with open(second, encoding='utf-8', errors='replace') as handle:
+                text = handle.read()
+            os.unlink(second)
+            self.outputs.append((outcome, 'the second runs of %s' % block.where, text))
+            self.log('=== %s: second runs\n%s' % (block.where, text))
         if not records:
             return
-        self.check_records(outcome, records, expects)
+        self.check_records(outcome, records, expects, paired=True)
 
     def inventory_args(self, text):
         """Inventory sources a shell example names (-i/--inventory), that exist."""
@@ -722,30 +799,36 @@ class Page(object):
                     out.append(json.load(handle))
         return out
 
-    def check_rc(self, outcome, rc, output, expects):
+    def check_rc(self, outcome, rc, output, expects, records=()):
         if 'fails' in expects:
             if rc == 0:
                 outcome.fail('expected to fail (expect="fails:%s") but exited 0' % expects['fails'])
             elif expects['fails'] and flat(expects['fails']) not in flat(output):
-                outcome.fail('failed, but its output does not say "%s"; the end of it: %s'
-                             % (expects['fails'], tail(output)))
+                outcome.fail('failed, but its output does not say "%s": %s' % (expects['fails'], gist(output)))
         elif rc != 0:
-            outcome.fail('exited %d; the end of its output: %s' % (rc, tail(output)))
+            if any(broken(r) for r in records):
+                outcome.fail('exited %d (the failed hosts are below)' % rc)
+            else:
+                outcome.fail('exited %d: %s' % (rc, gist(output)))
         if 'output' in expects and flat(expects['output']) not in flat(output):
             outcome.fail('its output does not say "%s"' % expects['output'])
 
-    def check_records(self, outcome, records, expects):
+    def check_records(self, outcome, records, expects, paired=False):
         """The claims on each ansible-playbook run: ran on a host, no failure, ready, the real
-        OpenCode offers the models, and a second run changes nothing."""
-        for record in records:
+        OpenCode offers the models, and a second run changes nothing. ``paired``: the shim made
+        each second run right after its first (shell examples); else the suite runs it again
+        here, after the OpenCode check (examples it runs itself)."""
+        firsts = [r for r in records if str(r.get('round', '1')) != '2']
+        seconds = [r for r in records if str(r.get('round')) == '2']
+        final = []
+        for record in firsts:
             name = os.path.relpath(os.path.realpath(record.get('playbook') or '?'), self.project)
             saved = self.saved.get(os.path.realpath(record.get('playbook') or ''))
             claims = dict(expects)
             if saved is not None and saved is not outcome.block:
                 claims.update(saved.expect())
             mode = ' --check' if record['check'] else ''
-            summary = recap_text(record)
-            outcome.note('ran %s%s: %s' % (name, mode, summary))
+            outcome.note('ran %s%s: %s' % (name, mode, recap_text(record)))
             self.harvest_keys(record)
             for problem in run_problems(record, claims, second=False):
                 outcome.fail('%s%s: %s' % (name, mode, problem))
@@ -753,31 +836,49 @@ class Page(object):
             # that reached no host or failed one does.
             if broken(record) or record['check'] or 'fails' in claims:
                 continue
-            self.opencode_check(outcome, record, claims, name)
-            again = self.rerun(record)
+            if paired:
+                again = next((s for s in seconds if s['argv'] == record['argv'] and s['started'] >= record['ended']), None)
+                if again is not None:
+                    seconds.remove(again)
+                final.append((record, claims, name))
+            else:
+                self.opencode_check(outcome, configured_users(record), claims, name)
+                again = self.rerun(record)
             if again is None:
-                outcome.fail('%s: the second run left no record' % name)
+                outcome.fail('%s: no second run was recorded' % name)
                 continue
+            self.harvest_keys(again)
             outcome.note('second run of %s: %s' % (name, recap_text(again)))
             for problem in run_problems(again, claims, second=True):
                 outcome.fail('%s, second run: %s' % (name, problem))
+        if final:
+            # After the shell example: each user as the last run that touched them left them.
+            users = {}
+            for record, claims, name in final:
+                for item in configured_users(record):
+                    users[item[:2]] = (item, claims, name)
+            by_claims = {}
+            for item, claims, name in users.values():
+                by_claims.setdefault((name, json.dumps(claims, sort_keys=True)), (claims, []))[1].append(item)
+            for (name, _key), (claims, items) in by_claims.items():
+                self.opencode_check(outcome, items, claims, name)
 
     def rerun(self, record):
         before = set(os.listdir(self.records))
         env = dict(record['env'], DOCTEST_ROUND='2')
-        proc = run(record['argv'], cwd=record['cwd'], env=env)
+        for var in ('DOCTEST_READ_ONLY', 'DOCTEST_WRITABLE'):
+            env.pop(var, None)
+        proc = run_sandboxed(record['argv'], env, cwd=record['cwd'])
         self.outputs.append((None, 'second run of %s' % record.get('playbook'), proc.stdout + proc.stderr))
         self.log('=== second run of %s (rc %s)\n%s' % (record.get('playbook'), proc.returncode,
                                                       proc.stdout + proc.stderr))
         records = self.new_records(before)
         return records[-1] if records else None
 
-    def opencode_check(self, outcome, record, claims, name):
-        """As each user the run configured: `opencode models <provider>` lists every model the
-        run wrote (and the ones ``models:`` claims); for a removed user, no entry is left."""
-        managed_hosts = set(r['host'] for r in record.get('results', [])
-                            if r['action'] == 'omniroute.opencode.managed' and r.get('state', 'present') != 'absent')
-        for host, user, state, models in configured_users(record):
+    def opencode_check(self, outcome, users, claims, name):
+        """As each user a run configured: `opencode models <provider>` lists every model the
+        run wrote (and the ones ``models:`` claims); a user removed in user scope has no entry."""
+        for host, user, state, models, managed in users:
             where = '%s on %s' % (user, host)
             if host in self.laptops.running:
                 proc = self.laptops.opencode(host, user, ['models', 'omniroute'], self.opencode_env())
@@ -790,7 +891,7 @@ class Page(object):
             offered = [line.strip()[len('omniroute/'):] for line in proc.stdout.splitlines()
                        if line.strip().startswith('omniroute/')]
             if state == 'absent':
-                if host not in managed_hosts and proc.returncode == 0 and offered:
+                if not managed and proc.returncode == 0 and offered:
                     outcome.fail('%s: %s was removed, yet OpenCode still offers %s' % (name, where, ', '.join(offered[:5])))
                 continue
             if proc.returncode != 0:
@@ -860,8 +961,7 @@ def run_problems(record, claims, second):
     if second and not claims.get('changed'):
         changed = dict((h, s.get('changed')) for h, s in recap.items() if s.get('changed'))
         if changed:
-            tasks = sorted(set('%s on %s' % (r['action'], r['host']) for r in record.get('results', [])
-                               if r.get('changed')))
+            tasks = sorted(set('"%s" on %s' % (c['task'], c['host']) for c in record.get('changed', [])))
             problems.append('the second run changed something: %s%s' % (
                 ', '.join('%s changed=%s' % hc for hc in sorted(changed.items())),
                 (' (%s)' % ', '.join(tasks)) if tasks else ''))
@@ -873,6 +973,19 @@ def run_problems(record, claims, second):
                 if verify.get('ready') is False and 'not-ready' not in claims:
                     problems.append('%s on %s is not ready: %s' % (user, result['host'], verify.get('cause')))
     return problems
+
+
+NOISE = re.compile(r'CryptographyDeprecationWarning|from cryptography\.|interpreter discovery|discovered Python '
+                   r'interpreter|^\s*$|^PLAY RECAP|^\s*\S+\s+: ok=\d+')
+ERRORISH = re.compile(r'fatal:|ERROR|[Ee]rror:|FAILED|failed:|No such file|not found|cannot|Could not|denied')
+
+
+def gist(text, lines=4, limit=700):
+    """The lines of an output that say what went wrong (errors first, else the last lines),
+    without the usual warnings."""
+    rows = [line.strip() for line in (text or '').splitlines() if not NOISE.search(line)]
+    picked = [line for line in rows if ERRORISH.search(line)][-lines:] or rows[-lines:]
+    return tail(' | '.join(picked), limit)
 
 
 def tail(text, limit=800):
@@ -931,9 +1044,13 @@ def result_verifies(result):
 
 
 def configured_users(record):
-    """(host, user, state, models) of every user a run's modules configured or removed."""
+    """(host, user, state, models, managed) of every user a run's modules configured or
+    removed (``managed``: the host's entry is in OpenCode's managed config)."""
     out = []
     seen = set()
+    managed = set(r['host'] for r in record.get('results', [])
+                  if r['action'] == 'omniroute.opencode.managed' and r.get('status') == 'ok'
+                  and r.get('state', 'present') != 'absent')
     for result in record.get('results', []):
         if result.get('status') != 'ok':
             continue
@@ -942,7 +1059,7 @@ def configured_users(record):
             for user, row in sorted((result.get('users') or {}).items()):
                 if row.get('skipped'):
                     continue
-                item = (host, user, row.get('state') or 'present', row.get('models'))
+                item = (host, user, row.get('state') or 'present', row.get('models'), host in managed)
                 if (host, user) not in seen:
                     seen.add((host, user))
                     out.append(item)
@@ -952,7 +1069,7 @@ def configured_users(record):
                 user = result.get('remote_user') or ('root' if host not in ('localhost', '127.0.0.1') else ME.pw_name)
             if (host, user) not in seen:
                 seen.add((host, user))
-                out.append((host, user, result.get('state') or 'present', result.get('models')))
+                out.append((host, user, result.get('state') or 'present', result.get('models'), host in managed))
     return out
 
 

@@ -62,6 +62,7 @@ class CallbackModule(CallbackBase):
         self.results = []
         self.summaries = []
         self.failed = []
+        self.changed = []
 
     def v2_playbook_on_start(self, playbook):
         self.playbook = os.path.abspath(playbook._file_name)
@@ -74,6 +75,8 @@ class CallbackModule(CallbackBase):
         res = result._result
         host = result._host.get_name()
         action = _action(task)
+        if status == 'ok' and res.get('changed'):
+            self.changed.append({'host': host, 'task': task.get_name()})
         if status in ('failed', 'unreachable') and not res.get('skipped'):
             self.failed.append({'host': host, 'task': task.get_name(), 'action': action, 'status': status,
                                 'msg': str(res.get('msg', ''))[:2000]})
@@ -123,7 +126,7 @@ class CallbackModule(CallbackBase):
             'argv': list(sys.argv), 'cwd': os.getcwd(), 'env': dict(os.environ),
             'round': os.environ.get('DOCTEST_ROUND', '1'),
             'check': bool(context.CLIARGS.get('check')), 'playbook': self.playbook, 'plays': self.plays,
-            'recap': recap, 'results': self.results, 'summaries': self.summaries, 'failed': self.failed,
+            'recap': recap, 'results': self.results, 'summaries': self.summaries, 'failed': self.failed, 'changed': self.changed,
             'started': self.started, 'ended': time.time(),
         }
         name = os.path.join(folder, 'run-%.6f-%d.json' % (self.started, os.getpid()))

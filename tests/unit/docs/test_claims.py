@@ -2,6 +2,7 @@
 (tests/docs/runner.py), on hand-made records: no real run needed."""
 
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'docs'))
@@ -37,9 +38,10 @@ def test_a_failed_host_fails_with_the_task_and_message():
 
 
 def test_a_second_run_that_changes_fails_unless_the_example_says_it_changes_every_time():
-    rec = record(changed=1, results=[{'action': 'omniroute.opencode.users', 'host': 'laptop1', 'changed': True}])
+    rec = record(changed=1)
+    rec['changed'] = [{'host': 'laptop1', 'task': 'Report | opencode-report.json'}]
     [problem] = runner.run_problems(rec, {}, second=True)
-    assert 'second run changed something' in problem and 'omniroute.opencode.users on laptop1' in problem
+    assert 'second run changed something' in problem and '"Report | opencode-report.json" on laptop1' in problem
     assert runner.run_problems(rec, {'changed': True}, second=True) == []
     assert runner.run_problems(rec, {}, second=False) == []
 
@@ -92,8 +94,10 @@ def test_configured_users_from_users_and_provider_results():
          'models': None, 'state': 'present'},
     ])
     assert runner.configured_users(rec) == [
-        ('laptop1', 'alice', 'present', ['openai/gpt-4o-mini']), ('laptop1', 'carol', 'absent', None),
-        ('laptop2', 'bob', 'present', ['auto']), ('laptop2', 'root', 'present', ['auto'])]
+        ('laptop1', 'alice', 'present', ['openai/gpt-4o-mini'], False), ('laptop1', 'carol', 'absent', None, False),
+        ('laptop2', 'bob', 'present', ['auto'], False), ('laptop2', 'root', 'present', ['auto'], False)]
+    rec['results'].append({'action': 'omniroute.opencode.managed', 'host': 'laptop1', 'status': 'ok', 'state': 'present'})
+    assert [u[4] for u in runner.configured_users(rec)] == [True, True, False, False]
 
 
 def test_recap_text():
@@ -113,3 +117,52 @@ def test_broken_runs_stop_the_further_checks_a_failed_claim_does_not():
     unreachable['recap']['laptop1']['unreachable'] = 1
     assert runner.broken(unreachable)
     assert not runner.broken(record(summary=NOT_READY))
+
+
+def test_gist_keeps_the_error_lines_and_drops_the_usual_warnings():
+    out = ('TASK [x]\nfatal: [laptop1]: FAILED! => {"msg": "no API key"}\n'
+           '/venv/ansible/_ssh_agent.py:18: CryptographyDeprecationWarning: DSA is deprecated\n'
+           '  from cryptography.hazmat.primitives.asymmetric.dsa import (\n'
+           "[WARNING]: Host 'l' is using the discovered Python interpreter at '/usr/bin/python3.11'\n"
+           'PLAY RECAP ****\nlaptop1 : ok=1 changed=0 failed=1\n')
+    assert runner.gist(out) == 'fatal: [laptop1]: FAILED! => {"msg": "no API key"}'
+    assert runner.gist('line one\nline two\n') == 'line one | line two'
+
+
+def test_the_shim_runs_a_successful_non_check_run_twice(tmp_path):
+    calls = tmp_path / 'calls'
+    real = tmp_path / 'real'
+    real.write_text('#!/bin/bash\necho "round=${DOCTEST_ROUND:-1} $*" >> %s\nexit ${FAKE_RC:-0}\n' % calls)
+    real.chmod(0o755)
+    shim = tmp_path / 'ansible-playbook'
+    shim.write_text(runner.SHIM % {'real': real})
+    shim.chmod(0o755)
+    records = tmp_path / 'records'
+    records.mkdir()
+    env = dict(os.environ, DOCTEST_RECORD_DIR=str(records))
+
+    def play(*args, **extra):
+        calls.write_text('')
+        rc = subprocess.run([str(shim)] + list(args), env=dict(env, **extra), check=False).returncode
+        return rc, calls.read_text().splitlines()
+
+    assert play('-i', 'inventory', 'site.yml') == (0, ['round=1 -i inventory site.yml', 'round=2 -i inventory site.yml'])
+    assert play('site.yml', '--check', '--diff') == (0, ['round=1 site.yml --check --diff'])
+    assert play('-vC', 'site.yml') == (0, ['round=1 -vC site.yml'])
+    assert play('site.yml', FAKE_RC='2') == (2, ['round=1 site.yml'])
+    assert play('-e', 'x=C', 'site.yml') == (0, ['round=1 -e x=C site.yml', 'round=2 -e x=C site.yml'])
+    assert 'second run: ansible-playbook -e x=C site.yml' in (records / 'second-runs.log').read_text()
+
+
+def test_the_sandbox_keeps_the_system_read_only_and_the_clone_writable(tmp_path):
+    """As root, a command of an example cannot write /etc or the real home, and can write the
+    clone and the project cache (not root: no sandbox, the system is not writable anyway)."""
+    probe = 'touch /etc/.docs-sandbox-probe 2>/dev/null && echo etc-writable; touch %s/probe && echo clone-ok' % tmp_path
+    argv, env = runner.sandboxed(['bash', '-c', probe], dict(os.environ))
+    if os.geteuid() != 0:
+        assert argv == ['bash', '-c', probe]
+        return
+    env['DOCTEST_WRITABLE'] += ' %s' % tmp_path
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    assert out.stdout.split() == ['clone-ok'], out.stderr
+    assert not os.path.exists('/etc/.docs-sandbox-probe')
