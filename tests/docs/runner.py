@@ -321,7 +321,7 @@ READ_ONLY = ('/etc', '/usr', '/opt', '/srv', '/home', '/root', '/boot', '/mnt', 
              '/bin', '/sbin', '/lib', '/lib64')
 SANDBOX = '''set -e
 for dir in $DOCTEST_WRITABLE; do
-  if [ -d "$dir" ]; then mount --bind "$dir" "$dir"; fi
+  if [ -d "$dir" ]; then mount --rbind "$dir" "$dir"; fi
 done
 for dir in $DOCTEST_READ_ONLY; do
   if [ -d "$dir" ] && [ ! -L "$dir" ]; then
