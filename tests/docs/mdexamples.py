@@ -490,7 +490,7 @@ def is_local_pattern(word):
 def names_file(shell_text, name):
     """True when a shell block runs or names the file ``name`` (as a whole word)."""
     base = name.rsplit('/', 1)[-1]
-    for candidate in {name, base}:
+    for candidate in sorted(set((name, base))):
         if re.search(r'(?<![\w./-])(?:\./)?%s(?![\w.-])' % re.escape(candidate), shell_text):
             return True
     return False

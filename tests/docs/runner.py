@@ -184,7 +184,7 @@ class Suite(object):
         after = self.guard()
         if after != self.guard_before:
             changed = sorted(set(after.items()) ^ set(self.guard_before.items()))
-            return 'the run changed files outside the clone: %s' % ', '.join(sorted(set(p for p, _ in changed)))
+            return 'the run changed files outside the clone: %s' % ', '.join(sorted(set(item[0] for item in changed)))
         return None
 
 
@@ -682,8 +682,8 @@ class Page(object):
         if os.path.exists(password):
             argv += ['--vault-password-file', password]
         argv.append(path)
-        outcome.note('run by the suite on %s' % ('this machine (throwaway HOME)' if target == 'localhost'
-                                                   else 'the laptops'))
+        where = 'this machine (throwaway HOME)' if target == 'localhost' else 'the laptops'
+        outcome.note('run by the suite on %s' % where)
         expects = block.expect()
         before = set(os.listdir(self.records))
         proc = run_sandboxed(argv, self.env(), cwd=self.project)
@@ -870,8 +870,7 @@ class Page(object):
             env.pop(var, None)
         proc = run_sandboxed(record['argv'], env, cwd=record['cwd'])
         self.outputs.append((None, 'second run of %s' % record.get('playbook'), proc.stdout + proc.stderr))
-        self.log('=== second run of %s (rc %s)\n%s' % (record.get('playbook'), proc.returncode,
-                                                      proc.stdout + proc.stderr))
+        self.log('=== second run of %s (rc %s)\n%s' % (record.get('playbook'), proc.returncode, proc.stdout + proc.stderr))
         records = self.new_records(before)
         return records[-1] if records else None
 

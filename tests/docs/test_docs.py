@@ -11,9 +11,9 @@ def test_page(suite, page):
     shown = sum(1 for o in outcomes if o.status == 'illustration')
     if shown:
         lines.append('         (%d illustration block(s) not run: text, JSON, trees, output samples)' % shown)
-    runner.RESULTS[page] = (lines, [{'where': o.block.where, 'lang': o.block.lang, 'kind': o.block.kind,
-                                       'status': o.status, 'problems': [scrub(p) for p in o.problems],
-                                       'notes': [scrub(n) for n in o.notes]} for o in outcomes])
+    rows = [{'where': o.block.where, 'lang': o.block.lang, 'kind': o.block.kind, 'status': o.status,
+             'problems': [scrub(p) for p in o.problems], 'notes': [scrub(n) for n in o.notes]} for o in outcomes]
+    runner.RESULTS[page] = (lines, rows)
     failed = [o for o in outcomes if o.status == 'fail']
     assert not failed, '%d example(s) of %s failed:\n%s' % (len(failed), page, '\n'.join(o.line(scrub) for o in failed))
 
