@@ -8,6 +8,7 @@ laptops its inventories name, its blocks run top to bottom.
 """
 
 import glob
+import hashlib
 import importlib.util
 import json
 import os
@@ -106,7 +107,9 @@ class Suite(object):
         self.scrubber = None
         self.opencode = None
         self.podman_collections = None
-        self.venv = os.path.join(self.work, 'venv')
+        # One docs venv per docs tree (another checkout's Makefile may build a different one).
+        self.venv = os.path.join(self.work, 'venv' if self.docs_root == REPO else 'venv-%s' % hashlib.sha1(
+            self.docs_root.encode()).hexdigest()[:10])
         self.guard_before = None
         self.started = time.time()
 
@@ -148,7 +151,7 @@ class Suite(object):
         the main job's packages only, where the Makefile has one; else `venv`), made in a copy
         of the docs tree and shared by every page's scratch clone as its .venv: what a reader
         has after `make configure`. Make's own stamps keep it between runs."""
-        src = os.path.join(self.work, 'venv-build')
+        src = self.venv + '-build'
         copy_tree(self.docs_root, src)
         env = clean_make_env()
         target = 'venv'
