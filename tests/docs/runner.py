@@ -553,9 +553,9 @@ class Page(object):
         finally:
             self.laptops.remove_all()
             self.forget_environments()
-        with open(os.path.join(self.logdir if self.prepared else self.suite.work,
-                               'transcript-%s.txt' % self.slug), 'w') as handle:
-            handle.write(self.suite.scrubber.text('\n'.join(self.transcript)) + '\n')
+        if self.prepared:
+            with open(os.path.join(self.logdir, 'transcript-%s.txt' % self.slug), 'w') as handle:
+                handle.write(self.suite.scrubber.text('\n'.join(self.transcript)) + '\n')
         return outcomes
 
     def forget_environments(self):
