@@ -893,8 +893,12 @@ class Page(object):
             offered = [line.strip()[len('omniroute/'):] for line in proc.stdout.splitlines()
                        if line.strip().startswith('omniroute/')]
             if state == 'absent':
-                if not managed and proc.returncode == 0 and offered:
+                if managed:
+                    outcome.note('%s was removed (managed scope: the host entry stays)' % where)
+                elif proc.returncode == 0 and offered:
                     outcome.fail('%s: %s was removed, yet OpenCode still offers %s' % (name, where, ', '.join(offered[:5])))
+                else:
+                    outcome.note('OpenCode as %s (removed) has no omniroute entry' % where)
                 continue
             if proc.returncode != 0:
                 outcome.fail('%s: OpenCode as %s: %s' % (name, where, tail(proc.stderr or proc.stdout, 300)))
