@@ -7,6 +7,8 @@
 #   make test        every test (what CI runs through .ci/run), with a time per suite at the end;
 #                    fails if the run changed anything outside the clone and the project cache
 #   make test-hygiene  the same hygiene check around make check (the fast tier)
+#   make test-docs   every example of README.md and docs/ run as written (part of make test;
+#                    tests/docs/README.md)
 #   make bench       benchmarks (figures go to docs/performance.md; creates the ocbench accounts)
 #   make dist        the collection tarball (.build/dist/), from the files git tracks
 #   make release VERSION=x.y.z   bump, changelog, build and check the tarball, commit and tag
@@ -72,7 +74,7 @@ CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
 # SUITES_LANES=1 make test runs them one after another.
 TEST_SUITES := $(CHECK_SUITES) test-unit-root test-sanity test-target-python test-core-oldest \
                test-galaxy test-installed test-release test-opencode test-bench-smoke
-TEST_CONTAINER_SUITES := test-molecule test-platform-repo test-omniroute test-ee test-pull test-gateway
+TEST_CONTAINER_SUITES := test-molecule test-platform-repo test-omniroute test-ee test-pull test-gateway test-docs
 
 .PHONY: check test-setup test-plan test-hygiene
 check: collection
