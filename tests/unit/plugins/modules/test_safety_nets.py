@@ -140,7 +140,7 @@ def test_a_reader_never_sees_an_empty_or_partial_file(home, capsys, tmp_path):
                               stdout=subprocess.PIPE, text=True)
     try:
         assert reader.stdout.readline().strip() == 'ready'
-        for n in range(12):
+        for n in range(6):
             url = 'http://gw%d.example.com' % (n % 2)
             rc, res, _out = run(capsys, {'api_key': KEY, 'models': ['auto'], 'base_url': url})
             assert rc == 0 and res['changed'], res.get('msg')
