@@ -121,8 +121,11 @@ def runs(text, path, module):
         return module == 'provider'
     if re.search(r'(?<![\w.])omniroute\.opencode\.%s\b' % re.escape(module), text):
         return True
-    if re.search(r'plugins\.modules(?: import|\.)\s*%s\b' % re.escape(module), text):
+    if re.search(r'plugins\.modules\.%s\b' % re.escape(module), text):
         return True
+    for names in re.findall(r'plugins\.modules import \(?([\w, \n]+)', text):
+        if module in re.split(r'[\s,]+', names):
+            return True
     # tests/opencode/harness.py's Sandbox.module runs provider, and its users twin.
     return module in ('provider', 'users') and bool(re.search(r'^from harness import|^import harness', text, re.M))
 

@@ -15,8 +15,9 @@ import re
 
 import pytest
 
-# Names of module constants and fixtures that hold secrets.
-_SECRET_NAME = re.compile(r'key|secret|passw|token|(?:^|_)pw$|cookie|credential', re.I)
+# Names of module constants and fixtures that hold secrets (KEY, OLD_KEY, api_key, PASSWORD,
+# FILE_SECRETS; not KEY_NAME).
+_SECRET_NAME = re.compile(r'(?:^|_)(?:keys?|secrets?|passwords?|passwd|pw|tokens?|cookies?|credentials?)$', re.I)
 # Key-shaped text (OmniRoute's and the tests' keys are sk-...).
 _KEY_SHAPE = re.compile(r'sk-[A-Za-z0-9][A-Za-z0-9_-]{7,}')
 _registered = set()
