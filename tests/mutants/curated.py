@@ -82,6 +82,11 @@ MUTANTS = [
     dict(id='no-key-lock-live', what='the per-key lock of api_key takes no lock (live OmniRoute)',
          file='plugins/modules/api_key.py', tier='integration', make=['test-omniroute', 'OMNIROUTE_TEST_STEPS=concurrency'],
          old="        fcntl.flock(self.fd, fcntl.LOCK_EX)\n", new=""),
+    dict(id='temp-left-on-enospc', what='a temporary file stays behind when the disk is full',
+         file='plugins/module_utils/_files.py', tier='root',
+         tests=['tests/unit/plugins/modules/test_provider_hardening.py'],
+         old="    except BaseException:\n        _unlink_quietly(tmp)\n        raise\n    return tmp\n",
+         new="    except BaseException:\n        raise\n    return tmp\n"),
     dict(id='fresh-auth-0644', what='a fresh auth.json is written with the umask (0644), not 0600',
          file='plugins/module_utils/_files.py', tier='unit', tests=[SAFETY],
          old="    except OSError:\n        if holds_secret:\n            return 0o600\n",
@@ -137,12 +142,14 @@ def main():
     logs = os.path.join(ROOT, '.build', 'mutants', 'logs')
     os.makedirs(logs, exist_ok=True)
     # The tests must pass on the unmutated copy, or a "killed" means nothing.
-    baseline = sorted(set(t for m in chosen if m['tier'] in ('unit', 'root') for t in m['tests']))
-    if baseline:
-        rc = run([PYTHON, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-m', 'not needs_root'] + baseline,
-                 os.path.join(logs, 'baseline.log'), args.timeout)
+    for tier, marker in (('unit', 'not needs_root'), ('root', 'needs_root')):
+        baseline = sorted(set(t for m in chosen if m['tier'] == tier for t in m['tests']))
+        if not baseline:
+            continue
+        log = os.path.join(logs, 'baseline-%s.log' % tier)
+        rc = run([PYTHON, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-m', marker] + baseline, log, args.timeout)
         if rc != 0:
-            print('curated mutants: the tests fail on the unmutated tree (see %s)' % os.path.join(logs, 'baseline.log'))
+            print('curated mutants: the %s tests fail on the unmutated tree (see %s)' % (tier, log))
             return 1
     failed = 0
     for m in chosen:
