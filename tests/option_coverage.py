@@ -131,7 +131,7 @@ def runs(text, path, module):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--where', action='store_true', help='say which files set each option')
     args = parser.parse_args()
     files = test_files()

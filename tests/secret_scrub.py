@@ -38,14 +38,9 @@ def masked(secret):
 def _strings(value, depth=0):
     if isinstance(value, str):
         yield value
-    elif depth < 3 and isinstance(value, dict):
-        for item in value.values():
-            for text in _strings(item, depth + 1):
-                yield text
-    elif depth < 3 and isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            for text in _strings(item, depth + 1):
-                yield text
+    elif depth < 3 and isinstance(value, (dict, list, tuple, set, frozenset)):
+        for item in (value.values() if isinstance(value, dict) else value):
+            yield from _strings(item, depth + 1)
 
 
 def secrets_of(item):

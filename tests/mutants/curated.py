@@ -123,7 +123,7 @@ def run(cmd, log, timeout):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--tier', default='unit,root,integration')
     parser.add_argument('--list', action='store_true')
     parser.add_argument('--timeout', type=int, default=900)

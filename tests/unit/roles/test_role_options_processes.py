@@ -31,7 +31,6 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _jsonc
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
-from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.omniroute_fake import PASSWORD, FakeOmniRoute
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import https_models_gateway, self_signed
 

@@ -153,8 +153,8 @@ def differences(real, fake):
         if step != fstep:
             return lines + ['the sequences differ at %r / %r' % (step, fstep)]
         if want != got:
-            lines.append('%s: the server gives %s, the fake %s' % (step, json.dumps(want, sort_keys=True),
-                                                                  json.dumps(got, sort_keys=True)))
+            lines.append('%s: the server gives %s, the fake %s'
+                         % (step, json.dumps(want, sort_keys=True), json.dumps(got, sort_keys=True)))
     if len(real) != len(fake):
         lines.append('the server made %d observations, the fake %d' % (len(real), len(fake)))
     return lines

@@ -20,6 +20,7 @@ from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_ar
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.omniroute_fake import (
     PASSWORD, FakeOmniRoute)
 
+
 @pytest.fixture
 def server():
     srv = FakeOmniRoute()

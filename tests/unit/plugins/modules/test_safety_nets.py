@@ -237,14 +237,17 @@ def _fault(monkeypatch, corrupt):
     monkeypatch.setattr(_jsonc.Document, 'set', faulty_set)
 
 
+def _stray_brace(path, value, doc):
+    return _jsonc.Document(doc.text + '}', doc.base_indent, doc.style, validate=False)
+
+
 def test_an_edit_that_breaks_the_syntax_is_refused(home, capsys, monkeypatch):
     original = '{\n  "theme": "dusk"\n}\n'
     write(cfg(home), original)
     before = os.stat(str(cfg(home)))
 
     # Every edit leaves a stray "}" at the end: the text no longer parses.
-    _fault(monkeypatch, lambda path, value, doc: _jsonc.Document(doc.text + '}', doc.base_indent, doc.style,
-                                                                  validate=False))
+    _fault(monkeypatch, _stray_brace)
     rc, res, out = run(capsys, {'api_key': KEY, 'models': ['auto']})
     assert rc == 1 and 'internal check failed' in res['msg'] and 'would not parse' in res['msg'], res
     assert str(cfg(home)) in res['msg'] and 'Traceback' not in out
@@ -275,8 +278,7 @@ def test_an_edit_that_writes_the_wrong_value_is_refused(home, capsys, monkeypatc
 def test_a_faulty_edit_in_one_users_file_writes_nothing_on_the_host(home, capsys, monkeypatch):
     original = '{\n  "theme": "dusk"\n}\n'
     write(cfg(home), original)
-    _fault(monkeypatch, lambda path, value, doc: _jsonc.Document(doc.text + '}', doc.base_indent, doc.style,
-                                                                  validate=False))
+    _fault(monkeypatch, _stray_brace)
     rc, res, out = run_users(capsys, {'users': [{'name': ME, 'api_key': KEY}]})
     assert rc == 1 and 'internal check failed' in res['msg'] and 'nothing was changed on laptop9' in res['msg']
     assert cfg(home).read_text() == original and not auth(home).exists()
