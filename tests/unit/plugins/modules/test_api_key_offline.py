@@ -285,7 +285,10 @@ def _module_process(tmp_path, srv, name, tag):
     args.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {'url': srv.url, 'password': PASSWORD, 'name': name,
                                                         'lock_dir': str(tmp_path)}}))
     here = os.path.abspath(api_key.__file__)
-    env = dict(os.environ, PYTHONPATH=here[:here.rindex(os.sep + 'ansible_collections' + os.sep)])
+    # The collection these tests import, ahead of whatever else the test run has on its path (ansible-test
+    # puts ansible-core's own lib there).
+    path = [here[:here.rindex(os.sep + 'ansible_collections' + os.sep)]] + os.environ.get('PYTHONPATH', '').split(os.pathsep)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
     return subprocess.Popen([sys.executable, '-m', 'ansible_collections.omniroute.opencode.plugins.modules.api_key',
                              str(args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
 
