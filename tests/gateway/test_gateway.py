@@ -364,6 +364,9 @@ class Relay(object):
                 client, _addr = self.listener.accept()
             except OSError:
                 return
+            if self.stopped:
+                client.close()
+                return
             upstream = socket.create_connection(self.target, timeout=30)
             self.sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
@@ -388,6 +391,11 @@ class Relay(object):
 
     def stop(self):
         self.stopped = True
+        try:
+            # Wakes the accept() of the relay's thread (close() alone would leave it accepting).
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
         for sock in self.sockets:
             try:

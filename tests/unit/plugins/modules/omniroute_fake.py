@@ -4,13 +4,14 @@
 By default every answer is the one the real 3.7.9 gives (tests/setup/omniroute.sh starts it;
 make test-omniroute runs omniroute_probe.py against both and fails on any difference):
 
-- ``/api/*`` without a dashboard session: 401; a Bearer key instead of a session, even a key
-  created with ``scopes: [manage]``: 403 (an unknown Bearer key: 401);
+- ``/api/*`` without a dashboard session: 401; a Bearer key instead of a session: 403, whether
+  the key is unknown, an inference key or one created with ``scopes: [manage]``;
 - ``POST /api/auth/login``: 401 for a wrong password, 200 and the cookie ``auth_token``;
-- ``POST /api/keys {name}``: 201 with the full key, once; ``expiresAt`` is ignored; two keys may
-  share a name;
-- ``GET /api/keys``: every key masked as its first 8 and last 4 characters (``sk-b1490****af60``),
-  with ``keyPrefix``, ``createdAt``, ``lastUsedAt``, ``expiresAt`` (always null), ``isActive``...;
+- ``POST /api/keys {name}``: 201 with ``id``, ``key`` (the full key, once), ``machineId``, ``name``
+  and ``noLog`` - not the policy; ``expiresAt`` is ignored; two keys may share a name;
+- ``GET /api/keys``: ``{keys, total, allowKeyReveal}``, every key masked as its first 8 and last 4
+  characters (``sk-b1490****af60``), with ``keyPrefix``, ``createdAt``, ``lastUsedAt``,
+  ``expiresAt`` (always null), ``isActive``, ``revokedAt``, ``scopes``...;
 - ``PATCH /api/keys/{id}``: ``allowedModels`` is accepted; ``expiresAt`` is refused with 400;
 - ``POST /api/keys/{id}/regenerate``: 404 (no such route);
 - ``DELETE /api/keys/{id}``: 200, then 404;
@@ -127,7 +128,8 @@ class FakeOmniRoute(object):
         key = 'sk-%s-%s' % (MACHINE, uuid.uuid4().hex[:24])
         rec = dict(id=str(uuid.uuid4()), name=name, key=key, machineId=MACHINE, allowedModels=[],
                    allowedConnections=[], noLog=False, autoResolve=False, isActive=True, expiresAt=None,
-                   revokedAt=None, createdAt=now(), lastUsedAt=None, scopes=[])
+                   revokedAt=None, createdAt=now(), lastUsedAt=None, scopes=[], accessSchedule=None,
+                   ipAllowlist=[], maxRequestsPerDay=None, maxRequestsPerMinute=None, maxSessions=None)
         rec.update(fields)
         self.keys.append(rec)
         return rec
@@ -152,13 +154,15 @@ class FakeOmniRoute(object):
             return None
         auth = headers.get('Authorization') or ''
         if auth.startswith('Bearer '):
+            if 'management_keys' not in self.newer:
+                # 3.7.9: no Bearer key at all on the management API, known or not.
+                return 403, {'error': {'message': 'Forbidden', 'type': 'invalid_request'}}
             rec = self.by_key(auth[len('Bearer '):])
             if rec is None:
                 return 401, {'error': {'message': 'Invalid API key', 'type': 'invalid_request'}}
-            if 'management_keys' in self.newer and set(rec.get('scopes') or ()) & {'manage', 'admin'}:
+            if set(rec.get('scopes') or ()) & {'manage', 'admin'}:
                 return None
-            return 403, {'error': {'message': 'Forbidden: management API requires a dashboard session',
-                                   'type': 'invalid_request'}}
+            return 403, {'error': {'message': "API key lacks 'manage' scope.", 'type': 'invalid_request'}}
         return 401, {'error': {'message': 'Authentication required', 'type': 'invalid_request'}}
 
     def _wait_for_lists(self):
@@ -189,13 +193,15 @@ class FakeOmniRoute(object):
         if path == '/api/keys' and method == 'GET':
             if self.list_barrier:
                 self._wait_for_lists()
-            return 200, {'keys': [self.masked(k) for k in self.keys], 'total': len(self.keys)}, None
+            return 200, {'keys': [self.masked(k) for k in self.keys], 'total': len(self.keys),
+                         'allowKeyReveal': False}, None
         if path == '/api/keys' and method == 'POST':
             if not isinstance(body, dict) or not isinstance(body.get('name'), str) or not body['name']:
                 return 400, {'error': {'message': 'Invalid request', 'details': [{'field': 'name'}]}}, None
             rec = self.add(body['name'], allowedModels=list(body.get('allowedModels') or []),
                            scopes=list(body.get('scopes') or []))
-            return 201, dict((k, rec[k]) for k in ('key', 'name', 'id', 'machineId', 'allowedModels')), None
+            # The full key, once; not the policy (a caller must not take it as confirmed).
+            return 201, dict((k, rec[k]) for k in ('key', 'name', 'id', 'machineId', 'noLog')), None
         if len(parts) == 4 and parts[3] == 'regenerate' and method == 'POST' and 'regenerate' not in self.newer:
             return 404, '<!DOCTYPE html><html><body>404: This page could not be found.</body></html>', None
         rec = self.find(parts[2]) if len(parts) >= 3 else None

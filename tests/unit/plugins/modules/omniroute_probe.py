@@ -129,6 +129,13 @@ def probe(url, password, prefix='fidelity'):
     status, payload = s.call('GET', '/api/keys', bearer=manage, cookies=False)
     see('list with a manage-scoped Bearer', status, payload)
 
+    status, payload = s.call('POST', '/api/keys', {'name': prefix + '-p', 'allowedModels': ['auto'],
+                                                   'modelAccessMode': 'allowlist'})
+    see('create with allowedModels', status, payload)
+    status, payload = s.call('GET', '/api/keys')
+    rec = [k for k in payload.get('keys', []) if k.get('name') == prefix + '-p']
+    see('list a key created with allowedModels', status, None,
+        allowed_models=rec[0].get('allowedModels') if rec else 'missing')
     status, payload = s.call('POST', '/api/keys', {'name': prefix + '-a'})
     see('create a second key of one name', status, payload)
     status, payload = s.call('GET', '/api/keys')
