@@ -8,7 +8,8 @@ make test-omniroute runs omniroute_probe.py against both and fails on any differ
   the key is unknown, an inference key or one created with ``scopes: [manage]``;
 - ``POST /api/auth/login``: 401 for a wrong password, 200 and the cookie ``auth_token``;
 - ``POST /api/keys {name}``: 201 with ``id``, ``key`` (the full key, once), ``machineId``, ``name``
-  and ``noLog`` - not the policy; ``expiresAt`` is ignored; two keys may share a name;
+  and ``noLog``; ``allowedModels``/``modelAccessMode`` and ``expiresAt`` in the body are ignored
+  (the key is created unrestricted); two keys may share a name;
 - ``GET /api/keys``: ``{keys, total, allowKeyReveal}``, every key masked as its first 8 and last 4
   characters (``sk-b1490****af60``), with ``keyPrefix``, ``createdAt``, ``lastUsedAt``,
   ``expiresAt`` (always null), ``isActive``, ``revokedAt``, ``scopes``...;
@@ -27,7 +28,10 @@ cites the upstream source it models:
   management API; another valid key gets 403, an unknown one 401 (github.com/diegosouzapw/OmniRoute,
   src/lib/api/requireManagementAuth.ts at f5f69bd4);
 - ``expiry``: ``PATCH /api/keys/{id}`` accepts ``expiresAt`` and the listing returns it
-  (github.com/diegosouzapw/OmniRoute, src/app/api/keys/[id]/route.ts at 0cab26d8).
+  (github.com/diegosouzapw/OmniRoute, src/app/api/keys/[id]/route.ts at 0cab26d8);
+- ``create_policy``: ``POST /api/keys`` keeps the ``allowedModels`` it is given
+  (github.com/diegosouzapw/OmniRoute, src/app/api/keys/route.ts at 16f46970: createApiKey gets
+  ``modelAccessMode`` and ``allowedModels``).
 
 Other switches are not server behaviour but test instruments: ``list_barrier`` holds each
 ``GET /api/keys`` until that many have arrived (or a second has passed), so two concurrent
@@ -49,7 +53,7 @@ except ImportError:  # pragma: no cover - Python 3.8+ has both
 
 PASSWORD = 'admin-pw-7c1e9b'
 MACHINE = 'b1490c2d'
-NEWER = ('regenerate', 'management_keys', 'expiry')
+NEWER = ('regenerate', 'management_keys', 'expiry', 'create_policy')
 
 
 def mask(key):
@@ -198,8 +202,8 @@ class FakeOmniRoute(object):
         if path == '/api/keys' and method == 'POST':
             if not isinstance(body, dict) or not isinstance(body.get('name'), str) or not body['name']:
                 return 400, {'error': {'message': 'Invalid request', 'details': [{'field': 'name'}]}}, None
-            rec = self.add(body['name'], allowedModels=list(body.get('allowedModels') or []),
-                           scopes=list(body.get('scopes') or []))
+            policy = list(body.get('allowedModels') or []) if 'create_policy' in self.newer else []
+            rec = self.add(body['name'], allowedModels=policy, scopes=list(body.get('scopes') or []))
             # The full key, once; not the policy (a caller must not take it as confirmed).
             return 201, dict((k, rec[k]) for k in ('key', 'name', 'id', 'machineId', 'noLog')), None
         if len(parts) == 4 and parts[3] == 'regenerate' and method == 'POST' and 'regenerate' not in self.newer:

@@ -74,9 +74,11 @@ def test_rotation_uses_the_regenerate_endpoint_when_there_is_one(capsys, tmp_pat
 
 
 def test_rotation_without_regenerate_creates_then_revokes(capsys, tmp_path):
-    """3.7.9 has no regenerate route: a replacement key is created, then the old one revoked. On a
-    server that keeps an expiry, the replacement keeps the old key's expiry too."""
-    server = FakeOmniRoute(newer=('expiry',))
+    """Without a regenerate route a replacement key is created, then the old one revoked; on a
+    server that keeps the policy given at creation and an expiry, the replacement keeps the old
+    key's allowed models and expiry. (On 3.7.9, which ignores the policy given at creation, the
+    allowed models are lost: tests/known_bugs/test_api_key_rotation_keeps_the_policy.py.)"""
+    server = FakeOmniRoute(newer=('expiry', 'create_policy'))
     try:
         _rotation_without_regenerate(capsys, tmp_path, server)
     finally:
