@@ -3,7 +3,8 @@
 #                    OMNIROUTE_BASE_URL / OMNIROUTE_API_KEY / OMNIROUTE_KEY_STORE / OMNIROUTE_CATALOG
 #                    override); installs only ansible-core (requirements.txt) into .venv
 #   make check       fast tier, the inner loop (<= 3 min warm; no root, no npm, no containers):
-#                    unit tests, plan-only corpus pass, provider integration target, lint, role docs
+#                    unit tests, plan-only corpus pass, provider integration target, lint, role docs,
+#                    option coverage
 #   make test        every test (what CI runs through .ci/run), with a time per suite at the end;
 #                    fails if the run changed anything outside the clone and the project cache
 #   make test-hygiene  the same hygiene check around make check (the fast tier)
@@ -18,6 +19,7 @@
 #   make test-platform-repo  docs/examples/platform-repo's Molecule scenario (collection from
 #                    the tarball through its requirements.yml, two podman laptops)
 #   make test-release  make release's refusals and one release, in scratch repositories
+#   make mutants     opt-in mutation testing: the curated safety-net mutants, then mutmut (long)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -62,7 +64,7 @@ configure: collection-link
 	$(BIN)/ansible-playbook -i localhost, omniroute.opencode.configure $(ARGS)
 
 # The fast tier: no root, no npm, no containers; what a contributor runs after every change.
-CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
+CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs test-options
 # Everything CI runs: the fast tier, then sanity, the claimed Pythons and ansible-cores, and the
 # real parts (OpenCode CLI, podman laptops, OmniRoute, the benchmark harness).
 # (test-opencode also runs every corpus step through the users module and compares the files

@@ -13,6 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'opencode'))
 
 from harness import REPO, Sandbox  # noqa: E402
+import secret_scrub  # noqa: E402  (tests/, on the path through tests/conftest.py)
 
 SCRIPT = os.path.join(REPO, 'tests', 'setup', 'omniroute.sh')
 PORT = os.environ.get('GATEWAY_TEST_PORT', '20148')
@@ -47,6 +48,7 @@ class Gateway(object):
         self.url = info['OMNIROUTE_URL']
         with open(info['OMNIROUTE_PASSWORD_FILE']) as f:
             self.password = f.read().strip()
+        secret_scrub.register(self.password)  # never in a failing test's report
         self.running = True
 
     def stop(self):
@@ -65,6 +67,7 @@ class Gateway(object):
         restricted = self.client.create_key('gateway-restricted')
         self.client.update_key(restricted['id'], {'allowedModels': ALLOWED})
         self.keys = {'full': full['key'], 'restricted': restricted['key']}
+        secret_scrub.register(*self.keys.values())
 
     def listing(self, key):
         """The gateway's own /v1/models answer for ``key`` (the oracle the tests compare with)."""

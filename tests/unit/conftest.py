@@ -12,3 +12,19 @@ __metaclass__ = type
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'needs_root: runs only as root (make test-unit-root, part of make test)')
+
+
+import os  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _umask_is_restored():
+    """A test (or fixture) that changes the process umask must put it back: the next test's
+    expected modes depend on it, and the order of tests must not matter."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    after = os.umask(before)
+    assert after == before, 'the umask was left at %04o (it was %04o before the test)' % (after, before)

@@ -89,8 +89,10 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv('HOME', str(tmp_path))
     monkeypatch.delenv('XDG_CONFIG_HOME', raising=False)
     monkeypatch.delenv('XDG_DATA_HOME', raising=False)
-    os.umask(0o022)
-    return tmp_path
+    # The expected modes assume umask 022; the process's own umask comes back afterwards.
+    old = os.umask(0o022)
+    yield tmp_path
+    os.umask(old)
 
 
 def cfg(home, name='opencode.json'):
