@@ -253,7 +253,7 @@ def test_validate_certs(capsys, tmp_path):
     try:
         assert srv.url.startswith('https://')
         rc, res, out = run(capsys, tmp_path, srv)
-        assert rc == 1 and res['error_kind'] == 'unreachable' and 'CERTIFICATE_VERIFY_FAILED' in res['msg']
+        assert rc == 1 and res['error_kind'] == 'unreachable' and 'TLS certificate not accepted' in res['msg']
         assert srv.calls == []
         rc, res, out = run(capsys, tmp_path, srv, validate_certs=True)
         assert rc == 1 and srv.calls == []

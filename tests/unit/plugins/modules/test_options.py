@@ -77,7 +77,7 @@ def test_provider_validate_certs(home, capsys, tmp_path):
     with https_models_gateway(tmp_path, KEY, MODELS) as (url, seen):
         args = {'api_key': KEY, 'base_url': url, 'catalog': 'gateway', 'catalog_offline': 'fail'}
         rc, res, out = run_provider(capsys, dict(args, validate_certs=True))
-        assert rc == 1 and 'CERTIFICATE_VERIFY_FAILED' in res['msg'] and not cfg(home).exists()
+        assert rc == 1 and 'TLS certificate not accepted' in res['msg'] and not cfg(home).exists()
         assert seen == []
         rc, res, out = run_provider(capsys, dict(args, validate_certs=False))
         assert rc == 0 and res['catalog']['source'] == 'gateway'
@@ -150,7 +150,7 @@ def test_managed_catalog_include_and_validate_certs(etc, tmp_path, capsys):
         args = {'directory': str(etc), 'base_url': url, 'catalog': 'gateway', 'catalog_key': KEY,
                 'catalog_include': ['openai/gpt-4o*'], 'catalog_offline': 'fail'}
         rc, res, out = run_managed(capsys, args)
-        assert rc == 1 and 'CERTIFICATE_VERIFY_FAILED' in res['msg'] and not etc.exists()
+        assert rc == 1 and 'TLS certificate not accepted' in res['msg'] and not etc.exists()
         rc, res, out = run_managed(capsys, dict(args, validate_certs=False))
         assert rc == 0 and res['models'] == ['openai/gpt-4o', 'openai/gpt-4o-mini']
         text = (etc / 'opencode.json').read_text()
@@ -251,7 +251,7 @@ def test_users_catalog_filters_per_user_and_validate_certs(home, capsys, tmp_pat
                 'users': [{'name': ME, 'api_key': KEY, 'catalog_include': ['openai/*'],
                            'catalog_exclude': ['*-mini']}]}
         rc, res, out = run_users(capsys, dict(args, validate_certs=True), check=True)
-        assert rc == 1 and 'CERTIFICATE_VERIFY_FAILED' in res['msg']
+        assert rc == 1 and 'TLS certificate not accepted' in res['msg']
         rc, res, out = run_users(capsys, dict(args, validate_certs=False), check=True)
         assert rc == 0 and res['users'][ME]['models'] == ['openai/gpt-4o', 'openai/o3']
         # Without the user's own filters, the host's exclude applies.
