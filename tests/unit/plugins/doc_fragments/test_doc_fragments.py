@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+"""The documentation of the modules' options is held equal to their argument specs.
+
+The options the modules share are documented once, in ``plugins/doc_fragments`` (entry, catalog,
+verify), and each fragment must say exactly what the shared argument spec accepts: the same
+option names, types, defaults, choices, elements and required flags. Every module that takes the
+shared options takes its docs from the fragment instead of a copy of its own, and the options a
+module documents (its own plus the fragments') are exactly its argument spec. ansible-test's
+validate-modules checks the last point too, but only in `make test-sanity`; this runs in
+`make check`.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import importlib
+import os
+import re
+
+import pytest
+import yaml
+
+from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.modules import api_key, managed, provider, user_info, users
+
+COLLECTION = 'omniroute.opencode.'
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+MODULES = {'provider': provider, 'users': users, 'managed': managed, 'api_key': api_key, 'user_info': user_info}
+# The modules built on an ARGUMENT_SPEC constant (the others define theirs inside main()).
+SPEC_MODULES = ('provider', 'users', 'managed')
+VERIFY = dict((k, v) for k, v in gw.CATALOG_ARGUMENT_SPEC.items() if k == 'verify')
+CATALOG = dict((k, v) for k, v in gw.CATALOG_ARGUMENT_SPEC.items() if k != 'verify')
+# Fragment -> the shared argument spec it documents.
+FRAGMENTS = {
+    'entry': oc.ENTRY_ARGUMENT_SPEC,
+    'catalog': CATALOG,
+    'verify': VERIFY,
+}
+
+
+def fragment(slug):
+    """The YAML of a fragment of this collection: ``entry`` or ``attributes.controller``."""
+    name, _dot, attr = slug.partition('.')
+    mod = importlib.import_module('ansible_collections.omniroute.opencode.plugins.doc_fragments.' + name)
+    return yaml.safe_load(getattr(mod.ModuleDocFragment, (attr or 'documentation').upper()))
+
+
+def documentation(module):
+    return yaml.safe_load(module.DOCUMENTATION)
+
+
+def own_fragments(doc):
+    """The slugs of this collection's fragments a module extends (``omniroute.opencode.x``)."""
+    return [f[len(COLLECTION):] for f in doc.get('extends_documentation_fragment') or [] if f.startswith(COLLECTION)]
+
+
+def documented_options(module):
+    """The module's options as ansible-doc merges them: its own and its own fragments' (the
+    module's text wins for an option both have). ansible.builtin fragments are left out: the
+    only one with options, ``files``, documents add_file_common_args, not ARGUMENT_SPEC."""
+    doc = documentation(module)
+    options = {}
+    for slug in own_fragments(doc):
+        options.update(fragment(slug).get('options') or {})
+    options.update(doc.get('options') or {})
+    return options
+
+
+def doc_view(options):
+    """Option name -> what the docs say the option accepts."""
+    view = {}
+    for name, opt in (options or {}).items():
+        view[name] = dict(type=opt.get('type', 'str'), default=opt.get('default'), choices=opt.get('choices'),
+                          elements=opt.get('elements'), required=bool(opt.get('required', False)),
+                          aliases=sorted(opt.get('aliases') or []), options=doc_view(opt.get('suboptions')))
+    return view
+
+
+def spec_view(spec):
+    """Option name -> what the argument spec accepts, in the shape of :func:`doc_view`."""
+    view = {}
+    for name, opt in (spec or {}).items():
+        view[name] = dict(type=opt.get('type', 'str'), default=opt.get('default'), choices=opt.get('choices'),
+                          elements=opt.get('elements'), required=bool(opt.get('required', False)),
+                          aliases=sorted(opt.get('aliases') or []), options=spec_view(opt.get('options')))
+    return view
+
+
+def differences(doc, spec):
+    """Readable differences between two views (empty when they agree)."""
+    out = []
+    for name in sorted(set(doc) | set(spec)):
+        if name not in spec:
+            out.append('%s is documented but not in the argument spec' % name)
+        elif name not in doc:
+            out.append('%s is in the argument spec but not documented' % name)
+        else:
+            for field in ('type', 'default', 'choices', 'elements', 'required', 'aliases'):
+                if doc[name][field] != spec[name][field]:
+                    out.append('%s: %s is %r in the docs, %r in the spec' % (name, field, doc[name][field], spec[name][field]))
+            out.extend('%s.%s' % (name, d) for d in differences(doc[name]['options'], spec[name]['options']))
+    return out
+
+
+@pytest.mark.parametrize('slug', sorted(FRAGMENTS))
+def test_each_fragment_equals_its_shared_argument_spec(slug):
+    assert differences(doc_view(fragment(slug)['options']), spec_view(FRAGMENTS[slug])) == []
+
+
+def test_the_catalog_and_verify_fragments_cover_the_whole_catalog_spec():
+    """An option added to CATALOG_ARGUMENT_SPEC must be documented in one of the two."""
+    documented = set(fragment('catalog')['options']) | set(fragment('verify')['options'])
+    assert documented == set(gw.CATALOG_ARGUMENT_SPEC)
+
+
+@pytest.mark.parametrize('name', SPEC_MODULES)
+def test_module_docs_equal_the_module_argument_spec(name):
+    module = MODULES[name]
+    assert differences(doc_view(documented_options(module)), spec_view(module.ARGUMENT_SPEC)) == []
+
+
+@pytest.mark.parametrize('name', SPEC_MODULES)
+def test_shared_options_are_documented_only_by_their_fragment(name):
+    """A module that takes a shared option set extends its fragment and keeps no copy of it."""
+    module = MODULES[name]
+    doc = documentation(module)
+    for slug, spec in FRAGMENTS.items():
+        if set(spec) <= set(module.ARGUMENT_SPEC):
+            assert slug in own_fragments(doc), '%s takes the %s options but does not extend %s%s' % (
+                name, slug, COLLECTION, slug)
+            copies = sorted(set(spec) & set(doc.get('options') or {}))
+            assert copies == [], '%s documents %s itself instead of through the %s fragment' % (name, copies, slug)
+        else:
+            assert slug not in own_fragments(doc), '%s extends %s but does not take all its options' % (name, slug)
+
+
+@pytest.mark.parametrize('name', sorted(MODULES))
+def test_every_module_documents_the_common_attributes(name):
+    doc = documentation(MODULES[name])
+    assert 'ansible.builtin.action_common_attributes' in doc['extends_documentation_fragment']
+    attributes = dict(doc.get('attributes') or {})
+    for slug in own_fragments(doc):
+        attributes.update(fragment(slug).get('attributes') or {})
+    for attribute in ('check_mode', 'diff_mode', 'platform'):
+        assert attribute in attributes, '%s does not document %s' % (name, attribute)
+        assert attributes[attribute].get('support') in ('full', 'partial', 'none', 'N/A'), (name, attribute)
+
+
+def test_the_action_group_holds_the_modules_that_share_options():
+    with open(os.path.join(ROOT, 'meta', 'runtime.yml')) as handle:
+        group = yaml.safe_load(handle)['action_groups']['opencode']
+    sharing = sorted(n for n in SPEC_MODULES if set(oc.ENTRY_ARGUMENT_SPEC) <= set(MODULES[n].ARGUMENT_SPEC))
+    assert sorted(group) == sharing == ['managed', 'provider', 'users']
+    for name in sorted(MODULES):
+        doc = documentation(MODULES[name])
+        attribute = (doc.get('attributes') or {}).get('action_group')
+        if name in group:
+            assert 'action_common_attributes.actiongroups' in doc['extends_documentation_fragment'], name
+            assert attribute and attribute['membership'] == [COLLECTION + 'opencode'], name
+        else:
+            assert attribute is None, name
+
+
+def test_plugins_speak_the_users_words():
+    """Docs, messages and comments name OmniRoute's guide, never "the seed" (the project's own
+    folder name for it, which users do not know)."""
+    found = []
+    for folder, _dirs, files in os.walk(os.path.join(ROOT, 'plugins')):
+        for name in files:
+            if name.endswith(('.py', '.yml')):
+                with open(os.path.join(folder, name)) as handle:
+                    for number, line in enumerate(handle, 1):
+                        if re.search(r'\bseed', line, re.I):
+                            found.append('%s:%d' % (os.path.relpath(os.path.join(folder, name), ROOT), number))
+    assert found == []
