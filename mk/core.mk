@@ -1,4 +1,13 @@
 # Core targets: virtualenv, collection link, unit tests, sanity, lint, integration.
+#   make venv                 the project's virtualenv (.venv) from requirements-dev.txt
+#   make collection           link the working tree in as omniroute.opencode under .build/collections
+#   make test-tree            copy the git-known files into this clone's ansible-test tree in the project cache
+#   make ansible-test-home    plant the stand-in get-pip in ansible-test's HOME (its own download host is unreachable)
+#   make test-unit            the unit tests that need no root (tests/unit)
+#   make test-unit-root       the unit tests marked needs_root (uid switching, ownership, tmpfs mounts); run as root
+#   make test-sanity          ansible-test sanity with the newest ansible-core (SANITY_TARGETS= narrows it)
+#   make test-integration     the provider integration target through ansible-test
+#   make test-lint            ansible-lint with the production profile
 VENV_STAMP := $(VENV)/.stamp
 $(VENV_STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +54,7 @@ copy_tree = venvs=$(ANSIBLE_TEST_VENVS)/$(notdir $(patsubst %/ansible_collection
   ln -s $$venvs $(1)/tests/output/.tmp/delegation && \
   git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C $(1) -xf -
 
-.PHONY: test-tree test-unit test-unit-root test-sanity test-integration test-lint test-docs ansible-test-home
+.PHONY: test-tree test-unit test-unit-root test-sanity test-integration test-lint ansible-test-home
 test-tree: venv
 	$(call copy_tree,$(TEST_TREE))
 

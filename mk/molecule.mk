@@ -1,8 +1,10 @@
 # The role omniroute.opencode.opencode (issue 3): docs check, local checks, Molecule on podman.
-#   make test-molecule   system packages, base image, containers.podman, then molecule test,
-#                        then tests/role_executions.sh (module executions per host, 1 vs 3 users)
-#   make test-role       role docs check + fast local checks (no containers)
-#   make role-docs       regenerate the variable table in docs/role.md from argument_specs
+#   make molecule-setup       what Molecule needs: system packages, the base image, containers.podman, OpenCode
+#   make test-molecule        the Molecule scenarios on podman laptops (MOLECULE_SCENARIOS), then the module executions per host
+#   make test-role            the role docs check and the role's fast local checks (no containers)
+#   make test-role-docs       check the variable table in docs/role.md against the role's argument_specs
+#   make role-docs            regenerate that table from the argument_specs
+# test-molecule ends with tests/role_executions.sh (module executions per host, 1 vs 3 users).
 MOLECULE_SCENARIOS ?= default managed
 MOLECULE_LOG_DIR := $(CURDIR)/.build/molecule
 
