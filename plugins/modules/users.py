@@ -251,6 +251,24 @@ EXAMPLES = r"""
     key_source: user
     users: [{name: alice}, {name: bob}]
   become: true
+
+- name: Options the OpenCode modules share, set once for the block (the opencode action group)
+  module_defaults:
+    group/omniroute.opencode.opencode:
+      base_url: https://omniroute.example.com
+      models: [auto, claude-opus-4-7]
+  become: true
+  block:
+    - name: Pin every OpenCode on the host to the gateway
+      omniroute.opencode.managed:
+        only_gateway: true
+
+    - name: Each developer's own key in their credential store
+      omniroute.opencode.users:
+        scope: managed
+        key_store: auth
+        users:
+          - {name: alice, api_key: "{{ vault_alice_key }}"}
 """
 
 RETURN = r"""
