@@ -93,6 +93,7 @@ extends_documentation_fragment:
   - omniroute.opencode.entry
   - omniroute.opencode.catalog
   - omniroute.opencode.attributes
+  - omniroute.opencode.attributes.action_group
   - ansible.builtin.action_common_attributes
   - action_common_attributes.files
   - action_common_attributes.actiongroups
@@ -111,15 +112,6 @@ attributes:
   vault:
     support: none
     description: Reads no vaulted files itself.
-  action_group:
-    support: full
-    membership:
-      - omniroute.opencode.opencode
-    details:
-      - C(module_defaults) for C(group/omniroute.opencode.opencode) reach M(omniroute.opencode.provider),
-        M(omniroute.opencode.users) and M(omniroute.opencode.managed). Set there only options all
-        three have (the entry and catalog options above; this module has no C(verify)); a module
-        fails on an option it does not have.
 notes:
   - Run it as root (C(become=true)). Without root, only a O(directory) the running user may
     write works, and the file then keeps that user's ownership (a warning says so).

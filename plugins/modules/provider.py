@@ -108,6 +108,7 @@ extends_documentation_fragment:
   - omniroute.opencode.verify
   - ansible.builtin.files
   - omniroute.opencode.attributes
+  - omniroute.opencode.attributes.action_group
   - ansible.builtin.action_common_attributes
   - action_common_attributes.files
   - action_common_attributes.actiongroups
@@ -128,15 +129,6 @@ attributes:
   vault:
     support: none
     description: Reads no vaulted files itself.
-  action_group:
-    support: full
-    membership:
-      - omniroute.opencode.opencode
-    details:
-      - C(module_defaults) for C(group/omniroute.opencode.opencode) reach M(omniroute.opencode.provider),
-        M(omniroute.opencode.users) and M(omniroute.opencode.managed). Set there only options all
-        three have (the entry and catalog options above, not O(verify)); a module fails on an
-        option it does not have.
 notes:
   - A new file that holds a key is created 0600; an existing file the module writes a key into
     loses group and other permissions, unless O(mode) says otherwise.

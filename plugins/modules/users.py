@@ -202,6 +202,7 @@ extends_documentation_fragment:
   - omniroute.opencode.catalog
   - omniroute.opencode.verify
   - omniroute.opencode.attributes
+  - omniroute.opencode.attributes.action_group
   - ansible.builtin.action_common_attributes
   - action_common_attributes.files
   - action_common_attributes.actiongroups
@@ -220,15 +221,6 @@ attributes:
   vault:
     support: none
     description: Reads no vaulted files itself.
-  action_group:
-    support: full
-    membership:
-      - omniroute.opencode.opencode
-    details:
-      - C(module_defaults) for C(group/omniroute.opencode.opencode) reach M(omniroute.opencode.provider),
-        M(omniroute.opencode.users) and M(omniroute.opencode.managed). Set there only options all
-        three have (the entry and catalog options above, not O(verify)); a module fails on an
-        option it does not have.
 notes:
   - Module executions per host - one, plus one with O(installed_keys=true) when keys come from OmniRoute.
 """

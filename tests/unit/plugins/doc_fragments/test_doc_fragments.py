@@ -56,16 +56,31 @@ def own_fragments(doc):
     return [f[len(COLLECTION):] for f in doc.get('extends_documentation_fragment') or [] if f.startswith(COLLECTION)]
 
 
-def documented_options(module):
-    """The module's options as ansible-doc merges them: its own and its own fragments' (the
-    module's text wins for an option both have). ansible.builtin fragments are left out: the
-    only one with options, ``files``, documents add_file_common_args, not ARGUMENT_SPEC."""
+def any_fragment(slug):
+    """The YAML of any fragment a module names: this collection's, or ansible-core's
+    (``ansible.builtin.files``, or the short ``action_common_attributes.files``)."""
+    if slug.startswith(COLLECTION):
+        return fragment(slug[len(COLLECTION):])
+    name, _dot, attr = slug[len('ansible.builtin.'):].partition('.') if slug.startswith('ansible.builtin.') \
+        else slug.partition('.')
+    mod = importlib.import_module('ansible.plugins.doc_fragments.' + name)
+    return yaml.safe_load(getattr(mod.ModuleDocFragment, (attr or 'documentation').upper()))
+
+
+def merged(module, section):
+    """``options`` or ``attributes`` of a module as ansible-doc merges them
+    (ansible.utils.plugin_docs.add_fragments): the module's own entry wins, then the fragments in
+    the order they are listed, key by key within an entry."""
     doc = documentation(module)
-    options = {}
-    for slug in own_fragments(doc):
-        options.update(fragment(slug).get('options') or {})
-    options.update(doc.get('options') or {})
-    return options
+    result = dict((k, dict(v)) for k, v in (doc.get(section) or {}).items())
+    for slug in doc.get('extends_documentation_fragment') or []:
+        for key, value in (any_fragment(slug).get(section) or {}).items():
+            result[key] = dict(value, **result.get(key, {}))
+    return result
+
+
+def documented_options(module):
+    return merged(module, 'options')
 
 
 def doc_view(options):
@@ -116,13 +131,11 @@ def test_the_catalog_and_verify_fragments_cover_the_whole_catalog_spec():
 
 
 def module_spec(module):
-    """The module's ARGUMENT_SPEC without the file options (mode, owner...): AnsibleModule adds
-    those for add_file_common_args, in place once a test has run the module, and they are
-    documented by ansible.builtin.files."""
+    """The module's ARGUMENT_SPEC, with the file options (mode, owner...) of add_file_common_args
+    when its docs extend ansible.builtin.files (AnsibleModule adds them to the spec itself)."""
     spec = dict(module.ARGUMENT_SPEC)
     if 'ansible.builtin.files' in documentation(module).get('extends_documentation_fragment', []):
-        for name in FILE_COMMON_ARGUMENTS:
-            spec.pop(name, None)
+        spec.update(FILE_COMMON_ARGUMENTS)
     return spec
 
 
@@ -151,12 +164,11 @@ def test_shared_options_are_documented_only_by_their_fragment(name):
 def test_every_module_documents_the_common_attributes(name):
     doc = documentation(MODULES[name])
     assert 'ansible.builtin.action_common_attributes' in doc['extends_documentation_fragment']
-    attributes = dict(doc.get('attributes') or {})
-    for slug in own_fragments(doc):
-        attributes.update(fragment(slug).get('attributes') or {})
+    attributes = merged(MODULES[name], 'attributes')
     for attribute in ('check_mode', 'diff_mode', 'platform'):
         assert attribute in attributes, '%s does not document %s' % (name, attribute)
-        assert attributes[attribute].get('support') in ('full', 'partial', 'none', 'N/A'), (name, attribute)
+        assert attributes[attribute].get('support') in ('full', 'partial', 'none'), (name, attribute)
+        assert attributes[attribute].get('description'), (name, attribute)
 
 
 def test_the_action_group_holds_the_modules_that_share_options():
@@ -165,11 +177,10 @@ def test_the_action_group_holds_the_modules_that_share_options():
     sharing = sorted(n for n in SPEC_MODULES if set(oc.ENTRY_ARGUMENT_SPEC) <= set(MODULES[n].ARGUMENT_SPEC))
     assert sorted(group) == sharing == ['managed', 'provider', 'users']
     for name in sorted(MODULES):
-        doc = documentation(MODULES[name])
-        attribute = (doc.get('attributes') or {}).get('action_group')
+        attribute = merged(MODULES[name], 'attributes').get('action_group')
         if name in group:
-            assert 'action_common_attributes.actiongroups' in doc['extends_documentation_fragment'], name
-            assert attribute and attribute['membership'] == [COLLECTION + 'opencode'], name
+            assert attribute['membership'] == [COLLECTION + 'opencode'], name
+            assert attribute['support'] == 'full' and attribute['description'], name
         else:
             assert attribute is None, name
 
