@@ -83,24 +83,21 @@ def documented_options(module):
     return merged(module, 'options')
 
 
+def view(options, nested):
+    """Option name -> what it accepts, from docs (``nested='suboptions'``) or from an argument
+    spec (``nested='options'``), in one shape so the two can be compared."""
+    return dict((name, dict(type=opt.get('type', 'str'), default=opt.get('default'), choices=opt.get('choices'),
+                            elements=opt.get('elements'), required=bool(opt.get('required', False)),
+                            aliases=sorted(opt.get('aliases') or []), options=view(opt.get(nested), nested)))
+                for name, opt in (options or {}).items())
+
+
 def doc_view(options):
-    """Option name -> what the docs say the option accepts."""
-    view = {}
-    for name, opt in (options or {}).items():
-        view[name] = dict(type=opt.get('type', 'str'), default=opt.get('default'), choices=opt.get('choices'),
-                          elements=opt.get('elements'), required=bool(opt.get('required', False)),
-                          aliases=sorted(opt.get('aliases') or []), options=doc_view(opt.get('suboptions')))
-    return view
+    return view(options, 'suboptions')
 
 
 def spec_view(spec):
-    """Option name -> what the argument spec accepts, in the shape of :func:`doc_view`."""
-    view = {}
-    for name, opt in (spec or {}).items():
-        view[name] = dict(type=opt.get('type', 'str'), default=opt.get('default'), choices=opt.get('choices'),
-                          elements=opt.get('elements'), required=bool(opt.get('required', False)),
-                          aliases=sorted(opt.get('aliases') or []), options=spec_view(opt.get('options')))
-    return view
+    return view(spec, 'options')
 
 
 def differences(doc, spec):
