@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'opencode'))
 
 from harness import REPO, Sandbox  # noqa: E402
 from ansible_collections.omniroute.opencode.tests.support.omniroute import server_fixture  # noqa: E402
-from ansible_collections.omniroute.opencode.tests.support.opencode import opencode_bin  # noqa: E402,F401
+from ansible_collections.omniroute.opencode.tests.support.opencode import opencode_bin  # noqa: E402,F401 pylint: disable=unused-import
 
 RESULTS = os.path.join(REPO, '.build', 'gateway-report')
 # The restricted key's policy: a combo and a glob that also matches two audio models.

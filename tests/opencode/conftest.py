@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import REPO, Sandbox  # noqa: E402
 # The shared fixtures of the suites that run the real parts (tests/support).
-from ansible_collections.omniroute.opencode.tests.support.opencode import opencode_bin, opencode_version  # noqa: E402,F401
+from ansible_collections.omniroute.opencode.tests.support.opencode import opencode_bin, opencode_version  # noqa: E402,F401 pylint: disable=unused-import
 
 RESULTS = os.path.join(REPO, '.build', 'opencode-report')
 
