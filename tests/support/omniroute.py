@@ -24,7 +24,8 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _omniroute_api
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The clone itself, not the collection link in .build/collections it is imported through.
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 SCRIPT = os.path.join(REPO, 'tests', 'setup', 'omniroute.sh')
 # Next.js starts in 10-30 s on an idle machine; the script itself gives up after 300 s, and a
 # first run also installs the server (minutes).

@@ -13,7 +13,8 @@ import subprocess
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The clone itself, not the collection link in .build/collections it is imported through.
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 SETUP = os.path.join(REPO, 'tests', 'setup', 'opencode.sh')
 
 
