@@ -8,7 +8,9 @@
 # run, above all) does not fail the suite:
 #   - system files the suites could change, which must be exactly as before: /etc/passwd and
 #     /etc/group (no accounts), /etc/containers/containers.conf (podman's settings come from the
-#     project) and OpenCode's managed directory /etc/opencode (tests use their own);
+#     project) and OpenCode's managed directory /etc/opencode (tests use their own); and the
+#     owner and mode of the shared temporary directories, /tmp, /var/tmp and $TMPDIR (tests that
+#     fix modes and owners must never do it there);
 #   - the user's own OpenCode files, exactly as before: the global configs in
 #     ${XDG_CONFIG_HOME:-~/.config}/opencode and the credential store
 #     ${XDG_DATA_HOME:-~/.local/share}/opencode/auth.json (every test uses a scratch home);
@@ -46,6 +48,7 @@ exact() {
            "$config_dir/config.json" "$config_dir/opencode.json" "$config_dir/opencode.jsonc" "$data_dir/auth.json"; do
     checksum "$f"
   done
+  stat -c '%n %U:%G %a' / /tmp /var/tmp "${TMPDIR:-/tmp}" 2>/dev/null
   if [ -e /etc/opencode ]; then
     find /etc/opencode -printf '%p %y\n' 2>/dev/null | sort
     find /etc/opencode -type f -exec sha256sum {} + 2>/dev/null | sort

@@ -82,6 +82,17 @@ def test_a_leak_is_caught(machine, leak, shown):
     assert shown in out and 'changed the machine outside the clone' in out, out
 
 
+def test_a_changed_mode_of_the_temporary_directory_is_caught(machine, tmp_path):
+    """Tests that set modes must never set them on the shared temporary directory (here a scratch
+    one stands in for it through TMPDIR)."""
+    _home, _project, env = machine
+    shared = tmp_path / 'shared-tmp'
+    shared.mkdir()
+    shared.chmod(0o1777)
+    rc, out = check(dict(env, TMPDIR=str(shared)), 'chmod 700 "$TMPDIR"')
+    assert rc == 1 and str(shared) in out and '700' in out, out
+
+
 def test_creating_ansible_tmp_itself_is_caught(machine):
     """On a machine where Ansible never ran, ~/.ansible/tmp appearing is the project's doing (a play
     on localhost that expanded ~ as the account's home, as happened once)."""
