@@ -1,8 +1,7 @@
 # Executable docs (issue 25): every example of README.md and docs/**/*.md runs as written.
-#   make test-docs     each page in a scratch clone with a throwaway HOME, against one OmniRoute
-#                      3.7.9 (DOCS_TEST_PORT), two+ podman laptops and the real OpenCode; the rules
-#                      are in tests/docs/README.md, results per example in .build/docs-report/
-#   DOCS_ROOT=<tree> make test-docs   run the examples of another checkout's docs (read only)
+#   make test-docs            every example of README.md and docs/ run as written: each page in a scratch clone with a throwaway HOME, against one OmniRoute 3.7.9 (DOCS_TEST_PORT), podman laptops and the real OpenCode (rules: tests/docs/README.md; results: .build/docs-report/)
+#   make docs-setup           what test-docs needs: the collection, OmniRoute, system packages, the base image, containers.podman, OpenCode
+# DOCS_ROOT=<tree> make test-docs runs the examples of another checkout's docs (read only).
 DOCS_TEST_PORT ?= 20168
 DOCS_PYTEST_ARGS ?=
 DOCS_OMNIROUTE := OMNIROUTE_PORT=$(DOCS_TEST_PORT) OMNIROUTE_STATE=$(CURDIR)/.build/omniroute-$(DOCS_TEST_PORT) \

@@ -1,12 +1,8 @@
 # Mutation testing (issue 26). Opt-in: neither make check nor make test runs it.
-#   make mutants           the curated safety-net mutants, then mutmut over the module code
-#   make mutants-curated   only the curated list (tests/mutants/curated.py): each safety net the docs
-#                          promise, broken on purpose in a copy of the tree, must be caught by the tier
-#                          named for it (unit; root, when run as root; integration: the live
-#                          OmniRoute suite). MUTANTS_TIERS=unit,root,integration selects tiers.
-#   make mutants-tool      mutmut 3.8.1 (own venv in the project cache) over plugins/module_utils and
-#                          plugins/modules with the unit tier; MUTANTS_GLOBS selects mutant names.
-#                          Long: run it under the shared lock. docs/testing.md has the last score.
+#   make mutants              the curated safety-net mutants, then mutmut over the module code
+#   make mutants-curated      only the curated list (tests/mutants/curated.py): each promised safety net, broken on purpose in a copy of the tree, must be caught by its tier (MUTANTS_TIERS=unit,root,integration)
+#   make mutants-tool         mutmut 3.8.1 (own venv in the project cache) over plugins/module_utils and plugins/modules with the unit tier (MUTANTS_GLOBS selects mutant names)
+# Long: run it under the shared lock. docs/testing.md has the last score.
 _comma := ,
 MUTANTS_TIERS ?= $(if $(filter 0,$(shell id -u)),unit$(_comma)root$(_comma)integration,unit$(_comma)integration)
 MUTANTS_GLOBS ?=

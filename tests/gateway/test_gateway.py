@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 
-from conftest import ALLOWED
 from harness import ME, REPO
 
 NAME = 'omniroute'
@@ -57,7 +56,7 @@ def listed(sb):
 def configure(sb, gateway, key, **extra):
     args = dict(base_url=gateway.url, api_key=key, catalog='gateway')
     args.update(extra)
-    return sb.module(args, check=extra.pop('_check', False))
+    return sb.module(args)
 
 
 def test_restricted_key_gets_exactly_its_chat_models(sandbox, gateway, results):
@@ -68,7 +67,7 @@ def test_restricted_key_gets_exactly_its_chat_models(sandbox, gateway, results):
     expected = chat_ids(allowed_listing)
     # The oracle agrees with the key's policy: every allowed chat model, nothing else.
     full = gateway.listing(gateway.keys['full'])
-    assert expected == sorted(m for m in chat_ids(full) if any(fnmatch.fnmatchcase(m, g) for g in ALLOWED))
+    assert expected == sorted(m for m in chat_ids(full) if any(fnmatch.fnmatchcase(m, g) for g in gateway.allowed))
     assert len(allowed_listing) > len(expected)  # the glob also matched audio models, left out
     assert res['models'] == expected and res['catalog']['source'] == 'gateway'
     assert res['catalog']['status'] == 200 and res['catalog']['offered'] == len(allowed_listing)

@@ -9,6 +9,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# The shared fixtures (tests/support): ``home``, a scratch HOME for the modules run in-process.
+from ansible_collections.omniroute.opencode.tests.support.home import home  # noqa: F401 pylint: disable=unused-import
+
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'needs_root: runs only as root (make test-unit-root, part of make test)')
