@@ -67,6 +67,7 @@ def test_launchd_job_runs_ansible_pull_as_scheduled(tmp_path):
     assert job['Label'] == 'com.omniroute.opencode-pull'
     assert job['ProgramArguments'] == [
         '/opt/homebrew/bin/ansible-pull', '-U', 'https://git.example.com/platform/oc.git', '-C', 'stable',
+        '-s', '600',  # the default splay, 10 minutes: ansible-pull sleeps up to that before it pulls
         '-d', '/opt/oc-pull/ansible_collections/omniroute/opencode',
         '-e', '{"opencode_pull_vars_files": ["/etc/oc/fleet.yml"]}', 'playbooks/pull.yml']
     assert job['StartInterval'] == 15 * 60 and job['RunAtLoad'] is True
@@ -74,6 +75,20 @@ def test_launchd_job_runs_ansible_pull_as_scheduled(tmp_path):
     assert job['EnvironmentVariables']['ANSIBLE_HOME'] == '/opt/oc-pull/ansible-home'
     # No systemd unit on a Mac.
     assert 'Write the service and the timer' not in out or 'skipping' in out.split('Write the service and the timer')[1][:200]
+
+
+def test_splay_is_ansible_pulls_random_sleep_on_macos(tmp_path):
+    """launchd has no random delay of its own: the job asks ansible-pull for one (-s seconds)."""
+    schedule = {'repo_url': 'https://git.example.com/platform/oc.git'}
+    args = {}
+    for splay in (0, 3):
+        work = tmp_path / ('splay-%d' % splay)
+        work.mkdir()
+        rc, out = run_schedule(work, dict(schedule, splay=splay))
+        assert rc == 0, out[-3000:]
+        args[splay] = written_plist(out)['ProgramArguments']
+    assert '-s' not in args[0]
+    assert args[3][args[3].index('-s') + 1] == '180'
 
 
 def test_launchd_job_removed_with_state_absent(tmp_path):

@@ -335,3 +335,36 @@ def test_management_key_and_key_policy(scenario):
     assert mine['key'] != sc.servers['old']
     assert mine['allowedModels'] == ['fast'] and mine['expiresAt'] == '2031-01-31T00:00:00Z'
     assert sc.config()['provider']['omniroute']['options']['apiKey'] == mine['key']
+
+
+# The role reports a failed key call with its own message, naming the host, and changes no file
+# (once a known bug: failed_when: false on the key tasks hid the failure).
+def test_an_expiry_refused_by_omniroute_379_is_reported(tmp_path):
+    sc = Scenario(tmp_path, 'expiry')
+    fake = FakeOmniRoute()  # 3.7.9: PATCH expiresAt -> 400
+    try:
+        held = fake.add(KEY_NAME)
+        run = sc.play({'opencode_api_key_source': 'omniroute', 'opencode_omniroute_url': fake.url,
+                       'opencode_omniroute_password': PASSWORD,
+                       'opencode_omniroute_expires_at': '2031-01-31T00:00:00Z', 'opencode_models': ['auto'],
+                       'opencode_users': [{'name': ME}]})
+    finally:
+        fake.close()
+    assert run.rc != 0
+    assert 'host localhost: ' in run.out and 'does not accept a key expiry' in run.out, run.out[-3000:]
+    assert 'no OpenCode file was changed on localhost' in run.out
+    assert not os.path.exists(sc.config_path()) and held['key'] not in run.out and PASSWORD not in run.out
+
+
+def test_a_failed_installed_key_read_is_reported(tmp_path):
+    sc = Scenario(tmp_path, 'twice')
+    fake = FakeOmniRoute()
+    try:
+        run = sc.play({'opencode_api_key_source': 'omniroute', 'opencode_omniroute_url': fake.url,
+                       'opencode_omniroute_password': PASSWORD, 'opencode_models': ['auto'],
+                       'opencode_users': [{'name': ME}, {'name': ME}]})
+    finally:
+        fake.close()
+    assert run.rc != 0
+    assert "user '%s': listed more than once" % ME in run.out, run.out[-3000:]
+    assert fake.calls == [] and not os.path.exists(sc.config_path())
