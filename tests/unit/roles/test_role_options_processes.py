@@ -126,7 +126,7 @@ def overrides(sc):
     """Per-user values win over the host's; verify on (the gateway is unreachable)."""
     sc.play({'opencode_models': ['auto', 'fast'], 'opencode_key_store': 'env', 'opencode_key_env_var': 'HOST_VAR',
              'opencode_small_model': 'auto', 'opencode_verify': True, 'opencode_report_dir': sc.report,
-             'opencode_users': [{'name': ME, 'key_env_var': 'OWN_VAR', 'small_model': 'fast',
+             'opencode_users': [{'name': ME, 'key_env_var': 'OWN_VAR', 'small_model': 'fast', 'model': 'auto',
                                  'model_labels': {'fast': 'Fast lane'}}]})
 
 
@@ -280,7 +280,7 @@ def test_per_user_values_win(scenario):
     entry = data['provider']['omniroute']
     assert entry['options']['apiKey'] == '{env:OWN_VAR}'
     assert entry['models'] == {'auto': {'name': 'auto'}, 'fast': {'name': 'Fast lane'}}
-    assert data['small_model'] == 'omniroute/fast'
+    assert data['small_model'] == 'omniroute/fast' and data['model'] == 'omniroute/auto'
     # opencode_verify true: the gateway was probed (and is not there).
     (row,) = sc.rows()
     assert row['reachable'] is False and row['ready'] is False and row['cause']
@@ -368,3 +368,28 @@ def test_a_failed_installed_key_read_is_reported(tmp_path):
     assert run.rc != 0
     assert "user '%s': listed more than once" % ME in run.out, run.out[-3000:]
     assert fake.calls == [] and not os.path.exists(sc.config_path())
+
+
+@pytest.mark.needs_root
+def test_scope_state_absent_removes_the_managed_entry_on_purpose(tmp_path):
+    """opencode_scope managed with opencode_scope_state absent: the managed entry and the allow-list
+    go, the other managed settings stay, and the users keep their keys in auth.json."""
+    sc = Scenario(tmp_path, 'scope-state')
+    managed = os.path.join(sc.root, 'managed')
+    os.makedirs(managed)
+    os.chmod(managed, 0o755)
+    common = {'opencode_scope': 'managed', 'opencode_managed_dir': managed, 'opencode_models': ['auto'],
+              'opencode_managed_settings': {'autoupdate': False}, 'opencode_api_keys': {ME: KEY},
+              'opencode_users': [{'name': ME}]}
+    ok(sc.play(common))
+    with open(os.path.join(managed, 'opencode.json')) as handle:
+        before = parse(handle.read())
+    assert 'omniroute' in before['provider'] and before['autoupdate'] is False
+    ok(sc.play(dict(common, opencode_scope_state='absent')))
+    with open(os.path.join(managed, 'opencode.json')) as handle:
+        after = parse(handle.read())
+    assert 'omniroute' not in after.get('provider', {}) and 'enabled_providers' not in after
+    assert after['autoupdate'] is False
+    with open(os.path.join(sc.home, '.local', 'share', 'opencode', 'auth.json')) as handle:
+        assert json.load(handle)['omniroute']['key'] == KEY
+    assert all(KEY not in run.out for run in sc.runs)
