@@ -307,7 +307,7 @@ def classify(records, installed_mask):
     """Split the server's keys of one name by the installed key's mask.
 
     ``current``: the one key whose mask is the installed key's (None when no key or several
-    match); ``older``: keys made before it (the old key of a rotation whose last step did not
+    match); ``older``: keys made before it (or in the same instant) (the old key of a rotation whose last step did not
     run, so nobody holds it any more); ``newer``: keys made after it, or that cannot be placed
     (the new key of a rotation cut before it was installed: its value is lost); ``ambiguous``:
     every key when several share the installed key's mask; ``others``: every key when nothing
@@ -324,7 +324,9 @@ def classify(records, installed_mask):
             if rec is current:
                 continue
             when = _created(rec)
-            if created is not None and when is not None and when < created:
+            # A key made in the same instant (3.7.9 lists whole seconds) counts as older: it is
+            # revoked either way, and the installed key is not rotated again for it.
+            if created is not None and when is not None and when <= created:
                 out['older'].append(rec)
             else:
                 out['newer'].append(rec)

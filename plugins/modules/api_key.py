@@ -897,12 +897,14 @@ def run_many(module):
 def public_output(result, client):
     """The result with every text the server sent scrubbed of the login secrets (password,
     management key, session cookie) and of control characters; the issued keys themselves
-    (``key``, ``keys_by_label``) and the session handed on (``session``) are the module's answer
-    and stay as they are."""
+    (``key``, ``keys_by_label``), the session handed on (``session``) and the listing handed on
+    (``records``, for O(records) of later calls, checked again there) are the module's answer and
+    stay as they are: a server's masks share the first 8 characters (``sk-<machineId>``) of every
+    key of the server, the management key's too, so scrubbing would blank every mask."""
     red = client.login_redactor()
     out = {}
     for name, value in result.items():
-        out[name] = value if name in ("key", "keys_by_label", "session") else red.json(value)
+        out[name] = value if name in ("key", "keys_by_label", "session", "records") else red.json(value)
     return out
 
 

@@ -74,6 +74,16 @@ def test_classify_by_the_installed_mask():
     assert _keys.classify([cur, twin], 'sk-b1490****2222')['ambiguous'] == [cur, twin]
 
 
+def test_a_key_made_in_the_same_second_as_the_installed_one_is_older():
+    """3.7.9 lists whole seconds: a tie is revoked as an old key, not taken for a lost new one
+    (that would rotate the installed key again on every run)."""
+    cur = rec('cur', '2026-12-02T00:00:00.000Z', key='sk-b1490****2222')
+    tie = rec('tie', '2026-12-02T00:00:00.000Z', key='sk-b1490****1111')
+    for order in ([cur, tie], [tie, cur]):
+        parts = _keys.classify(order, 'sk-b1490****2222')
+        assert parts['current'] is cur and parts['older'] == [tie] and parts['newer'] == []
+
+
 def test_plan_cases():
     cur = rec('cur', '2026-12-02T00:00:00Z', key='sk-b1490****2222')
     old = rec('old', '2026-12-01T00:00:00Z', key='sk-b1490****1111')

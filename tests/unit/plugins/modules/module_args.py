@@ -26,6 +26,24 @@ except ImportError:  # ansible-core 2.16 - 2.18: the arguments are read from bas
             basic._ANSIBLE_ARGS = old
 
 
+@contextlib.contextmanager
+def module_side():
+    """Run as a module runs on a target, even when an earlier test of this process imported
+    controller code (ansible-core 2.19+ then sends module warnings to the controller's display
+    instead of the module result)."""
+    try:
+        from ansible.module_utils import _internal
+    except ImportError:  # ansible-core 2.16 - 2.18
+        yield
+        return
+    old = getattr(_internal, 'is_controller', False)
+    _internal.is_controller = False
+    try:
+        yield
+    finally:
+        _internal.is_controller = old
+
+
 def run_module(main, capsys, args, check=False, diff=False):
     """Run ``main`` with ``args`` (check and diff mode as asked); return (rc, result, raw stdout)."""
     args = dict(args)
@@ -33,7 +51,7 @@ def run_module(main, capsys, args, check=False, diff=False):
         args['_ansible_check_mode'] = True
     if diff:
         args['_ansible_diff'] = True
-    with patch_module_args(args):
+    with patch_module_args(args), module_side():
         with pytest.raises(SystemExit) as exc:
             main()
     out = capsys.readouterr().out
@@ -55,12 +73,21 @@ class _Seen(object):
     def __getitem__(self, index):
         return list(self)[index]
 
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
 
 @contextlib.contextmanager
-def models_gateway(key, models):
+def models_gateway(key, models, tls=None):
     """A 127.0.0.1 ``/v1/models`` server (the routed test server): ``key`` sees ``models``, any
-    other key gets 401.  Yields ``(base_url, seen)``; ``seen`` lists ``(path, Authorization)``."""
+    other key gets 401; https with ``tls=(certfile, keyfile)``.  Yields ``(base_url, seen)``;
+    ``seen`` lists ``(path, Authorization)`` of every request."""
     from ansible_collections.omniroute.opencode.tests.support.http_server import Server, models_route
 
-    with Server({'/v1/models': models_route(key, models)}) as server:
+    with Server({'/v1/models': models_route(key, models)}, tls=tls) as server:
         yield server.url, _Seen(server)

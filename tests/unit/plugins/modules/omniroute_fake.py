@@ -4,17 +4,19 @@
 By default every answer is the one the real 3.7.9 gives (tests/setup/omniroute.sh starts it;
 make test-omniroute runs omniroute_probe.py against both and fails on any difference):
 
-- ``/api/*`` without a dashboard session: 401; a Bearer key instead of a session, even a key
-  created with ``scopes: [manage]``: 403 (an unknown Bearer key: 401);
+- ``/api/*`` without a dashboard session: 401; a Bearer key instead of a session: 403, whether
+  the key is unknown, an inference key or one created with ``scopes: [manage]``;
 - ``POST /api/auth/login``: 401 for a wrong password, 200 and the cookie ``auth_token``;
-- ``POST /api/keys {name}``: 201 with the full key, once; ``expiresAt`` is ignored; two keys may
-  share a name;
-- ``GET /api/keys``: every key masked as its first 8 and last 4 characters (``sk-b1490****af60``),
-  with ``keyPrefix``, ``createdAt``, ``lastUsedAt``, ``expiresAt`` (always null), ``isActive``...;
+- ``POST /api/keys {name}``: 201 with ``id``, ``key`` (the full key, once), ``machineId``, ``name``
+  and ``noLog``; ``allowedModels``/``modelAccessMode`` and ``expiresAt`` in the body are ignored
+  (the key is created unrestricted); two keys may share a name;
+- ``GET /api/keys``: ``{keys, total, allowKeyReveal}``, every key masked as its first 8 and last 4
+  characters (``sk-b1490****af60``), with ``keyPrefix``, ``createdAt``, ``lastUsedAt``,
+  ``expiresAt`` (always null), ``isActive``, ``revokedAt``, ``scopes``...;
 - ``PATCH /api/keys/{id}``: name, allowedModels, allowedConnections, noLog, autoResolve, isActive,
   maxSessions and accessSchedule are taken; any other field is dropped, and a body with none of
   them is refused with 400 ``No valid fields to update`` (so ``expiresAt`` alone gets 400, and
-  ``expiresAt`` next to ``noLog`` is silently ignored - checked on 3.7.9);
+  ``expiresAt`` next to ``noLog`` is silently ignored; omniroute_probe.py checks both);
 - ``POST /api/keys/{id}/regenerate``: 404 (no such route);
 - ``DELETE /api/keys/{id}``: 200, then 404;
 - ``GET /v1/models`` with ``Authorization: Bearer <key>``: 200 for an active key of this server
@@ -31,12 +33,16 @@ cites the upstream source it models:
   src/lib/api/requireManagementAuth.ts at f5f69bd4);
 - ``expiry``: ``PATCH /api/keys/{id}`` accepts ``expiresAt`` and the listing returns it
   (github.com/diegosouzapw/OmniRoute, src/app/api/keys/[id]/route.ts at 0cab26d8);
+- ``create_policy``: ``POST /api/keys`` keeps the ``allowedModels`` it is given
+  (github.com/diegosouzapw/OmniRoute, src/app/api/keys/route.ts at 16f46970: createApiKey gets
+  ``modelAccessMode`` and ``allowedModels``);
 - ``no_key_dates``: a server whose listing carries neither ``createdAt`` nor ``expiresAt`` (no
   known version has this; it is the one case where a TTL is refused before any change).
 
 Other switches are not server behaviour but test instruments: ``list_barrier`` holds each
 ``GET /api/keys`` until that many have arrived (or a second has passed), so two concurrent
-module runs really race; ``tls`` serves https with a self-signed certificate.
+module runs really race (the routed test server, tests/support/http_server.py, answers each
+connection in its own thread); ``tls`` (``(certfile, keyfile)``) serves https.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -47,15 +53,12 @@ import threading
 import time
 import uuid
 
-try:
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-except ImportError:  # pragma: no cover - Python 3.8+ has both
-    raise
+from ansible_collections.omniroute.opencode.tests.support.http_server import Answer, Server
 
 PASSWORD = 'admin-pw-7c1e9b'
 MACHINE = 'b1490c2d'
-NEWER = ('regenerate', 'management_keys', 'expiry', 'no_key_dates')
-# What PATCH /api/keys/{id} takes on 3.7.9 (its zod schema; each field checked on the real server).
+NEWER = ('regenerate', 'management_keys', 'expiry', 'create_policy', 'no_key_dates')
+# What PATCH /api/keys/{id} takes on 3.7.9 (its schema; each field checked on the real server).
 PATCHABLE = ('name', 'allowedModels', 'allowedConnections', 'noLog', 'autoResolve', 'isActive', 'maxSessions',
              'accessSchedule')
 
@@ -81,55 +84,32 @@ class FakeOmniRoute(object):
         self.list_barrier = list_barrier
         self._lists = 0
         self._arrived = threading.Condition()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status, body=None, cookie=None):
-                if isinstance(body, str):  # Next.js's own HTML page (an unknown route)
-                    raw, kind = body.encode('utf-8'), 'text/html; charset=utf-8'
-                else:
-                    raw, kind = (json.dumps(body).encode('utf-8') if body is not None else b''), 'application/json'
-                self.send_response(status)
-                self.send_header('Content-Type', kind)
-                self.send_header('Content-Length', str(len(raw)))
-                if cookie:
-                    self.send_header('Set-Cookie', 'auth_token=%s; Path=/; HttpOnly; SameSite=Lax' % cookie)
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def _body(self):
-                length = int(self.headers.get('Content-Length') or 0)
-                if not length:
-                    return {}
-                try:
-                    return json.loads(self.rfile.read(length).decode('utf-8'))
-                except ValueError:
-                    return None
-
-            def _handle(self):
-                body = self._body()
-                server.calls.append((self.command, self.path))
-                status, answer, cookie = server.answer(self.command, self.path, body, self.headers)
-                self._send(status, answer, cookie)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = _handle
-
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        scheme = 'http'
-        if tls:
-            from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import wrap
-            wrap(self.httpd, *tls)
-            scheme = 'https'
-        self.url = '%s://127.0.0.1:%d' % (scheme, self.httpd.server_address[1])
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
-        self.thread.start()
+        self.server = Server(default=self._route, tls=tls)
+        self.url = self.server.url
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
+
+    def _route(self, req):
+        """The HTTP side: the JSON body read, the call recorded, :meth:`answer` sent."""
+        if req.method not in ('GET', 'POST', 'PATCH', 'DELETE'):
+            return Answer(501, b'', content_type=None)
+        body = {}
+        if req.body:
+            try:
+                body = json.loads(req.body.decode('utf-8'))
+            except ValueError:
+                body = None
+        self.calls.append((req.method, req.path))
+        status, answer, cookie = self.answer(req.method, req.path, body, req.headers)
+        if isinstance(answer, str):  # Next.js's own HTML page (an unknown route)
+            raw, kind = answer.encode('utf-8'), 'text/html; charset=utf-8'
+        else:
+            raw, kind = (json.dumps(answer).encode('utf-8') if answer is not None else b''), 'application/json'
+        headers = [('Content-Type', kind)]
+        if cookie:
+            headers.append(('Set-Cookie', 'auth_token=%s; Path=/; HttpOnly; SameSite=Lax' % cookie))
+        return Answer(status, raw, headers)
 
     # -- the keys ------------------------------------------------------------------------
     def add(self, name, **fields):
@@ -137,7 +117,7 @@ class FakeOmniRoute(object):
         rec = dict(id=str(uuid.uuid4()), name=name, key=key, machineId=MACHINE, allowedModels=[],
                    allowedConnections=[], noLog=False, autoResolve=False, isActive=True, expiresAt=None,
                    revokedAt=None, createdAt=now(), lastUsedAt=None, scopes=[], accessSchedule=None,
-                   maxRequestsPerDay=None, maxRequestsPerMinute=None, maxSessions=0)
+                   ipAllowlist=[], maxRequestsPerDay=None, maxRequestsPerMinute=None, maxSessions=None)
         rec.update(fields)
         self.keys.append(rec)
         return rec
@@ -145,7 +125,7 @@ class FakeOmniRoute(object):
     def masked(self, rec):
         out = dict(rec)
         out['key'] = mask(rec['key'])
-        out['keyPrefix'] = rec['key'][:12]
+        out['keyPrefix'] = rec['key'][:8]
         if 'no_key_dates' in self.newer:
             del out['createdAt'], out['expiresAt']
         return out
@@ -164,13 +144,15 @@ class FakeOmniRoute(object):
             return None
         auth = headers.get('Authorization') or ''
         if auth.startswith('Bearer '):
+            if 'management_keys' not in self.newer:
+                # 3.7.9: no Bearer key at all on the management API, known or not.
+                return 403, {'error': {'message': 'Forbidden', 'type': 'invalid_request'}}
             rec = self.by_key(auth[len('Bearer '):])
             if rec is None:
                 return 401, {'error': {'message': 'Invalid API key', 'type': 'invalid_request'}}
-            if 'management_keys' in self.newer and set(rec.get('scopes') or ()) & {'manage', 'admin'}:
+            if set(rec.get('scopes') or ()) & {'manage', 'admin'}:
                 return None
-            return 403, {'error': {'message': 'Forbidden: management API requires a dashboard session',
-                                   'type': 'invalid_request'}}
+            return 403, {'error': {'message': "API key lacks 'manage' scope.", 'type': 'invalid_request'}}
         return 401, {'error': {'message': 'Authentication required', 'type': 'invalid_request'}}
 
     def _wait_for_lists(self):
@@ -203,13 +185,15 @@ class FakeOmniRoute(object):
         if path == '/api/keys' and method == 'GET':
             if self.list_barrier:
                 self._wait_for_lists()
-            return 200, {'keys': [self.masked(k) for k in self.keys], 'total': len(self.keys)}, None
+            return 200, {'keys': [self.masked(k) for k in self.keys], 'total': len(self.keys),
+                         'allowKeyReveal': False}, None
         if path == '/api/keys' and method == 'POST':
             if not isinstance(body, dict) or not isinstance(body.get('name'), str) or not body['name']:
                 return 400, {'error': {'message': 'Invalid request', 'details': [{'field': 'name'}]}}, None
-            rec = self.add(body['name'], allowedModels=list(body.get('allowedModels') or []),
-                           scopes=list(body.get('scopes') or []))
-            return 201, dict((k, rec[k]) for k in ('key', 'name', 'id', 'machineId', 'allowedModels')), None
+            policy = list(body.get('allowedModels') or []) if 'create_policy' in self.newer else []
+            rec = self.add(body['name'], allowedModels=policy, scopes=list(body.get('scopes') or []))
+            # The full key, once; not the policy (a caller must not take it as confirmed).
+            return 201, dict((k, rec[k]) for k in ('key', 'name', 'id', 'machineId', 'noLog')), None
         if len(parts) == 4 and parts[3] == 'regenerate' and method == 'POST' and 'regenerate' not in self.newer:
             return 404, '<!DOCTYPE html><html><body>404: This page could not be found.</body></html>', None
         rec = self.find(parts[2]) if len(parts) >= 3 else None

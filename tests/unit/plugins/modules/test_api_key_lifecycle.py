@@ -357,6 +357,19 @@ def test_one_login_and_one_listing_serve_every_later_call(capsys, tmp_path, serv
     assert token not in out
 
 
+def test_the_listing_handed_on_keeps_the_servers_masks_with_a_management_key(capsys, tmp_path, newer):
+    """Every key of a server starts with sk-<machineId>-, the management key too: the listing
+    handed on must keep the masks (a scrub of the login secrets would blank them all)."""
+    srv = newer('management_keys')
+    mgmt = srv.add('fleet-automation', scopes=['manage'])['key']
+    rec = srv.add(NAME)
+    rc, first, out = run(capsys, tmp_path, srv, management_key=mgmt, keys=[], keep_session=True)
+    assert rc == 0 and mask(rec['key']) in [r['key'] for r in first['records']] and mgmt not in out
+    rc, res, out = run(capsys, tmp_path, srv, management_key=mgmt, records=first['records'],
+                       verify_installed=False, keys=[entry(rec['key'])])
+    assert rc == 0 and res['results'][0]['kept'] and not res['changed'] and mgmt not in out
+
+
 def test_a_session_the_server_no_longer_takes_is_replaced_by_one_login(capsys, tmp_path, server):
     rc, first, out = run(capsys, tmp_path, server, keys=[], keep_session=True)
     server.sessions.clear()
