@@ -62,6 +62,8 @@ OPENCODE_MODALITIES = ('text', 'audio', 'image', 'video', 'pdf')
 CHAT_TYPES = ('chat', 'text', 'llm', 'language', 'completion')
 
 OK, OFFLINE, REJECTED, BAD, NO_KEY = 'ok', 'offline', 'rejected', 'bad', 'no_key'
+# ``{env:VAR}`` / ``{file:path}`` (compiled once, in the module process, not in each user's process).
+_REFERENCE = re.compile(r'^\{(env|file):([^{}]+)\}$')
 
 # The outcome of one GET <base_url>/models.  ``models`` is the ``data`` list (ok only);
 # ``cause`` says why, in words, without the key; ``summary`` describes the body.
@@ -78,7 +80,7 @@ def resolve_key(api_key, environ, home, config_path):
     Otherwise ``key`` is None and ``problem`` says why the catalog cannot be fetched.
     """
     value = (api_key or '').strip()
-    match = re.match(r'^\{(env|file):([^{}]+)\}$', value)
+    match = _REFERENCE.match(value)
     if not match:
         return api_key, None
     kind, ref = match.group(1), match.group(2).strip()

@@ -63,6 +63,9 @@ MAX_DIR_FILES = 64
 # ``opencode --version`` of a user's own binary: at most this long, at most this much output.
 VERSION_TIMEOUT = 20
 VERSION_OUTPUT_LIMIT = 4096
+# ``prefix = ...`` in ~/.npmrc (every regular expression here is compiled once, at import, in the
+# module process: the users module's per-user processes inherit it instead of compiling their own).
+_NPM_PREFIX = re.compile(r'^\s*prefix\s*=\s*(.+?)\s*$')
 
 
 # --------------------------------------------------------------------------- reading
@@ -291,7 +294,7 @@ class Layout:
         prefixes = [self.environ.get(v) for v in ('NPM_CONFIG_PREFIX', 'npm_config_prefix')]
         data, _complete = read_bounded(os.path.join(self.home, '.npmrc'), MAX_LOGIN_BYTES)
         for line in (data or b'').decode('utf-8', 'replace').splitlines():
-            m = re.match(r'^\s*prefix\s*=\s*(.+?)\s*$', line)
+            m = _NPM_PREFIX.match(line)
             if m:
                 value = m.group(1).replace('${HOME}', self.home)
                 prefixes.append(os.path.join(self.home, value[2:]) if value.startswith('~/') else value)
@@ -429,12 +432,13 @@ _SH_DECLARE = re.compile(_START + r'(?:declare|typeset)\s+(?:-\w+\s+)*-[a-zA-Z]*
                          r'(?:[\w]+(?:=(?:"[^"]*"|\'[^\']*\'|\S*))?\s+)*' + _NAMES + r'(?![\w])')
 _CSH_SETENV = re.compile(_START + r'setenv\s+' + _NAMES + r'(?![\w])')
 _FISH_SET = re.compile(_START + r'set\s+((?:-{1,2}[\w-]+\s+)+)' + _NAMES + r'(?![\w])')
+_SH_COMMENT = re.compile(r'(?:^|\s)#')
 _ENV_LINE = re.compile(r'^\s*(?:export\s+)?' + _NAMES + r'\s*(?:=|\s+(?:DEFAULT|OVERRIDE)\s*=)')
 
 
 def _exported(line, syntax):
     """The location variables ``line`` exports, in the file's ``syntax``."""
-    code = re.split(r'(?:^|\s)#', line, 1)[0]
+    code = _SH_COMMENT.split(line, 1)[0]
     if not code.strip():
         return []
     if syntax == 'env':

@@ -30,6 +30,7 @@ _SCHEME = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*:(?://?)?')
 _URL_IN_TEXT = re.compile(r'''[A-Za-z][A-Za-z0-9+.-]*://[^\s'"<>]*''')
 # ``user:password@`` without a recognisable scheme before it (a mistyped one, say).
 _USERINFO_IN_TEXT = re.compile(r'''(?<![\w.+-])[^\s'"<>/@:]+:[^\s'"<>@]*@''')
+_QUERY = re.compile(r'[?#]')
 _MISSING = object()
 
 
@@ -56,7 +57,7 @@ def url(value):
     at = rest.rfind('@')
     if at >= 0:
         rest = rest[at + 1:]
-    rest = re.split(r'[?#]', rest, 1)[0]
+    rest = _QUERY.split(rest, 1)[0]
     return prefix + rest
 
 

@@ -590,14 +590,18 @@ def start_all(users, works, redact, keys=None, module=None, works_params=()):
     """One child process per user; with ``keys`` (the users' own keys, by name) each child holds
     only its own (see :func:`forget_others`) and redacts with it."""
     children = []
-    for index, (user, (plan, apply)) in enumerate(zip(users, works)):
-        forget = None
-        own = redact
-        if keys is not None:
-            key = keys.get(user.name)
-            own = us.redactor([key] if key else [])
-            forget = _forgetter(module, key, works_params, works_params[index] if works_params else None)
-        children.append((user, us.UserProcess(user.account, plan, apply, own, forget)))
+    us.before_forks()
+    try:
+        for index, (user, (plan, apply)) in enumerate(zip(users, works)):
+            forget = None
+            own = redact
+            if keys is not None:
+                key = keys.get(user.name)
+                own = us.redactor([key] if key else [])
+                forget = _forgetter(module, key, works_params, works_params[index] if works_params else None)
+            children.append((user, us.UserProcess(user.account, plan, apply, own, forget)))
+    finally:
+        us.after_forks()
     return children
 
 
