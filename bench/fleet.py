@@ -261,7 +261,7 @@ def floor_line(r):
 def tasks_text(r):
     """The role's re-run, task by task: runs per host and controller seconds per host."""
     hosts = max(1, r.get("hosts", 1))
-    parts = ["%s: %.0f ms%s" % (name, 1000.0 * secs / hosts, " (skipped)" if skipped == runs else "")
+    parts = ["%s: %.0f ms%s" % (name.split(" : ", 1)[-1], 1000.0 * secs / hosts, " (skipped)" if skipped == runs else "")
              for name, runs, secs, skipped in r.get("role_tasks", ())]
     return "tasks per host on the re-run: %s (%s)" % (
         "/".join(str(c) for c in r.get("tasks_per_host", ())), "; ".join(parts))

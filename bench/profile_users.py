@@ -166,7 +166,8 @@ def once(spec):
         prof.dump_stats(os.path.join(prof_dir, "parent.prof"))
     print(json.dumps({"wall": wall, "result": json.loads(buf.getvalue()),
                       "parent": (self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime),
-                      "children": (kids1.ru_utime - kids0.ru_utime) + (kids1.ru_stime - kids0.ru_stime)}))
+                      "children": (kids1.ru_utime - kids0.ru_utime) + (kids1.ru_stime - kids0.ru_stime),
+                      "children_sys": kids1.ru_stime - kids0.ru_stime}))
 
 
 def top(stats_files, n, sort):
