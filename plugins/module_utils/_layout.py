@@ -550,13 +550,95 @@ def run_bounded(argv, env, cwd, timeout, limit):
     return (None if why else proc.returncode), stdout[:limit], stderr[:limit], why
 
 
+# ``opencode --version`` answers this process already has, by :func:`binary_identity` (filled by
+# :func:`share_version`; a child process of the users module inherits them).
+_VERSIONS = {}
+
+
+def binary_identity(path):
+    """What tells one file apart, for sharing its version: its real path, device, inode, size,
+    modification and change times; None when it cannot be read."""
+    try:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+    except (OSError, ValueError):
+        return None
+    return (real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _safe_for_all(path, uid):
+    """``path`` (a file or directory) belongs to ``uid`` and no one else can change it: not
+    writable by group or others, unless it is a sticky directory (``/tmp``), where no one else can
+    rename or remove what ``uid`` owns."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if st.st_uid != uid:
+        return False
+    if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
+        return True
+    return not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def shared_binary(path, uid=0):
+    """True when the binary ``path`` is the same file for every user of the host and none of them
+    can change it: the file it resolves to is a regular file of ``uid`` (root) that group and
+    others may run but not write, and every directory above it, and above ``path`` itself, is
+    ``uid``'s and not writable by anyone else (a link's own mode means nothing: whoever may write
+    its directory may replace it).  Only then may one ``--version`` answer stand for every user
+    (:func:`share_version`); each user's process still looks the binary up itself and uses the
+    answer only for that very file (:func:`binary_identity`)."""
+    try:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+    except (OSError, ValueError):
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != uid or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    if st.st_mode & (stat.S_IXGRP | stat.S_IXOTH) != (stat.S_IXGRP | stat.S_IXOTH):
+        return False
+    for start in (os.path.dirname(real), os.path.dirname(os.path.abspath(path))):
+        directory = start
+        while True:
+            if not _safe_for_all(directory, uid):
+                return False
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
+    return True
+
+
+def _version_key(identity, path=None):
+    # The answer also depends on PATH (an ``#!/usr/bin/env node`` launcher), which opencode_version
+    # passes on from the running process.
+    if identity is None:
+        return None
+    return (tuple(identity), os.environ.get('PATH', os.defpath) if path is None else path)
+
+
+def share_version(identity, answer, path):
+    """Record ``answer`` (``(version, why)``) of ``opencode --version`` for the binary ``identity``,
+    run with ``path`` as PATH: :func:`opencode_info` (in a process with that PATH) then uses it
+    instead of running that binary again."""
+    key = _version_key(identity, path)
+    if key is not None:
+        _VERSIONS[key] = tuple(answer)
+
+
 def opencode_info(layout):
-    """``{opencode, opencode_version[, opencode_error]}``: the user's binary and its version."""
+    """``{opencode, opencode_version[, opencode_error]}``: the user's binary and its version.
+
+    The binary is looked up as the user (:meth:`Layout.find_opencode`); its version is asked only
+    when no answer for that very file was shared (:func:`share_version`).
+    """
     info = dict(opencode=None, opencode_version=None)
     binary = layout.find_opencode()
     if binary:
         info['opencode'] = binary
-        info['opencode_version'], why = opencode_version(binary)
+        known = _VERSIONS.get(_version_key(binary_identity(binary))) if _VERSIONS else None
+        info['opencode_version'], why = known if known is not None else opencode_version(binary)
         if why:
             info['opencode_error'] = why
     return info

@@ -352,11 +352,13 @@ key_requests:
 
 import gc
 import json
+import os
 
 from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
@@ -480,7 +482,7 @@ def managed_work(module, user, uparams, host, secrets):
             own = None
             if uparams.get('key_source') == 'user':
                 own = oc.installed_key_from_auth(_read_or_none(user_plan.auth_path, who) or '{}', uparams['name'])
-            data['verify'] = managed_probe(uparams, environ, user_plan.changes, user_plan.auth_path, who, secrets, own)
+            data['verify'] = managed_probe(uparams, environ, user_plan, user_plan.auth_path, who, secrets, own)
         return data, user_plan
 
     def apply(user_plan):
@@ -511,6 +513,8 @@ def forget_others(module, keep, works_params, own=None):
     module.no_log_values.clear()
     if isinstance(keep, str) and keep:
         module.no_log_values.add(keep)
+    # Gateway answers shared by the parent are kept only for this user's own key.
+    gw.forget_answers(keep)
     if hasattr(basic, '_ANSIBLE_ARGS'):
         basic._ANSIBLE_ARGS = None  # pylint: disable=protected-access
     gc.collect()
@@ -522,7 +526,7 @@ def probe(uparams, user_plan, environ, secrets):
     try:
         result = gw.verify(dict(uparams, base_url=user_plan.spec.base_url), uparams['api_key'], environ, home,
                            target=user_plan.target, configured=user_plan.spec.model_ids,
-                           pending=dict((c.path, c.new) for c in user_plan.changes))
+                           pending=cfg.known_texts(user_plan))
     except Exception as exc:  # pylint: disable=broad-except
         result = dict(url=gw.models_url(user_plan.spec.base_url), reachable=None, status=None, key_accepted=None,
                       offered=[], offered_chat=[], missing=[], layers=[], ready=False,
@@ -531,7 +535,7 @@ def probe(uparams, user_plan, environ, secrets):
     return _mask(result, secrets)
 
 
-def managed_probe(uparams, environ, changes, auth_path, who, secrets, user_key=None):
+def managed_probe(uparams, environ, user_plan, auth_path, who, secrets, user_key=None):
     """``_managed.verify_user`` for one user in managed scope, in the user's process.
 
     The key is the one auth.json holds after the plan: the given one, or (``key_source=user``)
@@ -544,7 +548,7 @@ def managed_probe(uparams, environ, changes, auth_path, who, secrets, user_key=N
     try:
         base_url = oc.normalize_base_url(uparams['base_url'])
         result = mg.verify_user(dict(uparams, base_url=base_url), key if state == 'present' else None, environ,
-                                home, state, auth_path, who, pending=dict((c.path, c.new) for c in changes),
+                                home, state, auth_path, who, pending=cfg.known_texts(user_plan),
                                 directory=uparams.get('managed_dir'))
     except Exception as exc:  # pylint: disable=broad-except
         result = dict(scope='managed', reachable=None, status=None, key_accepted=None, key=state,
@@ -576,6 +580,103 @@ def installed_key_work(uparams, host):
         return {'installed_key': key}, None
 
     return plan
+
+
+def version_work():
+    """``plan`` for one user's process that looks up the ``opencode`` binary as that user and,
+    when it is one every user shares and none can change (``_layout.shared_binary``), asks its
+    version once for everyone (:func:`share_opencode_version`)."""
+
+    def plan(environ):
+        binary = Layout(environ).find_opencode()
+        if not binary or not _layout.shared_binary(binary):
+            return {}, None
+        identity = _layout.binary_identity(binary)
+        version, why = _layout.opencode_version(binary)
+        return {'identity': list(identity) if identity else None, 'version': version, 'why': why,
+                'path': environ.get('PATH', os.defpath)}, None
+
+    return plan
+
+
+def share_opencode_version(module, users, works_params, redact):
+    """``opencode --version`` once per host instead of once per user (issue 22).
+
+    Verify reports each user's OpenCode version, and one ``--version`` of the real client costs
+    about 0.75 s of CPU.  With two or more users to verify, one process of the first of them
+    looks the binary up and, when it is root's and no user can change it or its directories,
+    runs it once; every user's process still looks up its own binary and reuses the answer only
+    for that very file (same real path, inode, size and times; same PATH).  Nothing runs as root.
+    """
+    probing = [u for u, p in zip(users, works_params) if p.get('verify') and u.state == 'present']
+    if len(probing) < 2:
+        return
+    first = probing[0]
+    children = start_all([first], [(version_work(), None)], redact, {first.name: None}, module, works_params)
+    try:
+        reply = children[0][1].reply()
+        children[0][1].stop()
+    finally:
+        finish(children)
+    data = reply.data if reply.ok else None
+    if data and data.get('identity'):
+        _layout.share_version(data['identity'], (data.get('version'), data.get('why')), data.get('path'))
+
+
+def _asks_gateway(user, uparams):
+    """The ``(base_url, key, timeout, validate_certs)`` of the ``GET /models`` this user's process
+    will send, when the parent can know it (a literal key given for the user), else None."""
+    if user.state != 'present' or not (uparams.get('verify') or uparams.get('catalog') == 'gateway'):
+        return None
+    key = uparams.get('api_key')
+    if uparams.get('key_source') == 'user' or not oc.is_real_key(key) or oc.is_reference(key):
+        return None
+    try:
+        base_url = oc.normalize_base_url(uparams['base_url'])
+    except oc.PlanError:
+        return None
+    return (base_url, key, uparams.get('timeout') or gw.DEFAULT_TIMEOUT, bool(uparams.get('validate_certs', True)))
+
+
+def models_work(question):
+    """``plan`` for one user's process that asks the gateway once for every user sending that key."""
+
+    def plan(_environ):
+        answer = gw.fetch_models(*question)
+        return {'answer': answer._asdict()}, None
+
+    return plan
+
+
+def share_gateway_answers(module, users, works_params, redact):
+    """One ``GET <base_url>/models`` per key and host instead of one per user (issue 22).
+
+    Users sent the same literal key (a team key, say) ask the same question of the same gateway:
+    one process of the first of them asks it, and the processes of the others get that answer
+    (``gw.remember_answer``).  Only requests with the same key share an answer, and only between
+    processes whose environment is built the same way (the connecting account keeps the
+    session's environment, proxies included; every other account gets a login-like one).  A
+    user's process keeps only the answers for its own key (:func:`forget_others`).
+    """
+    groups = {}
+    for user, uparams in zip(users, works_params):
+        question = _asks_gateway(user, uparams)
+        if question is not None:
+            groups.setdefault((question, user.account.uid == os.geteuid()), []).append(user)
+    for (question, _own), members in groups.items():
+        if len(members) < 2:
+            continue
+        first = members[0]
+        children = start_all([first], [(models_work(question), None)], redact, {first.name: question[1]},
+                             module, works_params)
+        try:
+            reply = children[0][1].reply()
+            children[0][1].stop()
+        finally:
+            finish(children)
+        data = (reply.data or {}).get('answer') if reply.ok else None
+        if isinstance(data, dict) and set(data) == set(gw.Answer._fields):
+            gw.remember_answer(*(question + (gw.Answer(**data),)))
 
 
 def _read_or_none(path, who):
@@ -644,7 +745,10 @@ def run_configure(module, users, host, redact):
     works_params = [provider_params(u, params, keys[u.name]) for u in todo]
     # Each child gets only its own user's key: in its work, its redactor, and what it keeps.
     works = [work(module, u, p, host, [keys[u.name]] if keys[u.name] else []) for u, p in zip(todo, works_params)]
-    children = start_all(todo, works, redact, keys, module, works_params)
+    with gw.share_answers():
+        share_opencode_version(module, todo, works_params, redact)
+        share_gateway_answers(module, todo, works_params, redact)
+        children = start_all(todo, works, redact, keys, module, works_params)
     written, failed = [], []
     try:
         results, problems = collect_plans(children, redact)
