@@ -63,6 +63,8 @@ MAX_DIR_FILES = 64
 # ``opencode --version`` of a user's own binary: at most this long, at most this much output.
 VERSION_TIMEOUT = 20
 VERSION_OUTPUT_LIMIT = 4096
+# npm's global prefixes outside any home, searched after PATH (:meth:`Layout.npm_prefixes`).
+SYSTEM_NPM_PREFIXES = ('/usr/local', '/opt/homebrew')
 # ``prefix = ...`` in ~/.npmrc (every regular expression here is compiled once, at import, in the
 # module process: the users module's per-user processes inherit it instead of compiling their own).
 _NPM_PREFIX = re.compile(r'^\s*prefix\s*=\s*(.+?)\s*$')
@@ -298,7 +300,7 @@ class Layout:
             if m:
                 value = m.group(1).replace('${HOME}', self.home)
                 prefixes.append(os.path.join(self.home, value[2:]) if value.startswith('~/') else value)
-        prefixes += [os.path.join(self.home, '.npm-global'), '/usr/local', '/opt/homebrew']
+        prefixes += [os.path.join(self.home, '.npm-global')] + list(SYSTEM_NPM_PREFIXES)
         return [p for p in prefixes if p]
 
     def find_opencode(self):
@@ -616,6 +618,15 @@ def _version_key(identity, path=None):
     if identity is None:
         return None
     return (tuple(identity), os.environ.get('PATH', os.defpath) if path is None else path)
+
+
+def shared_candidates(path):
+    """The ``opencode`` binaries outside every home that a user's lookup can end at with ``path``
+    as PATH (the first on it, the system npm prefixes) and that no user can change
+    (:func:`shared_binary`).  Looks only at root's locations, never in a home."""
+    found = [shutil.which('opencode', path=path or os.defpath)]
+    found += [os.path.join(p, 'bin', 'opencode') for p in SYSTEM_NPM_PREFIXES]
+    return [f for f in found if f and os.path.isfile(f) and shared_binary(f)]
 
 
 def share_version(identity, answer, path):

@@ -612,6 +612,9 @@ def share_opencode_version(module, users, works_params, redact):
     if len(probing) < 2:
         return
     first = probing[0]
+    # Only when there is such a binary where a lookup can end outside the homes (no process otherwise).
+    if not _layout.shared_candidates(us.user_environ(first.account).get('PATH')):
+        return
     children = start_all([first], [(version_work(), None)], redact, {first.name: None}, module, works_params)
     try:
         reply = children[0][1].reply()

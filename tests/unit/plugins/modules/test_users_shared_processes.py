@@ -128,3 +128,23 @@ def test_users_sending_the_same_key_share_one_gateway_answer_and_nothing_else(ho
         assert res['users'][ME]['verify']['key_accepted'] is True
         # Another key is another question: each user's own answer.
         assert sorted(h for _p, h in seen) == sorted(['Bearer ' + KEY, 'Bearer ' + other])
+
+
+def test_no_extra_process_when_no_binary_outside_the_homes_could_be_shared(home, top, capsys, monkeypatch):
+    from ansible_collections.omniroute.opencode.plugins.modules import users as users_module
+    started = []
+    real = users_module.us.UserProcess
+
+    class Counting(real):
+        def __init__(self, account, *args, **kwargs):
+            started.append(account.name)
+            super(Counting, self).__init__(account, *args, **kwargs)
+
+    monkeypatch.setattr(users_module.us, 'UserProcess', Counting)
+    monkeypatch.setenv('PATH', os.path.join(top, 'empty'))
+    monkeypatch.setattr(_layout, 'SYSTEM_NPM_PREFIXES', (os.path.join(top, 'no-prefix'),))
+    # Two keys: nothing for the gateway either.
+    rc, res, _out = run(capsys, {'users': [user(top, 'nobody'), user(top, 'daemon', 'sk-unit-daemons-0000000')],
+                                 'verify': True, 'base_url': 'http://127.0.0.1:9', 'timeout': 3})
+    assert rc == 0 and res['users']['nobody']['verify']['opencode'] is None
+    assert started == ['nobody', 'daemon']  # one process per user, no helper
