@@ -8,16 +8,20 @@ own; the arguments the role sends, verify on), first run then re-runs. Per size 
 * CPU of the module process itself (the parent) and of its per-developer children
   (``RUSAGE_CHILDREN``: every child, and what the children ran), per developer.
 
-With BENCH_PROFILE=1 (read by this harness only; the module has no profiling switch) every
-child process of the largest size runs under cProfile from the moment it is forked until it
-exits, and the parent's main() too; the merged profiles' top functions are printed (and saved
-under .build/bench/profile/).
+Then (BENCH_PROFILE=0 skips it; the variable is read by this harness only: the module has no
+profiling switch) every child process of one more run at the largest size runs under cProfile,
+with a CPU clock, from the moment it is forked until it exits, and the parent's main() too; the
+merged profiles' top functions are printed (files under .build/bench/profile/prof) and the
+children's own-CPU leaders go to docs/performance.md.
 
   profile_users.py [--users 1,2,4,8,16] [--rounds 5] [--top 25]
+  profile_users.py --smoke      one developer, the user running it (BENCH_ACCOUNTS=current, no
+                                account needed), one re-run and the profile; the doc is left alone
 """
 import argparse
 import contextlib
 import cProfile
+import getpass
 import io
 import json
 import os
@@ -33,7 +37,9 @@ import common  # noqa: E402
 from common import SECRET, ms  # noqa: E402
 from gen_config import generate, parse_size  # noqa: E402
 
-PROFILE = os.environ.get("BENCH_PROFILE") == "1"
+PROFILE = os.environ.get("BENCH_PROFILE", "1") == "1"
+# BENCH_ACCOUNTS=current: the only developer is the user running the harness (the smoke test).
+CURRENT = os.environ.get("BENCH_ACCOUNTS") == "current"
 BASE_URL = "http://127.0.0.1:20128"
 
 
@@ -50,7 +56,7 @@ def build(work, users):
     os.chmod(work, 0o755)
     entries = []
     for u in range(users):
-        name = "ocbench%02d" % (u + 1)
+        name = getpass.getuser() if CURRENT else "ocbench%02d" % (u + 1)
         pw = pwd.getpwnam(name)
         home = os.path.join(work, name)
         cfgdir = os.path.join(home, ".config", "opencode")
@@ -106,7 +112,7 @@ def child_profiles(out_dir):
     def fork():
         pid = real_fork()
         if pid == 0:
-            state["prof"] = cProfile.Profile()
+            state["prof"] = cProfile.Profile(time.process_time)
             state["prof"].enable()
         return pid
 
@@ -148,7 +154,7 @@ def once(spec):
     prof_dir = job["prof_dir"]
     buf = io.StringIO()
     self0, kids0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    prof = cProfile.Profile() if prof_dir else None
+    prof = cProfile.Profile(time.process_time) if prof_dir else None
     t0 = time.perf_counter()
     with module_args(job["args"]), contextlib.redirect_stdout(buf), \
             (child_profiles(prof_dir) if prof_dir else contextlib.nullcontext()):
@@ -170,6 +176,23 @@ def once(spec):
                       "children_sys": kids1.ru_stime - kids0.ru_stime}))
 
 
+WAITS = ("<built-in method posix.read>", "<built-in method posix.waitpid>", "<method 'poll' of 'select.poll' objects>",
+         "<built-in method select.select>")
+
+
+def top_rows(stats_files, n):
+    """``[(function, calls, own seconds)]``: the ``n`` functions with the most own time, waits left out."""
+    st = pstats.Stats(*stats_files)
+    rows = []
+    for (path, line, func), (_cc, calls, tottime, _ct, _callers) in st.stats.items():
+        name = func if path == "~" else "%s:%d(%s)" % (os.path.basename(path), line, func)
+        if name in WAITS:
+            continue
+        rows.append((name, calls, tottime))
+    rows.sort(key=lambda r: -r[2])
+    return rows[:n]
+
+
 def top(stats_files, n, sort):
     st = pstats.Stats(stats_files[0])
     for path in stats_files[1:]:
@@ -186,10 +209,16 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--once", help=argparse.SUPPRESS)
+    ap.add_argument("--smoke", action="store_true")
     a = ap.parse_args(argv)
     if a.once:
         return once(a.once)
+    if a.smoke:
+        os.environ["BENCH_WRITE_DOC"] = "0"
+        a.users, a.rounds, a.top = "1", 1, 5
     sizes = [int(x) for x in a.users.split(",")]
+    if CURRENT and sizes != [1]:
+        raise SystemExit("BENCH_ACCOUNTS=current allows one developer")
     base = os.path.join(common.WORK, "profile")
     os.makedirs(base, exist_ok=True)
     os.chmod(base, 0o755)
@@ -243,6 +272,15 @@ def main(argv=None):
             for sort in ("tottime", "cumulative"):
                 print("--- %s, by %s ---" % (title, sort))
                 print(top(files, a.top, sort))
+        rows = top_rows(kids, 12)
+        md_top = ["| function (children of one module run, %d developers, merged) | calls per developer "
+                  "| own CPU per developer |" % size, "|---|---|---|"]
+        md_top += ["| `%s` | %.1f | %s |" % (name, calls / float(size), ms(secs / size)) for name, calls, secs in rows]
+        md_top += ["", "Own CPU time (cProfile with a CPU clock, which slows Python code several times, C calls much less); "
+                   "waits for the parent (reads of the control pipe) left out."]
+        print("\n".join(md_top))
+        if os.environ.get("BENCH_WRITE_DOC", "1") == "1":
+            common.update_doc("users-profile-top", "\n".join(md_top))
     if os.environ.get("BENCH_WRITE_DOC", "1") == "1":
         common.update_doc("users-profile", "\n".join(md))
 
