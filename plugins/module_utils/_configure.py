@@ -30,7 +30,6 @@ import os
 from collections import namedtuple
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
-from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._files import (
@@ -40,6 +39,29 @@ from ansible_collections.omniroute.opencode.plugins.module_utils._files import (
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document, JSONCError, position
 from ansible_collections.omniroute.opencode.plugins.module_utils._layout import DIR_FILES, MAX_LAYER_BYTES, Layout, discover
 from ansible_collections.omniroute.opencode.plugins.module_utils._users import hostname
+
+
+def _load_managed():
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _managed
+    return _managed
+
+
+class OnFirstUse:
+    """A module imported when first used.  The managed scope's planner (``_managed``) is imported
+    only by a run that needs it: AnsiballZ ships sources, so every import is a compile on every
+    module run, and a user-scope run of the users module never uses it (issue 22)."""
+
+    def __init__(self, load):
+        self._load = load
+        self._module = None
+
+    def __getattr__(self, name):
+        if self._module is None:
+            self._module = self._load()
+        return getattr(self._module, name)
+
+
+mg = OnFirstUse(_load_managed)
 
 # One file to change: ``path`` as named, ``real`` its resolved target, ``old`` its text (None when
 # missing), ``new`` the text to write (None: remove the file; equal to ``old``: only its owner and

@@ -359,7 +359,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
-from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
 from ansible_collections.omniroute.opencode.plugins.module_utils._layout import Layout
@@ -547,7 +546,7 @@ def managed_probe(uparams, environ, user_plan, auth_path, who, secrets, user_key
     home = environ.get('HOME') or '/'
     try:
         base_url = oc.normalize_base_url(uparams['base_url'])
-        result = mg.verify_user(dict(uparams, base_url=base_url), key if state == 'present' else None, environ,
+        result = cfg.mg.verify_user(dict(uparams, base_url=base_url), key if state == 'present' else None, environ,
                                 home, state, auth_path, who, pending=cfg.known_texts(user_plan),
                                 directory=uparams.get('managed_dir'))
     except Exception as exc:  # pylint: disable=broad-except
@@ -745,6 +744,8 @@ def run_configure(module, users, host, redact):
     todo = [u for u in users if u.account.exists]
     keys = dict((u.name, us.pick_key(u, key_maps)) for u in todo)
     work = managed_work if params['scope'] == 'managed' else configure_work
+    if params['scope'] == 'managed':
+        cfg.mg.verify_user  # noqa: B018 pylint: disable=pointless-statement - imported once, before the forks
     works_params = [provider_params(u, params, keys[u.name]) for u in todo]
     # Each child gets only its own user's key: in its work, its redactor, and what it keeps.
     works = [work(module, u, p, host, [keys[u.name]] if keys[u.name] else []) for u, p in zip(todo, works_params)]
