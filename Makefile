@@ -1,12 +1,21 @@
 # omniroute.opencode — developer entry points.
-#   make configure   configure OpenCode for the current user (seed's local defaults;
-#                    OMNIROUTE_BASE_URL / OMNIROUTE_API_KEY / OMNIROUTE_KEY_STORE override)
+#   make configure   configure OpenCode for the current user (OmniRoute's documented local defaults;
+#                    OMNIROUTE_BASE_URL / OMNIROUTE_API_KEY / OMNIROUTE_KEY_STORE / OMNIROUTE_CATALOG
+#                    override); installs only ansible-core (requirements.txt) into .venv
 #   make check       fast tier, the inner loop (<= 3 min warm; no root, no npm, no containers):
 #                    unit tests, plan-only corpus pass, provider integration target, lint, role docs
 #   make test        every test (what CI runs through .ci/run), with a time per suite at the end;
 #                    fails if the run changed anything outside the clone and the project cache
 #   make test-hygiene  the same hygiene check around make check (the fast tier)
 #   make bench       benchmarks (figures go to docs/performance.md; creates the ocbench accounts)
+#   make dist        the collection tarball (.build/dist/), from the files git tracks
+#   make release VERSION=x.y.z   bump, changelog, build and check the tarball, commit and tag
+#                    (refuses a dirty tree, a version not greater, no fragment; docs/releasing.md)
+#   make test-galaxy   Galaxy's importer (ansible-doc, ansible-lint) on the tarball, what ships
+#   make test-installed  the tarball installed with ansible-galaxy, used from outside the clone
+#   make test-platform-repo  docs/examples/platform-repo's Molecule scenario (collection from
+#                    the tarball through its requirements.yml, two podman laptops)
+#   make test-release  make release's refusals and one release, in scratch repositories
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -46,7 +55,8 @@ help:
 	@grep -E '^#   make|^#      ' Makefile | sed 's/^#   //'
 
 # Extra arguments for ansible-playbook: make configure ARGS='-e opencode_key_store=auth --diff'
-configure: collection
+# The main job needs the main job's packages only (requirements.txt), not the test toolchain.
+configure: collection-link
 	$(BIN)/ansible-playbook -i localhost, omniroute.opencode.configure $(ARGS)
 
 # The fast tier: no root, no npm, no containers; what a contributor runs after every change.
@@ -60,9 +70,9 @@ CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
 # .build/suites/. The OpenCode corpus keeps both cores busy on its own, so it comes last in lane A,
 # when lane B is done.
 # SUITES_LANES=1 make test runs them one after another.
-TEST_SUITES := $(CHECK_SUITES) test-unit-root test-sanity test-target-python test-core-oldest test-opencode \
-               test-bench-smoke
-TEST_CONTAINER_SUITES := test-molecule test-omniroute test-ee test-pull test-gateway
+TEST_SUITES := $(CHECK_SUITES) test-unit-root test-sanity test-target-python test-core-oldest \
+               test-galaxy test-installed test-release test-opencode test-bench-smoke
+TEST_CONTAINER_SUITES := test-molecule test-platform-repo test-omniroute test-ee test-pull test-gateway
 
 .PHONY: check test-setup test-plan test-hygiene
 check: collection

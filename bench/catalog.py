@@ -7,7 +7,8 @@
 Measured in-process, the way the module runs them, on a typical 5 KB config:
   - fetch: gw.fetch_models (the HTTP round trip, localhost, REQUIRE_API_KEY=true);
   - plan static / plan gateway: _configure.plan for one user, catalog=static against
-    catalog=gateway (round trip + catalog building + planning); nothing is written.
+    catalog=gateway (round trip + catalog building + planning); nothing is written;
+  - round trips: the requests one user's catalog=gateway plan makes (must stay 1).
 """
 import json
 import os
@@ -24,6 +25,24 @@ SCRIPT = os.path.join(ROOT, "tests", "setup", "omniroute.sh")
 
 def fmt(s):
     return "%.2f ms" % (s * 1000) if s < 1 else "%.2f s" % s
+
+
+def round_trips(fn):
+    """How many HTTP requests ``fn`` makes (every request goes through _http.request)."""
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _http
+    calls = []
+    real = _http.request
+
+    def counting(*args, **kwargs):
+        calls.append(args[:2])
+        return real(*args, **kwargs)
+
+    _http.request = counting
+    try:
+        fn()
+    finally:
+        _http.request = real
+    return len(calls)
 
 
 def main():
@@ -62,12 +81,14 @@ def main():
         static, n_static, _p, _f = time_calls(lambda: cfg.plan(dict(params, catalog="static"), environ), budget=2)
         gateway, n_gateway, plan, _f = time_calls(lambda: cfg.plan(dict(params, catalog="gateway"), environ), budget=3)
         assert plan.catalog["source"] == "gateway" and len(plan.spec.model_ids) == len(catalog)
+        trips = round_trips(lambda: cfg.plan(dict(params, catalog="gateway"), environ))
+        assert trips == 1, "catalog=gateway made %d requests for one user" % trips
         body = len(json.dumps({"data": answer.models}))
     finally:
         subprocess.run(["bash", SCRIPT, "stop"], env=env, capture_output=True, check=False)
 
     rows = dict(fetch=fetch, fetch_first=first, build=build, static=static, gateway=gateway,
-                models_offered=len(answer.models), catalog=len(catalog), body_bytes=body,
+                models_offered=len(answer.models), catalog=len(catalog), body_bytes=body, round_trips=trips,
                 iterations=dict(fetch=n_fetch, static=n_static, gateway=n_gateway), config_bytes=len(text))
     save_json("catalog", rows)
     report = ["GET /models (%d models offered to the key, %s): median %s, first call %s (n=%d)"
@@ -87,6 +108,7 @@ def main():
         "| plan, catalog=static, %s config | %s | same |" % (human_size(len(text)), fmt(static)),
         "| plan, catalog=gateway, same config | %s (**+%s**, %.1fx) | same |"
         % (fmt(gateway), fmt(gateway - static), gateway / static),
+        "| HTTP round trips of one user's plan, catalog=gateway | %d | same |" % trips,
     ])
     with open("/proc/loadavg") as f:
         table += "\n\nMeasured with a load average of %s on this shared machine." % f.read().split()[0]

@@ -1,19 +1,30 @@
 # Core targets: virtualenv, collection link, unit tests, sanity, lint, integration.
+# One virtualenv, in two layers: the main job's (requirements.txt: ansible-core and nothing else,
+# what `make configure` installs) and the development toolchain on top (requirements-dev.txt:
+# the test tools, installed by the first make check / make test).
+VENV_RUN_STAMP := $(VENV)/.stamp-run
 VENV_STAMP := $(VENV)/.stamp
-$(VENV_STAMP): requirements-dev.txt
+$(VENV_RUN_STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV_STAMP): $(VENV_RUN_STAMP) requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
-.PHONY: venv collection
+.PHONY: venv venv-run collection collection-link
+venv-run: $(VENV_RUN_STAMP)
 venv: $(VENV_STAMP)
 
 # Link the working tree in as ansible_collections/omniroute/opencode. Only when it is missing or
 # points elsewhere: `ln -sfn` briefly removes the link, and in make test another lane may be
 # loading the collection at that moment.
-collection: venv
+collection-link: venv-run
 	@link=$(COLLECTIONS_DIR)/ansible_collections/omniroute/opencode; \
 	  [ "$$(readlink $$link)" = "$(CURDIR)" ] || { mkdir -p $$(dirname $$link) && ln -sfn $(CURDIR) $$link; }
+
+collection: venv collection-link
 
 # ansible-test wants a real tree at .../ansible_collections/<ns>/<name>, outside this git checkout
 # (it lists files with git, and .build/ is ignored here): copy what git knows. One tree per clone

@@ -2,8 +2,10 @@
 #   make test-molecule   system packages, base image, containers.podman, then molecule test,
 #                        then tests/role_executions.sh (module executions per host, 1 vs 3 users)
 #   make test-role       role docs check + fast local checks (no containers)
-#   make role-docs       regenerate the variable table in docs/role.md from argument_specs
-MOLECULE_SCENARIOS ?= default managed
+#   make role-docs       regenerate the variable tables in docs/role.md and roles/opencode/README.md
+# The role's user-scope scenario is the platform-repo example's (docs/examples/platform-repo,
+# make test-platform-repo in mk/dist.mk): the role from the installed tarball, as users get it.
+MOLECULE_SCENARIOS ?= managed
 MOLECULE_LOG_DIR := $(CURDIR)/.build/molecule
 
 .PHONY: test-molecule molecule-setup test-role test-role-docs role-docs
@@ -31,9 +33,11 @@ test-molecule: molecule-setup test-role
 test-role: collection test-role-docs
 	roles/opencode/tests/run_local.sh
 
-# docs/role.md's variable table is generated from roles/opencode/meta/argument_specs.yml.
+# The variable tables of docs/role.md and roles/opencode/README.md are generated from
+# roles/opencode/meta/argument_specs.yml; either one stale fails.
 test-role-docs: venv
 	$(BIN)/python tests/role_docs.py --check
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/dist/test_role_docs.py
 
 role-docs: venv
 	$(BIN)/python tests/role_docs.py --write

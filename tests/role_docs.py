@@ -1,9 +1,14 @@
-"""Keep docs/role.md's variable reference in step with roles/opencode/meta/argument_specs.yml.
+"""Keep the role's variable reference in step with roles/opencode/meta/argument_specs.yml.
 
-  role_docs.py --check   exit 1 (with a diff) when the generated block in docs/role.md differs
-  role_docs.py --write   regenerate that block in place
+The same generated block goes into every page in DOCS: docs/role.md (the reference in the
+repository) and roles/opencode/README.md (the role's README, shipped in the collection tarball
+and shown by Galaxy).
 
-Only the text between the BEGIN/END markers is generated; the rest of docs/role.md is prose.
+  role_docs.py --check   exit 1 (with a diff) when the generated block of any page differs
+  role_docs.py --write   regenerate that block in place, in every page
+  --root DIR             work on another checkout (tests/dist/test_role_docs.py uses a copy)
+
+Only the text between the BEGIN/END markers is generated; the rest of each page is prose.
 It also checks that every variable in defaults/main.yml is in argument_specs and vice versa.
 """
 import argparse
@@ -15,9 +20,10 @@ import sys
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPECS = os.path.join(ROOT, "roles", "opencode", "meta", "argument_specs.yml")
-DEFAULTS = os.path.join(ROOT, "roles", "opencode", "defaults", "main.yml")
-DOC = os.path.join(ROOT, "docs", "role.md")
+SPECS = os.path.join("roles", "opencode", "meta", "argument_specs.yml")
+DEFAULTS = os.path.join("roles", "opencode", "defaults", "main.yml")
+# Every page that carries the generated variable reference (paths relative to ROOT).
+DOCS = ("docs/role.md", "roles/opencode/README.md")
 BEGIN = "<!-- BEGIN generated from roles/opencode/meta/argument_specs.yml by tests/role_docs.py -->"
 END = "<!-- END generated -->"
 
@@ -78,8 +84,8 @@ def table(options, prefix=""):
     return out
 
 
-def generate():
-    with open(SPECS) as fh:
+def generate(root=ROOT):
+    with open(os.path.join(root, SPECS)) as fh:
         specs = yaml.safe_load(fh)["argument_specs"]
     lines = [BEGIN, ""]
     for entry in sorted(specs):
@@ -92,10 +98,10 @@ def generate():
     return "\n".join(lines) + "\n"
 
 
-def defaults_mismatch():
-    with open(SPECS) as fh:
+def defaults_mismatch(root=ROOT):
+    with open(os.path.join(root, SPECS)) as fh:
         options = yaml.safe_load(fh)["argument_specs"]["main"]["options"]
-    with open(DEFAULTS) as fh:
+    with open(os.path.join(root, DEFAULTS)) as fh:
         defaults = yaml.safe_load(fh) or {}
     problems = []
     for name in defaults:
@@ -111,36 +117,46 @@ def defaults_mismatch():
     return problems
 
 
+def splice(path, wanted):
+    """Return (current block, page with the wanted block) of the page at path."""
+    with open(path) as fh:
+        doc = fh.read()
+    if BEGIN not in doc or END not in doc:
+        raise SystemExit("%s: markers missing (%s ... %s)" % (path, BEGIN, END))
+    head, rest = doc.split(BEGIN, 1)
+    current, tail = rest.split(END, 1)
+    current = BEGIN + current + END + "\n"
+    tail = tail[1:] if tail.startswith("\n") else tail
+    return current, head + wanted + tail
+
+
 def main():
     ap = argparse.ArgumentParser()
     group = ap.add_mutually_exclusive_group(required=True)
     group.add_argument("--check", action="store_true")
     group.add_argument("--write", action="store_true")
+    ap.add_argument("--root", default=ROOT)
     args = ap.parse_args()
-    with open(DOC) as fh:
-        doc = fh.read()
-    if BEGIN not in doc or END not in doc:
-        sys.exit("%s: markers missing (%s ... %s)" % (DOC, BEGIN, END))
-    head, rest = doc.split(BEGIN, 1)
-    current, tail = rest.split(END, 1)
-    current = BEGIN + current + END + "\n"
-    tail = tail[1:] if tail.startswith("\n") else tail
-    wanted = generate()
-    problems = defaults_mismatch()
-    if args.write:
-        with open(DOC, "w") as fh:
-            fh.write(head + wanted + tail)
-        print("role_docs.py: wrote %s" % DOC)
-    elif current != wanted:
-        sys.stdout.writelines(difflib.unified_diff(current.splitlines(True), wanted.splitlines(True), "docs/role.md", "generated"))
-        problems.append("docs/role.md is out of date with argument_specs: run `make role-docs`")
+    wanted = generate(args.root)
+    problems = defaults_mismatch(args.root)
+    for rel in DOCS:
+        path = os.path.join(args.root, rel)
+        current, page = splice(path, wanted)
+        if args.write:
+            with open(path, "w") as fh:
+                fh.write(page)
+            print("role_docs.py: wrote %s" % rel)
+        elif current != wanted:
+            sys.stdout.writelines(difflib.unified_diff(current.splitlines(True), wanted.splitlines(True), rel, "generated"))
+            problems.append("%s is out of date with argument_specs: run `make role-docs`" % rel)
     for p in problems:
         print("role_docs.py: " + p, file=sys.stderr)
     if problems:
         return 1
     if args.check:
-        print("role_docs.py: docs/role.md matches argument_specs (%d variables)" % len(
-            yaml.safe_load(open(SPECS))["argument_specs"]["main"]["options"]))
+        with open(os.path.join(args.root, SPECS)) as fh:
+            count = len(yaml.safe_load(fh)["argument_specs"]["main"]["options"])
+        print("role_docs.py: %s match argument_specs (%d variables)" % (" and ".join(DOCS), count))
     return 0
 
 

@@ -56,27 +56,22 @@ _value:
 """
 
 
-def _key(value):
-    return value if isinstance(value, str) and value else ''
+from ansible_collections.omniroute.opencode.plugins.module_utils._redact import pick_key  # noqa: E402
 
 
 def first_user_key(users, key_maps=None, own_keys=True):
-    """The first present user's key: own ``api_key`` (if ``own_keys``), then ``key_maps`` in order."""
+    """The first present user's key: own ``api_key`` (if ``own_keys``), then ``key_maps`` in order
+    (the precedence of ``_redact.pick_key``, which the ``users`` module uses too)."""
     if not isinstance(users, list):
         # A TypeError, which Ansible reports as a templating error: importing ansible.errors here
         # would load the controller's error machinery into every process that imports the filter
         # (in ansible-core 2.19 that reroutes module warnings in the unit tests).
         raise TypeError('first_user_key expects a list of users, got %s' % type(users).__name__)
-    maps = [m for m in (key_maps or []) if isinstance(m, dict)]
     for user in users:
         if not isinstance(user, dict) or user.get('state', 'present') != 'present':
             continue
-        found = _key(user.get('api_key')) if own_keys else ''
-        for mapping in maps:
-            if found:
-                break
-            found = _key(mapping.get(user.get('name')))
-        if found:
+        found = pick_key(user, key_maps, own_keys)
+        if isinstance(found, str) and found:
             return found
     return ''
 

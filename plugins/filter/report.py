@@ -55,6 +55,10 @@ _value:
   elements: dict
 """
 
+import re  # noqa: E402
+
+from ansible_collections.omniroute.opencode.plugins.module_utils._redact import clean  # noqa: E402
+
 COLUMNS = (
     ('host', 'Host'), ('user', 'User'), ('state', 'State'), ('ready', 'Ready'), ('file', 'File'),
     ('key_store', 'Key store'), ('reachable', 'Gateway reachable'), ('key_accepted', 'Key accepted'),
@@ -75,7 +79,7 @@ def _user_row(host, name, res):
     verify = res.get('verify') if isinstance(res.get('verify'), dict) else None
     state = res.get('state') or 'present'
     row = dict(host=host, user=name, state=state, file=res.get('path'), key_store=res.get('key_store'),
-               changed=bool(res.get('changed')), models=list(res.get('models') or []),
+               models=list(res.get('models') or []),
                warnings=list(res.get('warnings') or []), reachable=None, key_accepted=None, missing=[],
                opencode_version=None, layers=[], error=None, cause=None)
     if res.get('skipped'):
@@ -113,7 +117,7 @@ def report_rows(hostvars, hosts, result_var='_opencode_users_result'):
         result = _get(_get(hostvars, host, {}), result_var)
         if not isinstance(result, dict) or result.get('skipped') and not result.get('users'):
             rows.append(dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
-                             changed=False, models=[], missing=[], warnings=[], reachable=None,
+                             models=[], missing=[], warnings=[], reachable=None,
                              key_accepted=None, opencode_version=None, layers=[],
                              error='the role did not configure this host (unreachable, or an earlier task failed)',
                              cause=None))
@@ -121,7 +125,7 @@ def report_rows(hostvars, hosts, result_var='_opencode_users_result'):
         users = result.get('users') or {}
         if result.get('failed') and not users:
             rows.append(dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
-                             changed=False, models=[], missing=[], warnings=[], reachable=None,
+                             models=[], missing=[], warnings=[], reachable=None,
                              key_accepted=None, opencode_version=None, layers=[],
                              error='%s' % (result.get('msg') or 'failed'), cause=None))
             continue
@@ -134,6 +138,19 @@ def report_rows(hostvars, hosts, result_var='_opencode_users_result'):
     return rows
 
 
+# What a Markdown cell escapes: everything that could end the cell or the row, or render as
+# markup (code, links, images, HTML, entities, emphasis).  Control, ANSI and bidi characters
+# are removed first (``_redact.clean``), so nothing reaches a terminal or an editor either.
+_MARKDOWN = dict((ord(c), e) for c, e in (
+    ('\\', '\\\\'), ('|', '\\|'), ('`', '\\`'), ('[', '\\['), (']', '\\]'), ('*', '\\*'), ('_', '\\_'),
+    ('~', '\\~'), ('<', '&lt;'), ('>', '&gt;'), ('&', '&amp;')))
+
+
+def _text(value):
+    """``value`` as one line of plain text: no control, ANSI or bidi characters."""
+    return clean('%s' % (value,))
+
+
 def _cell(value):
     if value is None:
         return '-'
@@ -141,7 +158,7 @@ def _cell(value):
         return 'yes' if value else 'no'
     if isinstance(value, (list, tuple)):
         return '<br>'.join(_cell(v) for v in value) if value else '-'
-    return ('%s' % value).replace('|', '\\|').replace('\n', ' ')
+    return _text(value).translate(_MARKDOWN)
 
 
 def _not_ready(rows):
@@ -182,17 +199,20 @@ def report_summary(rows):
     counted = set(id(r) for r in bad + ready)
     unknown = [r for r in present if id(r) not in counted]
     removed = [r for r in rows if r.get('state') == 'absent']
+    # The summary is printed on the console: one line per user, no terminal control sequences.
     return dict(ready=len(ready), not_ready=len(bad), unverified=len(unknown), removed=len(removed),
-                not_ready_users=['%s: %s' % (_who(r), _why(r)) for r in bad])
+                not_ready_users=[_text('%s: %s' % (_who(r), _why(r))) for r in bad])
 
 
 def report_markdown(rows, title='OpenCode rollout report'):
     summary = report_summary(rows)
-    lines = ['# %s' % title, '',
+    lines = ['# %s' % _text(title), '',
              '%d ready, %d not ready, %d not verified, %d removed.' % (
                  summary['ready'], summary['not_ready'], summary['unverified'], summary['removed']), '']
     if summary['not_ready_users']:
-        lines += ['## Not ready', ''] + ['- %s' % _cell(w) for w in summary['not_ready_users']] + ['']
+        # A leading '#', '+', '-', '=' or 'N.' would start a heading or a list inside the item.
+        lines += ['## Not ready', ''] + ['- %s' % re.sub(r'^([#+=-]|\d+[.)])', r'\\\1', _cell(w))
+                                         for w in summary['not_ready_users']] + ['']
     lines += ['## Users', '',
               '| %s |' % ' | '.join(title for _key, title in COLUMNS),
               '|%s' % ('---|' * len(COLUMNS))]

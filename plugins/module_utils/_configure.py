@@ -190,12 +190,9 @@ def _check_depth(path, text, name, entry, who):
 
 
 def shown_params(params):
-    """The module arguments as a result may echo them: URLs without user info or query."""
-    shown = dict(params)
-    for name in ('base_url', 'url'):
-        if isinstance(shown.get(name), str):
-            shown[name] = _redact.url(shown[name])
-    return shown
+    """The module arguments as a result may echo them (``_redact.Redactor.args``): URLs without
+    user info or query, the key replaced by Ansible's no_log stand-in."""
+    return _redact.Redactor([params.get('api_key')]).args(params)
 
 
 def make_spec(params, keep_models=False):
@@ -251,14 +248,16 @@ def gateway_catalog(params, environ, target, text, who):
     else:
         outcome, cause = gw.NO_KEY, problem
     if outcome == gw.OK:
+        warnings = list(answer.warnings)
         catalog = gw.build_catalog(answer.models, params.get('models') or (),
-                                   params.get('catalog_include') or (), params.get('catalog_exclude') or ())
+                                   params.get('catalog_include') or (), params.get('catalog_exclude') or (),
+                                   warnings=warnings)
         info['offered'] = len(answer.models)
         if not catalog:
             raise Failure('the gateway at %s offers no chat model to the key of %s that passes '
                           'catalog_include/catalog_exclude, and models is empty; %s was left untouched'
                           % (url, who, target), path=target)
-        return dict(params, models=catalog), False, info, []
+        return dict(params, models=catalog), False, info, warnings
     if outcome == gw.REJECTED:
         raise Failure('the gateway at %s rejected the key of %s (%s); %s was left untouched. Create the '
                       'key in the OmniRoute dashboard (Dashboard -> API Manager), or issue one with '
@@ -355,6 +354,12 @@ def plan(params, environ, who=None):
             warnings.append('%s (managed by the administrator) is loaded last by OpenCode and can '
                             'override or hide provider.%s' % (path, name))
 
+    if present and params.get('key_source') != 'user' and not oc.is_reference(params['api_key']):
+        # Before anything is sent or planned: a key that cannot go into a header as it is.
+        problem = _redact.key_problem(params['api_key'])
+        if problem:
+            raise Failure('the api_key of %s (key_store=%s) %s; nothing was changed'
+                          % (who, params['key_store'], problem))
     text, real = read(target, who)
     texts = {} if text is None else {target: text}
     if text is None and present and not params['create']:
@@ -502,6 +507,9 @@ def _managed_catalog(params, target, text, who):
         raise Failure('catalog=gateway needs catalog_key, a key the gateway accepts, to ask %s for the '
                       'model list (%s); the managed file never holds it. Nothing was changed in %s'
                       % (url, who, target), path=target)
+    problem = _redact.key_problem(key)
+    if problem:
+        raise Failure('catalog_key (%s) %s; nothing was changed in %s' % (who, problem, target), path=target)
     wanted = dict(PARAM_DEFAULTS, name=params['name'], base_url=params['base_url'], api_key=key,
                   models=models or [], catalog_include=params['catalog_include'],
                   catalog_exclude=params['catalog_exclude'], catalog_offline=params['catalog_offline'],
@@ -885,6 +893,7 @@ def diff_views(changes, secrets, label=None, extra_keys=()):
     profile (no key in it) is shown whole.
     """
     prefix = (label + ': ') if label else ''
+    red = _redact.Redactor(secrets)
     out = []
     for change in changes:
         if change.kind == 'state' or change.new == change.old:
@@ -893,8 +902,8 @@ def diff_views(changes, secrets, label=None, extra_keys=()):
             before, after = change.old or '', change.new or ''
         else:
             before, after = _views(change, extra_keys)
-        out.append(dict(before_header=prefix + change.path, after_header=prefix + change.path,
-                        before=_redact.known(before, secrets), after=_redact.known(after, secrets)))
+        out.append(dict(before_header=red.text(prefix + change.path), after_header=red.text(prefix + change.path),
+                        before=red.text(before, multiline=True), after=red.text(after, multiline=True)))
     return out
 
 
@@ -917,11 +926,7 @@ def describe(user_plan, secrets, diff, diff_label=None):
     if user_plan.stale:
         out['stale_temp_files'] = list(user_plan.stale)
     if user_plan.spec is not None:
-        entry = oc.redact_entry(user_plan.entry)
-        try:
-            entry = json.loads(_redact.known(json.dumps(entry), secrets))
-        except (ValueError, RecursionError):
-            entry = None
+        entry = _redact.Redactor(secrets).json(oc.redact_entry(user_plan.entry))
         out.update(base_url=user_plan.spec.base_url, models=user_plan.spec.model_ids, entry=entry)
     if user_plan.catalog is not None:
         out['catalog'] = user_plan.catalog

@@ -32,7 +32,6 @@ __metaclass__ = type
 import json
 import os
 import plistlib
-import re
 import uuid
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
@@ -52,11 +51,6 @@ PLIST_DOMAIN = 'ai.opencode.managed'
 DEFAULT_PROFILE_ID = 'ai.opencode.managed.omniroute'
 # Settings the planner owns; extra managed settings may not set them.
 _OWNED = ('$schema', 'provider')
-# A setting's name that says it carries a credential ("keybinds" is not one).
-_SECRET_KEY_NAME = re.compile(
-    r'(api[-_]?key|(^|[-_.])key|token|secret|password|passwd|authorization|credentials?)$', re.I)
-# A value that looks like an API key whatever its name.
-_SECRET_VALUE = re.compile(r'^\s*(sk|rk|pk|key)[-_][A-Za-z0-9_\-]{6,}\s*$', re.I)
 
 
 # --------------------------------------------------------------------------- key checks
@@ -73,14 +67,14 @@ def find_secrets(value, path=()):
     if isinstance(value, dict):
         for key, item in value.items():
             sub = path + (str(key),)
-            if isinstance(item, str) and item.strip() and _SECRET_KEY_NAME.search(str(key)):
+            if isinstance(item, str) and item.strip() and _redact.looks_secret_name(str(key)):
                 found.append('.'.join(sub))
             else:
                 found.extend(find_secrets(item, sub))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             found.extend(find_secrets(item, path + ('[%d]' % index,)))
-    elif isinstance(value, str) and _SECRET_VALUE.match(value):
+    elif _redact.looks_secret_value(value):
         found.append('.'.join(path) or '(value)')
     return found
 
@@ -482,10 +476,8 @@ def verify_user(params, key, environ, home, key_state, auth_path, who, pending=N
     base_url = params['base_url']
     layout = _layout.Layout(environ, home)
     expected_dir = os.path.abspath(directory or layout.os_managed_dir)
-    result = dict(scope='managed', url=gw.models_url(base_url), reachable=False, status=None,
-                  key_accepted=None, offered=[], offered_chat=[], missing=[], models_endpoint=None,
-                  key=key_state, auth_path=auth_path, opencode=None, opencode_version=None,
-                  layers=[], managed=None, problems=[], cause=None, ready=False)
+    result = gw.probe_result(gw.models_url(base_url), scope='managed', key=key_state, auth_path=auth_path,
+                             managed=None, problems=[])
     problems = result['problems']
     if key_state != 'present':
         problems.append('no key for provider %s in %s' % (name, auth_path))
@@ -496,8 +488,8 @@ def verify_user(params, key, environ, home, key_state, auth_path, who, pending=N
                   seconds=answer.seconds)
     if answer.outcome == gw.OK:
         result['key_accepted'] = True if literal else None
-        result['offered'] = [m['id'].strip() for m in answer.models]
-        result['offered_chat'] = [m['id'].strip() for m in answer.models if gw.is_chat(m)]
+        result['offered'] = [m['id'] for m in answer.models]
+        result['offered_chat'] = [m['id'] for m in answer.models if gw.is_chat(m)]
     elif answer.outcome == gw.REJECTED:
         result['key_accepted'] = False if literal else None
         if literal:
@@ -527,17 +519,7 @@ def verify_user(params, key, environ, home, key_state, auth_path, who, pending=N
     if problems:
         result['cause'] = '%s: %s' % (who, '; '.join(problems))
     # Whatever the gateway or a file said, the key does not come back.
-    return _scrub_all(result, key)
-
-
-def _scrub_all(value, key):
-    if isinstance(value, dict):
-        return dict((k, _scrub_all(v, key)) for k, v in value.items())
-    if isinstance(value, list):
-        return [_scrub_all(v, key) for v in value]
-    if isinstance(value, str):
-        return gw.scrub(value, key)
-    return value
+    return _redact.Redactor([key]).json(result)
 
 
 # --------------------------------------------------------------------------- macOS profile

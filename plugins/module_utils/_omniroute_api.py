@@ -4,8 +4,11 @@
 """Minimal client for OmniRoute's management API (stdlib only, Python 3.8+).
 
 Used by the ``omniroute.opencode.api_key`` module on the controller. Only the calls listed in
-docs/omniroute-keys.md are used. No secret (admin password, management key, API key, session
-cookie) is ever put into an exception message: every message goes through ``redact``.
+docs/omniroute-keys.md are used. Every request goes through the collection's one HTTP client
+(``_http``): no redirect is followed (the session cookie and the management key never go to
+another address), one deadline bounds each request, the body is capped. No secret (admin
+password, management key, API key, session cookie) is ever put into an exception message:
+every message goes through the client's ``_redact.Redactor``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,30 +16,27 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import socket
-import ssl
 
 try:  # Python 3
-    from urllib.error import HTTPError, URLError
     from urllib.parse import quote, urlsplit
-    from urllib.request import HTTPCookieProcessor, HTTPSHandler, Request, build_opener
-    from http.cookiejar import CookieJar
 except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
     raise
 
+from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 # Keys, placeholders, installed-key reading and the management URL each have one home, _opencode;
 # these names stay importable from here for existing callers.
 from ansible_collections.omniroute.opencode.plugins.module_utils._opencode import (  # noqa: F401 pylint: disable=unused-import
-    DEFAULT_API_KEY, installed_key, installed_key_from_auth, installed_key_from_config, is_real_key,
-    management_url)
+    DEFAULT_API_KEY, installed_key, installed_key_from_auth, installed_key_from_config, management_url)
+from ansible_collections.omniroute.opencode.plugins.module_utils._redact import is_real_key  # noqa: F401 pylint: disable=unused-import
 
 KIND_UNREACHABLE = "unreachable"
 KIND_AUTH = "auth"
 KIND_API = "api"
-
-# Values that are never real keys: empty and OmniRoute's documented "no key" placeholder.
-PLACEHOLDER_KEYS = ("", DEFAULT_API_KEY)
+# The most of a management answer that is read (a listing of thousands of keys is far below it).
+MAX_BODY = _http.MAX_BODY
+# The session cookie OmniRoute's dashboard login sets.
+SESSION_COOKIE = "auth_token"
 
 
 class OmniRouteError(Exception):
@@ -77,33 +77,29 @@ class Client:
         self.url = url
         self._password = password
         self._management_key = management_key
-        self._secrets = [s for s in (password, management_key) if s]
+        self._redactor = _redact.Redactor([password, management_key])
         self.timeout = timeout
-        self._jar = CookieJar()
-        handlers = [HTTPCookieProcessor(self._jar)]
-        if not validate_certs:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            handlers.append(HTTPSHandler(context=ctx))
-        self._opener = build_opener(*handlers)
+        self.validate_certs = validate_certs
+        self._cookies = {}
         self._logged_in = False
         self.calls = []  # (method, path, status, seconds) for timing reports; no secrets
 
     # -- secrets hygiene -------------------------------------------------------------------
     def add_secret(self, value):
-        if value and value not in self._secrets:
-            self._secrets.append(value)
+        self._redactor.add(value)
 
-    def redact(self, text):
-        """``text`` with this client's secrets masked and every URL shown without user info
-        or query (through the collection's one redaction helper)."""
-        return _redact.message(text, self._secrets)
+    def login_redactor(self):
+        """A redactor of the login secrets only (password, management key, session cookies), for
+        output that carries issued keys on purpose."""
+        return _redact.Redactor([self._password, self._management_key] + list(self._cookies.values()))
+
+    def redact(self, text, limit=None):
+        """``text`` with this client's secrets scrubbed and every URL shown without user info
+        or query (through the collection's one redaction helper), then cut to ``limit``."""
+        return self._redactor.text(text, limit)
 
     # -- transport -------------------------------------------------------------------------
     def _request(self, method, path, body=None, bearer=None, auth=True):
-        import time
-
         headers = {"Accept": "application/json", "User-Agent": "omniroute.opencode-ansible"}
         data = None
         if body is not None:
@@ -113,33 +109,38 @@ class Client:
             headers["Authorization"] = "Bearer " + bearer
         elif auth and self._management_key:
             headers["Authorization"] = "Bearer " + self._management_key
-        req = Request(self.url + path, data=data, headers=headers, method=method)
-        started = time.time()
-        status = None
-        raw = b""
-        try:
-            resp = self._opener.open(req, timeout=self.timeout)
-            status = resp.getcode()
-            raw = resp.read()
-        except HTTPError as e:
-            status = e.code
-            try:
-                raw = e.read()
-            except Exception:  # pylint: disable=broad-except
-                raw = b""
-        except (URLError, socket.timeout, ConnectionError, OSError) as e:
-            reason = getattr(e, "reason", e)
+        if auth and self._cookies and bearer is None:
+            headers["Cookie"] = "; ".join("%s=%s" % item for item in sorted(self._cookies.items()))
+        reply = _http.request(method, self.url + path, headers, data, timeout=self.timeout,
+                              validate_certs=self.validate_certs, max_body=MAX_BODY, secrets=self._redactor)
+        self.calls.append((method, path, reply.status, reply.seconds))
+        if reply.outcome == _http.OFFLINE:
             raise OmniRouteError(
                 KIND_UNREACHABLE,
-                self.redact("OmniRoute server at %s is unreachable (%s %s): %s" % (self.url, method, path, reason)),
+                self.redact("OmniRoute server at %s is unreachable (%s %s): %s" % (self.url, method, path, reply.cause)),
+                reply.status,
             )
-        finally:
-            self.calls.append((method, path, status, round(time.time() - started, 4)))
-        try:
-            payload = json.loads(raw.decode("utf-8")) if raw else None
-        except ValueError:
-            payload = None
-        return status, payload
+        if reply.outcome != _http.ANSWERED:
+            raise OmniRouteError(
+                KIND_API, self.redact("OmniRoute server at %s: %s %s: %s" % (self.url, method, path, reply.cause)),
+                reply.status)
+        self._keep_cookies(reply.headers.get("set-cookie") or [])
+        payload, _problem = _http.parse_json(reply.body) if reply.body else (None, None)
+        return reply.status, payload
+
+    def _keep_cookies(self, lines):
+        """The session cookies the server sets (name=value only; they go back to this server alone)."""
+        for line in lines:
+            pair = line.split(";", 1)[0]
+            name, sep, value = pair.partition("=")
+            name, value = name.strip(), value.strip()
+            if not sep or not name:
+                continue
+            self._redactor.add(value)
+            if value:
+                self._cookies[name] = value
+            else:
+                self._cookies.pop(name, None)
 
     def _error_text(self, payload):
         if isinstance(payload, dict):
@@ -147,7 +148,7 @@ class Client:
             if isinstance(err, dict):
                 err = err.get("message") or json.dumps(err, sort_keys=True)
             if err:
-                return self.redact(err)
+                return self.redact(err, 200)
         return "no error message"
 
     def _call(self, method, path, body=None, ok=(200, 201)):
@@ -176,7 +177,7 @@ class Client:
         if not self._password:
             raise OmniRouteError(KIND_AUTH, "no admin password and no management key given")
         status, payload = self._request("POST", "/api/auth/login", body={"password": self._password}, auth=False)
-        if status == 200 and any(c.name == "auth_token" for c in self._jar):
+        if status == 200 and self._cookies.get(SESSION_COOKIE):
             self._logged_in = True
             return
         if status == 401:

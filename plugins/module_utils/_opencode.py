@@ -26,7 +26,7 @@ SDK_PACKAGE = '@ai-sdk/openai-compatible'
 DEFAULT_NAME = 'omniroute'
 DEFAULT_DISPLAY_NAME = 'OmniRoute'
 DEFAULT_BASE_URL = 'http://localhost:20128'
-DEFAULT_API_KEY = 'sk_omniroute'
+DEFAULT_API_KEY = _redact.PLACEHOLDER_KEY
 DEFAULT_MODELS = (
     'claude-opus-4-5-thinking',
     'claude-sonnet-4-5-thinking',
@@ -449,12 +449,8 @@ def plan_auth(text, name, key):
 
 # --------------------------------------------------------------------------- installed keys
 # Reading what is installed lives here, next to plan_present/plan_auth that write it.
-def is_real_key(value):
-    """True for a literal key: not empty, not the ``sk_omniroute`` placeholder, not a reference."""
-    if not isinstance(value, str):
-        return False
-    value = value.strip()
-    return bool(value) and value != DEFAULT_API_KEY and not is_reference(value)
+# What a real key is has one home, _redact.
+is_real_key = _redact.is_real_key
 
 
 def _parse_or_none(text):

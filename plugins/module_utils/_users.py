@@ -34,7 +34,7 @@ try:
 except ImportError:  # pragma: no cover - the module targets POSIX hosts
     pwd = None
 
-from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 
 # One account as the host knows it (``exists`` False: no such account, other fields None).
 Account = namedtuple('Account', 'name exists uid gid home shell')
@@ -100,23 +100,23 @@ def needs_literal_key(user, key_source='given'):
     return user.state == 'present' and user.store != 'env' and not (key_source == 'user' and user.store == 'auth')
 
 
-def pick_key(user, key_maps):
-    """The user's key by precedence: their own ``api_key``, then each map in order; or None."""
-    own = user.entry.get('api_key')
-    if own:
-        return own
-    for mapping in key_maps:
-        value = (mapping or {}).get(user.name)
-        if value:
-            return value
-    return None
-
-
 def key_problems(users, key_maps, key_source='given'):
+    """Users without a key, and keys that cannot be used as they are (the key never shown)."""
     if key_source == 'user':
         return source_problems(users)
-    return ["user '%s': no API key (%s)" % (u.name, MISSING_KEY_HINT % u.name)
-            for u in users if needs_literal_key(u) and u.account.exists and not pick_key(u, key_maps)]
+    problems = []
+    for user in users:
+        if not needs_literal_key(user) or not user.account.exists:
+            continue
+        key, origin = _redact.find_key(user.entry, key_maps)
+        if not key:
+            problems.append("user '%s': no API key (%s)" % (user.name, MISSING_KEY_HINT % user.name))
+            continue
+        # A value that is not a string is refused later, by the user's plan, with its own message.
+        problem = _redact.key_problem(key) if isinstance(key, str) else None
+        if problem:
+            problems.append("user '%s': the key from %s %s" % (user.name, origin, problem))
+    return problems
 
 
 def source_problems(users):
@@ -388,13 +388,3 @@ def _failure(exc, redact):
 
 def hostname(host=None):
     return host or socket.gethostname()
-
-
-def redactor(secrets):
-    secrets = sorted(set(s for s in secrets if isinstance(s, str) and s), key=len, reverse=True)
-
-    def redact(text):
-        for secret in secrets:
-            text = text.replace(secret, oc.REDACTED)
-        return text
-    return redact

@@ -257,6 +257,7 @@ import traceback
 from collections import namedtuple
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._omniroute_api import (
     Client,
@@ -393,6 +394,8 @@ def keep_installed(client, rec, req):
     """The installed key when the server still has it under this name and accepts it."""
     if rec is None or not req.installed or req.rotate or mask_key(req.installed) != rec.get("key"):
         return None
+    if _redact.key_problem(req.installed):
+        return None  # a key that cannot go into a header as it is: a new one replaces it
     if req.verify_installed and not client.key_accepted(req.installed):
         return None
     return req.installed
@@ -588,9 +591,21 @@ def run_many(module):
     return out, client
 
 
+def public_output(result, client):
+    """The result with every text the server sent scrubbed of the login secrets (password,
+    management key, session cookie) and of control characters; the issued keys themselves
+    (``key``, ``keys_by_label``) are the module's answer and stay as they are."""
+    red = client.login_redactor()
+    out = {}
+    for name, value in result.items():
+        out[name] = value if name in ("key", "keys_by_label") else red.json(value)
+    return out
+
+
 def _shown_args(module):
-    """The arguments a result echoes: the server URL without user info or query."""
-    return dict(module.params, url=_redact.url(module.params["url"]))
+    """The arguments a result echoes: the server URL without user info or query, the login
+    secrets replaced by Ansible's no_log stand-in."""
+    return _redact.Redactor([module.params.get("password"), module.params.get("management_key")]).args(module.params)
 
 
 def main():
@@ -627,8 +642,17 @@ def main():
         supports_check_mode=True,
     )
     started = time.time()
+    for option in ("password", "management_key"):
+        problem = _redact.key_problem(module.params.get(option))
+        if problem:
+            module.fail_json(msg="%s %s; nothing was sent to %s" % (option, problem, _redact.url(module.params["url"])),
+                             error_kind="auth", invocation=dict(module_args=_shown_args(module)))
+    what = "the management key" if module.params.get("management_key") else "the admin password"
+    warning = _http.cleartext_warning(module.params["url"], what)
+    if warning:
+        module.warn(warning)
     try:
-        result, _client = run_many(module) if module.params["keys"] is not None else run(module)
+        result, client = run_many(module) if module.params["keys"] is not None else run(module)
     except OmniRouteError as e:
         module.fail_json(msg=_redact.message(e.message), error_kind=e.kind, status=e.status,
                          invocation=dict(module_args=_shown_args(module)))
@@ -639,6 +663,7 @@ def main():
         module.fail_json(msg="unexpected error while managing the OmniRoute key: %s" % text, error_kind="internal",
                          exception=_redact.message("".join(traceback.format_exception_only(type(e), e)), secrets),
                          invocation=dict(module_args=_shown_args(module)))
+    result = public_output(result, client)
     result["elapsed"] = round(time.time() - started, 4)
     shown = dict(invocation=dict(module_args=_shown_args(module)))
     if result.pop("failed", False):

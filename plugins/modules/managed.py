@@ -318,8 +318,10 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
 
 ARGUMENT_SPEC = dict(
@@ -344,9 +346,7 @@ ARGUMENT_SPEC.update((k, v) for k, v in gw.CATALOG_ARGUMENT_SPEC.items() if k !=
 
 def _invocation(params):
     """The module arguments to echo back, without a credential someone put into settings."""
-    shown = dict(params)
-    if shown.get('catalog_key') is not None:
-        shown['catalog_key'] = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+    shown = _redact.Redactor([params.get('catalog_key')]).args(params)
     if mg.find_secrets(params.get('settings') or {}):
         shown['settings'] = 'NOT_LOGGING_PARAMETER (it holds a credential-like value)'
     return {'module_args': shown}
@@ -355,6 +355,9 @@ def _invocation(params):
 def warnings(plan, params, host, check_mode):
     """The run's warnings about the managed file (each naming the host)."""
     out = list(plan.warnings)
+    if plan.spec is not None:
+        # No key is in the managed file, but every user's OpenCode sends theirs to this address.
+        out.append(_http.cleartext_warning(plan.spec.base_url, 'every user\'s key'))
     put = 'they would be put back (check mode)' if check_mode else 'they are put back'
     if plan.drift and not plan.adopted:
         out.append('host %s: %s was changed by another tool in the parts this module owns (provider.%s, the '
@@ -372,7 +375,7 @@ def warnings(plan, params, host, check_mode):
                       '; '.join('provider.%s in %s (%s)' % (f['provider'], f['path'], f['reason']) for f in plan.foreign),
                       'It still applies' if len(plan.foreign) == 1 else 'They still apply',
                       'it' if len(plan.foreign) == 1 else 'they', 'it' if len(plan.foreign) == 1 else 'them'))
-    return out
+    return [w for w in out if w]
 
 
 def main():
@@ -398,13 +401,15 @@ def main():
     if plan.stale:
         out['stale_temp_files'] = list(plan.stale)
     if plan.spec is not None:
-        out.update(base_url=plan.spec.base_url, models=plan.spec.model_ids, entry=plan.entry, catalog=plan.catalog)
+        out.update(base_url=plan.spec.base_url, models=plan.spec.model_ids, entry=oc.redact_entry(plan.entry),
+                   catalog=plan.catalog)
     else:
         out['foreign_entries'] = plan.foreign
     if plan.profile:
         out['mobileconfig'] = plan.profile
+    redactor = _redact.Redactor([params['catalog_key']])
     for warning in warnings(plan, params, host, module.check_mode):
-        module.warn(warning)
+        module.warn(redactor.text(warning))
     if module._diff:
         out['diff'] = cfg.diff_views(plan.changes, (), extra_keys=tuple(params['settings'] or ()))
     if not root and params['directory'] and files:

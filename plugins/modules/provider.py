@@ -457,7 +457,9 @@ import pwd
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path'),
@@ -488,8 +490,13 @@ def main():
             module.fail_json(msg=str(exc), **dict(exc.details, **shown))
 
         out = cfg.describe(result, [params['api_key']], module._diff)
-        for warning in result.warnings:
-            module.warn(warning)
+        redactor = _redact.Redactor([params['api_key']])
+        warnings = list(result.warnings)
+        if result.spec is not None:
+            warnings.append(_http.cleartext_warning(result.spec.base_url))
+        for warning in warnings:
+            if warning:
+                module.warn(redactor.text(warning))
         if params['verify'] and result.spec is not None:
             probe = dict(params, base_url=result.spec.base_url)
             home = os.environ.get('HOME') or pwd.getpwuid(os.getuid()).pw_dir

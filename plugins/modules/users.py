@@ -186,6 +186,19 @@ options:
         (M(omniroute.opencode.managed)'s O(omniroute.opencode.managed#module:directory)). Default - the
         one OpenCode reads on this OS.
     type: path
+  managed_cleanup:
+    description:
+      - With O(scope=user), also look for a provider O(name) entry that this collection wrote into
+        OpenCode's managed config (in O(managed_dir); M(omniroute.opencode.managed)'s record says
+        which), left from managed scope. It would override every user's entry, so the files that hold
+        it are returned as RV(managed_files), for M(omniroute.opencode.managed) (O(omniroute.opencode.managed#module:state=absent),
+        O(omniroute.opencode.managed#module:owned_only=true)) to remove. With such an entry and no
+        present user listed, nothing is written and the run fails (nobody would have an entry
+        afterwards). Only read, as the account the module runs as; the managed files are world-readable.
+      - The M(omniroute.opencode.opencode) role sets it in user scope, so a host needs no second
+        module run to find out.
+    type: bool
+    default: false
   scope:
     description:
       - V(user) - the provider entry is written into each user's own config (see O(key_store)).
@@ -211,7 +224,10 @@ options:
     description: Small model id.
     type: str
   key_store:
-    description: Where keys are kept.
+    description:
+      - Where keys are kept, for users that do not set their own O(users[].key_store).
+      - With O(scope=managed) it is always V(auth) (the managed entry holds no key); with
+        O(key_source=user), V(config) means V(auth) (the developer's own key lives in C(auth.json)).
     type: str
     choices: [config, auth, env]
     default: config
@@ -336,6 +352,14 @@ users:
         problems: ["/home/alice/work/oc.json (OPENCODE_CONFIG) still sets provider.omniroute (options.baseURL)"]
         ready: false
         cause: "user alice on laptop7: /home/alice/work/oc.json (OPENCODE_CONFIG) still sets provider.omniroute (options.baseURL)"
+managed_files:
+  description: With O(managed_cleanup=true) in user scope, the managed config files that hold a provider
+    O(name) entry this collection wrote (to remove with M(omniroute.opencode.managed)); empty when there is
+    none.
+  returned: when O(managed_cleanup=true)
+  type: list
+  elements: str
+  sample: [/etc/opencode/opencode.json]
 keys_missing:
   description: With O(key_source=user), the users (key store C(auth), present) whose C(auth.json) holds no
     real key for provider O(name); each also has C(key=missing) in RV(users) and a warning.
@@ -358,8 +382,10 @@ from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
 from ansible_collections.omniroute.opencode.plugins.module_utils._layout import Layout
 
@@ -402,6 +428,7 @@ ARGUMENT_SPEC = dict(
     omniroute_expires_at=dict(type='str'),
     scope=dict(type='str', choices=['user', 'managed'], default='user'),
     managed_dir=dict(type='path'),
+    managed_cleanup=dict(type='bool', default=False),
 )
 ARGUMENT_SPEC.update(oc.ENTRY_ARGUMENT_SPEC)
 ARGUMENT_SPEC.update(gw.CATALOG_ARGUMENT_SPEC)
@@ -455,7 +482,7 @@ def configure_work(module, user, uparams, host, secrets):
         data['warnings'] = user_plan.warnings
         if uparams['verify'] and user_plan.spec is not None:
             data['verify'] = probe(uparams, user_plan, environ, secrets)
-        return data, user_plan
+        return _redact.Redactor(secrets).json(data), user_plan
 
     def apply(user_plan):
         return cfg.apply(module, user_plan.changes, _policy(uparams, who, user_plan))
@@ -482,7 +509,7 @@ def managed_work(module, user, uparams, host, secrets):
             if uparams.get('key_source') == 'user':
                 own = oc.installed_key_from_auth(_read_or_none(user_plan.auth_path, who) or '{}', uparams['name'])
             data['verify'] = managed_probe(uparams, environ, user_plan, user_plan.auth_path, who, secrets, own)
-        return data, user_plan
+        return _redact.Redactor(secrets).json(data), user_plan
 
     def apply(user_plan):
         return cfg.apply(module, user_plan.changes, _policy(uparams, who, user_plan))
@@ -527,11 +554,10 @@ def probe(uparams, user_plan, environ, secrets):
                            target=user_plan.target, configured=user_plan.spec.model_ids,
                            pending=cfg.known_texts(user_plan))
     except Exception as exc:  # pylint: disable=broad-except
-        result = dict(url=gw.models_url(user_plan.spec.base_url), reachable=None, status=None, key_accepted=None,
-                      offered=[], offered_chat=[], missing=[], layers=[], ready=False,
-                      cause='the probe failed: %s: %s' % (type(exc).__name__, exc))
+        result = gw.failed_probe(gw.models_url(user_plan.spec.base_url),
+                                 'the probe failed: %s: %s' % (type(exc).__name__, exc))
     # Nothing the gateway or a file said may carry a key back (masked like every other output).
-    return _mask(result, secrets)
+    return _redact.Redactor(secrets).json(result)
 
 
 def managed_probe(uparams, environ, user_plan, auth_path, who, secrets, user_key=None):
@@ -547,22 +573,12 @@ def managed_probe(uparams, environ, user_plan, auth_path, who, secrets, user_key
     try:
         base_url = oc.normalize_base_url(uparams['base_url'])
         result = cfg.mg.verify_user(dict(uparams, base_url=base_url), key if state == 'present' else None, environ,
-                                home, state, auth_path, who, pending=cfg.known_texts(user_plan),
-                                directory=uparams.get('managed_dir'))
+                                    home, state, auth_path, who, pending=cfg.known_texts(user_plan),
+                                    directory=uparams.get('managed_dir'))
     except Exception as exc:  # pylint: disable=broad-except
-        result = dict(scope='managed', reachable=None, status=None, key_accepted=None, key=state,
-                      offered=[], offered_chat=[], missing=[], layers=[], ready=False,
-                      cause='%s: the probe failed: %s: %s' % (who, type(exc).__name__, exc))
-    return _mask(result, list(secrets) + [key])
-
-
-def _mask(result, secrets):
-    """``result`` with every secret masked (nothing the gateway or a file said carries a key back)."""
-    text = json.dumps(result)
-    for secret in secrets:
-        if isinstance(secret, str) and len(secret) >= 4:
-            text = text.replace(json.dumps(secret)[1:-1], oc.REDACTED)
-    return json.loads(text)
+        result = gw.failed_probe(None, '%s: the probe failed: %s: %s' % (who, type(exc).__name__, exc),
+                                 scope='managed', key=state)
+    return _redact.Redactor(list(secrets) + [key]).json(result)
 
 
 def installed_key_work(uparams, host):
@@ -700,7 +716,7 @@ def start_all(users, works, redact, keys=None, module=None, works_params=()):
             own = redact
             if keys is not None:
                 key = keys.get(user.name)
-                own = us.redactor([key] if key else [])
+                own = _redact.Redactor([key] if key else []).text
                 forget = _forgetter(module, key, works_params, works_params[index] if works_params else None)
             children.append((user, us.UserProcess(user.account, plan, apply, own, forget)))
     finally:
@@ -742,7 +758,7 @@ def run_configure(module, users, host, redact):
     params = module.params
     key_maps = [] if params['key_source'] == 'user' else params['key_maps']
     todo = [u for u in users if u.account.exists]
-    keys = dict((u.name, us.pick_key(u, key_maps)) for u in todo)
+    keys = dict((u.name, _redact.pick_key(u.entry, key_maps)) for u in todo)
     work = managed_work if params['scope'] == 'managed' else configure_work
     if params['scope'] == 'managed':
         cfg.mg.verify_user  # noqa: B018 pylint: disable=pointless-statement - imported once, before the forks
@@ -834,11 +850,61 @@ def run_installed_keys(module, users, host, redact):
     return [key_request(u, params, host, (results.get(u.name) or {}).get('installed_key')) for u in wanted]
 
 
+def default_key_store(params):
+    """The key store of users that do not set their own: the policy of scopes and key sources.
+
+    In managed scope every key is kept in the user's ``auth.json`` (the managed entry has none),
+    and a developer's own key (``key_source=user``) lives there too, so the default ``config``
+    becomes ``auth`` in both cases; ``env`` stays with ``key_source=user``.  A store a user sets
+    explicitly is not changed: one that cannot work is refused with the other problems.
+    """
+    store = params['key_store']
+    if params['scope'] == 'managed' or (params['key_source'] == 'user' and store == 'config'):
+        return 'auth'
+    return store
+
+
+def echo_arguments(module, shown):
+    """Every result of this run echoes ``shown`` as its arguments instead of ``module.params``
+    (``_redact.Redactor.args``: per-model headers and keys masked)."""
+    for name in ('exit_json', 'fail_json'):
+        real = getattr(module, name)
+
+        def finish(real=real, **result):
+            result.setdefault('invocation', {'module_args': shown})
+            real(**result)
+        setattr(module, name, finish)
+
+
+def managed_cleanup(params, host):
+    """User scope: the managed config files holding a provider ``name`` entry this collection wrote
+    (the managed module's record says which), that ``omniroute.opencode.managed`` (``state=absent``,
+    ``owned_only``) is to remove, and the one OpenCode reads last (named in messages); ``([], None)``
+    when there is none.  Read in the module process, as the
+    account it runs as (the managed files are world-readable); nothing is written (issue 22: the
+    role's read-only managed run per host, folded into this one).
+    """
+    directory = params['managed_dir'] or Layout().os_managed_dir
+    if not any(os.path.lexists(os.path.join(directory, n)) for n in _layout.DIR_FILES):
+        return [], None  # no managed config: nothing to read (and the managed planner is not even loaded)
+    plan = cfg.plan_managed(dict(name=params['name'], directory=params['managed_dir'], state='absent',
+                                 owned_only=True, mobileconfig=None), cfg.where(host=host))
+    return [c.path for c in plan.changes if c.kind == 'config'], plan.target
+
+
+def not_without_users(host, path):
+    return ('host %s: opencode_scope user removes the managed OmniRoute entry from %s, and opencode_users lists no '
+            'developer to configure on %s, so nobody there would have an OmniRoute entry afterwards. List the '
+            'developers in opencode_users (as in managed scope, with their keys): the same run then gives each of '
+            'them their own entry. To remove the managed entry alone, set opencode_scope managed with '
+            'opencode_scope_state absent. Nothing was changed on %s' % (host, path, host, host))
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     host = us.hostname(params['host'])
-    users = us.effective_users(params['users'], params['key_store'])
+    users = us.effective_users(params['users'], default_key_store(params))
     problems = us.account_problems(users)
     if params['scope'] == 'managed':
         problems += ["user '%s': managed scope keeps each key in auth.json; use key_store auth, not %s"
@@ -850,10 +916,25 @@ def main():
     secrets = [u.entry.get('api_key') for u in users]
     for mapping in params['key_maps']:
         secrets.extend(v for v in (mapping or {}).values() if isinstance(v, str))
-    redact = us.redactor(secrets)
+    redactor = _redact.Redactor(secrets)
+    redact = redactor.text
+    echo_arguments(module, redactor.args(params))
+    for url in sorted(set(_pick(u, params, 'base_url') for u in users if u.state == 'present')):
+        warning = _http.cleartext_warning(url, 'every key of host %s' % host)
+        if warning:
+            module.warn(redact(warning))
 
     if params['installed_keys']:
         module.exit_json(changed=False, key_requests=run_installed_keys(module, users, host, redact))
+
+    managed_files = None
+    if params['managed_cleanup'] and params['scope'] == 'user':
+        try:
+            managed_files, managed_target = managed_cleanup(params, host)
+        except cfg.Failure as exc:
+            module.fail_json(msg=redact(str(exc)))
+        if managed_files and not any(u.state == 'present' for u in users):
+            module.fail_json(msg=not_without_users(host, managed_target), managed_files=managed_files)
 
     results = run_configure(module, users, host, redact)
     out = dict(changed=any(r['changed'] for r in results.values()), users={}, host=host)
@@ -861,10 +942,12 @@ def main():
     for name, result in results.items():
         diffs.extend(result.pop('diff', []))
         for warning in result.get('warnings', []):
-            module.warn('host %s, user %s: %s' % (host, name, warning))
+            module.warn(redact('host %s, user %s: %s' % (host, name, warning)))
         out['users'][name] = result
     if params['key_source'] == 'user':
         out['keys_missing'] = [n for n, r in out['users'].items() if r.get('key') == 'missing']
+    if managed_files is not None:
+        out['managed_files'] = managed_files
     if module._diff:
         out['diff'] = diffs
     module.exit_json(**out)

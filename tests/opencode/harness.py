@@ -14,11 +14,15 @@ import shutil
 import stat
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_COLLECTIONS = os.path.join(REPO, '.build', 'collections')
+if _COLLECTIONS not in sys.path:
+    sys.path.insert(0, _COLLECTIONS)
+
+from ansible_collections.omniroute.opencode.tests.support.http_server import Answer, Server  # noqa: E402
 CORPUS = os.path.join(REPO, 'tests', 'corpus')
 DEAD = 'http://127.0.0.1:9'  # discard port: nothing listens, connections are refused
 OPENCODE_TIMEOUT = 120
@@ -450,71 +454,26 @@ def users_args(args):
     return args
 
 
-class _LocalServer(object):
-    """An HTTP server on 127.0.0.1 (a free port) in a daemon thread; ``url`` is its address."""
-
-    def _serve(self, handler):
-        import http.server
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _reply(handler, status, body):
-    handler.send_response(status)
-    handler.send_header('content-type', 'application/json')
-    handler.send_header('content-length', str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-class CaptureServer(_LocalServer):
-    """An OpenAI-compatible endpoint on 127.0.0.1 that records the Authorization header."""
+class CaptureServer(Server):
+    """An OpenAI-compatible endpoint on 127.0.0.1 (the routed test server) that records the
+    Authorization header of every request: ``seen`` lists ``(method, path, authorization)``."""
 
     def __init__(self):
-        import http.server
+        Server.__init__(self, default=lambda req: Answer(
+            401, b'{"error": {"message": "recorded", "type": "invalid_request_error"}}'))
 
-        seen = self.seen = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _answer(self):
-                length = int(self.headers.get('content-length') or 0)
-                if length:
-                    self.rfile.read(length)
-                seen.append((self.command, self.path, self.headers.get('authorization')))
-                _reply(self, 401, b'{"error": {"message": "recorded", "type": "invalid_request_error"}}')
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args):
-                pass
-
-        self._serve(Handler)
+    @property
+    def seen(self):
+        return [(r.method, r.path, r.headers.get('authorization')) for r in self.requests]
 
 
-class WellKnownServer(_LocalServer):
+class WellKnownServer(Server):
     """Answers ``/.well-known/opencode`` on 127.0.0.1 with an empty remote config, for corpus
     cases whose credential store holds a ``wellknown`` login (OpenCode fetches it at start)."""
 
     def __init__(self):
-        import http.server
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path.startswith('/.well-known/opencode'):
-                    _reply(self, 200, b'{"config": {}}')
-                else:
-                    _reply(self, 404, b'{}')
-
-            def log_message(self, *args):
-                pass
-
-        self._serve(Handler)
+        Server.__init__(self, default=lambda req: Answer(
+            200, b'{"config": {}}') if req.path.startswith('/.well-known/opencode') else Answer(404, b'{}'))
 
 
 def fill_in(root, rel_paths, values):

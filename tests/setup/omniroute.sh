@@ -138,6 +138,12 @@ do_start() {
       export REQUIRE_API_KEY=true NODE_ENV=production NEXT_TELEMETRY_DISABLED=1
       INITIAL_PASSWORD=$(cat "$state/password")
       export INITIAL_PASSWORD
+      # The server outlives this script: it must not keep a descriptor it inherited open (a caller's
+      # flock held the lock for as long as a scratch server ran).
+      for fd in /proc/"$BASHPID"/fd/*; do
+        fd=${fd##*/}
+        if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+      done
       exec setsid "$node" --max-old-space-size="${OMNIROUTE_MEMORY_MB:-768}" "$serverjs" \
         </dev/null >"$state/server.log" 2>&1
     ) &

@@ -123,3 +123,36 @@ def test_managed_scope_user_is_not_ready_when_verify_says_so_with_its_cause():
     assert summary['ready'] == 1 and summary['not_ready'] == 1
     assert summary['not_ready_users'] == ['bob@laptop1: %s' % cause]
     assert 'bob@laptop1: user bob on laptop1: no key for provider omniroute' in rp.report_markdown(rows)
+
+
+def test_rows_record_the_state_after_the_run_not_what_the_run_changed():
+    """A re-run that changes nothing must give the same report bytes as the run that changed the
+    files (issue 25: the report broke idempotence through a "changed" column)."""
+    changed = {'laptop1': {'_opencode_users_result': {'changed': True, 'users': {'alice': user(changed=True)}}}}
+    again = {'laptop1': {'_opencode_users_result': {'changed': False, 'users': {'alice': user(changed=False)}}}}
+    first, second = rp.report_rows(changed, ['laptop1']), rp.report_rows(again, ['laptop1'])
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    assert rp.report_markdown(first) == rp.report_markdown(second)
+    assert all('changed' not in row for row in first)
+
+
+def test_markdown_cells_are_inert_and_the_json_rows_exact():
+    hostile = '\x1b[31m<script>alert(1)</script> | [x](http://evil.invalid) ![i](y) `code` *b* _i_ ~s~ &lt; \\ \r\nz\u202e\x00'
+    hostvars = {'h|1': {'_opencode_users_result': {'users': {
+        '# u': user(warnings=[hostile], models=['<img src=x onerror=1>'],
+                    verify=verify(ready=False, missing=['[m](javascript:x)'], cause=hostile)),
+    }}}}
+    rows = rp.report_rows(hostvars, ['h|1'])
+    # The JSON rows are the source of truth: exactly what the module returned.
+    assert rows[0]['warnings'] == [hostile] and rows[0]['cause'] == hostile
+    md = rp.report_markdown(rows)
+    table = [line for line in md.splitlines() if line.startswith('| h')]
+    assert len(table) == 1 and table[0].count(' | ') == len(rp.COLUMNS) - 1
+    for unsafe in ('<script>', '<img', '](', '`code`', '*b*', '_i_', '~s~', '\x1b', '\x00', '\u202e', '\r'):
+        assert unsafe not in md.replace('\\](', 'X'), unsafe
+    assert '&lt;script&gt;' in md and '\\[x\\](http://evil.invalid)' in md and '&amp;lt;' in md and '\\\\' in md
+    # The "Not ready" bullet cannot become a heading.
+    assert '- \\# u@h\\|1: ' in md
+    summary = rp.report_summary(rows)
+    assert summary['not_ready_users'][0].startswith('# u@h|1: ')
+    assert not any(c in summary['not_ready_users'][0] for c in ('\x1b', '\x00', '\u202e', '\r', '\n'))

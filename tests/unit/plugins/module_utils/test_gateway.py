@@ -1,22 +1,22 @@
 # -*- coding: utf-8 -*-
 """_gateway: key resolution, answer classification, catalog building, verify (the layers: test_layout).
 
-The live-gateway behaviour is proven against a real OmniRoute in tests/gateway; here a small
-HTTP server on 127.0.0.1 plays the answers a real one cannot be made to give on demand
-(5xx, a hang, a non-JSON page, a body that echoes the key)."""
+The live-gateway behaviour is proven against a real OmniRoute in tests/gateway; here the routed
+test server (tests/support) plays the answers a real one cannot be made to give on demand
+(5xx, a hang, a non-JSON page, a body that echoes the key); test_hostile_gateway.py has every
+hostile mode."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import http.server
 import json
 import os
-import threading
 import time
 
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.tests.support.http_server import Answer, Server
 
 KEY = 'sk-unit-gateway-5e4d3c2b'
 
@@ -126,40 +126,31 @@ def test_file_key_home_and_relative(tmp_path):
 
 # --------------------------------------------------------------------------- answers
 class Stub(object):
-    """127.0.0.1 server answering GET with a configurable (status, body, delay)."""
+    """The routed test server answering every request with a configurable (status, body, delay)."""
 
     def __init__(self):
         self.reply = (200, b'{}', 0)
-        self.auth = []
-        stub = self
+        self.server = Server(default=self._answer)
+        self.url = self.server.url + '/v1'
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                stub.auth.append((self.path, self.headers.get('authorization')))
-                status, body, delay = stub.reply
-                time.sleep(delay)
-                try:
-                    self.send_response(status)
-                    self.send_header('content-length', str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+    def _answer(self, req):
+        status, body, delay = self.reply
+        time.sleep(delay)
+        return Answer(status, body)
 
-            def log_message(self, *args):
-                pass
+    @property
+    def auth(self):
+        return [(r.path, r.headers.get('authorization')) for r in self.server.requests]
 
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d/v1' % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def close(self):
+        self.server.close()
 
 
 @pytest.fixture(scope='module')
 def stub():
     s = Stub()
     yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
+    s.close()
 
 
 def test_ok_sends_bearer(stub):
@@ -297,3 +288,125 @@ def test_plan_gateway_failures_name_the_fix_and_not_the_key(stub, tmp_path, stat
         plan_for(tmp_path, base_url=stub.url)
     assert words in str(exc.value) and KEY not in str(exc.value)
     assert not os.path.exists(str(tmp_path / '.config'))
+
+
+
+# --------------------------------------------------------------------------- gateway values are data
+@pytest.mark.parametrize('value, kept', [
+    (128000, 128000), (128000.0, 128000), (1, 1), (gw.MAX_TOKENS, gw.MAX_TOKENS),
+    (gw.MAX_TOKENS + 1, None), (10 ** 400, None), (float('inf'), None), (float('-inf'), None),
+    (float('nan'), None), (1e999, None), (-5, None), (0, None), (1000.5, None), (True, None), (False, None),
+    ('128000', None), (None, None), ([1], None), ({'n': 1}, None),
+])
+def test_limits_are_whole_numbers_in_range(value, kept):
+    assert gw.whole(value) == kept
+    model = {'id': 'm', 'context_length': value, 'max_output_tokens': 4096}
+    problems = []
+    settings = gw.model_settings(model, problems)
+    if kept is None:
+        assert 'limit' not in settings
+        assert bool(problems) is (value is not None)
+    else:
+        assert settings['limit'] == {'context': kept, 'output': 4096} and problems == []
+        assert isinstance(settings['limit']['context'], int) and not isinstance(settings['limit']['context'], float)
+
+
+def test_unusable_values_are_dropped_with_one_warning_naming_the_models_which_stay():
+    models = [{'id': 'big', 'context_length': 10 ** 400, 'max_output_tokens': 8192},
+              {'id': 'nan', 'context_length': float('nan'), 'max_output_tokens': float('inf')},
+              {'id': 'fine', 'context_length': 1000, 'max_output_tokens': 100}]
+    models += [{'id': 'neg-%d' % i, 'context_length': -i - 1, 'max_output_tokens': 1} for i in range(10)]
+    warnings = []
+    catalog = gw.build_catalog(models, warnings=warnings)
+    assert len(catalog) == len(models)
+    by_id = dict((m['id'], m) for m in catalog)
+    assert 'limit' not in by_id['big'] and 'limit' not in by_id['nan'] and by_id['fine']['limit'] == {
+        'context': 1000, 'output': 100}
+    assert len(warnings) == 1
+    # At most MAX_NAMED named, the rest counted; a 400-digit number is not printed whole.
+    assert "'big': context_length 100000000000... (401 digits)" in warnings[0]
+    assert 'and %d more' % (13 - gw.MAX_NAMED) in warnings[0] and len(warnings[0]) < 1000
+
+
+def test_ids_with_control_or_bidi_characters_or_too_long_are_left_out(stub):
+    hostile = ['ctl\x1b[2Jx', 'bidi-\u202egpj.exe', 'nul\x00x', 'line\r\nbreak', 'zero\u200bwidth',
+               'x' * (gw.MAX_ID + 1)]
+    kept = ['<script>alert(1)</script>', '[click](http://evil.invalid)|`t`', 'x' * gw.MAX_ID, 'ünïcödé/модель']
+    stub.reply = (200, json.dumps({'data': [{'id': i} for i in hostile + kept + ['  padded  ']]}).encode(), 0)
+    ans = gw.fetch_models(stub.url, KEY)
+    assert ans.outcome == gw.OK
+    assert [m['id'] for m in ans.models] == kept + ['padded']
+    assert len(ans.warnings) == 1 and '6 model(s)' in ans.warnings[0] and 'and 1 more' in ans.warnings[0]
+    for char in ('\x1b', '\x00', '\u202e', '\u200b', '\r', '\n'):
+        assert char not in ans.warnings[0] and char not in ans.summary
+
+
+def test_too_many_models_is_not_a_model_list(stub):
+    stub.reply = (200, json.dumps({'data': [{'id': 'm%d' % i} for i in range(gw.MAX_MODELS + 1)]}).encode(), 0)
+    ans = gw.fetch_models(stub.url, KEY)
+    assert ans.outcome == gw.BAD and 'more than the %d' % gw.MAX_MODELS in ans.cause
+
+
+def test_a_deeply_nested_answer_is_bad_not_a_recursion_error(stub):
+    stub.reply = (200, b'{"data": [{"id": "a", "x": ' + b'[' * 50000 + b']' * 50000 + b'}]}', 0)
+    ans = gw.fetch_models(stub.url, KEY)
+    assert ans.outcome == gw.BAD and 'nested deeper' in ans.cause
+
+
+def test_error_texts_are_scrubbed_before_they_are_cut(stub):
+    # The key starts at character 190: cut first at 200, 10 of its characters would be left and
+    # never match the whole key.
+    stub.reply = (401, json.dumps({'error': {'message': 'x' * 190 + KEY + ' refused'}}).encode(), 0)
+    ans = gw.fetch_models(stub.url, KEY)
+    assert ans.outcome == gw.REJECTED and ans.cause.startswith('HTTP 401: xxx')
+    assert not any(KEY[i:i + 8] in ans.cause for i in range(len(KEY) - 7))
+    stub.reply = (404, ('<p>' + 'y' * 115 + KEY + '</p>').encode(), 0)
+    ans = gw.fetch_models(stub.url, KEY)
+    assert ans.outcome == gw.BAD and not any(KEY[i:i + 8] in ans.cause for i in range(len(KEY) - 7))
+
+
+def test_a_redirect_is_not_followed_and_says_where(stub):
+    with Server() as other:
+        stub_route = stub.server.default
+        stub.server.default = lambda req: Answer(302, b'', [('Location', other.url + '/v1/models?k=1')])
+        try:
+            ans = gw.fetch_models(stub.url, KEY)
+        finally:
+            stub.server.default = stub_route
+        assert ans.outcome == gw.BAD and 'redirected to %s' % other.url in ans.cause and '?k' not in ans.cause
+        assert other.requests == []
+
+
+@pytest.mark.parametrize('content, key', [
+    (KEY + '\n', KEY), (KEY + '\r\n', KEY), ('\ufeff ' + KEY + ' \u3000\n', KEY), ('\t' + KEY + '\x0b', KEY),
+])
+def test_file_keys_are_trimmed_as_opencode_trims_them(tmp_path, content, key):
+    # OpenCode 1.18 reads {file:} with readText(...).trim() (JavaScript's trim).
+    (tmp_path / 'k').write_text(content, encoding='utf-8')
+    assert gw.resolve_key('{file:~/k}', {}, str(tmp_path), str(tmp_path / 'c.json')) == (key, None)
+
+
+@pytest.mark.parametrize('content', [KEY[:10] + '\n' + KEY[10:], KEY + '\x1c', KEY + '\x85', KEY[:5] + '\u202e' + KEY[5:]])
+def test_file_keys_with_control_characters_inside_are_refused_unseen(tmp_path, content):
+    # \x1c and \x85 are whitespace to Python's strip() but not to JavaScript's trim().
+    (tmp_path / 'k').write_text(content, encoding='utf-8')
+    key, problem = gw.resolve_key('{file:~/k}', {}, str(tmp_path), str(tmp_path / 'c.json'))
+    assert key is None and str(tmp_path / 'k') in problem and KEY[:8] not in problem
+
+
+def test_env_and_literal_keys_with_control_characters_are_refused_unseen(tmp_path):
+    # OpenCode inserts an {env:} value as it is: a trailing newline would break the config.
+    key, problem = gw.resolve_key('{env:OMR}', {'OMR': KEY + '\n'}, str(tmp_path), str(tmp_path / 'c.json'))
+    assert key is None and 'OMR' in problem and 'line break' in problem and KEY[:8] not in problem
+    key, problem = gw.resolve_key(KEY + '\r\n', {}, str(tmp_path), str(tmp_path / 'c.json'))
+    assert key is None and 'line break' in problem and KEY[:8] not in problem
+
+
+def test_probe_shape_and_failed_probe():
+    probe = gw.probe_result('http://gw/v1/models', status=200)
+    assert set(probe) >= {'url', 'reachable', 'status', 'key_accepted', 'offered', 'offered_chat', 'missing',
+                          'models_endpoint', 'cause', 'opencode', 'opencode_version', 'layers', 'ready'}
+    assert probe['status'] == 200 and probe['ready'] is False
+    failed = gw.failed_probe('http://gw/v1/models', 'the probe failed: OSError', scope='managed')
+    assert failed['reachable'] is None and failed['ready'] is False and failed['scope'] == 'managed'
+    assert set(failed) >= set(probe)

@@ -193,8 +193,7 @@ def test_verify_is_not_ready_while_a_login_file_exports_opencode_config(tmp_path
         assert res['layers'] == [dict(path=str(home / '.bashrc'), kind='login file',
                                       effects=['exports OPENCODE_CONFIG (line 1)'], lines=[1])]
     finally:
-        stub.httpd.shutdown()
-        stub.httpd.server_close()
+        stub.close()
 
 
 # --------------------------------------------------------------------------- the binary
@@ -280,5 +279,4 @@ def test_managed_verify_is_not_ready_while_a_login_file_exports_a_location_varia
         assert res['cause'] == ('user u on h: %s (login file) still exports OPENCODE_TEST_MANAGED_CONFIG_DIR (line 2)'
                                 % (home / '.profile'))
     finally:
-        stub.httpd.shutdown()
-        stub.httpd.server_close()
+        stub.close()

@@ -334,8 +334,7 @@ def test_verify_user_ready_and_each_managed_scope_problem_names_user_and_file(tm
         assert res['reachable'] is False and res['ready'] is False and 'gives no model list' in res['cause']
         assert key not in json.dumps(res)
     finally:
-        stub.httpd.shutdown()
-        stub.httpd.server_close()
+        stub.close()
 
 
 # --------------------------------------------------------------------------- the record of what was written

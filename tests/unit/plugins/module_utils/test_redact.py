@@ -106,3 +106,129 @@ def test_config_view_shows_only_the_entry_and_touched_settings():
     assert list(before['provider']) == ['gw'] and after['disabled_providers'] == ['corp']
     assert after['provider']['gw']['options']['apiKey'] == '******** (changed)'
     assert 'model' not in after  # untouched
+
+
+# --------------------------------------------------------------------------- the Redactor
+KEY = 'sk-redact-unit-0a1b2c3d4e5f6789'
+
+
+def runs(secret):
+    return [secret[i:i + rd.MIN_RUN] for i in range(len(secret) - rd.MIN_RUN + 1)]
+
+
+def test_every_run_of_eight_characters_is_scrubbed_plain_and_json_escaped():
+    quoted = 'sk-"quoted\\key\n-0123456789'
+    red = rd.Redactor([KEY, quoted])
+    for start in range(0, len(KEY) - 7, 3):
+        for stop in range(start + 8, len(KEY) + 1, 5):
+            out = red.text('before %s after' % KEY[start:stop])
+            assert not any(run in out for run in runs(KEY)), (start, stop)
+            assert out.startswith('before ') and out.endswith(' after')
+    out = red.text(json.dumps({'echo': quoted}))
+    assert not any(run in out for run in runs(json.dumps(quoted)[1:-1]))
+    # Seven characters are not a run: ordinary words stay readable.
+    assert red.text('sk-reda') == 'sk-reda'
+
+
+def test_secrets_are_scrubbed_before_the_text_is_cut():
+    red = rd.Redactor([KEY])
+    text = 'x' * 190 + KEY + ' tail'
+    for limit in (195, 200, 210, 220):
+        out = red.text(text, limit)
+        assert len(out) <= limit and not any(run in out for run in runs(KEY))
+
+
+def test_control_ansi_and_bidi_characters_are_removed():
+    red = rd.Redactor([KEY])
+    out = red.text('a\x1b[31mred\x1b[0m b\x1b]0;title\x07 c\x07d\x00e \u202egnp.exe\u2066 zero\u200bwidth\r\nnext\tcol')
+    assert out == 'ared b cde gnp.exe zerowidth  next col'
+    assert red.text('one\r\ntwo\x1b[1m', multiline=True) == 'one\ntwo'
+    # A secret split by an injected control character is joined, then scrubbed.
+    assert not any(run in red.text(KEY[:10] + '\x00' + KEY[10:]) for run in runs(KEY))
+
+
+def test_references_and_the_placeholder_are_never_secrets():
+    red = rd.Redactor(['{env:OMNIROUTE_API_KEY}', '{file:~/.omr}', 'sk_omniroute', KEY])
+    text = 'apiKey {env:OMNIROUTE_API_KEY} or {file:~/.omr}, default sk_omniroute'
+    assert red.text(text) == text
+
+
+def test_json_scrubs_keys_and_values_deeply_and_keeps_the_shape():
+    red = rd.Redactor([KEY])
+    value = {'a': [KEY, {'k-' + KEY: 'x\x1b[2Jy', 'n': 5, 'b': None}], 'c': ('t', KEY[2:12])}
+    out = red.json(value)
+    assert out == {'a': ['********', {'k-********': 'xy', 'n': 5, 'b': None}], 'c': ['t', '********']}
+
+
+def test_args_hide_secret_options_and_url_credentials():
+    red = rd.Redactor([KEY])
+    shown = red.args({'api_key': KEY, 'password': 'pw-1234567890', 'base_url': 'http://u:p@gw/v1?t=q',
+                      'url': 'https://a:b@h/', 'name': 'omniroute', 'models': ['x ' + KEY], 'key_env': '{env:K}',
+                      'management_key': None})
+    assert shown['api_key'] == rd.NO_LOG and shown['password'] == rd.NO_LOG
+    assert shown['base_url'] == 'http://gw/v1' and shown['url'] == 'https://h/'
+    assert shown['models'] == ['x ********'] and shown['name'] == 'omniroute' and shown['management_key'] is None
+
+
+@pytest.mark.parametrize('key, problem', [
+    (KEY, None), ('{env:K}', None), ('', None), (None, None), ('sk_omniroute', None),
+    (KEY + '\n', 'line break'), (KEY + '\r\n', 'line break'), ('\t' + KEY, 'line break'),
+    (KEY + ' ', 'blank'), (KEY[:5] + '\n' + KEY[5:], 'inside'), (KEY[:5] + '\u202e' + KEY[5:], 'inside'),
+    (KEY + '\u00e9', 'outside printable ASCII'), (['a'], 'not a string'),
+])
+def test_key_problem_names_the_fault_never_the_key(key, problem):
+    found = rd.key_problem(key)
+    if problem is None:
+        assert found is None
+    else:
+        assert problem in found and KEY[:8] not in found
+
+
+@pytest.mark.parametrize('name, secret', [
+    ('apiKey', True), ('api_key', True), ('X-Api-Key', True), ('Authorization', True), ('X-Auth-Token', True),
+    ('GITHUB_TOKEN', True), ('password', True), ('client_secret', True), ('Cookie', True), ('session', True),
+    ('sessionToken', True), ('key', True), ('credentials', True),
+    ('keybinds', False), ('max_tokens', False), ('monkey', False), ('tokenizer', False), ('oauth', False),
+    ('username', False), ('name', False), ('', False), (None, False), (3, False),
+])
+def test_looks_secret_name(name, secret):
+    assert rd.looks_secret_name(name) is secret
+
+
+@pytest.mark.parametrize('value, secret', [
+    ('sk-abcdef0123456789', True), ('key_0123456789', True), ('Bearer abcdefghij', True),
+    ('ghp_' + 'a' * 36, True), ('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig', True), ('AKIA' + 'A' * 16, True),
+    ('sk-short', False), ('hello world', False), ('{env:K}', False), (None, False),
+])
+def test_looks_secret_value(value, secret):
+    assert rd.looks_secret_value(value) is secret
+
+
+def test_pick_key_precedence_and_origin():
+    entry = {'name': 'alice'}
+    maps = [None, {'alice': ''}, {'alice': 'sk-second'}, {'alice': 'sk-third'}]
+    assert rd.find_key(dict(entry, api_key='sk-own'), maps) == ('sk-own', 'api_key')
+    assert rd.find_key(entry, maps) == ('sk-second', 'key_maps[2]')
+    assert rd.find_key(dict(entry, api_key='sk-own'), maps, own_keys=False) == ('sk-second', 'key_maps[2]')
+    assert rd.pick_key({'name': 'bob'}, maps) is None and rd.find_key(None, None) == (None, None)
+
+
+def test_per_model_headers_are_credentials_by_position():
+    entry = {'options': {'apiKey': '{env:OMNIROUTE_API_KEY}'},
+             'models': {'m': {'name': 'm', 'headers': {'X-Plain': 'hdr-model-5151'}, 'limit': {'context': 1}},
+                        'n': {'headers': 'X-Whole: hdr-model-5252'}}}
+    masked = rd.mask(entry, rd.entry_secret)
+    assert masked['models']['m']['headers'] == {'X-Plain': '********'}
+    assert masked['models']['n']['headers'] == '********'
+    assert masked['models']['m']['limit'] == {'context': 1} and masked['models']['m']['name'] == 'm'
+    # A reference names where the key is: it is shown, never masked.
+    assert masked['options']['apiKey'] == '{env:OMNIROUTE_API_KEY}'
+
+
+def test_a_diff_shows_an_env_reference_as_it_is():
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
+    spec = oc.Spec(name='omniroute', api_key='{env:OMNIROUTE_API_KEY}', models=['auto'])
+    new = oc.plan_present('{}', spec).new_text
+    change = cfg.Change('/x/opencode.json', '/x/opencode.json', '{}', new, False, ['added'], 'config', 'omniroute')
+    diff = cfg.diff_views([change], ['{env:OMNIROUTE_API_KEY}', KEY])
+    assert '"apiKey": "{env:OMNIROUTE_API_KEY}"' in diff[0]['after']

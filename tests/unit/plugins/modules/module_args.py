@@ -40,38 +40,27 @@ def run_module(main, capsys, args, check=False, diff=False):
     return exc.value.code, json.loads(out), out
 
 
+class _Seen(object):
+    """``(path, Authorization)`` of every request the server got so far (a live view)."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def __iter__(self):
+        return iter([(r.path, r.headers.get('authorization')) for r in self.server.requests])
+
+    def __len__(self):
+        return len(self.server.requests)
+
+    def __getitem__(self, index):
+        return list(self)[index]
+
+
 @contextlib.contextmanager
 def models_gateway(key, models):
-    """A 127.0.0.1 ``/v1/models`` server: ``key`` sees ``models``, any other key gets 401.
+    """A 127.0.0.1 ``/v1/models`` server (the routed test server): ``key`` sees ``models``, any
+    other key gets 401.  Yields ``(base_url, seen)``; ``seen`` lists ``(path, Authorization)``."""
+    from ansible_collections.omniroute.opencode.tests.support.http_server import Server, models_route
 
-    Yields ``(base_url, seen)``; ``seen`` collects ``(path, Authorization)`` per request.
-    """
-    import http.server
-    import threading
-
-    seen = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append((self.path, self.headers.get('Authorization')))
-            if self.headers.get('Authorization') != 'Bearer ' + key:
-                body, code = json.dumps({'error': {'message': 'Invalid API key'}}).encode(), 401
-            else:
-                body, code = json.dumps({'object': 'list', 'data': list(models)}).encode(), 200
-            self.send_response(code)
-            self.send_header('Content-Type', 'application/json')
-            self.send_header('Content-Length', str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(('127.0.0.1', 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield 'http://127.0.0.1:%d' % server.server_port, seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with Server({'/v1/models': models_route(key, models)}) as server:
+        yield server.url, _Seen(server)

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 """The api_key module against a small local stand-in for OmniRoute's management API.
 
-The stand-in (stdlib http.server on 127.0.0.1, a random port) plays the calls listed in
-docs/omniroute-keys.md, with switches for what a live OmniRoute 3.7.9 cannot show: a regenerate
+The stand-in (a route of the routed test server of tests/support, 127.0.0.1, a random port) plays
+the calls listed in docs/omniroute-keys.md, with switches for what a live OmniRoute 3.7.9 cannot show: a regenerate
 endpoint, management-key (Bearer) login, two keys with one name, and an expiry refused with 400.
 The module runs through its main(), with arguments as Ansible hands them in.
 """
@@ -11,17 +11,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import threading
 import uuid
 
 import pytest
 
-try:
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-except ImportError:  # pragma: no cover - Python 3.8+ has both
-    raise
-
 from ansible_collections.omniroute.opencode.plugins.modules import api_key
+from ansible_collections.omniroute.opencode.tests.support.http_server import Answer, Server
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
 
 PASSWORD = 'admin-pw-7c1e9b'
@@ -42,42 +37,18 @@ class FakeOmniRoute(object):
         self.management_keys = management_keys
         self.reject_expiry = reject_expiry
         self.sessions = set()
-        server = self
+        self.server = Server(default=self._route)
+        self.url = self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status, body=None, cookie=None):
-                raw = json.dumps(body).encode('utf-8') if body is not None else b''
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(raw)))
-                if cookie:
-                    self.send_header('Set-Cookie', 'auth_token=%s; Path=/; HttpOnly' % cookie)
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def _body(self):
-                length = int(self.headers.get('Content-Length') or 0)
-                return json.loads(self.rfile.read(length).decode('utf-8')) if length else {}
-
-            def _handle(self):
-                body = self._body()
-                server.calls.append((self.command, self.path))
-                status, answer, cookie = server.answer(self.command, self.path, body, self.headers)
-                self._send(status, answer, cookie)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = _handle
-
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    def _route(self, req):
+        body = json.loads(req.body.decode('utf-8')) if req.body else {}
+        self.calls.append((req.method, req.path))
+        status, answer, cookie = self.answer(req.method, req.path, body, req.headers)
+        headers = [('Set-Cookie', 'auth_token=%s; Path=/; HttpOnly' % cookie)] if cookie else []
+        return Answer(status, json.dumps(answer).encode('utf-8') if answer is not None else b'', headers)
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
     # -- the API -------------------------------------------------------------------------
     def add(self, name, **fields):

@@ -160,7 +160,7 @@ def test_user_key_source_reports_a_developer_without_a_key(home, capsys):
 
 
 def test_user_key_source_refuses_the_config_store_and_a_given_key(home, capsys):
-    rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_source': 'user'})
+    rc, res, out = run(capsys, {'users': [{'name': ME, 'key_store': 'config'}], 'key_source': 'user'})
     assert rc == 1 and 'use key_store auth (or env), not config' in res['msg'] and files_under(home) == []
     rc, res, out = run(capsys, {'users': [{'name': ME, 'api_key': KEY}], 'key_store': 'auth', 'key_source': 'user'})
     assert rc == 1 and 'api_key is given but key_source is user' in res['msg'] and KEY not in out
@@ -250,6 +250,23 @@ def test_managed_scope_stores_the_key_removes_the_users_entry_and_offboards(home
     rc, res, out = run(capsys, dict(args, users=[{'name': ME, 'state': 'absent'}]))
     assert rc == 0 and res['changed'] and KEY not in out
     assert 'omniroute' not in auth.read_text() and OTHER_SECRET in auth.read_text()
+
+
+def test_the_default_key_store_follows_the_scope_and_the_key_source(home, capsys):
+    """The key store policy lives in the module (issue 21): a user without a key_store of their
+    own keeps the key in auth.json in managed scope (whatever the fleet-wide key_store) and with
+    key_source=user (the fleet-wide default config becomes auth; env stays env)."""
+    auth = home / '.local' / 'share' / 'opencode' / 'auth.json'
+    conf = home / '.config' / 'opencode' / 'opencode.json'
+    for store in ('config', 'env'):
+        rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_maps': [{ME: KEY}], 'key_store': store,
+                                    'scope': 'managed'}, check=True)
+        assert rc == 0 and res['users'][ME]['key_store'] == 'auth' and KEY not in out, res
+    rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_source': 'user'})
+    assert rc == 0 and res['users'][ME]['key_store'] == 'auth' and res['keys_missing'] == [ME], res
+    assert 'apiKey' not in conf.read_text() and not auth.exists()
+    rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_source': 'user', 'key_store': 'env'})
+    assert rc == 0 and res['users'][ME]['key_store'] == 'env' and '{env:OMNIROUTE_API_KEY}' in conf.read_text()
 
 
 def test_managed_scope_refuses_a_store_other_than_auth(home, capsys):

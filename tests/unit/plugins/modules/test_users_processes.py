@@ -16,6 +16,7 @@ import pwd
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
+from ansible_collections.omniroute.opencode.plugins.module_utils._redact import Redactor
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_users import (  # noqa: F401 pylint: disable=unused-import
     KEY, ME, home, run)
 
@@ -123,7 +124,7 @@ def test_a_failing_child_reports_without_secrets():
     def plan(environ):
         raise ValueError('boom with %s inside' % KEY)
 
-    child = us.UserProcess(us.lookup(ME), plan, redact=us.redactor([KEY]))
+    child = us.UserProcess(us.lookup(ME), plan, redact=Redactor([KEY]).text)
     try:
         reply = child.reply()
     finally:

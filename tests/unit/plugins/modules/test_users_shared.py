@@ -28,7 +28,7 @@ def test_catalog_and_verify_ask_the_gateway_once_per_users_process(home, capsys)
     mine = res['users'][ME]
     assert mine['models'] == ['openai/gpt-4o'] and mine['verify']['key_accepted'] is True
     # Before: one request for the catalog and one for verify.
-    assert seen == [('/v1/models', 'Bearer ' + KEY)]
+    assert list(seen) == [('/v1/models', 'Bearer ' + KEY)]
 
 
 def test_the_provider_module_asks_once_for_catalog_and_verify(home, capsys):
@@ -36,7 +36,7 @@ def test_the_provider_module_asks_once_for_catalog_and_verify(home, capsys):
         rc, res, out = run_module(provider.main, capsys, {'api_key': KEY, 'base_url': url, 'catalog': 'gateway',
                                                           'verify': True})
     assert rc == 0 and KEY not in out and res['verify']['key_accepted'] is True
-    assert seen == [('/v1/models', 'Bearer ' + KEY)]
+    assert list(seen) == [('/v1/models', 'Bearer ' + KEY)]
 
 
 def test_answers_are_shared_per_key_and_only_inside_a_run(home):
@@ -94,3 +94,54 @@ def test_opencode_info_reuses_a_shared_answer_only_for_that_very_file_and_path(t
     _layout.share_version(_layout.binary_identity(str(script)), ('9.9.9', None), os.environ['PATH'])
     script.write_text(script.read_text().replace('1.2.3', '1.2.4'))
     assert _layout.opencode_info(layout)['opencode_version'] == '1.2.4' and len(counter.read_text().split()) == 2
+
+
+# --------------------------------------------------------------------------- managed_cleanup
+def _managed_entry(capsys, directory, text=None):
+    """A managed config: written by the managed module (with its record), or ``text`` by hand."""
+    from ansible_collections.omniroute.opencode.plugins.modules import managed
+    if text is not None:
+        directory.mkdir(parents=True)
+        (directory / 'opencode.json').write_text(text)
+        return
+    rc, _res, _out = run_module(managed.main, capsys, {'directory': str(directory), 'models': ['auto'],
+                                                       'base_url': 'http://gw.example.com:20128'})
+    assert rc == 0
+
+
+def test_managed_cleanup_names_the_managed_entry_this_collection_wrote(home, capsys):
+    """Issue 22: the role's read-only managed run per host is now part of the users run."""
+    etc = home / 'etc' / 'opencode'
+    args = {'users': [{'name': ME, 'api_key': KEY}], 'managed_cleanup': True, 'managed_dir': str(etc)}
+    rc, res, _out = run(capsys, args)
+    assert rc == 0 and res['managed_files'] == [] and not etc.exists()  # nothing there
+    _managed_entry(capsys, etc)
+    before = (etc / 'opencode.json').read_text()
+    rc, res, out = run(capsys, args, check=True)
+    assert rc == 0 and res['managed_files'] == [str(etc / 'opencode.json')] and KEY not in out
+    assert (etc / 'opencode.json').read_text() == before  # only read
+    rc, res, _out = run(capsys, dict(args, managed_cleanup=False))
+    assert rc == 0 and 'managed_files' not in res
+
+
+def test_managed_cleanup_leaves_an_entry_another_tool_wrote(home, capsys):
+    etc = home / 'etc' / 'opencode'
+    _managed_entry(capsys, etc, '{"provider": {"omniroute": {"options": {"baseURL": "http://x/v1"}}}}\n')
+    rc, res, _out = run(capsys, {'users': [{'name': ME, 'api_key': KEY}], 'managed_cleanup': True,
+                                 'managed_dir': str(etc)})
+    assert rc == 0 and res['managed_files'] == []
+
+
+def test_managed_cleanup_without_a_present_user_is_refused_before_anything_is_written(home, capsys):
+    etc = home / 'etc' / 'opencode'
+    _managed_entry(capsys, etc)
+    before = (etc / 'opencode.json').read_text()
+    rc, res, _out = run(capsys, {'users': [{'name': ME, 'state': 'absent'}], 'managed_cleanup': True,
+                                 'managed_dir': str(etc)})
+    assert rc == 1 and res['managed_files'] == [str(etc / 'opencode.json')]
+    assert res['msg'].startswith('host laptop9: opencode_scope user removes the managed OmniRoute entry from %s'
+                                 % (etc / 'opencode.json'))
+    assert 'List the developers in opencode_users' in res['msg'] and res['msg'].endswith('Nothing was changed on laptop9')
+    assert (etc / 'opencode.json').read_text() == before
+    rc, res, _out = run(capsys, {'users': [], 'managed_cleanup': True, 'managed_dir': str(etc)})
+    assert rc == 1 and 'opencode_users lists no developer to configure on laptop9' in res['msg']

@@ -117,8 +117,8 @@ def test_users_sending_the_same_key_share_one_gateway_answer_and_nothing_else(ho
         assert all(res['users'][n]['verify']['key_accepted'] is True for n in ('nobody', 'daemon'))
         assert all(res['users'][n]['models'] == ['openai/gpt-4o'] for n in ('nobody', 'daemon'))
         # One request for two users, their catalog and their verify (four before issue 22).
-        assert seen == [('/v1/models', 'Bearer ' + KEY)]
-        del seen[:]
+        assert list(seen) == [('/v1/models', 'Bearer ' + KEY)]
+        before = len(seen)
         other = 'sk-unit-other-key-0123456'
         shutil.rmtree(top + '/daemon')
         rc, res, out = run(capsys, {'users': [user(top, 'daemon', other), {'name': ME, 'api_key': KEY}],
@@ -127,7 +127,7 @@ def test_users_sending_the_same_key_share_one_gateway_answer_and_nothing_else(ho
         assert res['users']['daemon']['verify']['key_accepted'] is False
         assert res['users'][ME]['verify']['key_accepted'] is True
         # Another key is another question: each user's own answer.
-        assert sorted(h for _p, h in seen) == sorted(['Bearer ' + KEY, 'Bearer ' + other])
+        assert sorted(h for _p, h in list(seen)[before:]) == sorted(['Bearer ' + KEY, 'Bearer ' + other])
 
 
 def test_no_extra_process_when_no_binary_outside_the_homes_could_be_shared(home, top, capsys, monkeypatch):

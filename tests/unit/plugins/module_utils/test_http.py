@@ -1,0 +1,249 @@
+# -*- coding: utf-8 -*-
+"""_http, the one HTTP client, against the routed local gateway_server in every hostile mode.
+
+Every request must end by its deadline whatever the gateway_server does, never follow a redirect,
+never raise, and never put a run of 8 characters of the key into what it returns."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from ansible_collections.omniroute.opencode.plugins.module_utils import _http
+from ansible_collections.omniroute.opencode.tests.support.http_server import (
+    ANSWERED, HOSTILE, SLOW, Answer, Raw, Server, Tunnel, json_answer, leaked, mode)
+from ansible_collections.omniroute.opencode.tests.support.http_server import (  # noqa: F401 pylint: disable=unused-import
+    gateway_server, redirect_target)
+
+KEY = 'sk-http-unit-7a1b2c3d4e5f6a7b8c9d'
+# Generous: CI machines are busy; the deadline is 2 s.
+BOUND = 30
+
+
+def leaks(text, *secrets):
+    return leaked(text, secrets)
+
+
+def ask(gateway_server, timeout=2, key=KEY, **kw):
+    headers = {'Authorization': 'Bearer ' + key} if key is not None else {}
+    return _http.request('GET', gateway_server.url + '/v1/models', headers, timeout=timeout, **kw)
+
+
+EXPECTED = {'offline': _http.OFFLINE, 'bad': _http.BAD}
+
+
+@pytest.mark.parametrize('name', sorted(set(HOSTILE) - set(SLOW)))
+def test_every_hostile_mode_ends_in_time_with_its_outcome_and_no_key(gateway_server, redirect_target, name):
+    # (The modes that wait for the deadline have their own test below.)
+    gateway_server.route('/v1/models', mode(name, KEY, target=redirect_target.url))
+    started = time.monotonic()
+    reply = ask(gateway_server, timeout=1)
+    assert time.monotonic() - started < BOUND
+    # Transport and framing faults are offline, unusable answers bad; the rest are answers whose
+    # content the caller judges (a 401, a 500, a model list).
+    assert reply.outcome == (_http.ANSWERED if name in ANSWERED else EXPECTED[HOSTILE[name]]), reply
+    if reply.outcome != _http.ANSWERED:
+        assert reply.cause and len(reply.cause) <= _http.MAX_CAUSE and reply.body == b''
+    shown = json.dumps([reply.url, reply.cause, reply.status, reply.headers])
+    assert not leaks(shown, KEY)
+    assert redirect_target.requests == []
+
+
+def test_a_dripping_server_ends_at_the_deadline_not_per_read():
+    # A per-read timeout would wait for ever: the servers send a byte every second.  The three
+    # modes run side by side (each request has its own deadline).
+    servers = [Server({'/v1/models': mode(name, KEY)}) for name in SLOW]
+    replies = [None] * len(servers)
+
+    def one(index):
+        started = time.monotonic()
+        reply = ask(servers[index], timeout=2)
+        replies[index] = (reply, time.monotonic() - started)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(servers))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(BOUND)
+    finally:
+        for srv in servers:
+            srv.close()
+    for name, (reply, took) in zip(SLOW, replies):
+        assert reply.outcome == _http.OFFLINE and 'within 2 s' in reply.cause, name
+        assert 1.5 < took < BOUND and not leaks(repr(reply), KEY), name
+
+
+@pytest.mark.parametrize('location, shown', [
+    ('http://127.0.0.1:{port}/v1/models?token=leak-q-7', 'http://127.0.0.1:{port}'),
+    ('http://evil.invalid:8080/x', 'http://evil.invalid:8080'),
+    ('https://user:pw-leak-5@evil.invalid/v1', 'https://evil.invalid:443'),
+    ('/v1/other?token=leak-q-7', 'another path of http://127.0.0.1:{here}'),
+])
+def test_a_redirect_is_an_outcome_naming_the_origin_only(gateway_server, redirect_target, location, shown):
+    location = location.format(port=redirect_target.port)
+    for status in (301, 302, 303, 307, 308):
+        gateway_server.route('/v1/models', lambda req, status=status: Answer(status, b'', [('Location', location)]))
+        reply = ask(gateway_server)
+        assert reply.outcome == _http.BAD and reply.status == status
+        assert shown.format(port=redirect_target.port, here=gateway_server.port) in reply.cause
+        for hidden in ('leak-q-7', 'pw-leak-5', 'user:'):
+            assert hidden not in reply.cause
+    assert redirect_target.requests == []
+
+
+def test_a_key_with_a_line_break_is_never_sent(gateway_server):
+    before = len(gateway_server.requests)
+    reply = ask(gateway_server, key=KEY + '\r\n')
+    assert reply.outcome == _http.BAD and 'Authorization header' in reply.cause and 'nothing was sent' in reply.cause
+    assert not leaks(repr(reply), KEY)
+    assert len(gateway_server.requests) == before
+
+
+def test_the_body_cap_holds_for_any_framing(gateway_server):
+    big = b'{"data": [' + b' ' * 5000 + b']}'
+    gateway_server.route('/v1/models', lambda req: Answer(200, big))
+    assert ask(gateway_server, max_body=4096).outcome == _http.BAD
+    chunked = (b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
+               + b'1000\r\n' + b' ' * 4096 + b'\r\n' + b'1000\r\n' + b' ' * 4096 + b'\r\n0\r\n\r\n')
+    gateway_server.route('/v1/models', lambda req: Raw(chunked))
+    reply = ask(gateway_server, max_body=4096)
+    assert reply.outcome == _http.BAD and 'larger than 4096 bytes' in reply.cause
+    gateway_server.route('/v1/models', lambda req: Answer(200, big))
+    reply = ask(gateway_server)
+    assert reply.outcome == _http.ANSWERED and reply.body == big
+
+
+def test_connection_refused_and_unresolvable_are_offline():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    reply = _http.request('GET', 'http://127.0.0.1:%d/v1/models' % port, timeout=2)
+    assert reply.outcome == _http.OFFLINE and 'refused' in reply.cause
+    reply = _http.request('GET', 'http://no-such-host.invalid/v1/models', timeout=5)
+    assert reply.outcome == _http.OFFLINE and reply.status is None
+
+
+@pytest.mark.parametrize('url', ['ftp://h/x', 'http://', 'http://[::1', 'http://h:99999/x', 'http://h/x y\r\nX: 1'])
+def test_invalid_urls_are_bad_and_shown_without_credentials(url):
+    reply = _http.request('GET', url.replace('//', '//u:pw-in-url-9@', 1) if '//' in url else url, timeout=2)
+    assert reply.outcome in (_http.BAD, _http.OFFLINE) and 'pw-in-url-9' not in repr(reply)
+
+
+@pytest.mark.parametrize('timeout', [0, -1, None, 'soon', 10 ** 12, float('nan')])
+def test_a_timeout_that_is_not_a_sane_number_of_seconds_is_bad_before_anything_is_sent(gateway_server, timeout):
+    before = len(gateway_server.requests)
+    reply = _http.request('GET', gateway_server.url + '/v1/models', timeout=timeout)
+    assert reply.outcome == _http.BAD and 'timeout must be' in reply.cause
+    assert len(gateway_server.requests) == before
+
+
+def test_tls_to_a_plain_port_is_offline(gateway_server):
+    gateway_server.route('/v1/models', lambda req: json_answer({'data': []}))
+    reply = _http.request('GET', gateway_server.url.replace('http:', 'https:') + '/v1/models', timeout=2)
+    assert reply.outcome == _http.OFFLINE and reply.status is None and 'TLS' in reply.cause
+
+
+def test_a_tls_handshake_that_never_ends_is_bounded():
+    # A listener that accepts and then says nothing: the TLS handshake waits for the deadline.
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(1)
+    held = []
+    thread = threading.Thread(target=lambda: held.append(listener.accept()))
+    thread.daemon = True
+    thread.start()
+    try:
+        started = time.monotonic()
+        reply = _http.request('GET', 'https://127.0.0.1:%d/v1/models' % listener.getsockname()[1], timeout=1)
+        assert reply.outcome == _http.OFFLINE and 'timeout' in reply.cause
+        assert time.monotonic() - started < BOUND
+    finally:
+        listener.close()
+        for conn, _addr in held:
+            conn.close()
+
+
+def test_session_cookies_and_headers_are_returned(gateway_server):
+    cookies = [('Set-Cookie', 'auth_token=tok-123456789; Path=/'), ('Set-Cookie', 'other=1')]
+    gateway_server.route('/api/auth/login', lambda req: Answer(200, b'{}', cookies))
+    reply = _http.request('POST', gateway_server.url + '/api/auth/login', {'Content-Type': 'application/json'},
+                          b'{"password": "x"}', timeout=2)
+    assert reply.outcome == _http.ANSWERED and reply.status == 200
+    assert reply.headers['set-cookie'] == ['auth_token=tok-123456789; Path=/', 'other=1']
+    assert gateway_server.requests[-1].body == b'{"password": "x"}'
+
+
+def test_a_proxy_from_the_environment_is_used_for_plain_http(gateway_server):
+    # The routed gateway_server plays the proxy: the request line holds the absolute URL.
+    gateway_server.route('/v1/models', lambda req: json_answer({'data': [], 'via': 'proxy'}))
+    reply = _http.request('GET', 'http://gateway.invalid:20128/v1/models', timeout=2,
+                          proxy_env={'http_proxy': gateway_server.url})
+    assert reply.outcome == _http.ANSWERED and b'proxy' in reply.body
+    assert gateway_server.requests[-1].headers['host'] == 'gateway.invalid:20128'
+    reply = _http.request('GET', 'http://127.0.0.1:9/v1/models', timeout=2,
+                          proxy_env={'http_proxy': gateway_server.url, 'no_proxy': '127.0.0.1'})
+    assert reply.outcome == _http.OFFLINE and 'refused' in reply.cause
+
+
+def test_https_goes_through_a_connect_tunnel_of_the_proxy(gateway_server, redirect_target):
+    # The proxy refuses the tunnel: offline, naming the proxy, never the target's credentials.
+    gateway_server.route('CONNECT', lambda req: Answer(407, b''))
+    reply = _http.request('GET', 'https://u:pw-tunnel-6@gateway.invalid/v1/models', {'Authorization': 'Bearer ' + KEY},
+                          timeout=2, proxy_env={'https_proxy': gateway_server.url})
+    assert reply.outcome == _http.OFFLINE and 'refused the tunnel (HTTP 407)' in reply.cause
+    assert gateway_server.requests[-1].method == 'CONNECT' and gateway_server.requests[-1].path == 'gateway.invalid:443'
+    assert 'authorization' not in gateway_server.requests[-1].headers and not leaks(repr(reply), KEY)
+    # The proxy opens the tunnel to a plain-HTTP gateway_server: the TLS handshake through it fails.
+    gateway_server.route('CONNECT', lambda req: Tunnel())
+    reply = _http.request('GET', 'https://127.0.0.1:%d/v1/models' % redirect_target.port, timeout=2,
+                          proxy_env={'https_proxy': gateway_server.url})
+    assert reply.outcome == _http.OFFLINE and 'TLS' in reply.cause
+    assert gateway_server.requests[-1].method == 'CONNECT'
+
+
+@pytest.mark.parametrize('body, problem', [
+    (b'[' * 65 + b']' * 65, 'nested deeper than 64'),
+    (b'{"a": "' + b'[' * 100 + b'"}', None),
+    (b'\xff\xfe', 'not UTF-8'),
+    (b'{"a": 1,}', 'not JSON'),
+    (b'\xef\xbb\xbf{"a": 1}', None),
+])
+def test_parse_json_bounds_nesting_and_never_raises(body, problem):
+    value, found = _http.parse_json(body)
+    if problem:
+        assert value is None and problem in found
+    else:
+        assert found is None and isinstance(value, dict)
+
+
+def test_parse_json_keeps_huge_and_non_finite_numbers_as_floats_for_the_caller():
+    value, problem = _http.parse_json(b'{"a": ' + b'9' * 5000 + b', "b": -' + b'9' * 40 + b', "c": NaN, "d": 1e999, "e": 7}')
+    assert problem is None
+    assert value['a'] == float('inf') and value['b'] == float('-inf') and value['c'] != value['c']
+    assert value['d'] == float('inf') and value['e'] == 7
+
+
+@pytest.mark.parametrize('url, warned', [
+    ('http://gw.corp.test:20128/v1', True), ('https://gw.corp.test/v1', False), ('http://localhost:20128/v1', False),
+    ('http://127.0.0.1:1/v1', False), ('http://[::1]:1/v1', False), ('http://dev.localhost/v1', False),
+    ('http://10.0.0.5/v1', True), ('not a url', False),
+])
+def test_cleartext_warning_only_for_plain_http_off_this_machine(url, warned):
+    warning = _http.cleartext_warning(url)
+    assert bool(warning) is warned
+    if warned:
+        assert 'plain http' in warning and '/v1' not in warning
+
+
+def test_failed_is_the_one_constructor_of_a_failed_reply():
+    reply = _http.failed('https://u:pw-7777777777@h/x?t=q-88888888', _http.OFFLINE,
+                         'echo %s \x1b[31mred\x1b[0m ' % KEY + 'x' * 1000, secrets=[KEY])
+    assert reply.outcome == _http.OFFLINE and reply.url == 'https://h/x' and reply.body == b''
+    assert len(reply.cause) <= _http.MAX_CAUSE and '\x1b' not in reply.cause and not leaks(reply.cause, KEY)
+    assert 'pw-7777777777' not in repr(reply) and 'q-88888888' not in repr(reply)
