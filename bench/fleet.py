@@ -296,10 +296,10 @@ def compare(hosts, users):
     print("fleet %s" % kept_text(r["kept"]))
     common.save_json("fleet-compare", dict(r, hosts=hosts, users=users, forks=FORKS))
     md = ["| run | role | template | role / template |", "|---|---|---|---|",
-          "| first run | %s | %s | **%s** |" % (t(r, "role_first"), t(r, "template_first"),
-                                               x(r, "role_first", "template_first")),
-          "| unchanged re-run | %s | %s | **%s** |" % (t(r, "role_rerun"), t(r, "template_rerun"),
-                                                      x(r, "role_rerun", "template_rerun")),
+          "| first run | %s | %s | **%s** |"
+          % (t(r, "role_first"), t(r, "template_first"), x(r, "role_first", "template_first")),
+          "| unchanged re-run | %s | %s | **%s** |"
+          % (t(r, "role_rerun"), t(r, "template_rerun"), x(r, "role_rerun", "template_rerun")),
           "| `ansible -m ping` (floor) | %s | | role re-run **%s** of it (first run %s) |"
           % (t(r, "ping"), x(r, "role_rerun", "ping"), x(r, "role_first", "ping")),
           "| one-task ping playbook | %s | | role re-run %s of it |" % (t(r, "ping_pb"), x(r, "role_rerun", "ping_pb")),
@@ -378,11 +378,12 @@ def developers():
     common.save_json("fleet-developers", data)
     md = ["| developers/host | `ansible -m ping` | ping playbook | role, first | template, first | role, re-run"
           " | role re-run / ad-hoc ping | role re-run / ping playbook | template, re-run | role/template, re-run |",
-          "|---|---|---|---|---|---|---|---|---|---|"] + rows + ["", verdict,
-          "", "Re-runs and the floor are medians of %d interleaved runs; every run, in seconds, per developers/host: %s."
-          % (ROUNDS, "; ".join(runs)),
-          "", "Load average %s at the start, %s at the end. The role's %s at %d developers/host."
-          % (load0, loadavg(), tasks_text(data[-1]), data[-1]["users"])]
+          "|---|---|---|---|---|---|---|---|---|---|"] + rows
+    md += ["", verdict,
+           "", ("Re-runs and the floor are medians of %d interleaved runs; every run, in seconds, "
+                "per developers/host: %s." % (ROUNDS, "; ".join(runs))),
+           "", ("Load average %s at the start, %s at the end. The role's %s at %d developers/host."
+                % (load0, loadavg(), tasks_text(data[-1]), data[-1]["users"]))]
     if os.environ.get("BENCH_WRITE_DOC", "1") == "1":
         common.update_doc("fleet-developers", "\n".join(md))
 

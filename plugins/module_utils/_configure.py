@@ -55,10 +55,14 @@ class OnFirstUse:
         self._load = load
         self._module = None
 
-    def __getattr__(self, name):
+    def imported(self):
+        """The module, imported now if it was not yet."""
         if self._module is None:
             self._module = self._load()
-        return getattr(self._module, name)
+        return self._module
+
+    def __getattr__(self, name):
+        return getattr(self.imported(), name)
 
 
 mg = OnFirstUse(_load_managed)

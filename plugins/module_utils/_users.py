@@ -178,7 +178,8 @@ def _libc():
                 if name == 'find':
                     name = ctypes.util.find_library('c') or 'libc.so.6'
                 lib = ctypes.CDLL(name, use_errno=True)
-                lib.prctl  # noqa: B018 pylint: disable=pointless-statement - the symbol must be there
+                # The symbol must be there (an AttributeError otherwise).
+                lib.prctl  # pylint: disable=pointless-statement
             except (OSError, AttributeError):
                 continue
             found = lib

@@ -761,7 +761,7 @@ def run_configure(module, users, host, redact):
     keys = dict((u.name, _redact.pick_key(u.entry, key_maps)) for u in todo)
     work = managed_work if params['scope'] == 'managed' else configure_work
     if params['scope'] == 'managed':
-        cfg.mg.verify_user  # noqa: B018 pylint: disable=pointless-statement - imported once, before the forks
+        cfg.mg.imported()  # once, before the forks (not in every user's process)
     works_params = [provider_params(u, params, keys[u.name]) for u in todo]
     # Each child gets only its own user's key: in its work, its redactor, and what it keeps.
     works = [work(module, u, p, host, [keys[u.name]] if keys[u.name] else []) for u, p in zip(todo, works_params)]

@@ -290,7 +290,6 @@ def test_plan_gateway_failures_name_the_fix_and_not_the_key(stub, tmp_path, stat
     assert not os.path.exists(str(tmp_path / '.config'))
 
 
-
 # --------------------------------------------------------------------------- gateway values are data
 @pytest.mark.parametrize('value, kept', [
     (128000, 128000), (128000.0, 128000), (1, 1), (gw.MAX_TOKENS, gw.MAX_TOKENS),
