@@ -1,21 +1,13 @@
-# omniroute.opencode — developer entry points.
-#   make configure   configure OpenCode for the current user (OmniRoute's documented local defaults;
-#                    OMNIROUTE_BASE_URL / OMNIROUTE_API_KEY / OMNIROUTE_KEY_STORE / OMNIROUTE_CATALOG
-#                    override); installs only ansible-core (requirements.txt) into .venv
-#   make check       fast tier, the inner loop (<= 3 min warm; no root, no npm, no containers):
-#                    unit tests, plan-only corpus pass, provider integration target, lint, role docs
-#   make test        every test (what CI runs through .ci/run), with a time per suite at the end;
-#                    fails if the run changed anything outside the clone and the project cache
-#   make test-hygiene  the same hygiene check around make check (the fast tier)
-#   make bench       benchmarks (figures go to docs/performance.md; creates the ocbench accounts)
-#   make dist        the collection tarball (.build/dist/), from the files git tracks
-#   make release VERSION=x.y.z   bump, changelog, build and check the tarball, commit and tag
-#                    (refuses a dirty tree, a version not greater, no fragment; docs/releasing.md)
-#   make test-galaxy   Galaxy's importer (ansible-doc, ansible-lint) on the tarball, what ships
-#   make test-installed  the tarball installed with ansible-galaxy, used from outside the clone
-#   make test-platform-repo  docs/examples/platform-repo's Molecule scenario (collection from
-#                    the tarball through its requirements.yml, two podman laptops)
-#   make test-release  make release's refusals and one release, in scratch repositories
+# omniroute.opencode — developer entry points. Every target is documented in one line
+# `#   make <target>  <what it does>`, here or in its mk/*.mk file; `make help` lists those lines.
+#   make help                 list every target with what it does (these lines, from Makefile and mk/*.mk)
+#   make configure            configure OpenCode for the current user with OmniRoute's local defaults (OMNIROUTE_BASE_URL, OMNIROUTE_API_KEY, OMNIROUTE_KEY_STORE override; ARGS= adds ansible-playbook options)
+#   make check                the fast tier, the inner loop (<= 3 min warm; no root, npm or containers): unit, plan, integration, lint, role docs, tooling
+#   make test                 every suite, as CI runs it (.ci/run), with a time per suite; fails if the run changed anything outside the clone and the project cache
+#   make test-setup           install what both lanes of make test use (system packages, OpenCode, OmniRoute) before they start
+#   make test-hygiene         make check inside the clean-up check that always wraps make test (tests/setup/hygiene.sh)
+#   make test-plan            plan every corpus case present, present, absent through module_utils (no OpenCode)
+#   make test-tooling         tests of the project's own tooling: make help, the clean-up check, unique test file names
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -51,8 +43,10 @@ export npm_config_cache := $(OMNIROUTE_OPENCODE_CACHE)/npm-cache
 include mk/*.mk
 
 .PHONY: help configure test
+# Target names are padded to one column; a description is never wrapped.
 help:
-	@grep -E '^#   make|^#      ' Makefile | sed 's/^#   //'
+	@echo 'Targets (make <target>):'
+	@awk '/^#   make [a-z]/ { target = $$3; sub(/^#   make [^ ]+ */, ""); printf "  make %-22s %s\n", target, $$0 }' Makefile mk/*.mk
 
 # Extra arguments for ansible-playbook: make configure ARGS='-e opencode_key_store=auth --diff'
 # The main job needs the main job's packages only (requirements.txt), not the test toolchain.
@@ -60,7 +54,7 @@ configure: collection-link
 	$(BIN)/ansible-playbook -i localhost, omniroute.opencode.configure $(ARGS)
 
 # The fast tier: no root, no npm, no containers; what a contributor runs after every change.
-CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
+CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs test-options test-tooling
 # Everything CI runs: the fast tier, then sanity, the claimed Pythons and ansible-cores, and the
 # real parts (OpenCode CLI, podman laptops, OmniRoute, the benchmark harness).
 # (test-opencode also runs every corpus step through the users module and compares the files
@@ -72,9 +66,9 @@ CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs
 # SUITES_LANES=1 make test runs them one after another.
 TEST_SUITES := $(CHECK_SUITES) test-unit-root test-sanity test-target-python test-core-oldest \
                test-galaxy test-installed test-release test-opencode test-bench-smoke
-TEST_CONTAINER_SUITES := test-molecule test-platform-repo test-omniroute test-ee test-pull test-gateway
+TEST_CONTAINER_SUITES := test-molecule test-platform-repo test-omniroute test-ee test-pull test-gateway test-docs
 
-.PHONY: check test-setup test-plan test-hygiene
+.PHONY: check test-setup test-plan test-hygiene test-tooling
 check: collection
 	@MAKE="$(MAKE)" mk/suites.sh check $(CHECK_SUITES)
 
@@ -94,8 +88,11 @@ test: test-setup
 test-plan: collection
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/plan
 
-# The suite's own hygiene test: /etc/containers/containers.conf, /etc/passwd, /etc/group, ~/.ansible
-# and the entries directly under ~ and ~/.cache must be the same after the run as before.
+# The suite's own clean-up check (tests/setup/hygiene.sh says what it compares before and after).
 # `make test` (what CI runs) is always wrapped in it; test-hygiene does the same for the fast tier.
 test-hygiene: collection
 	tests/setup/hygiene.sh $(MAKE) --no-print-directory check
+
+# make help, the clean-up check (against a scratch HOME) and the test file names.
+test-tooling: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/tooling

@@ -1,7 +1,15 @@
 # Core targets: virtualenv, collection link, unit tests, sanity, lint, integration.
-# One virtualenv, in two layers: the main job's (requirements.txt: ansible-core and nothing else,
-# what `make configure` installs) and the development toolchain on top (requirements-dev.txt:
-# the test tools, installed by the first make check / make test).
+#   make venv                 the project's virtualenv (.venv): requirements.txt (the main job's, ansible-core only), then requirements-dev.txt (the test tools)
+#   make venv-run             the main job's part of the virtualenv only (requirements.txt: ansible-core), what make configure needs
+#   make collection-link      link the working tree in as omniroute.opencode under .build/collections, with the main job's virtualenv only
+#   make collection           link the working tree in as omniroute.opencode under .build/collections
+#   make test-tree            copy the git-known files into this clone's ansible-test tree in the project cache
+#   make ansible-test-home    plant the stand-in get-pip in ansible-test's HOME (its own download host is unreachable)
+#   make test-unit            the unit tests that need no root (tests/unit)
+#   make test-unit-root       the unit tests marked needs_root (uid switching, ownership, tmpfs mounts); run as root
+#   make test-sanity          ansible-test sanity with the newest ansible-core (SANITY_TARGETS= narrows it)
+#   make test-integration     the provider integration target through ansible-test
+#   make test-lint            ansible-lint with the production profile
 VENV_RUN_STAMP := $(VENV)/.stamp-run
 VENV_STAMP := $(VENV)/.stamp
 $(VENV_RUN_STAMP): requirements.txt
@@ -56,7 +64,7 @@ copy_tree = venvs=$(ANSIBLE_TEST_VENVS)/$(notdir $(patsubst %/ansible_collection
   ln -s $$venvs $(1)/tests/output/.tmp/delegation && \
   git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C $(1) -xf -
 
-.PHONY: test-tree test-unit test-unit-root test-sanity test-integration test-lint test-docs ansible-test-home
+.PHONY: test-tree test-unit test-unit-root test-sanity test-integration test-lint ansible-test-home
 test-tree: venv
 	$(call copy_tree,$(TEST_TREE))
 

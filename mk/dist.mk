@@ -1,5 +1,11 @@
 # Distribution (issue 24): the Galaxy tarball, what checks it, the release command.
-# Help lines are in the Makefile's header; what ships and how to release: docs/releasing.md.
+#   make dist                 the collection tarball (.build/dist/), from the files git tracks
+#   make release              VERSION=x.y.z: bump, changelog, build and check the tarball, commit and tag (refuses a dirty tree, a version not greater, no fragment; docs/releasing.md)
+#   make test-galaxy          Galaxy's importer (ansible-doc, ansible-lint) on the tarball, what ships
+#   make test-installed       the tarball installed with ansible-galaxy, used from outside the clone
+#   make test-platform-repo   docs/examples/platform-repo's Molecule scenario (collection from the tarball through its requirements.yml, two podman laptops)
+#   make test-release         make release's refusals and one release, in scratch repositories
+# What ships and how to release: docs/releasing.md.
 DIST_DIR := $(CURDIR)/.build/dist
 # (recursive: `make release` bumps galaxy.yml, then its checks run in a new make)
 DIST_VERSION = $(shell sed -n 's/^version: *//p' $(CURDIR)/galaxy.yml)

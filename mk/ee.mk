@@ -1,8 +1,10 @@
 # Execution environment (issue 14): the collection inside an ansible-builder image, run the way
 # AWX runs it; and pull mode (ansible-pull on a laptop).
-#   make ee          build or reuse the EE image (EE_BASE_IMAGE, default debian:bookworm-slim)
-#   make test-ee     the role through ansible-runner inside the EE, against podman laptops
-#   make test-pull   ansible-pull of playbooks/pull.yml from a bare clone, inside a laptop
+#   make ee                   build or reuse the EE image (EE_BASE_IMAGE, default debian:bookworm-slim)
+#   make ee-setup             the EE image on the locally built Debian base image (no image registry here)
+#   make laptop-setup         the podman laptop image (sshd, git, ansible-core) and the OpenCode binary
+#   make test-ee              the role through ansible-runner inside the EE, against podman laptops
+#   make test-pull            ansible-pull of playbooks/pull.yml from a bare clone, inside a laptop
 EE_IMAGE ?= localhost/omniroute-opencode-ee:latest
 # What a user with access to Docker Hub builds on. The tests (no image registry here) use the
 # locally built Debian image of tests/setup/base-image.sh instead: see test-ee.

@@ -1,8 +1,8 @@
 # Test what is claimed (issue 12): the oldest and newest target Python (3.8, 3.13) and the oldest
 # and newest ansible-core (meta/runtime.yml: >=2.16; tested 2.16 and 2.19).
-#   make test-target-python   module unit tests + provider integration target on Python 3.8 and
-#                             3.13 (interpreters from tests/setup/python.sh: pyenv or PATH)
-#   make test-core-oldest     sanity, unit and integration tests with ansible-core 2.16 (own venv)
+#   make test-target-python   module unit tests and the provider integration target on the oldest and newest target Python (TARGET_PYTHONS)
+#   make test-core-oldest     sanity, unit and integration tests with the oldest ansible-core (CORE_OLDEST, own venv)
+# The interpreters come from tests/setup/python.sh (pyenv or PATH).
 # The newest ansible-core is the main venv's (requirements-dev.txt), tested by test-sanity,
 # test-unit and test-integration. ansible-core 2.20+ needs a Python 3.12+ controller.
 TARGET_PYTHONS ?= 3.8 3.13

@@ -1,8 +1,10 @@
 # The role omniroute.opencode.opencode (issue 3): docs check, local checks, Molecule on podman.
-#   make test-molecule   system packages, base image, containers.podman, then molecule test,
-#                        then tests/role_executions.sh (module executions per host, 1 vs 3 users)
-#   make test-role       role docs check + fast local checks (no containers)
-#   make role-docs       regenerate the variable tables in docs/role.md and roles/opencode/README.md
+#   make molecule-setup       what Molecule needs: system packages, the base image, containers.podman, OpenCode
+#   make test-molecule        the managed-scope Molecule scenario on podman laptops (MOLECULE_SCENARIOS), then the module executions per host
+#   make test-role            the role docs check and the role's fast local checks (no containers)
+#   make test-role-docs       check the variable tables in docs/role.md and roles/opencode/README.md against the role's argument_specs
+#   make role-docs            regenerate both tables from the argument_specs
+# test-molecule ends with tests/role_executions.sh (module executions per host, 1 vs 3 users).
 # The role's user-scope scenario is the platform-repo example's (docs/examples/platform-repo,
 # make test-platform-repo in mk/dist.mk): the role from the installed tarball, as users get it.
 MOLECULE_SCENARIOS ?= managed

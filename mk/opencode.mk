@@ -1,9 +1,7 @@
 # Issue 4: prove every config the collection writes against the real OpenCode client.
-#   make test-opencode    corpus + key tests against the real `opencode` CLI (npm opencode-ai,
-#                         version pinned in tests/setup/versions.env); results per corpus case
-#                         land in .build/opencode-report/<case>.json
-#   make test-opencode-users  the same tests through the per-host module omniroute.opencode.users
-#                         (the role's path) instead of omniroute.opencode.provider
+#   make test-opencode        the corpus, key and managed-layer tests against the real OpenCode CLI; results per case in .build/opencode-report/
+#   make test-opencode-users  the same tests through omniroute.opencode.users (the role's path) instead of provider
+# OpenCode is npm opencode-ai, its version pinned in tests/setup/versions.env.
 OPENCODE_PYTEST_ARGS ?=
 # Corpus cases run in parallel (pytest-xdist); each case has its own scratch HOME and database.
 OPENCODE_WORKERS ?= 2

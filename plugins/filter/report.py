@@ -11,49 +11,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-DOCUMENTATION = r"""
----
-name: report_rows
-short_description: One report row per host and user from the role's registered users results
-version_added: "0.3.0"
-description:
-  - Turns the registered results of M(omniroute.opencode.users) on every host into rows (host,
-    user, state, file, key store, gateway reachable, key accepted, models configured and missing,
-    OpenCode version, overriding layers, warnings, ready). In managed scope a user's verify result
-    also counts the key in C(auth.json) and the managed file, and the summary gives its C(cause). A host whose run failed gives one row
-    with the error. Used by the C(omniroute.opencode.opencode) role for O(opencode_report_dir).
-  - Companion filters - C(report_markdown) (the rows as a Markdown document) and C(report_summary)
-    (counts of users ready and not ready, and who is not ready).
-options:
-  _input:
-    description: C(hostvars).
-    type: dict
-    required: true
-  hosts:
-    description: The hosts to report on, in order (for example C(ansible_play_hosts_all)).
-    type: list
-    elements: str
-    required: true
-  result_var:
-    description: Name of the registered variable holding each host's users result.
-    type: str
-    default: _opencode_users_result
-author:
-  - OmniRoute OpenCode maintainers (@omniroute)
-"""
-
-EXAMPLES = r"""
-- name: Report rows of the play
-  ansible.builtin.set_fact:
-    rows: "{{ hostvars | omniroute.opencode.report_rows(ansible_play_hosts_all) }}"
-"""
-
-RETURN = r"""
-_value:
-  description: The rows, one per host and user, in host order then the host's user order.
-  type: list
-  elements: dict
-"""
+# Each filter is documented in its own file next to this one (report_rows.yml,
+# report_markdown.yml, report_summary.yml): ansible-doc shows a filter the DOCUMENTATION of the
+# file it is defined in when that file has one, so none is kept here.
 
 import re  # noqa: E402
 

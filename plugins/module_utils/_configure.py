@@ -106,7 +106,7 @@ PARAM_DEFAULTS = dict(
     # the entry on state=absent).
     key_source='given',
     auth_path=None,
-    models=None,  # OmniRoute's documented catalog with catalog=static, nothing with catalog=gateway
+    models=None,  # OmniRoute's documented OpenCode defaults with catalog=static, nothing with catalog=gateway
     model_labels={},
     model=None,
     small_model=None,

@@ -164,7 +164,7 @@ class Spec:
         return [m[0] for m in self.models]
 
     def entry(self):
-        """The whole entry, in the seed's key order, for a config that has none."""
+        """The whole entry, in the key order of OmniRoute's OpenCode guide, for a config that has none."""
         options = {'baseURL': self.base_url}
         if self.key_in_config:
             options['apiKey'] = self.api_key

@@ -47,81 +47,12 @@ options:
         C(opencode.json)), otherwise C(opencode.json), which is created when missing. A copy of
         the entry in C(opencode.json) under an C(opencode.jsonc) is removed.
     type: path
-  name:
-    description: Provider id, the key under C(provider).
-    type: str
-    default: omniroute
-  display_name:
-    description: The provider's C(name) shown in OpenCode.
-    type: str
-    default: OmniRoute
-  base_url:
-    description: OmniRoute's address, normalised to end in exactly one C(/v1).
-    type: str
-    default: http://localhost:20128
-  models:
-    description:
-      - The model catalog, as in M(omniroute.opencode.provider). Ids or dicts with C(id).
-      - With O(catalog=static) it defaults to the seed's four models (C(claude-opus-4-5-thinking),
-        C(claude-sonnet-4-5-thinking), C(gemini-3.1-pro-high), C(gemini-3-flash)); with
-        O(catalog=gateway) to nothing, and ids given here are pinned first.
-    type: list
-    elements: raw
-  catalog:
-    description:
-      - Where the catalog comes from. V(static) writes O(models).
-      - V(gateway) asks C(GET <base_url>/models) with O(catalog_key), from the host the module runs
-        on, and writes the chat models offered to that key with OpenCode's limits and capabilities,
-        as M(omniroute.opencode.provider)'s O(omniroute.opencode.provider#module:catalog=gateway).
-        Every user of the host then sees that catalog; the gateway still enforces what each user's
-        own key may use.
-      - A key the gateway rejects, or an answer that is no model list, fails before anything is
-        written.
-    type: str
-    choices: [static, gateway]
-    default: static
   catalog_key:
     description:
       - A key the gateway accepts, used only for the request of O(catalog=gateway). It is never
         written (the managed file holds no key) and never returned.
       - Required with O(catalog=gateway); without it the module fails, naming the host, before
         changing anything.
-    type: str
-  catalog_include:
-    description: Globs over gateway model ids to keep (O(catalog=gateway)); empty keeps all.
-    type: list
-    elements: str
-    default: []
-  catalog_exclude:
-    description: Globs over gateway model ids to drop (O(catalog=gateway)).
-    type: list
-    elements: str
-    default: []
-  catalog_offline:
-    description:
-      - With O(catalog=gateway), when the gateway cannot be asked (unreachable, timeout, 5xx) -
-        V(keep) the managed entry's current catalog byte for byte (or write O(models) when there is
-        none yet) and warn, or V(fail) before anything is written.
-    type: str
-    choices: [keep, fail]
-    default: keep
-  validate_certs:
-    description: Verify the gateway's TLS certificate (O(catalog=gateway)).
-    type: bool
-    default: true
-  timeout:
-    description: Seconds to wait for the gateway (O(catalog=gateway)).
-    type: int
-    default: 10
-  model_labels:
-    description: Display names by model id.
-    type: dict
-    default: {}
-  model:
-    description: Make this catalog model the default for every user (top-level C(model)).
-    type: str
-  small_model:
-    description: Make this catalog model the small model for every user.
     type: str
   only_gateway:
     description:
@@ -175,6 +106,14 @@ options:
   host:
     description: Host name used in messages, such as C(inventory_hostname) (default the host's own name).
     type: str
+extends_documentation_fragment:
+  - omniroute.opencode.entry
+  - omniroute.opencode.catalog
+  - omniroute.opencode.attributes
+  - omniroute.opencode.attributes.action_group
+  - ansible.builtin.action_common_attributes
+  - action_common_attributes.files
+  - action_common_attributes.actiongroups
 attributes:
   check_mode:
     support: full
@@ -182,10 +121,14 @@ attributes:
   diff_mode:
     support: full
     description: Shows the managed file before and after.
-  platform:
+  safe_file_operations:
     support: full
-    platforms: posix
-    description: Linux and macOS; needs only Python's standard library on the target.
+    description:
+      - Writes a temporary file in the same directory, then renames it over the managed file (and
+        the profile).
+  vault:
+    support: none
+    description: Reads no vaulted files itself.
 notes:
   - Run it as root (C(become=true)). Without root, only a O(directory) the running user may
     write works, and the file then keeps that user's ownership (a warning says so).

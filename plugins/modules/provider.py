@@ -64,23 +64,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  name:
-    description: Provider id, the key under C(provider).
-    type: str
-    default: omniroute
-  display_name:
-    description: The provider's C(name) shown in OpenCode.
-    type: str
-    default: OmniRoute
-  base_url:
-    description:
-      - OmniRoute's address. It is normalised to end in exactly one C(/v1), so
-        C(http://localhost:20128), C(http://localhost:20128/), C(http://localhost:20128/v1) and
-        C(http://localhost:20128/v1///) all give C(http://localhost:20128/v1), and an old
-        C(/v1/v1) is repaired.
-      - Must be an C(http) or C(https) URL without user name, password, query or fragment.
-    type: str
-    default: http://localhost:20128
   api_key:
     description:
       - The key OpenCode sends as a bearer token. V(sk_omniroute) is OmniRoute's
@@ -107,33 +90,6 @@ options:
       - OpenCode's credential store. Defaults to C($XDG_DATA_HOME/opencode/auth.json)
         (C(~/.local/share/opencode/auth.json)) of the running user.
     type: path
-  models:
-    description:
-      - The model catalog, in order. An entry is a model id, or a dict with C(id) and OpenCode
-        model settings such as C(name) or C(limit).
-      - Ids are trimmed; empty ids and repeated ids are dropped.
-      - Models not listed are removed from the entry; settings a user added to a listed model
-        are kept.
-      - With O(catalog=static) it defaults to the seed's four models (C(claude-opus-4-5-thinking),
-        C(claude-sonnet-4-5-thinking), C(gemini-3.1-pro-high), C(gemini-3-flash)).
-      - With O(catalog=gateway) it defaults to nothing. Ids given here come first, in their order,
-        followed by what the gateway offers; an id the gateway does not list (such as C(auto),
-        which OmniRoute 3.7.9 does not list) is kept as given, and a dict's settings override the
-        gateway's for its id.
-    type: list
-    elements: raw
-  model_labels:
-    description: Display names by model id (default the id itself).
-    type: dict
-    default: {}
-  model:
-    description:
-      - Make this catalog model OpenCode's default, written top-level as C(<name>/<id>).
-    type: str
-  small_model:
-    description:
-      - Make this catalog model OpenCode's small model, written top-level as C(<name>/<id>).
-    type: str
   create:
     description:
       - Create the config (and missing directories, mode 0700) when it does not exist.
@@ -149,85 +105,13 @@ options:
   host:
     description: Host name used in messages, such as C(inventory_hostname) (default the host's own name).
     type: str
-  catalog:
-    description:
-      - Where the model catalog comes from.
-      - V(static) writes O(models) (today's behaviour).
-      - V(gateway) asks C(GET <base_url>/models) from the target host, as the running user, with
-        the key being written, which is the path OpenCode takes. The catalog is then every chat
-        model offered to that key (models whose C(type) is audio, image, embedding, moderation
-        or any other non-chat type are left out), filtered by O(catalog_include) and
-        O(catalog_exclude), sorted by id, after the ids pinned in O(models).
-      - Each gateway model gets OpenCode settings from its metadata. C(limit.context) and
-        C(limit.output) come from C(context_length) and C(max_output_tokens), and are written
-        only as a pair, because OpenCode refuses a C(limit) with one of them missing. A model
-        with only one of the two (an OmniRoute combo, for one) gets no C(limit).
-        C(tool_call) comes from C(capabilities.tool_calling), and C(reasoning) from
-        C(capabilities.reasoning) or C(capabilities.thinking). C(attachment) comes from
-        C(capabilities.vision) or an C(image)/C(pdf) input. C(modalities.input) and
-        C(modalities.output) come from C(input_modalities)/C(output_modalities), keeping only
-        what OpenCode accepts (text, audio, image, video, pdf).
-      - A C({file:...}) key is read on the host the way OpenCode reads it (C(~/) is the home
-        directory, a relative path is relative to the config file's directory). A C({env:VAR})
-        key is taken from the module's environment when VAR is set there. Otherwise the catalog
-        cannot be fetched, which is handled as O(catalog_offline) says.
-      - A key the gateway rejects (HTTP 401 or 403) fails the task for that user and leaves
-        every file untouched. Any other answer that is not a model list (a 404 at a wrong
-        address, for one) fails too.
-    type: str
-    choices: [static, gateway]
-    default: static
-  catalog_include:
-    description:
-      - With O(catalog=gateway), keep only gateway models whose id matches one of these shell
-        globs (C(fnmatch), case-sensitive), for example V(openai/gpt-4*). Empty keeps all.
-      - Ids pinned in O(models) are kept whatever the globs say.
-    type: list
-    elements: str
-    default: []
-  catalog_exclude:
-    description:
-      - With O(catalog=gateway), drop gateway models whose id matches one of these globs.
-      - Ids pinned in O(models) are kept whatever the globs say.
-    type: list
-    elements: str
-    default: []
-  catalog_offline:
-    description:
-      - What to do when O(catalog=gateway) cannot ask the gateway. That is the case when it is
-        unreachable, does not answer within O(timeout), answers with a 5xx, or when the module
-        cannot see the key.
-      - V(keep) keeps the entry's current catalog byte for byte and warns, naming the host, user,
-        URL and cause. When the entry has no catalog yet, the ids in O(models) are written (and
-        the task fails when O(models) is empty).
-      - V(fail) fails the task for that user and leaves every file untouched.
-    type: str
-    choices: [keep, fail]
-    default: keep
-  validate_certs:
-    description:
-      - Verify the gateway's TLS certificate for O(catalog=gateway) and O(verify). Turn it off
-        only for a gateway with a self-signed certificate you trust.
-    type: bool
-    default: true
-  timeout:
-    description:
-      - Seconds to wait for the gateway's answer, per request (O(catalog=gateway), O(verify)).
-    type: int
-    default: 10
-  verify:
-    description:
-      - After planning (in check mode too), probe the gateway from the host with the user's key
-        and return RV(verify). This covers reachability, HTTP status, whether the key is
-        accepted, the models offered to it, and configured models it is not offered. It also
-        finds the OpenCode version of the user's C(opencode) binary and every config layer that
-        overrides the entry.
-      - Nothing is written by the probe; C(opencode --version) runs in a scratch home.
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - omniroute.opencode.entry
+  - omniroute.opencode.catalog
+  - omniroute.opencode.verify
   - ansible.builtin.files
   - omniroute.opencode.attributes
+  - omniroute.opencode.attributes.action_group
   - ansible.builtin.action_common_attributes
   - action_common_attributes.files
   - action_common_attributes.actiongroups
@@ -242,14 +126,12 @@ attributes:
         before and after, never the rest of the file; every credential is masked.
   safe_file_operations:
     support: full
-    description: Writes a temporary file in the same directory, then renames it over the original (C(atomic_move)).
+    description:
+      - Writes a temporary file in the same directory, private from its first byte, and renames it
+        over the original; a file that changed meanwhile is not overwritten.
   vault:
     support: none
     description: Reads no vaulted files itself.
-  action_group:
-    support: full
-    membership:
-      - omniroute.opencode.opencode
 notes:
   - A new file that holds a key is created 0600; an existing file the module writes a key into
     loses group and other permissions, unless O(mode) says otherwise.
@@ -263,7 +145,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Point OpenCode at the local OmniRoute (the seed's defaults)
+- name: Point OpenCode at the local OmniRoute (OmniRoute's documented OpenCode defaults)
   omniroute.opencode.provider:
 
 - name: Give a developer their own key, kept in OpenCode's credential store

@@ -27,6 +27,9 @@ options:
     type: list
     elements: str
     required: true
+extends_documentation_fragment:
+  - omniroute.opencode.attributes
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

@@ -116,70 +116,6 @@ options:
     type: list
     elements: dict
     default: []
-  name:
-    description: Provider id.
-    type: str
-    default: omniroute
-  display_name:
-    description: Provider name OpenCode shows.
-    type: str
-    default: OmniRoute
-  base_url:
-    description: OmniRoute's base URL (normalised to one C(/v1)).
-    type: str
-    default: "http://localhost:20128"
-  models:
-    description:
-      - Model catalog. With O(catalog=static) it defaults to the seed's four models; with
-        O(catalog=gateway) to nothing (ids given here are pinned first, as in
-        M(omniroute.opencode.provider)).
-    type: list
-    elements: raw
-  catalog:
-    description:
-      - Where each user's model catalog comes from, as M(omniroute.opencode.provider)'s O(omniroute.opencode.provider#module:catalog).
-      - With V(gateway), C(GET <base_url>/models) is asked by the process running as the user, on
-        the host, with that user's key - the network path OpenCode takes.
-    type: str
-    choices: [static, gateway]
-    default: static
-  catalog_include:
-    description: Globs over gateway model ids to keep (O(catalog=gateway)).
-    type: list
-    elements: str
-    default: []
-  catalog_exclude:
-    description: Globs over gateway model ids to drop (O(catalog=gateway)).
-    type: list
-    elements: str
-    default: []
-  catalog_offline:
-    description: "When the gateway cannot be asked: V(keep) the current catalog and warn, or V(fail) that user."
-    type: str
-    choices: [keep, fail]
-    default: keep
-  validate_certs:
-    description: Verify the gateway's TLS certificate (O(catalog=gateway), O(verify)).
-    type: bool
-    default: true
-  timeout:
-    description: Seconds to wait for the gateway, per request.
-    type: int
-    default: 10
-  verify:
-    description:
-      - After planning (in check mode too), probe the gateway as each user, from the host, and
-        return RV(users) C(.<name>.verify) as M(omniroute.opencode.provider)'s RV(omniroute.opencode.provider#module:verify)
-        (reachable, status, key accepted, models offered and missing, OpenCode version, overriding
-        layers, ready). No key is in it. A failed probe is reported, never a failure of the run.
-      - With O(scope=managed), the probe reports managed-scope problems instead - the user's key
-        missing from C(auth.json), the gateway rejecting it, the managed file missing or changed by
-        another tool (no entry, another C(baseURL), an C(apiKey), the provider disabled), user-level
-        layers that still carry C(provider.<name>) after the planned changes (global configs,
-        C(OPENCODE_CONFIG), C(~/.opencode)), and C(OPENCODE_TEST_MANAGED_CONFIG_DIR) moving the
-        managed layer away. See RV(users).
-    type: bool
-    default: false
   managed_dir:
     description:
       - With O(scope=managed) and O(verify), the managed config directory the entry was written to
@@ -206,23 +142,22 @@ options:
         M(omniroute.opencode.managed). Here each user's key goes into their C(auth.json) (0600,
         written as the user; with O(key_source=user) it is only read, to report RV(users) C(key)),
         and every C(provider.<name>) copy in the user's own global configs is removed, since
-        OpenCode would merge it under the managed entry. The catalog options do not apply (the
-        managed module writes the catalog); O(base_url) is what O(verify) expects the managed
-        entry to send to. Every present user needs the key store C(auth).
+        OpenCode would merge it under the managed entry. The managed module writes the entry, so
+        O(display_name), O(models), O(model_labels), O(model), O(small_model), O(catalog),
+        O(catalog_include), O(catalog_exclude) and O(catalog_offline) do not apply here;
+        O(base_url) is what O(verify) expects the managed entry to send to. Every present user
+        needs the key store C(auth).
+      - With V(managed) and O(verify=true), the probe reports managed-scope problems instead of
+        the user-scope ones - the user's key missing from C(auth.json), the gateway rejecting
+        it, the managed file missing or changed by another tool (no entry, another C(baseURL),
+        an C(apiKey), the provider disabled), user-level layers that still carry
+        C(provider.<name>) after the planned changes (global configs, C(OPENCODE_CONFIG),
+        C(~/.opencode)), and C(OPENCODE_TEST_MANAGED_CONFIG_DIR) moving the managed layer away.
+        See RV(users).
       - V(state=absent) for a user removes their key and their own entries in both scopes.
     type: str
     choices: [user, managed]
     default: user
-  model_labels:
-    description: Display names by model id.
-    type: dict
-    default: {}
-  model:
-    description: Default model id.
-    type: str
-  small_model:
-    description: Small model id.
-    type: str
   key_store:
     description:
       - Where keys are kept, for users that do not set their own O(users[].key_store).
@@ -278,6 +213,15 @@ options:
   omniroute_expires_at:
     description: Expiry for every key.
     type: str
+extends_documentation_fragment:
+  - omniroute.opencode.entry
+  - omniroute.opencode.catalog
+  - omniroute.opencode.verify
+  - omniroute.opencode.attributes
+  - omniroute.opencode.attributes.action_group
+  - ansible.builtin.action_common_attributes
+  - action_common_attributes.files
+  - action_common_attributes.actiongroups
 attributes:
   check_mode:
     support: full
@@ -285,6 +229,14 @@ attributes:
   diff_mode:
     support: full
     description: "One diff per changed file, headed C(<user>: <path>); keys masked."
+  safe_file_operations:
+    support: full
+    description:
+      - Each user's files are written by a process running as that user, to a temporary file in
+        the same directory that then replaces the file by a rename.
+  vault:
+    support: none
+    description: Reads no vaulted files itself.
 notes:
   - Module executions per host - one, plus one with O(installed_keys=true) when keys come from OmniRoute.
 """
@@ -307,6 +259,24 @@ EXAMPLES = r"""
     key_source: user
     users: [{name: alice}, {name: bob}]
   become: true
+
+- name: Options the OpenCode modules share, set once for the block (the opencode action group)
+  module_defaults:
+    group/omniroute.opencode.opencode:
+      base_url: https://omniroute.example.com
+      models: [auto, claude-opus-4-7]
+  become: true
+  block:
+    - name: Pin every OpenCode on the host to the gateway
+      omniroute.opencode.managed:
+        only_gateway: true
+
+    - name: Each developer's own key in their credential store
+      omniroute.opencode.users:
+        scope: managed
+        key_store: auth
+        users:
+          - {name: alice, api_key: "{{ vault_alice_key }}"}
 """
 
 RETURN = r"""

@@ -6,7 +6,8 @@ The gateway is set up through its own API (conftest.py): an `openai` provider co
 `team-fast` and `openai/gpt-4o*`. Expected catalogs are computed from the gateway's own
 /v1/models answers, never written down here.
 
-The last test stops the server; keep it last."""
+No test stops the shared server: the one that needs a gateway going away talks to it through a
+relay of its own and stops that, so the tests pass in any order (and with -k or xdist)."""
 
 import fnmatch
 import json
@@ -18,8 +19,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 
-from conftest import ALLOWED
 from harness import ME, REPO
 
 NAME = 'omniroute'
@@ -55,7 +56,7 @@ def listed(sb):
 def configure(sb, gateway, key, **extra):
     args = dict(base_url=gateway.url, api_key=key, catalog='gateway')
     args.update(extra)
-    return sb.module(args, check=extra.pop('_check', False))
+    return sb.module(args)
 
 
 def test_restricted_key_gets_exactly_its_chat_models(sandbox, gateway, results):
@@ -66,7 +67,7 @@ def test_restricted_key_gets_exactly_its_chat_models(sandbox, gateway, results):
     expected = chat_ids(allowed_listing)
     # The oracle agrees with the key's policy: every allowed chat model, nothing else.
     full = gateway.listing(gateway.keys['full'])
-    assert expected == sorted(m for m in chat_ids(full) if any(fnmatch.fnmatchcase(m, g) for g in ALLOWED))
+    assert expected == sorted(m for m in chat_ids(full) if any(fnmatch.fnmatchcase(m, g) for g in gateway.allowed))
     assert len(allowed_listing) > len(expected)  # the glob also matched audio models, left out
     assert res['models'] == expected and res['catalog']['source'] == 'gateway'
     assert res['catalog']['status'] == 200 and res['catalog']['offered'] == len(allowed_listing)
@@ -341,23 +342,91 @@ def test_role_managed_scope_catalog_from_the_gateway_and_verify(sandbox, gateway
     assert sorted(line.strip()[len(NAME) + 1:] for line in proc_models.stdout.splitlines() if line.strip()) == expected
 
 
-def test_gateway_stopped_keeps_the_file(sandbox, gateway):
-    """Stops the server: must stay the last test of the session."""
+class Relay(object):
+    """A TCP relay on 127.0.0.1 to the gateway; ``stop()`` makes its address unreachable while
+    the shared server keeps running for the other tests."""
+
+    def __init__(self, target_url):
+        host, port = target_url.split('://', 1)[1].split(':')
+        self.target = (host, int(port.split('/')[0]))
+        self.listener = socket.socket()
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen(16)
+        self.url = 'http://127.0.0.1:%d' % self.listener.getsockname()[1]
+        self.sockets = []
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                client, _addr = self.listener.accept()
+            except OSError:
+                return
+            if self.stopped:
+                client.close()
+                return
+            upstream = socket.create_connection(self.target, timeout=30)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.stopped = True
+        try:
+            # Wakes the accept() of the relay's thread (close() alone would leave it accepting).
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        for sock in self.sockets:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+def test_gateway_gone_keeps_the_file(sandbox, gateway):
+    """The gateway goes away (its relay stops; the shared server keeps serving the other tests)."""
     sb = sandbox
-    res = configure(sb, gateway, gateway.keys['restricted'], models=['auto'])
-    assert res['_status'] == 'CHANGED'
-    before = sb.snapshot()
-    gateway.stop()
-    res = configure(sb, gateway, gateway.keys['restricted'], models=['auto'])
-    assert res['_status'] == 'SUCCESS' and res['changed'] is False, res
-    assert res['catalog']['source'] == 'kept'
-    assert sb.snapshot() == before
-    url = gateway.url + '/v1/models'
-    warnings = [w for w in res['_warnings'] if url in w]
-    assert warnings, res['_warnings']
-    user = os.environ.get('USER', 'root')
-    assert socket.gethostname() in warnings[0] and 'user %s' % user in warnings[0]
-    assert 'unreachable' in warnings[0] and 'kept the current catalog' in warnings[0]
-    res = configure(sb, gateway, gateway.keys['restricted'], models=['auto'], catalog_offline='fail')
-    assert res['_status'].startswith('FAILED') and 'catalog_offline=fail' in res['msg']
-    assert sb.snapshot() == before
+    relay = Relay(gateway.url)
+    try:
+        args = dict(base_url=relay.url, api_key=gateway.keys['restricted'], catalog='gateway', models=['auto'])
+        res = sb.module(args)
+        assert res['_status'] == 'CHANGED', res
+        before = sb.snapshot()
+        relay.stop()
+        res = sb.module(args)
+        assert res['_status'] == 'SUCCESS' and res['changed'] is False, res
+        assert res['catalog']['source'] == 'kept'
+        assert sb.snapshot() == before
+        url = relay.url + '/v1/models'
+        warnings = [w for w in res['_warnings'] if url in w]
+        assert warnings, res['_warnings']
+        user = os.environ.get('USER', 'root')
+        assert socket.gethostname() in warnings[0] and 'user %s' % user in warnings[0]
+        assert 'unreachable' in warnings[0] and 'kept the current catalog' in warnings[0]
+        res = sb.module(dict(args, catalog_offline='fail'))
+        assert res['_status'].startswith('FAILED') and 'catalog_offline=fail' in res['msg']
+        assert sb.snapshot() == before
+    finally:
+        relay.stop()
+    # The shared server still answers: the other tests may run after this one.
+    assert gateway.listing(gateway.keys['full'])

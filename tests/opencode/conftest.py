@@ -1,6 +1,5 @@
 import os
 import secrets
-import subprocess
 import sys
 
 import pytest
@@ -8,25 +7,10 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import REPO, Sandbox  # noqa: E402
+# The shared fixtures of the suites that run the real parts (tests/support).
+from ansible_collections.omniroute.opencode.tests.support.opencode import opencode_bin, opencode_version  # noqa: E402,F401 pylint: disable=unused-import
 
 RESULTS = os.path.join(REPO, '.build', 'opencode-report')
-
-
-@pytest.fixture(scope='session')
-def opencode_bin():
-    """The real OpenCode native binary, installed by the project's own setup script."""
-    path = os.environ.get('OPENCODE_BIN')
-    if not path:
-        path = subprocess.run(['bash', os.path.join(REPO, 'tests', 'setup', 'opencode.sh')],
-                              check=True, capture_output=True, text=True).stdout.strip()
-    assert os.access(path, os.X_OK), path
-    return path
-
-
-@pytest.fixture(scope='session')
-def opencode_version(opencode_bin):
-    out = subprocess.run([opencode_bin, '--version'], capture_output=True, text=True, check=True)
-    return out.stdout.strip()
 
 
 @pytest.fixture
@@ -37,16 +21,12 @@ def api_key():
 
 @pytest.fixture
 def sandbox_factory(tmp_path, opencode_bin):
-    made = []
-
-    def make(tag='s', env=None, cwd='work', via='provider'):
+    """``make(tag='s', env=None, cwd='work')``: a new Sandbox under the test's tmp_path."""
+    def make(tag='s', env=None, cwd='work'):
         root = str(tmp_path / tag)
         os.makedirs(root)
-        sb = Sandbox(root, opencode_bin, env=env, cwd=cwd, via=via)
-        made.append(sb)
-        return sb
+        return Sandbox(root, opencode_bin, env=env, cwd=cwd)
 
-    make.made = made
     return make
 
 

@@ -17,6 +17,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.omniroute.opencode.tests.support.secrets import assert_no_secret
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _COLLECTIONS = os.path.join(REPO, '.build', 'collections')
 if _COLLECTIONS not in sys.path:
@@ -134,11 +136,12 @@ class Report(object):
 class Sandbox(object):
     """A scratch root: home/, the corpus tree, an environment, and every captured output."""
 
-    def __init__(self, root, opencode, env=None, cwd='work', via='provider'):
+    def __init__(self, root, opencode, env=None, cwd='work'):
         self.root = root
-        # 'users': every provider-module call goes through omniroute.opencode.users instead
-        # (the role's per-host path), as one users-module run for the current account.
-        self.via = os.environ.get('OPENCODE_TEST_MODULE') or via
+        # OPENCODE_TEST_MODULE=users: every provider-module call goes through
+        # omniroute.opencode.users instead (the role's per-host path), as one users-module run
+        # for the current account.
+        self.via = os.environ.get('OPENCODE_TEST_MODULE') or 'provider'
         self.home = os.path.join(root, 'home')
         self.opencode = opencode
         self.extra_env = dict(env or {})
@@ -302,31 +305,35 @@ class Sandbox(object):
             env.pop(var, None)
         return env
 
-    def module_direct(self, args, via, check=False):
+    def module_direct(self, args, via):
         """The module's own process, as Ansible's module runner starts it on the target, without
         the ansible CLI around it: ``python -m ansible_collections...modules.<name> ARGS_FILE``
-        (``via``: provider or users, the provider-style ``args`` converted for users). For the
-        second run of each corpus step, whose files and status are compared with the first:
-        the ansible CLI costs five times the module's own CPU time."""
+        (``via``: provider or users, the provider-style ``args`` converted for users), not in
+        check mode, with diffs. For the second run of each corpus step, whose files and status
+        are compared with the first: the ansible CLI costs five times the module's own CPU time."""
         margs = self.sub(args)
         name = via
         if via == 'users':
             margs = users_args(margs)
-        margs = dict(margs, _ansible_check_mode=check, _ansible_diff=True,
+        margs = dict(margs, _ansible_check_mode=False, _ansible_diff=True,
                      _ansible_remote_tmp=os.path.join(self.root, 'tmp', 'ansible-remote'))
         env = self.module_env()
         collections = os.environ.get('ANSIBLE_COLLECTIONS_PATH',
                                      os.path.join(REPO, '.build', 'collections'))
         env['PYTHONPATH'] = collections.split(os.pathsep)[0]
         args_file = os.path.join(self.root, 'tmp', 'module-args.json')
-        with open(args_file, 'w') as f:
-            json.dump({'ANSIBLE_MODULE_ARGS': margs}, f)
-        t0 = time.monotonic()
-        proc = subprocess.run([sys.executable, '-m', 'ansible_collections.omniroute.opencode.plugins.modules.' + name,
-                               args_file], cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, check=False,
-                              capture_output=True, text=True, timeout=MODULE_TIMEOUT)
-        elapsed = time.monotonic() - t0
-        os.unlink(args_file)  # it holds the key
+        # The arguments file holds the key: it goes whatever happens to the run (a timeout, too).
+        try:
+            with open(args_file, 'w') as f:
+                json.dump({'ANSIBLE_MODULE_ARGS': margs}, f)
+            t0 = time.monotonic()
+            proc = subprocess.run([sys.executable, '-m', 'ansible_collections.omniroute.opencode.plugins.modules.' + name,
+                                   args_file], cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, check=False,
+                                  capture_output=True, text=True, timeout=MODULE_TIMEOUT)
+            elapsed = time.monotonic() - t0
+        finally:
+            if os.path.lexists(args_file):
+                os.unlink(args_file)
         self.log.append(('module %s %s (%.1fs)' % (name, args.get('state', 'present'), elapsed),
                          proc.stdout + proc.stderr))
         try:
@@ -341,11 +348,11 @@ class Sandbox(object):
         result['_warnings'] = list(result.get('warnings', []))
         return result
 
-    def module(self, args, check=False, diff=True, verbose=False, name='omniroute.opencode.provider', via=None):
-        """Run a module (default omniroute.opencode.provider) ad hoc through ansible, as the
-        sandbox's user (``verbose``: with -vvv, which also prints the module's arguments and
-        whole result; ``via='users'``: the provider call as a users-module run)."""
-        via = via or self.via
+    def module(self, args, check=False, verbose=False, name='omniroute.opencode.provider'):
+        """Run a module (default omniroute.opencode.provider) ad hoc through ansible with
+        ``--diff``, as the sandbox's user (``verbose``: with -vvv, which also prints the module's
+        arguments and whole result). With OPENCODE_TEST_MODULE=users a provider call runs as a
+        users-module run."""
         env = self.module_env()
         env.update({
             'PATH': os.path.dirname(sys.executable) + ':' + env['PATH'],
@@ -360,12 +367,10 @@ class Sandbox(object):
             'ANSIBLE_DEPRECATION_WARNINGS': 'False',
         })
         margs = self.sub(args)
-        if via == 'users' and name == 'omniroute.opencode.provider':
+        if self.via == 'users' and name == 'omniroute.opencode.provider':
             name, margs = 'omniroute.opencode.users', users_args(margs)
         cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible'), 'localhost',
-               '-c', 'local', '-i', 'localhost,', '-m', name, '-a', json.dumps(margs)]
-        if diff:
-            cmd.append('--diff')
+               '-c', 'local', '-i', 'localhost,', '-m', name, '-a', json.dumps(margs), '--diff']
         if check:
             cmd.append('--check')
         if verbose:
@@ -415,13 +420,8 @@ class Sandbox(object):
     def assert_no_secret(self, *secrets, only=None):
         """No secret in any captured output (``only``: outputs whose label starts with it, or with
         one of a tuple)."""
-        for secret in secrets:
-            if not secret:
-                continue
-            for label, text in self.log:
-                if only and not label.startswith(only):
-                    continue
-                assert secret not in text, 'a secret appeared in the output of %s' % label
+        assert_no_secret([('the output of ' + label, text) for label, text in self.log
+                          if not only or label.startswith(only)], *secrets)
 
 
 BACKUP = re.compile(r'\.\d+\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~$')

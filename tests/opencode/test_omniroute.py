@@ -8,57 +8,30 @@ past authentication to routing, which fails here with "No credentials for provid
 because the scratch server has no upstream account. The two answers tell whether the key
 OpenCode resolved is the one the server issued."""
 
-import importlib.util
 import os
-import subprocess
 
 import pytest
 
-from harness import REPO
+from ansible_collections.omniroute.opencode.tests.support.omniroute import server_fixture
 
-# The corpus runs under pytest-xdist. A module-scoped fixture is set up once per worker, so
-# both tests here are kept on one worker (xdist_group, `--dist loadgroup`): otherwise a second
-# worker starts its own server on the same port and state, and the first worker's teardown
-# stops the server the second is still using (seen in CI: "Connection refused" mid-test).
-# The port and state still carry the worker's name, so a run without the group cannot collide.
-WORKER = os.environ.get('PYTEST_XDIST_WORKER', 'gw0')
-PORT = str(int(os.environ.get('OPENCODE_TEST_OMNIROUTE_PORT', '20147')) + 10 * int(WORKER[2:] or 0))
-STATE = os.path.join(REPO, '.build', 'opencode-omniroute-' + WORKER)
+# The corpus runs under pytest-xdist. The server fixture is module-scoped, which is once per
+# worker, so both tests here are kept on one worker (xdist_group, `--dist loadgroup`): otherwise
+# a second worker would start a second server for nothing. The port still carries the worker
+# (tests/support/omniroute.py), so a run without the group cannot collide.
+# Port $OPENCODE_TEST_OMNIROUTE_PORT (default 20147) plus 10 per worker; state in
+# .build/omniroute-opencode-<port>.
+omniroute = server_fixture('opencode', 'OPENCODE_TEST_OMNIROUTE_PORT', 20147)
 pytestmark = pytest.mark.xdist_group('omniroute-server')
 REJECTED = 'Invalid API key'
 ACCEPTED = 'No credentials for provider'
 MISSING = 'Authentication required'
 
 
-def _api():
-    path = os.path.join(REPO, 'plugins', 'module_utils', '_omniroute_api.py')
-    spec = importlib.util.spec_from_file_location('omniroute_api_for_tests', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope='module')
-def omniroute():
-    script = os.path.join(REPO, 'tests', 'setup', 'omniroute.sh')
-    env = dict(os.environ, OMNIROUTE_PORT=PORT, OMNIROUTE_STATE=STATE)
-    out = subprocess.run(['bash', script, 'start'], env=env, capture_output=True, text=True, timeout=1800, check=False)
-    assert out.returncode == 0, 'OmniRoute did not start:\n' + out.stderr[-2000:]
-    info = dict(line.split('=', 1) for line in out.stdout.split() if '=' in line)
-    try:
-        with open(info['OMNIROUTE_PASSWORD_FILE']) as f:
-            client = _api().Client(info['OMNIROUTE_URL'], password=f.read().strip())
-        client.login()
-        yield client
-    finally:
-        subprocess.run(['bash', script, 'stop'], env=env, capture_output=True, timeout=120, check=False)
-
-
 @pytest.fixture
 def issued_key(omniroute):
-    record = omniroute.create_key('opencode-compat-%s' % os.urandom(4).hex())
+    record = omniroute.client.create_key('opencode-compat-%s' % os.urandom(4).hex())
     yield record['key']
-    omniroute.delete_key(record['id'])
+    omniroute.client.delete_key(record['id'])
 
 
 def chat(sb, env=None):

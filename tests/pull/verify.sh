@@ -40,13 +40,19 @@ for u in alice bob carol dave; do
   want=http://127.0.0.1:20128/v1; [ "$u" = dave ] && want=none
   [ "$base" = "$want" ] || fail "OpenCode as $u: omniroute baseURL $base, expected $want"
 done
-# The schedule (no systemd runs in the container: files only).
+# The schedule: the units as opencode_pull_schedule asked (run.sh checked that the timer fired).
 svc=/etc/systemd/system/omniroute-opencode-pull.service
 tmr=/etc/systemd/system/omniroute-opencode-pull.timer
-grep -qE "^ExecStart=.*/ansible-pull -U https://git.example.com/platform/omniroute-opencode.git -C main -d /var/lib/omniroute-opencode/ansible_collections/omniroute/opencode -e .*playbooks/pull.yml$" $svc || fail "$svc: $(grep ExecStart $svc)"
-ap=$(sed -nE 's/^ExecStart=([^ ]+) .*/\1/p' $svc); [ -x "$ap" ] || fail "$svc runs $ap, which is not executable"
+grep -qxF "ExecStart=/usr/local/bin/ansible-pull -U /srv/omniroute-opencode.git -C main -d /opt/omniroute-opencode-pull/ansible_collections/omniroute/opencode -e '{\"opencode_pull_vars_files\": [\"/etc/omniroute-opencode/fleet.yml\"]}' playbooks/pull.yml" $svc \
+  || fail "$svc: $(grep ExecStart $svc)"
 grep -qx 'OnUnitActiveSec=30min' $tmr || fail "$tmr: no 30 min interval"
-grep -qx 'Environment=ANSIBLE_COLLECTIONS_PATH=/var/lib/omniroute-opencode' $svc || fail "$svc: no collections path"
+grep -qx 'RandomizedDelaySec=0min' $tmr || fail "$tmr: splay 0 not applied"
+grep -qx 'Environment=ANSIBLE_COLLECTIONS_PATH=/opt/omniroute-opencode-pull' $svc || fail "$svc: no collections path"
+[ "$(systemctl is-enabled omniroute-opencode-pull.timer)" = enabled ] || fail "the timer is not enabled"
+[ "$(systemctl is-active omniroute-opencode-pull.timer)" = active ] || fail "the timer is not active"
+# The timer's run used its own base_dir: a checkout of the repository there.
+[ "$(git -C /opt/omniroute-opencode-pull/ansible_collections/omniroute/opencode rev-parse --is-inside-work-tree)" = true ] \
+  || fail "no checkout in the schedule's base_dir"
 # What OpenCode itself lists as alice's stored credentials.
 creds=$(cd /tmp && sudo -u alice -H --preserve-env=OPENCODE_DISABLE_AUTOUPDATE opencode auth list 2>&1) || fail "opencode auth list as alice failed"
 printf '%s' "$creds" | grep -qi omniroute || fail "OpenCode does not list alice's omniroute credential: $creds"

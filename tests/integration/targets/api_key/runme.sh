@@ -5,7 +5,10 @@
 # collection on ANSIBLE_COLLECTIONS_PATH, podman + base image + containers.podman (the Molecule
 # setup scripts) for the two-laptop scenario. Run through `make test-omniroute`.
 #
-#   runme.sh [module] [concurrency] [lifecycle]     (default: all three)
+#   runme.sh [module] [concurrency] [lifecycle] [fidelity]     (default: all four)
+#
+# fidelity (fidelity.py): the unit tests' offline fake must answer a probe sequence exactly as this
+# live 3.7.9 does, and the api_key paths only seen on the fake so far run here live.
 #
 # All output goes to $OMNIROUTE_TEST_WORK/test.log (shown on failure). Afterwards the log is
 # searched for the admin password and for every key the tests saw: one hit fails the run.
@@ -28,7 +31,7 @@ log="$work/test.log"
 python=${PYTHON:-$(command -v python3)}
 playbook=${ANSIBLE_PLAYBOOK:-ansible-playbook}
 steps=("$@")
-[ "${#steps[@]}" -gt 0 ] || steps=(module concurrency lifecycle)
+[ "${#steps[@]}" -gt 0 ] || steps=(module concurrency lifecycle fidelity)
 image=${OMNIROUTE_OPENCODE_IMAGE:-localhost/omniroute-opencode-laptop:bookworm}
 containers=(omr-keys-laptop1 omr-keys-laptop2)
 
@@ -114,6 +117,16 @@ for step in "${steps[@]}"; do
       cleanup
       trap - EXIT
       ;;
+    fidelity)
+      t0=$SECONDS
+      say "running fidelity.py"
+      if ! "$python" "$here/fidelity.py" >>"$log" 2>&1; then
+        say "fidelity.py FAILED after $((SECONDS - t0)) s; its lines of $log:"
+        grep '^fidelity: ' "$log" | tail -n 60 >&2
+        leak_check >&2 || true
+        exit 1
+      fi
+      say "fidelity.py passed in $((SECONDS - t0)) s" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

@@ -178,7 +178,7 @@ def test_login_files_are_read_bounded_and_special_files_are_skipped(tmp_path):
 
 
 def test_verify_is_not_ready_while_a_login_file_exports_opencode_config(tmp_path):
-    from ansible_collections.omniroute.opencode.tests.unit.plugins.module_utils.test_gateway import Stub
+    from ansible_collections.omniroute.opencode.tests.unit.plugins.module_utils.test_gateway_utils import Stub
     stub = Stub()
     try:
         stub.reply = (200, b'{"data": [{"id": "auto"}]}', 0)
@@ -257,7 +257,7 @@ def test_opencode_version_cleans_what_it_shows(tmp_path):
 
 def test_managed_verify_is_not_ready_while_a_login_file_exports_a_location_variable(tmp_path):
     from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
-    from ansible_collections.omniroute.opencode.tests.unit.plugins.module_utils.test_gateway import Stub
+    from ansible_collections.omniroute.opencode.tests.unit.plugins.module_utils.test_gateway_utils import Stub
     stub = Stub()
     try:
         stub.reply = (200, b'{"data": [{"id": "auto"}]}', 0)

@@ -280,7 +280,7 @@ def test_managed_layer_reports_the_file_and_whether_its_entry_is_the_roles(tmp_p
 
 
 def test_verify_user_ready_and_each_managed_scope_problem_names_user_and_file(tmp_path):
-    from ansible_collections.omniroute.opencode.tests.unit.plugins.module_utils.test_gateway import Stub
+    from ansible_collections.omniroute.opencode.tests.unit.plugins.module_utils.test_gateway_utils import Stub
     stub = Stub()
     key = 'sk-unit-verify-managed-4c3b2a'
     try:

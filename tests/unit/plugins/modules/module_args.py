@@ -26,6 +26,24 @@ except ImportError:  # ansible-core 2.16 - 2.18: the arguments are read from bas
             basic._ANSIBLE_ARGS = old
 
 
+@contextlib.contextmanager
+def module_side():
+    """Run as a module runs on a target, even when an earlier test of this process imported
+    controller code (ansible-core 2.19+ then sends module warnings to the controller's display
+    instead of the module result)."""
+    try:
+        from ansible.module_utils import _internal
+    except ImportError:  # ansible-core 2.16 - 2.18
+        yield
+        return
+    old = getattr(_internal, 'is_controller', False)
+    _internal.is_controller = False
+    try:
+        yield
+    finally:
+        _internal.is_controller = old
+
+
 def run_module(main, capsys, args, check=False, diff=False):
     """Run ``main`` with ``args`` (check and diff mode as asked); return (rc, result, raw stdout)."""
     args = dict(args)
@@ -33,7 +51,7 @@ def run_module(main, capsys, args, check=False, diff=False):
         args['_ansible_check_mode'] = True
     if diff:
         args['_ansible_diff'] = True
-    with patch_module_args(args):
+    with patch_module_args(args), module_side():
         with pytest.raises(SystemExit) as exc:
             main()
     out = capsys.readouterr().out

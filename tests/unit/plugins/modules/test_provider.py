@@ -23,17 +23,6 @@ def run(capsys, args, check=False, diff=False):
     return run_module(provider.main, capsys, args, check, diff)
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv('HOME', str(tmp_path))
-    monkeypatch.delenv('XDG_CONFIG_HOME', raising=False)
-    monkeypatch.delenv('XDG_DATA_HOME', raising=False)
-    # The expected modes below assume umask 022; the process's own umask comes back afterwards.
-    old = os.umask(0o022)
-    yield tmp_path
-    os.umask(old)
-
-
 def cfg(home, name='opencode.json'):
     return home / '.config' / 'opencode' / name
 

@@ -22,6 +22,7 @@ import pytest
 from ansible_collections.omniroute.opencode.plugins.modules import provider
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfgmod
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document, parse
+from ansible_collections.omniroute.opencode.tests.support.secrets import assert_no_secret
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
 
 KEY = 'sk-hard-new-8d7e6f'
@@ -84,15 +85,6 @@ def run(capsys, args, check=False, diff=False):
     return run_module(provider.main, capsys, args, check, diff)
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv('HOME', str(tmp_path))
-    monkeypatch.delenv('XDG_CONFIG_HOME', raising=False)
-    monkeypatch.delenv('XDG_DATA_HOME', raising=False)
-    os.umask(0o022)
-    return tmp_path
-
-
 def cfg(home, name='opencode.json'):
     return home / '.config' / 'opencode' / name
 
@@ -111,9 +103,9 @@ def fmode(path):
     return stat.S_IMODE(os.stat(str(path)).st_mode)
 
 
-def assert_no_secret(text, extra=()):
-    for secret in list(FILE_SECRETS.values()) + [KEY] + list(extra):
-        assert secret not in text, 'secret %r leaked' % secret
+def assert_no_file_secret(text):
+    """Neither the new key nor any secret of the user's files is in ``text``."""
+    assert_no_secret(text, KEY, *FILE_SECRETS.values())
 
 
 def require_root():
@@ -128,10 +120,10 @@ def test_results_and_diffs_show_only_the_managed_parts(home, capsys, key_store):
     args = {'api_key': KEY, 'key_store': key_store, 'models': ['auto']}
     rc, res, out = run(capsys, dict(args), check=True, diff=True)
     assert rc == 0 and res['changed']
-    assert_no_secret(out)
+    assert_no_file_secret(out)
     rc, res, out = run(capsys, dict(args), diff=True)
     assert rc == 0 and res['changed']
-    assert_no_secret(out)
+    assert_no_file_secret(out)
     # The entry result: every header value masked, the key masked.
     options = res['entry']['options']
     assert options['apiKey' if key_store == 'config' else 'baseURL'] in ('********', 'http://localhost:20128/v1')
@@ -152,9 +144,9 @@ def test_results_and_diffs_show_only_the_managed_parts(home, capsys, key_store):
     # Offboarding shows the credential store entry only as masked fields.
     rc, res, out = run(capsys, {'state': 'absent'}, check=True, diff=True)
     assert rc == 0 and res['changed']
-    assert_no_secret(out)
+    assert_no_file_secret(out)
     rc, res, out = run(capsys, {'state': 'absent'}, diff=True)
-    assert_no_secret(out)
+    assert_no_file_secret(out)
     stored = json.loads(auth(home).read_text())
     assert set(stored) == {'github-copilot', 'corp-sso'}
     assert 'omniroute' not in parse(cfg(home).read_text())['provider']

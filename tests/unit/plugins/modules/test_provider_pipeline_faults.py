@@ -17,7 +17,7 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfgmod
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_provider_hardening import (  # noqa: F401 pylint: disable=unused-import
-    _fill, home, run, tmpfs)
+    _fill, run, tmpfs)
 
 pytestmark = pytest.mark.needs_root
 

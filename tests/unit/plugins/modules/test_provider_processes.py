@@ -21,7 +21,7 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.modules import provider
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_provider_hardening import (  # noqa: F401 pylint: disable=unused-import
-    HOSTILE_AUTH, HOSTILE_CONFIG, KEY, NOBODY, assert_no_secret, auth, cfg, fmode, home,
+    HOSTILE_AUTH, HOSTILE_CONFIG, KEY, NOBODY, assert_no_file_secret, auth, cfg, fmode,
     require_root, write)
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import patch_module_args
 
@@ -54,7 +54,7 @@ def test_vvv_runs_leak_no_secret_of_the_files(home):
         output = proc.stdout + proc.stderr
         assert proc.returncode == 0, output[-2000:]
         assert 'CHANGED' in output or 'SUCCESS' in output
-        assert_no_secret(output)
+        assert_no_file_secret(output)
 
 
 def _as_user(uid, fn):

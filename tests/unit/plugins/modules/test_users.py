@@ -29,14 +29,6 @@ def run(capsys, args, check=False, diff=False):
     return run_module(users.main, capsys, args, check, diff)
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv('HOME', str(tmp_path))
-    monkeypatch.delenv('XDG_CONFIG_HOME', raising=False)
-    monkeypatch.delenv('XDG_DATA_HOME', raising=False)
-    return tmp_path
-
-
 def files_under(path):
     return sorted(os.path.join(d, f) for d, _s, fs in os.walk(str(path)) for f in fs)
 

@@ -18,7 +18,7 @@ import pytest
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
 from ansible_collections.omniroute.opencode.plugins.module_utils._redact import Redactor
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_users import (  # noqa: F401 pylint: disable=unused-import
-    KEY, ME, home, run)
+    KEY, ME, run)
 
 
 # Every test here switches uids or changes ownership: the root tier (make test-unit-root).

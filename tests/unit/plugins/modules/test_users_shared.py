@@ -14,8 +14,8 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway
 from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.modules import provider
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway, run_module
-from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_users import (  # noqa: F401 pylint: disable=unused-import
-    KEY, ME, home, run)
+# ``home`` comes from tests/unit/conftest.py (tests/support).
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_users import KEY, ME, run
 
 MODELS = [{'id': 'openai/gpt-4o', 'context_length': 128000, 'max_output_tokens': 16384}]
 

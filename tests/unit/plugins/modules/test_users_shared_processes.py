@@ -17,8 +17,8 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway
-from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_users import (  # noqa: F401 pylint: disable=unused-import
-    KEY, ME, home, run)
+# ``home`` comes from tests/unit/conftest.py (tests/support).
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_users import KEY, ME, run
 
 pytestmark = pytest.mark.needs_root
 

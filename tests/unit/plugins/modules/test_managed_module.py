@@ -30,9 +30,9 @@ def run(capsys, args, check=False, diff=False):
 
 @pytest.fixture
 def etc(tmp_path):
-    os.umask(0o077)  # a strict umask must not make the managed file unreadable for users
+    old = os.umask(0o077)  # a strict umask must not make the managed file unreadable for users
     yield tmp_path / 'etc' / 'opencode'
-    os.umask(0o022)
+    os.umask(old)
 
 
 def args(etc, **kw):

@@ -1,0 +1,68 @@
+"""The shared test helpers (tests/support, tests/opencode/harness.py) do what the suites rely on."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.omniroute.opencode.tests.support import omniroute as server
+from ansible_collections.omniroute.opencode.tests.support.secrets import assert_no_secret
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'opencode'))
+
+import harness  # noqa: E402  pylint: disable=wrong-import-position
+
+SECRET = 'sk-support-7f3a9c/"quoted"'
+
+
+def test_assert_no_secret_passes_on_clean_outputs():
+    assert_no_secret([('a', 'nothing here'), ('b', 'sk-other')], SECRET, None, '')
+    assert_no_secret('plain text', SECRET)
+
+
+@pytest.mark.parametrize('text', [SECRET, json.dumps({'key': SECRET})], ids=['plain', 'json-escaped'])
+def test_assert_no_secret_names_the_output_never_the_secret(text):
+    with pytest.raises(AssertionError) as caught:
+        assert_no_secret([('clean', 'x'), ('module run', 'before ' + text + ' after')], 'sk-unused-1', SECRET)
+    message = str(caught.value)
+    assert 'secret 2 of 2' in message and 'module run' in message
+    assert 'sk-' not in message and 'quoted' not in message
+
+
+def test_each_xdist_worker_gets_its_own_server(monkeypatch):
+    monkeypatch.delenv('SUPPORT_TEST_PORT', raising=False)
+    monkeypatch.delenv('PYTEST_XDIST_WORKER', raising=False)
+    alone = server.place('suite', 'SUPPORT_TEST_PORT', 20200)
+    monkeypatch.setenv('PYTEST_XDIST_WORKER', 'gw1')
+    second = server.place('suite', 'SUPPORT_TEST_PORT', 20200)
+    monkeypatch.setenv('SUPPORT_TEST_PORT', '30000')
+    moved = server.place('suite', 'SUPPORT_TEST_PORT', 20200)
+    assert [p for p, _state in (alone, second, moved)] == [20200, 20210, 30010]
+    assert len(set(state for _port, state in (alone, second, moved))) == 3
+    assert all(os.sep + '.build' + os.sep + 'omniroute-suite-' in state for _port, state in (alone, second, moved))
+
+
+def test_module_direct_removes_its_arguments_file_whatever_happens(tmp_path, monkeypatch):
+    """The arguments file holds the key: it is gone after a run, and after a run that broke."""
+    sb = harness.Sandbox(str(tmp_path / 's'), '/bin/false')
+    args_file = os.path.join(sb.root, 'tmp', 'module-args.json')
+    seen = []
+
+    def finished(cmd, **_kw):
+        seen.append(os.path.exists(cmd[-1]))
+        return subprocess.CompletedProcess(cmd, 0, '{"changed": false}', '')
+
+    def timed_out(cmd, **_kw):
+        seen.append(os.path.exists(cmd[-1]))
+        raise subprocess.TimeoutExpired(cmd, 1)
+
+    monkeypatch.setattr(harness.subprocess, 'run', finished)
+    assert sb.module_direct({'api_key': SECRET}, 'provider')['_status'] == 'SUCCESS'
+    assert not os.path.exists(args_file)
+    monkeypatch.setattr(harness.subprocess, 'run', timed_out)
+    with pytest.raises(subprocess.TimeoutExpired):
+        sb.module_direct({'api_key': SECRET}, 'provider')
+    assert not os.path.exists(args_file)
+    assert seen == [True, True]  # the module did get its arguments

@@ -1,0 +1,168 @@
+"""The claims the docs-examples suite checks on each recorded ansible-playbook run
+(tests/docs/runner.py), on hand-made records: no real run needed."""
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'docs'))
+
+import runner  # noqa: E402
+
+
+def record(changed=0, failures=0, summary=None, results=(), failed=(), check=False, hosts=('laptop1',)):
+    return {'recap': dict((h, {'ok': 3, 'changed': changed, 'failures': failures, 'unreachable': 0}) for h in hosts),
+            'summaries': [{'host': hosts[0], 'summary': summary}] if summary else [],
+            'results': list(results), 'failed': list(failed), 'check': check}
+
+
+READY = {'ready': 2, 'not_ready': 0, 'unverified': 0, 'removed': 1, 'not_ready_users': []}
+NOT_READY = {'ready': 1, 'not_ready': 1, 'unverified': 0, 'removed': 0,
+             'not_ready_users': ['bob@laptop1: configured models not offered: auto']}
+
+
+def test_a_clean_first_run_and_a_quiet_second_run_pass():
+    assert runner.run_problems(record(changed=2, summary=READY), {}, second=False) == []
+    assert runner.run_problems(record(changed=0, summary=READY), {}, second=True) == []
+
+
+def test_a_play_that_ran_on_no_host_fails():
+    problems = runner.run_problems(record(hosts=()), {}, second=False)
+    assert problems and 'ran on no host' in problems[0]
+
+
+def test_a_failed_host_fails_with_the_task_and_message():
+    rec = record(failures=1, failed=[{'host': 'laptop1', 'task': 'Configure', 'msg': 'no API key for bob'}])
+    [problem] = runner.run_problems(rec, {}, second=False)
+    assert 'laptop1 failed' in problem and 'Configure: no API key for bob' in problem
+
+
+def test_a_second_run_that_changes_fails_unless_the_example_says_it_changes_every_time():
+    rec = record(changed=1)
+    rec['changed'] = [{'host': 'laptop1', 'task': 'Report | opencode-report.json'}]
+    [problem] = runner.run_problems(rec, {}, second=True)
+    assert 'second run changed something' in problem and '"Report | opencode-report.json" on laptop1' in problem
+    assert runner.run_problems(rec, {'changed': True}, second=True) == []
+    assert runner.run_problems(rec, {}, second=False) == []
+
+
+def test_not_ready_users_fail_unless_claimed():
+    [problem] = runner.run_problems(record(summary=NOT_READY), {}, second=False)
+    assert '1 user(s) not ready: bob@laptop1: configured models not offered: auto' in problem
+    assert runner.run_problems(record(summary=NOT_READY), {'not-ready': 'models not offered'}, second=False) == []
+    [other] = runner.run_problems(record(summary=NOT_READY), {'not-ready': 'key rejected'}, second=False)
+    assert 'another reason than "key rejected"' in other
+
+
+def test_ready_count_claim():
+    assert runner.run_problems(record(summary=READY), {'ready': 2}, second=False) == []
+    [problem] = runner.run_problems(record(summary=READY), {'ready': 3}, second=False)
+    assert 'counts 2 ready, the example claims 3' in problem
+
+
+def test_unverified_users_fail_when_others_were_verified_but_not_in_check_mode():
+    partial = dict(READY, unverified=1)
+    assert runner.run_problems(record(summary=partial), {}, second=False)
+    assert runner.run_problems(record(summary=partial, check=True), {}, second=False) == []
+    nothing = {'ready': 0, 'not_ready': 0, 'unverified': 3, 'removed': 0, 'not_ready_users': []}
+    assert runner.run_problems(record(summary=nothing), {}, second=False) == []
+
+
+def test_a_module_verify_without_the_role_summary_counts_too():
+    result = {'action': 'omniroute.opencode.provider', 'host': 'localhost', 'become': False, 'become_user': None,
+              'verify': {'ready': False, 'cause': 'key rejected (HTTP 401)'}}
+    [problem] = runner.run_problems(record(results=[result]), {}, second=False)
+    assert 'is not ready: key rejected (HTTP 401)' in problem
+    assert runner.run_problems(record(results=[result]), {'not-ready': 'rejected'}, second=False) == []
+
+
+def test_expected_failures_skip_the_failure_claim():
+    rec = record(failures=1, failed=[{'host': 'laptop1', 'task': 't', 'msg': 'no API key'}])
+    assert runner.run_problems(rec, {'fails': 'no API key'}, second=False) == []
+
+
+def test_configured_users_from_users_and_provider_results():
+    rec = record(results=[
+        {'action': 'omniroute.opencode.users', 'host': 'laptop1', 'status': 'ok',
+         'users': {'alice': {'state': 'present', 'models': ['openai/gpt-4o-mini']},
+                   'carol': {'state': 'absent'}, 'zoe': {'state': 'absent', 'skipped': True}}},
+        {'action': 'omniroute.opencode.provider', 'host': 'laptop2', 'status': 'ok', 'become': True,
+         'become_user': 'bob', 'models': ['auto'], 'state': 'present'},
+        {'action': 'omniroute.opencode.provider', 'host': 'laptop2', 'status': 'ok', 'become': False,
+         'become_user': None, 'models': ['auto'], 'state': 'present'},
+        {'action': 'omniroute.opencode.provider', 'host': 'laptop1', 'status': 'failed', 'become': False,
+         'models': None, 'state': 'present'},
+    ])
+    assert runner.configured_users(rec) == [
+        ('laptop1', 'alice', 'present', ['openai/gpt-4o-mini'], False), ('laptop1', 'carol', 'absent', None, False),
+        ('laptop2', 'bob', 'present', ['auto'], False), ('laptop2', 'root', 'present', ['auto'], False)]
+    rec['results'].append({'action': 'omniroute.opencode.managed', 'host': 'laptop1', 'status': 'ok', 'state': 'present'})
+    assert [u[4] for u in runner.configured_users(rec)] == [True, True, False, False]
+
+
+def test_recap_text():
+    text = runner.recap_text(record(changed=1, summary=READY, hosts=('a', 'b')))
+    assert text == ('a ok=3 changed=1 failed=0; b ok=3 changed=1 failed=0; '
+                    'summary ready=2 not_ready=0 unverified=0 removed=1')
+
+
+def test_flat_ignores_wrapping_and_case():
+    assert runner.flat('No API key\n   for  bob') == runner.flat('no api key for bob')
+
+
+def test_broken_runs_stop_the_further_checks_a_failed_claim_does_not():
+    assert runner.broken(record(hosts=()))
+    assert runner.broken(record(failures=1))
+    unreachable = record()
+    unreachable['recap']['laptop1']['unreachable'] = 1
+    assert runner.broken(unreachable)
+    assert not runner.broken(record(summary=NOT_READY))
+
+
+def test_gist_keeps_the_error_lines_and_drops_the_usual_warnings():
+    out = ('TASK [x]\nfatal: [laptop1]: FAILED! => {"msg": "no API key"}\n'
+           '/venv/ansible/_ssh_agent.py:18: CryptographyDeprecationWarning: DSA is deprecated\n'
+           '  from cryptography.hazmat.primitives.asymmetric.dsa import (\n'
+           "[WARNING]: Host 'l' is using the discovered Python interpreter at '/usr/bin/python3.11'\n"
+           'PLAY RECAP ****\nlaptop1 : ok=1 changed=0 failed=1\n')
+    assert runner.gist(out) == 'fatal: [laptop1]: FAILED! => {"msg": "no API key"}'
+    assert runner.gist('line one\nline two\n') == 'line one | line two'
+
+
+def test_the_shim_runs_a_successful_non_check_run_twice(tmp_path):
+    calls = tmp_path / 'calls'
+    real = tmp_path / 'real'
+    real.write_text('#!/bin/bash\necho "round=${DOCTEST_ROUND:-1} $*" >> %s\nexit ${FAKE_RC:-0}\n' % calls)
+    real.chmod(0o755)
+    shim = tmp_path / 'ansible-playbook'
+    shim.write_text(runner.SHIM % {'real': real})
+    shim.chmod(0o755)
+    records = tmp_path / 'records'
+    records.mkdir()
+    env = dict(os.environ, DOCTEST_RECORD_DIR=str(records))
+
+    def play(*args, **extra):
+        calls.write_text('')
+        rc = subprocess.run([str(shim)] + list(args), env=dict(env, **extra), check=False).returncode
+        return rc, calls.read_text().splitlines()
+
+    assert play('-i', 'inventory', 'site.yml') == (0, ['round=1 -i inventory site.yml', 'round=2 -i inventory site.yml'])
+    assert play('site.yml', '--check', '--diff') == (0, ['round=1 site.yml --check --diff'])
+    assert play('-vC', 'site.yml') == (0, ['round=1 -vC site.yml'])
+    assert play('site.yml', FAKE_RC='2') == (2, ['round=1 site.yml'])
+    assert play('-e', 'x=C', 'site.yml') == (0, ['round=1 -e x=C site.yml', 'round=2 -e x=C site.yml'])
+    assert 'second run: ansible-playbook -e x=C site.yml' in (records / 'second-runs.log').read_text()
+
+
+def test_the_sandbox_keeps_the_system_read_only_and_the_clone_writable(tmp_path):
+    """As root, a command of an example cannot write /etc or the real home, and can write the
+    clone and the project cache (not root: no sandbox, the system is not writable anyway)."""
+    probe = 'touch /etc/.docs-sandbox-probe 2>/dev/null && echo etc-writable; touch %s/probe && echo clone-ok' % tmp_path
+    argv, env = runner.sandboxed(['bash', '-c', probe], dict(os.environ))
+    if os.geteuid() != 0:
+        assert argv == ['bash', '-c', probe]
+        return
+    env['DOCTEST_WRITABLE'] += ' %s' % tmp_path
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    assert out.stdout.split() == ['clone-ok'], out.stderr
+    assert not os.path.exists('/etc/.docs-sandbox-probe')
