@@ -6,6 +6,7 @@ connection, on raw sockets: a route can answer like a well-behaved gateway (:cla
 or misbehave in ways ``http.server`` cannot (a redirect, a dripped status line or body, a
 status line that echoes the request, 120 headers, a 70 KB header line, a body cut short...).
 Every request is recorded (method, path, headers, body) so a test can tell what was sent where.
+With ``tls=(certfile, keyfile)`` (:func:`self_signed` makes a pair) it speaks https.
 
     with Server({'/v1/models': models_route(KEY, MODELS)}) as gw:
         fetch(gw.url + '/v1')
@@ -19,14 +20,22 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections import namedtuple
 
+try:
+    from http.client import responses as REASONS
+except ImportError:  # pragma: no cover - Python 3 has it
+    raise
+
 __all__ = ['ANSWERED', 'SLOW', 'Answer', 'Raw', 'Request', 'Server', 'Tunnel', 'HOSTILE', 'HOSTILE_MODELS',
            'gateway_server', 'json_answer', 'kept_ids', 'leaked', 'models_route', 'mode', 'models_payload',
-           'redirect_target']
+           'redirect_target', 'self_signed']
 
 Request = namedtuple('Request', 'method path headers body')
 
@@ -56,10 +65,7 @@ class Answer(object):
         self.status = status
         self.body = body.encode('utf-8') if isinstance(body, str) else body
         self.headers = list(headers or [])
-        self.reason = reason or {200: 'OK', 201: 'Created', 301: 'Moved Permanently', 302: 'Found',
-                                 307: 'Temporary Redirect', 308: 'Permanent Redirect', 401: 'Unauthorized',
-                                 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error',
-                                 503: 'Service Unavailable'}.get(status, 'Status')
+        self.reason = reason or REASONS.get(status, 'Status')
         if content_type and not any(n.lower() == 'content-type' for n, _v in self.headers):
             self.headers.append(('Content-Type', content_type))
 
@@ -71,15 +77,17 @@ class Answer(object):
 
 
 class Raw(object):
-    """Bytes written as they are: ``data`` (bytes, or a callable taking the Request), then, with
-    ``drip``, ``tail`` one byte every ``drip`` seconds (for at most MAX_STALL seconds); with
-    ``stall``, nothing more for that many seconds; the connection is then closed."""
+    """Bytes written as they are: after ``delay`` seconds of silence (if given), ``data`` (bytes,
+    or a callable taking the Request), then, with ``drip``, ``tail`` one byte every ``drip``
+    seconds (for at most MAX_STALL seconds); with ``stall``, nothing more for that many seconds;
+    the connection is then closed."""
 
-    def __init__(self, data=b'', drip=None, tail=b'', stall=None):
+    def __init__(self, data=b'', drip=None, tail=b'', stall=None, delay=None):
         self.data = data
         self.drip = drip
         self.tail = tail
         self.stall = stall
+        self.delay = delay
 
 
 class Tunnel(object):
@@ -104,11 +112,29 @@ def models_route(key, models, reject=None):
     return route
 
 
+def self_signed(directory):
+    """``(certfile, keyfile)`` of a new self-signed certificate for 127.0.0.1 in ``directory``
+    (made with the ``openssl`` command)."""
+    certfile, keyfile = os.path.join(str(directory), 'cert.pem'), os.path.join(str(directory), 'key.pem')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+                    '-nodes', '-days', '2', '-subj', '/CN=omniroute-opencode test gateway',
+                    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyfile, '-out', certfile],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    return certfile, keyfile
+
+
 class Server(object):
     """The routed server.  ``routes`` maps a path (``/v1/models``) or ``(METHOD, path)`` to a
-    route; ``default`` answers the rest (404 by default).  ``url`` is ``http://127.0.0.1:PORT``."""
+    route; ``default`` answers the rest (404 by default).  ``url`` is ``http://127.0.0.1:PORT``,
+    or ``https://`` with ``tls=(certfile, keyfile)``: each accepted connection is then wrapped
+    server-side, its handshake done in its own thread (a client that refuses the certificate
+    ends its connection before a request is read, so none is recorded)."""
 
-    def __init__(self, routes=None, default=None):
+    def __init__(self, routes=None, default=None, tls=None):
+        self._tls = None
+        if tls:
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls.load_cert_chain(*tls)
         self.routes = dict(routes or {})
         self.default = default or (lambda req: json_answer({'error': 'not found: %s' % req.path}, 404))
         self.requests = []
@@ -118,7 +144,7 @@ class Server(object):
         self._listener.bind(('127.0.0.1', 0))
         self._listener.listen(64)
         self.port = self._listener.getsockname()[1]
-        self.url = 'http://127.0.0.1:%d' % self.port
+        self.url = '%s://127.0.0.1:%d' % ('https' if self._tls else 'http', self.port)
         self._thread = threading.Thread(target=self._serve, name='test-http-%d' % self.port)
         self._thread.daemon = True
         self._thread.start()
@@ -194,6 +220,9 @@ class Server(object):
 
     def _handle(self, conn):
         try:
+            if self._tls:
+                conn.settimeout(30)
+                conn = self._tls.wrap_socket(conn, server_side=True)
             req, raw = self._read_request(conn)
             if req is None:
                 return
@@ -248,6 +277,8 @@ class Server(object):
         upstream.close()
 
     def _raw(self, conn, answer, req, raw):
+        if answer.delay and self._stop.wait(min(answer.delay, MAX_STALL)):
+            return
         data = answer.data(req, raw) if callable(answer.data) else answer.data
         if data:
             conn.sendall(data)

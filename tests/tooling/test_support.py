@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -66,3 +67,21 @@ def test_module_direct_removes_its_arguments_file_whatever_happens(tmp_path, mon
         sb.module_direct({'api_key': SECRET}, 'provider')
     assert not os.path.exists(args_file)
     assert seen == [True, True]  # the module did get its arguments
+
+
+def test_the_tests_run_one_http_server():
+    """Local HTTP servers in the tests are tests/support/http_server.Server: no other test file
+    serves with http.server or socketserver."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    own = os.path.join(repo, 'tests', 'support', 'http_server.py')
+    found = []
+    for folder, dirs, files in os.walk(os.path.join(repo, 'tests')):
+        dirs[:] = [d for d in dirs if d not in ('output', '__pycache__') and not d.startswith('.')]
+        for name in files:
+            path = os.path.join(folder, name)
+            if name.endswith('.py') and path != own:
+                with open(path, encoding='utf-8') as handle:
+                    text = handle.read()
+                if re.search(r'^\s*(import|from)\s+(http\.server|socketserver)\b', text, re.M):
+                    found.append(os.path.relpath(path, repo))
+    assert found == []

@@ -17,20 +17,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import glob
-import http.server
 import json
 import os
 import pwd
 import subprocess
 import sys
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _jsonc
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
+from ansible_collections.omniroute.opencode.tests.support.http_server import Raw, Server, json_answer, models_payload
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.omniroute_fake import PASSWORD, FakeOmniRoute
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import https_models_gateway, self_signed
 
@@ -139,33 +137,13 @@ def gateway(sc):
                  'opencode_users': [{'name': ME, 'api_key': KEY}]})
 
 
-class _Slow(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        time.sleep(6)
-        body = json.dumps({'object': 'list', 'data': MODELS}).encode()
-        try:
-            self.send_response(200)
-            self.send_header('Content-Length', str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except OSError:
-            pass
-
-    def log_message(self, *args):
-        pass
-
-
 def slow_gateway(sc):
     """A gateway that answers in 6 s: within the default 10 s, not within opencode_gateway_timeout 2."""
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Slow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        sc.play({'opencode_base_url': 'http://127.0.0.1:%d' % server.server_port, 'opencode_catalog': 'gateway',
+    answer = Raw(json_answer(models_payload(MODELS)).raw(), delay=6)
+    with Server({'/v1/models': lambda req: answer}) as server:
+        sc.play({'opencode_base_url': server.url, 'opencode_catalog': 'gateway',
                  'opencode_gateway_timeout': 2, 'opencode_catalog_offline': 'fail',
                  'opencode_users': [{'name': ME, 'api_key': KEY}]})
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def omniroute_keys(sc):

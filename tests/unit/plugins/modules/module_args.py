@@ -73,12 +73,21 @@ class _Seen(object):
     def __getitem__(self, index):
         return list(self)[index]
 
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
 
 @contextlib.contextmanager
-def models_gateway(key, models):
+def models_gateway(key, models, tls=None):
     """A 127.0.0.1 ``/v1/models`` server (the routed test server): ``key`` sees ``models``, any
-    other key gets 401.  Yields ``(base_url, seen)``; ``seen`` lists ``(path, Authorization)``."""
+    other key gets 401; https with ``tls=(certfile, keyfile)``.  Yields ``(base_url, seen)``;
+    ``seen`` lists ``(path, Authorization)`` of every request."""
     from ansible_collections.omniroute.opencode.tests.support.http_server import Server, models_route
 
-    with Server({'/v1/models': models_route(key, models)}) as server:
+    with Server({'/v1/models': models_route(key, models)}, tls=tls) as server:
         yield server.url, _Seen(server)

@@ -35,7 +35,8 @@ cites the upstream source it models:
 
 Other switches are not server behaviour but test instruments: ``list_barrier`` holds each
 ``GET /api/keys`` until that many have arrived (or a second has passed), so two concurrent
-module runs really race; ``tls`` serves https with a self-signed certificate.
+module runs really race (the routed test server, tests/support/http_server.py, answers each
+connection in its own thread); ``tls`` (``(certfile, keyfile)``) serves https.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -46,10 +47,7 @@ import threading
 import time
 import uuid
 
-try:
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-except ImportError:  # pragma: no cover - Python 3.8+ has both
-    raise
+from ansible_collections.omniroute.opencode.tests.support.http_server import Answer, Server
 
 PASSWORD = 'admin-pw-7c1e9b'
 MACHINE = 'b1490c2d'
@@ -77,55 +75,32 @@ class FakeOmniRoute(object):
         self.list_barrier = list_barrier
         self._lists = 0
         self._arrived = threading.Condition()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status, body=None, cookie=None):
-                if isinstance(body, str):  # Next.js's own HTML page (an unknown route)
-                    raw, kind = body.encode('utf-8'), 'text/html; charset=utf-8'
-                else:
-                    raw, kind = (json.dumps(body).encode('utf-8') if body is not None else b''), 'application/json'
-                self.send_response(status)
-                self.send_header('Content-Type', kind)
-                self.send_header('Content-Length', str(len(raw)))
-                if cookie:
-                    self.send_header('Set-Cookie', 'auth_token=%s; Path=/; HttpOnly; SameSite=Lax' % cookie)
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def _body(self):
-                length = int(self.headers.get('Content-Length') or 0)
-                if not length:
-                    return {}
-                try:
-                    return json.loads(self.rfile.read(length).decode('utf-8'))
-                except ValueError:
-                    return None
-
-            def _handle(self):
-                body = self._body()
-                server.calls.append((self.command, self.path))
-                status, answer, cookie = server.answer(self.command, self.path, body, self.headers)
-                self._send(status, answer, cookie)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = _handle
-
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        scheme = 'http'
-        if tls:
-            from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import wrap
-            wrap(self.httpd, *tls)
-            scheme = 'https'
-        self.url = '%s://127.0.0.1:%d' % (scheme, self.httpd.server_address[1])
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
-        self.thread.start()
+        self.server = Server(default=self._route, tls=tls)
+        self.url = self.server.url
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
+
+    def _route(self, req):
+        """The HTTP side: the JSON body read, the call recorded, :meth:`answer` sent."""
+        if req.method not in ('GET', 'POST', 'PATCH', 'DELETE'):
+            return Answer(501, b'', content_type=None)
+        body = {}
+        if req.body:
+            try:
+                body = json.loads(req.body.decode('utf-8'))
+            except ValueError:
+                body = None
+        self.calls.append((req.method, req.path))
+        status, answer, cookie = self.answer(req.method, req.path, body, req.headers)
+        if isinstance(answer, str):  # Next.js's own HTML page (an unknown route)
+            raw, kind = answer.encode('utf-8'), 'text/html; charset=utf-8'
+        else:
+            raw, kind = (json.dumps(answer).encode('utf-8') if answer is not None else b''), 'application/json'
+        headers = [('Content-Type', kind)]
+        if cookie:
+            headers.append(('Set-Cookie', 'auth_token=%s; Path=/; HttpOnly; SameSite=Lax' % cookie))
+        return Answer(status, raw, headers)
 
     # -- the keys ------------------------------------------------------------------------
     def add(self, name, **fields):
