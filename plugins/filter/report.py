@@ -154,7 +154,10 @@ def report_summary(rows):
     present = [r for r in rows if r.get('state') != 'absent']
     bad = _not_ready(rows)
     ready = [r for r in present if r.get('ready') is True and not r.get('error')]
-    unknown = [r for r in present if r not in bad and r not in ready]
+    # By identity: ``r not in bad`` compared whole rows (lazy containers on the controller), once
+    # per pair of users of the play, which made the summary quadratic in the fleet (issue 22).
+    counted = set(id(r) for r in bad + ready)
+    unknown = [r for r in present if id(r) not in counted]
     removed = [r for r in rows if r.get('state') == 'absent']
     # The summary is printed on the console: one line per user, no terminal control sequences.
     return dict(ready=len(ready), not_ready=len(bad), unverified=len(unknown), removed=len(removed),
