@@ -14,12 +14,19 @@ every other provider, and the template loses them (reported). In `smoke`, develo
 config get byte-for-byte-equal documents, parsed, from both sides.
 
   fleet.py compare [N U]      headline: both sides, N hosts x U users (default 8 x 4), ping floor
-  fleet.py developers         time against developers per host (1,2,4,8 on 8 hosts), both sides
-                              and `ansible -m ping` over the same inventory as the floor
+  fleet.py developers         time against developers per host (1,2,4,8,16 on 8 hosts), both sides
+                              and the floor over the same inventory: `ansible -m ping` and a
+                              playbook of one ping task
   fleet.py growth             time against hosts (1..32, U=1) and users per host (1..16, N=2)
   fleet.py smoke              2 hosts x 1 user, the user running it (one host with a config,
                               one without); creates no account (make test runs this)
 Forks: BENCH_FORKS (default 8), fixed across the series.
+
+Re-runs and the floor are timed BENCH_ROUNDS times (default 3) at each point, interleaved
+(ad-hoc ping, ping playbook, role re-run, then again), and the medians are reported: one run on
+a shared machine moves by tens of percent. The first runs (they need fresh homes) and the
+template role's re-run are timed once. BENCH_SIDES=role leaves the template role out (quick
+iterations; the tables then show no template columns).
 """
 import getpass
 import json
@@ -36,11 +43,16 @@ from common import SECRET, ms  # noqa: E402
 from gen_config import generate, parse_size  # noqa: E402
 
 FORKS = int(os.environ.get("BENCH_FORKS", "8"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 BASE_URL = "http://127.0.0.1:20128"
-SIDES = ("role", "template")
+SIDES = tuple(s for s in os.environ.get("BENCH_SIDES", "role,template").split(",") if s)
+if "role" not in SIDES or not set(SIDES) <= {"role", "template"}:
+    raise SystemExit("BENCH_SIDES: role, or role,template")
 PLAYBOOK = {
     "role": "- hosts: laptops\n  gather_facts: false\n  roles:\n    - role: omniroute.opencode.opencode\n",
     "template": "- hosts: laptops\n  gather_facts: false\n  roles:\n    - role: opencode_template\n",
+    # The fair floor for a playbook: the same play with one ping task (one module run per host).
+    "ping": "- hosts: laptops\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n",
 }
 
 
@@ -102,19 +114,36 @@ def build(work, side, hosts, users, fresh=()):
     return inv
 
 
-def converge(work, side, inv, expect_changed, label):
+def converge(work, side, inv, expect_changed, label, timers=None):
     pb = os.path.join(work, "%s.yml" % side)
     with open(pb, "w") as f:
         f.write(PLAYBOOK[side])
     os.environ["ANSIBLE_ROLES_PATH"] = os.path.join(common.BENCH, "roles")
     wall, timer = ansible_env.playbook(work, pb, inv, forks=FORKS, label="%s-%s" % (side, label))
     changed = sum(1 for r in timer["tasks"] if r["changed"])
-    if expect_changed and not changed:
+    if expect_changed is None:
+        pass
+    elif expect_changed and not changed:
         raise SystemExit("%s first run changed nothing" % side)
     if not expect_changed and changed:
         names = sorted({r["task"] for r in timer["tasks"] if r["changed"]})
         raise SystemExit("%s re-run is not idempotent: changed %s" % (side, names))
+    if timers is not None:
+        timers.append(timer)
     return wall
+
+
+def task_profile(timer):
+    """``(tasks per host, [(task, runs, seconds summed over hosts, skipped runs)])`` of one play."""
+    per_host, per_task = {}, {}
+    for row in timer["tasks"]:
+        per_host[row["host"]] = per_host.get(row["host"], 0) + 1
+        t = per_task.setdefault(row["task"], [0, 0.0, 0])
+        t[0] += 1
+        t[1] += row["seconds"]
+        t[2] += 1 if row.get("skipped") else 0
+    counts = sorted(set(per_host.values()))
+    return counts, [(name, v[0], v[1], v[2]) for name, v in per_task.items()]
 
 
 def check(work, hosts, users, fresh=()):
@@ -138,14 +167,14 @@ def check(work, hosts, users, fresh=()):
     kept = {"role": [0, 0, 0, 0], "template": [0, 0, 0, 0]}  # comments kept/all, providers kept/all
     for h in range(hosts):
         for u in range(users):
-            r, t = got[("role", h, u)], got[("template", h, u)]
-            er, et = r["provider"]["omniroute"], t["provider"]["omniroute"]
-            if er != et:
+            r, t = got[("role", h, u)], got.get(("template", h, u))
+            er = r["provider"]["omniroute"]
+            if t is not None and er != t["provider"]["omniroute"]:
                 raise SystemExit("h%02d/%s: the two sides wrote different provider entries" % (h, user_name(u)))
             if er["options"]["apiKey"] != key(h, u):
                 raise SystemExit("h%02d/%s: wrong key written" % (h, user_name(u)))
             if (h, u) in fresh:
-                if r != t:
+                if t is not None and r != t:
                     raise SystemExit("h%02d/%s: new config differs between the sides" % (h, user_name(u)))
                 continue
             src = generate(parse_size("5K"), seed=1000 * h + u)
@@ -174,31 +203,78 @@ def ping(work, inv):
 
 
 def point(work, hosts, users, fresh=(), rerun=True, floor=False):
-    """Both sides, first run and re-run, interleaved. Returns timings (s) and what was kept.
-    ``fresh``: (host, user) pairs that start without a config; ``floor``: also time `-m ping`."""
-    res = {}
+    """Both sides, first run and re-run. Returns timings (s, medians) and what was kept.
+    ``fresh``: (host, user) pairs that start without a config; ``floor``: also time the floor
+    (`ansible -m ping` and a one-task ping playbook). The floor and the role's re-run are timed
+    ROUNDS times, interleaved; the ``*_runs`` keys hold every run."""
+    res = {"load_start": loadavg()}
     invs = {side: build(work, side, hosts, users, fresh) for side in SIDES}
-    if floor:
-        res["ping"] = ping(work, invs["role"])
     for side in SIDES:
         res[side + "_first"] = converge(work, side, invs[side], True, "first")
-    for side in SIDES if rerun else ():
-        res[side + "_rerun"] = converge(work, side, invs[side], False, "rerun")
+    if not rerun:
+        res["kept"] = check(work, hosts, users, fresh)
+        return res
+    runs = {"ping": [], "ping_pb": [], "role_rerun": []}
+    timers = []
+    for _round in range(ROUNDS):
+        if floor:
+            runs["ping"].append(ping(work, invs["role"]))
+            runs["ping_pb"].append(converge(work, "ping", invs["role"], None, "ping"))
+        runs["role_rerun"].append(converge(work, "role", invs["role"], False, "rerun", timers))
+    for key, values in runs.items():
+        if values:
+            res[key] = common.median(values)
+            res[key + "_runs"] = values
+    if "template" in SIDES:
+        res["template_rerun"] = converge(work, "template", invs["template"], False, "rerun")
+    res["tasks_per_host"], res["role_tasks"] = task_profile(timers[-1])
     res["kept"] = check(work, hosts, users, fresh)
     return res
 
 
+def t(r, key):
+    """A time of ``r`` for a table, "-" when that side was not run."""
+    return ms(r[key]) if key in r else "-"
+
+
+def x(r, a, b):
+    """``r[a] / r[b]`` as a ratio for a table, "-" when one side was not run."""
+    return "%.2fx" % (r[a] / r[b]) if a in r and b in r else "-"
+
+
 def line(label, r):
-    return ("%s role %-8s | template %-8s | role/template = %.2fx (first run); role %-8s | template %-8s"
-            " | role/template = %.2fx (re-run)"
-            % (label, ms(r["role_first"]), ms(r["template_first"]), r["role_first"] / r["template_first"],
-               ms(r["role_rerun"]), ms(r["template_rerun"]), r["role_rerun"] / r["template_rerun"]))
+    return ("%s role %-8s | template %-8s | role/template = %s (first run); role %-8s | template %-8s"
+            " | role/template = %s (re-run)"
+            % (label, t(r, "role_first"), t(r, "template_first"), x(r, "role_first", "template_first"),
+               t(r, "role_rerun"), t(r, "template_rerun"), x(r, "role_rerun", "template_rerun")))
+
+
+def floor_line(r):
+    return ("floor: `ansible -m ping` %s, ping playbook %s; role re-run %s = %s of ad-hoc ping, %s of the "
+            "ping playbook (medians of %d interleaved runs: ping %s; ping playbook %s; role re-run %s)"
+            % (t(r, "ping"), t(r, "ping_pb"), t(r, "role_rerun"), x(r, "role_rerun", "ping"),
+               x(r, "role_rerun", "ping_pb"), len(r.get("role_rerun_runs", ())),
+               ", ".join(ms(v) for v in r.get("ping_runs", ())), ", ".join(ms(v) for v in r.get("ping_pb_runs", ())),
+               ", ".join(ms(v) for v in r.get("role_rerun_runs", ()))))
+
+
+def tasks_text(r):
+    """The role's re-run, task by task: runs per host and controller seconds per host."""
+    hosts = max(1, r.get("hosts", 1))
+    parts = ["%s: %.0f ms%s" % (name.split(" : ", 1)[-1], 1000.0 * secs / hosts, " (skipped)" if skipped == runs else "")
+             for name, runs, secs, skipped in r.get("role_tasks", ())]
+    return "tasks per host on the re-run: %s (%s)" % (
+        "/".join(str(c) for c in r.get("tasks_per_host", ())), "; ".join(parts))
 
 
 def kept_text(k):
-    return ("comments kept: role %d/%d, template %d/%d; other providers kept: role %d/%d, template %d/%d"
-            % (k["role"][0], k["role"][1], k["template"][0], k["template"][1],
-               k["role"][2], k["role"][3], k["template"][2], k["template"][3]))
+    text = "comments kept: role %d/%d" % (k["role"][0], k["role"][1])
+    if "template" in SIDES:
+        text += ", template %d/%d" % (k["template"][0], k["template"][1])
+    text += "; other providers kept: role %d/%d" % (k["role"][2], k["role"][3])
+    if "template" in SIDES:
+        text += ", template %d/%d" % (k["template"][2], k["template"][3])
+    return text
 
 
 def work_dir():
@@ -210,23 +286,36 @@ def work_dir():
 
 def compare(hosts, users):
     w = work_dir()
-    print("== fleet: %d laptops x %d developers, forks %d, local connections, become via su ==" % (hosts, users, FORKS))
+    print("== fleet: %d laptops x %d developers, forks %d, local connections, become via su; load average %s =="
+          % (hosts, users, FORKS, loadavg()))
     r = point(w, hosts, users, floor=True)
+    r["hosts"] = hosts
     print("fleet " + line("%dx%d" % (hosts, users), r))
-    print("fleet ping floor %s: role first run %.2fx, re-run %.2fx of `ansible -m ping`"
-          % (ms(r["ping"]), r["role_first"] / r["ping"], r["role_rerun"] / r["ping"]))
+    print("fleet " + floor_line(r))
+    print("fleet " + tasks_text(r))
     print("fleet %s" % kept_text(r["kept"]))
     common.save_json("fleet-compare", dict(r, hosts=hosts, users=users, forks=FORKS))
     md = ["| run | role | template | role / template |", "|---|---|---|---|",
-          "| first run | %s | %s | **%.2fx** |" % (ms(r["role_first"]), ms(r["template_first"]),
-                                                   r["role_first"] / r["template_first"]),
-          "| unchanged re-run | %s | %s | **%.2fx** |" % (ms(r["role_rerun"]), ms(r["template_rerun"]),
-                                                          r["role_rerun"] / r["template_rerun"]),
-          "| `ansible -m ping` (floor) | %s | | role first run %.2fx, re-run %.2fx of it |"
-          % (ms(r["ping"]), r["role_first"] / r["ping"], r["role_rerun"] / r["ping"]),
+          "| first run | %s | %s | **%s** |"
+          % (t(r, "role_first"), t(r, "template_first"), x(r, "role_first", "template_first")),
+          "| unchanged re-run | %s | %s | **%s** |"
+          % (t(r, "role_rerun"), t(r, "template_rerun"), x(r, "role_rerun", "template_rerun")),
+          "| `ansible -m ping` (floor) | %s | | role re-run **%s** of it (first run %s) |"
+          % (t(r, "ping"), x(r, "role_rerun", "ping"), x(r, "role_first", "ping")),
+          "| one-task ping playbook | %s | | role re-run %s of it |" % (t(r, "ping_pb"), x(r, "role_rerun", "ping_pb")),
+          "", "Re-runs and the floor: medians of %d interleaved runs (role re-run %s; ping %s; ping playbook %s). "
+          "Load average %s at the start, %s at the end." % (
+              ROUNDS, ", ".join(ms(v) for v in r["role_rerun_runs"]), ", ".join(ms(v) for v in r["ping_runs"]),
+              ", ".join(ms(v) for v in r["ping_pb_runs"]), r["load_start"], loadavg()),
+          "", "The role's %s." % tasks_text(r),
           "", "After the first run (%d x %d): %s." % (hosts, users, kept_text(r["kept"]))]
     if os.environ.get("BENCH_WRITE_DOC", "1") == "1":
         common.update_doc("fleet", "\n".join(md))
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
 
 
 def series(name, points):
@@ -234,15 +323,16 @@ def series(name, points):
     rows, xs, data = [], [], []
     for hosts, users in points:
         r = point(w, hosts, users)
-        x = hosts if name == "hosts" else users
-        xs.append(x)
+        xs.append(hosts if name == "hosts" else users)
         data.append(dict(r, hosts=hosts, users=users))
-        print("fleet-%s %2d: " % (name, x) + line("", r))
-        rows.append("| %d | %d | %s | %s | %.2fx | %s | %s | %.2fx |" % (
-            hosts, users, ms(r["role_first"]), ms(r["template_first"]), r["role_first"] / r["template_first"],
-            ms(r["role_rerun"]), ms(r["template_rerun"]), r["role_rerun"] / r["template_rerun"]))
+        print("fleet-%s %2d: " % (name, xs[-1]) + line("", r))
+        rows.append("| %d | %d | %s | %s | %s | %s | %s | %s |" % (
+            hosts, users, t(r, "role_first"), t(r, "template_first"), x(r, "role_first", "template_first"),
+            t(r, "role_rerun"), t(r, "template_rerun"), x(r, "role_rerun", "template_rerun")))
     fits = []
     for col in ("role_first", "template_first", "role_rerun", "template_rerun"):
+        if col not in data[0]:
+            continue
         a, b, worst = common.slope(xs, [d[col] for d in data])
         fits.append("%s %.2f s + %.3f s per %s (worst point %.0f%% off the line)"
                     % (col.replace("_", " "), a, b, "host" if name == "hosts" else "user", worst * 100))
@@ -255,32 +345,45 @@ def series(name, points):
 
 
 def developers():
-    """Fleet time against developers per host, with the ping floor measured at each point."""
+    """Fleet time against developers per host, with the floor measured at each point."""
     hosts = int(os.environ.get("BENCH_DEV_HOSTS", "8"))
-    users = [int(x) for x in os.environ.get("BENCH_DEV_USERS", "1,2,4,8").split(",")]
-    print("== fleet: developers per host on %d hosts (forks %d) ==" % (hosts, FORKS))
+    users = [int(v) for v in os.environ.get("BENCH_DEV_USERS", "1,2,4,8,16").split(",")]
+    load0 = loadavg()
+    print("== fleet: developers per host on %d hosts (forks %d); load average %s ==" % (hosts, FORKS, load0))
     w = work_dir()
-    rows, data = [], []
+    rows, data, runs = [], [], []
     for u in users:
         r = point(w, hosts, u, floor=True)
-        data.append(dict(r, hosts=hosts, users=u))
-        print("fleet-developers %d: %s; ping %s (role first %.2fx, re-run %.2fx of ping)"
-              % (u, line("", r), ms(r["ping"]), r["role_first"] / r["ping"], r["role_rerun"] / r["ping"]))
-        rows.append("| %d | %s | %s | %s | **%.2fx** | %.2fx | %s | %s | **%.2fx** | %.2fx |" % (
-            u, ms(r["ping"]), ms(r["role_first"]), ms(r["template_first"]), r["role_first"] / r["template_first"],
-            r["role_first"] / r["ping"], ms(r["role_rerun"]), ms(r["template_rerun"]),
-            r["role_rerun"] / r["template_rerun"], r["role_rerun"] / r["ping"]))
+        r["hosts"] = hosts
+        data.append(dict(r, users=u))
+        print("fleet-developers %d: %s" % (u, line("", r)))
+        print("fleet-developers %d: %s" % (u, floor_line(r)))
+        print("fleet-developers %d: %s" % (u, tasks_text(r)))
+        rows.append("| %d | %s | %s | %s | %s | %s | **%s** | %s | %s | %s |" % (
+            u, t(r, "ping"), t(r, "ping_pb"), t(r, "role_first"), t(r, "template_first"), t(r, "role_rerun"),
+            x(r, "role_rerun", "ping"), x(r, "role_rerun", "ping_pb"), t(r, "template_rerun"),
+            x(r, "role_rerun", "template_rerun")))
+        runs.append("%d: role re-run %s; ping %s; ping playbook %s" % (
+            u, ", ".join(ms(v) for v in r["role_rerun_runs"]), ", ".join(ms(v) for v in r["ping_runs"]),
+            ", ".join(ms(v) for v in r["ping_pb_runs"])))
     xs = [d["users"] for d in data]
     fits = []
-    for col in ("role_first", "template_first", "role_rerun", "template_rerun", "ping"):
+    for col in ("role_rerun", "role_first", "ping", "ping_pb", "template_first", "template_rerun"):
+        if col not in data[0]:
+            continue
         a, b, _worst = common.slope(xs, [d[col] for d in data])
-        fits.append("%s %.2f s + %.3f s per developer" % (col.replace("_", " "), a, b))
+        fits.append("%s %.2f s + %.3f s per developer" % (col.replace("_pb", " playbook").replace("_", " "), a, b))
     verdict = "Linear fit time = a + b*developers per host: " + "; ".join(fits) + "."
     print("fleet-developers: " + verdict)
     common.save_json("fleet-developers", data)
-    md = ["| developers/host | ping (floor) | role, first | template, first | role/template | role/ping"
-          " | role, re-run | template, re-run | role/template | role/ping |",
-          "|---|---|---|---|---|---|---|---|---|---|"] + rows + ["", verdict]
+    md = ["| developers/host | `ansible -m ping` | ping playbook | role, first | template, first | role, re-run"
+          " | role re-run / ad-hoc ping | role re-run / ping playbook | template, re-run | role/template, re-run |",
+          "|---|---|---|---|---|---|---|---|---|---|"] + rows
+    md += ["", verdict,
+           "", ("Re-runs and the floor are medians of %d interleaved runs; every run, in seconds, "
+                "per developers/host: %s." % (ROUNDS, "; ".join(runs))),
+           "", ("Load average %s at the start, %s at the end. The role's %s at %d developers/host."
+                % (load0, loadavg(), tasks_text(data[-1]), data[-1]["users"]))]
     if os.environ.get("BENCH_WRITE_DOC", "1") == "1":
         common.update_doc("fleet-developers", "\n".join(md))
 
@@ -300,7 +403,7 @@ def smoke():
     t0 = time.time()
     w = work_dir()
     r = point(w, 2, 1, fresh=((1, 0),), rerun=False)
-    print("fleet smoke 2x1 first run: role %s, template %s" % (ms(r["role_first"]), ms(r["template_first"])))
+    print("fleet smoke 2x1 first run: role %s, template %s" % (t(r, "role_first"), t(r, "template_first")))
     print("fleet smoke: same provider entry on both sides, identical new configs; " + kept_text(r["kept"]))
     if r["kept"]["template"][0] >= r["kept"]["template"][1]:
         raise SystemExit("the template baseline kept the comments: the check cannot tell the sides apart")

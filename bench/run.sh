@@ -3,7 +3,7 @@
 #   run.sh full    every comparison, with ratios; updates the tables in docs/performance.md
 #   run.sh smoke   tiny sizes, seconds: harness works, both sides produce the same document;
 #                  runs as the current user and creates no account
-# BENCH_ONLY (comma list of engine,growth,module,fleet,fleet-developers,keys,fleet-growth,catalog)
+# BENCH_ONLY (comma list of engine,growth,module,users-profile,fleet,fleet-developers,keys,fleet-growth,catalog)
 # restricts `full`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +19,7 @@ case "$mode" in
     export BENCH_ACCOUNTS=current
     BENCH_WRITE_DOC=0 step "$py" "$here/engine.py" smoke
     BENCH_WRITE_DOC=0 step "$py" "$here/module.py" --smoke
+    BENCH_WRITE_DOC=0 step "$py" "$here/profile_users.py" --smoke
     BENCH_WRITE_DOC=0 step "$py" "$here/fleet.py" smoke
     ;;
   full)
@@ -27,6 +28,7 @@ case "$mode" in
     if want engine; then step "$py" "$here/engine.py" compare; fi
     if want growth; then step "$py" "$here/engine.py" growth; fi
     if want module; then step "$py" "$here/module.py"; fi
+    if want users-profile; then step "$py" "$here/profile_users.py"; fi
     if want fleet; then step "$py" "$here/fleet.py" compare; fi
     if want fleet-developers; then step "$py" "$here/fleet.py" developers; fi
     if want keys; then step "$py" "$here/keys.py"; fi

@@ -9,7 +9,7 @@ DOCUMENTATION = """
 name: bench_timer
 type: aggregate
 short_description: per-task wall times for the benchmarks
-description: Writes [{task, host, seconds, changed}] to $BENCH_TIMER_OUT at the end of the run.
+description: Writes [{task, host, seconds, changed, failed, skipped}] to $BENCH_TIMER_OUT at the end of the run.
 """
 
 import json
@@ -37,17 +37,22 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_start(self, host, task):
         self._start[(host.get_name(), task._uuid)] = time.perf_counter()
 
-    def _done(self, result, failed=False):
+    def _done(self, result, failed=False, skipped=False):
         key = (result._host.get_name(), result._task._uuid)
         t0 = self._start.pop(key, None)
         if t0 is None:
             return
         self._rows.append({"task": result._task.get_name(), "host": key[0],
                            "seconds": time.perf_counter() - t0,
-                           "changed": bool(result._result.get("changed")), "failed": failed})
+                           "changed": bool(result._result.get("changed")), "failed": failed,
+                           "skipped": skipped})
 
     def v2_runner_on_ok(self, result):
         self._done(result)
+
+    def v2_runner_on_skipped(self, result):
+        # A skipped task still costs the controller a worker per host: counted (issue 22).
+        self._done(result, skipped=True)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._done(result, failed=True)

@@ -236,7 +236,10 @@ def report_summary(rows):
     present = [r for r in rows if r.get('state') not in ('absent', 'orphan')]
     bad = _not_ready(rows)
     ready = [r for r in present if r.get('ready') is True and not r.get('error')]
-    unknown = [r for r in present if r not in bad and r not in ready]
+    # By identity: ``r not in bad`` compared whole rows (lazy containers on the controller), once
+    # per pair of users of the play, which made the summary quadratic in the fleet (issue 22).
+    counted = set(id(r) for r in bad + ready)
+    unknown = [r for r in present if id(r) not in counted]
     removed = [r for r in rows if r.get('state') == 'absent']
     orphans = [r for r in rows if r.get('state') == 'orphan']
     pending = [r for r in rows if (r.get('omniroute_key') or {}).get('state') == 'rotation pending']

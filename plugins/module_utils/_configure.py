@@ -30,7 +30,6 @@ import os
 from collections import namedtuple
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
-from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._files import (
@@ -38,8 +37,35 @@ from ansible_collections.omniroute.opencode.plugins.module_utils._files import (
     read_text, remove_file, remove_files, running_user, set_attributes, stale_temps, untrusted_directory, why,
     write_atomic)
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document, JSONCError, position
-from ansible_collections.omniroute.opencode.plugins.module_utils._layout import DIR_FILES, Layout, discover
+from ansible_collections.omniroute.opencode.plugins.module_utils._layout import DIR_FILES, MAX_LAYER_BYTES, Layout, discover
 from ansible_collections.omniroute.opencode.plugins.module_utils._users import hostname
+
+
+def _load_managed():
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _managed
+    return _managed
+
+
+class OnFirstUse:
+    """A module imported when first used.  The managed scope's planner (``_managed``) is imported
+    only by a run that needs it: AnsiballZ ships sources, so every import is a compile on every
+    module run, and a user-scope run of the users module never uses it (issue 22)."""
+
+    def __init__(self, load):
+        self._load = load
+        self._module = None
+
+    def imported(self):
+        """The module, imported now if it was not yet."""
+        if self._module is None:
+            self._module = self._load()
+        return self._module
+
+    def __getattr__(self, name):
+        return getattr(self.imported(), name)
+
+
+mg = OnFirstUse(_load_managed)
 
 # One file to change: ``path`` as named, ``real`` its resolved target, ``old`` its text (None when
 # missing), ``new`` the text to write (None: remove the file; equal to ``old``: only its owner and
@@ -52,9 +78,10 @@ Change = namedtuple('Change', 'path real old new holds_secret words kind name', 
 # left next to the files (removed by ``apply``); ``catalog`` says where the model catalog came from;
 # ``user_key`` (``key_source=user`` only) is ``present`` or ``missing``: whether the user's own
 # auth.json holds a real key for the provider (the key itself never leaves the plan); ``home`` is
-# the user's home, which must exist before anything is written under it.
-UserPlan = namedtuple('UserPlan', 'spec target changes entry warnings auth_path auth_changed stale catalog user_key home',
-                      defaults=((), None, None, None))
+# the user's home, which must exist before anything is written under it; ``texts`` maps each config
+# file the plan read to its text (verify reads them from there instead of a second time).
+UserPlan = namedtuple('UserPlan', 'spec target changes entry warnings auth_path auth_changed stale catalog user_key home '
+                                  'texts', defaults=((), None, None, None, None))
 
 # How :func:`apply` writes: ``backup`` keeps a copy of every changed file; ``who`` names the user
 # and host in messages; ``stale`` temporary files to remove; ``mode``/``owner`` (``(uid, gid)``),
@@ -306,14 +333,17 @@ def _stale(paths):
     return tuple(stale)
 
 
-def _plan_files(paths, planner, who, name):
+def _plan_files(paths, planner, who, name, texts=None):
     """``(plans, changes)`` for the existing files among ``paths``: ``planner(text, path)`` (a pure
-    planner) for each, ``plans`` as ``[(path, plan)]``, ``changes`` for those it changes."""
+    planner) for each, ``plans`` as ``[(path, plan)]``, ``changes`` for those it changes; ``texts``,
+    when given, collects what was read (path to text)."""
     plans, changes = [], []
     for path in paths:
         text, real = read(path, who)
         if text is None:
             continue
+        if texts is not None:
+            texts[path] = text
         planned = plan_file(path, text, lambda t: planner(t, path), who)
         plans.append((path, planned))
         if planned.changed:
@@ -342,6 +372,7 @@ def plan(params, environ, who=None):
             raise Failure('the api_key of %s (key_store=%s) %s; nothing was changed'
                           % (who, params['key_store'], problem))
     text, real = read(target, who)
+    texts = {} if text is None else {target: text}
     if text is None and present and not params['create']:
         raise Failure('%s does not exist and create=false (%s)' % (target, who), path=target)
     catalog = dict(source='static') if present else None
@@ -349,7 +380,7 @@ def plan(params, environ, who=None):
         wanted, keep, catalog, more = gateway_catalog(params, environ, target, text, who)
         warnings.extend(more)
         spec = make_spec(wanted, keep_models=keep)
-    changes = _plan_files(lower, lambda t, _p: oc.plan_other(t, name, present), who, name)[1]
+    changes = _plan_files(lower, lambda t, _p: oc.plan_other(t, name, present), who, name, texts)[1]
 
     entry = None
     if present:
@@ -387,7 +418,21 @@ def plan(params, environ, who=None):
                 changes.append(change)
     stale = _stale([real, areal] + [c.real for c in changes])
     return UserPlan(spec, target, changes, entry, warnings, auth_path, auth_changed, stale, catalog,
-                    user_key, layout.home)
+                    user_key, layout.home, texts)
+
+
+def known_texts(user_plan):
+    """Path to text of every config file as ``user_plan`` leaves it: what the plan read, then what
+    it changes (None: removed).  Verify takes the layers it needs from here instead of reading
+    them again; a text too large for ``_layout.layer_text`` is left out (read and reported there)."""
+    known = dict((path, text) for path, text in (user_plan.texts or {}).items()
+                 if len(text) <= MAX_KNOWN_CHARS)
+    known.update((c.path, c.new) for c in user_plan.changes)
+    return known
+
+
+# A text of at most this many characters is at most _layout.MAX_LAYER_BYTES bytes in UTF-8.
+MAX_KNOWN_CHARS = MAX_LAYER_BYTES // 4
 
 
 def user_keyed(params):
@@ -395,7 +440,8 @@ def user_keyed(params):
     return params.get('key_source') == 'user' and params['key_store'] == 'auth'
 
 
-def plan_managed_user(environ, name, api_key=None, present=True, auth_path=None, who=None, keep_key=False):
+def plan_managed_user(environ, name, api_key=None, present=True, auth_path=None, who=None, keep_key=False,
+                      texts=None):
     """One user's side of managed scope, as a list of :class:`Change` (nothing written).
 
     Every global config the user's OpenCode loads (and ``~/.opencode``) loses its
@@ -411,16 +457,18 @@ def plan_managed_user(environ, name, api_key=None, present=True, auth_path=None,
     if present and not keep_key and (not isinstance(api_key, str) or not api_key.strip() or oc.is_reference(api_key)):
         raise Failure('managed scope needs each user\'s literal key for their credential store (%s)' % who)
     auth_path = auth_path or layout.auth_path
-    atext, areal = read(auth_path, who)
     if present and keep_key:
-        atext = key = None
+        # The developer's own credential store: not planned here (plan_managed_scope reads it once).
+        atext = key = areal = None
+    else:
+        atext, areal = read(auth_path, who)
     if atext is not None or key is not None:
         new_auth = plan_file(auth_path, atext, lambda t: oc.plan_auth(t, name, key), who)
         if new_auth != (atext or ''):
             words = ['stored the key for %s' % name] if key else ['removed the key for %s' % name]
             changes.append(Change(auth_path, areal, atext, new_auth, True, words, 'auth', name))
     return changes + _plan_files(layout.global_files() + layout.dot_opencode_files(),
-                                 lambda t, _p: mg.plan_user_stale(t, name), who, name)[1]
+                                 lambda t, _p: mg.plan_user_stale(t, name), who, name, texts)[1]
 
 
 def plan_managed_scope(params, environ, who=None):
@@ -433,8 +481,9 @@ def plan_managed_scope(params, environ, who=None):
     name = params['name']
     present = params['state'] == 'present'
     keep_key = params.get('key_source') == 'user'
+    texts = {}
     changes = plan_managed_user(environ, name, params['api_key'], present, params['auth_path'], who,
-                                keep_key=keep_key)
+                                keep_key=keep_key, texts=texts)
     auth_path = params['auth_path'] or layout.auth_path
     warnings, user_key = [], None
     if present and keep_key:
@@ -444,7 +493,7 @@ def plan_managed_scope(params, environ, who=None):
         if user_key == 'missing':
             warnings.append(user_key_warning(name, auth_path))
     return UserPlan(None, None, changes, None, warnings, auth_path, any(c.kind == 'auth' for c in changes),
-                    _stale([c.real for c in changes]), None, user_key, layout.home)
+                    _stale([c.real for c in changes]), None, user_key, layout.home, texts)
 
 
 # Managed (administrator) directory ------------------------------------------------------------

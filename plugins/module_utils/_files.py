@@ -29,6 +29,10 @@ TEMP_TAG = 'omniroute'
 STALE_AFTER = 24 * 3600
 # Before this naming, temporary files were ``.<file>.<8 random characters>.tmp``.
 LEGACY_STALE_AFTER = 600
+# The rest of a temporary file's name after ``.<base>.``: this module's (``<tag>-<pid>-<random>.tmp``)
+# and the legacy ``<8 characters>.tmp``; compiled once, in the module process.
+_OURS = re.compile(r'^%s-(\d+)-[A-Za-z0-9_]+\.tmp$' % TEMP_TAG)
+_LEGACY = re.compile(r'^[a-z0-9_]{8}\.tmp$')
 _KINDS = (
     (stat.S_ISCHR, 'character device'),
     (stat.S_ISBLK, 'block device'),
@@ -198,8 +202,7 @@ def stale_temps(real_path, now=None):
     whose process still runs is kept (another run may be about to rename it).
     """
     directory, base = os.path.split(real_path)
-    ours = re.compile(r'^\.%s\.%s-(\d+)-[A-Za-z0-9_]+\.tmp$' % (re.escape(base), TEMP_TAG))
-    legacy = re.compile(r'^\.%s\.[a-z0-9_]{8}\.tmp$' % re.escape(base))
+    head = '.%s.' % base
     now = time.time() if now is None else now
     found = []
     try:
@@ -207,8 +210,10 @@ def stale_temps(real_path, now=None):
     except OSError:
         return found
     for name in sorted(names):
-        m = ours.match(name)
-        if m is None and not legacy.match(name):
+        if not name.startswith(head):
+            continue
+        m = _OURS.match(name[len(head):])
+        if m is None and not _LEGACY.match(name[len(head):]):
             continue
         path = os.path.join(directory, name)
         try:

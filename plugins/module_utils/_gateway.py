@@ -30,6 +30,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import fnmatch
 import math
 import os
@@ -195,8 +196,53 @@ def _valid_models(data):
     return models, dropped
 
 
+# Answers of GET <base_url>/models shared within one module run (:func:`share_answers`), by
+# (url, key, timeout, validate_certs): in one user's process the catalog (catalog=gateway) and
+# verify ask the same question, and the users module hands one answer to the processes of users
+# who send the same key (issue 22).  Never shared between different keys.
+_SHARED = []
+
+
+@contextlib.contextmanager
+def share_answers():
+    """While active, :func:`fetch_models` asks each (url, key, timeout, validate_certs) once."""
+    _SHARED.append({})
+    try:
+        yield _SHARED[-1]
+    finally:
+        _SHARED.pop()
+
+
+def _answer_key(base_url, key, timeout, validate_certs):
+    return (models_url(base_url), key, timeout or DEFAULT_TIMEOUT, bool(validate_certs))
+
+
+def remember_answer(base_url, key, timeout, validate_certs, answer):
+    """Give :func:`fetch_models` an answer another process of the same run got for the same key."""
+    if _SHARED:
+        _SHARED[-1][_answer_key(base_url, key, timeout, validate_certs)] = answer
+
+
+def forget_answers(keep=None):
+    """Drop every shared answer but those for the key ``keep`` (a user's process holds only its key)."""
+    for memo in _SHARED:
+        for mkey in [k for k in memo if k[1] != keep]:
+            del memo[mkey]
+
+
 def fetch_models(base_url, key, timeout=DEFAULT_TIMEOUT, validate_certs=True):
-    """``GET <base_url>/models`` with ``Authorization: Bearer <key>``; returns an :class:`Answer`."""
+    """``GET <base_url>/models`` with ``Authorization: Bearer <key>``; returns an :class:`Answer`
+    (one request per key and run while :func:`share_answers` is active)."""
+    if not _SHARED:
+        return _get_models(base_url, key, timeout, validate_certs)
+    mkey = _answer_key(base_url, key, timeout, validate_certs)
+    memo = _SHARED[-1]
+    if mkey not in memo:
+        memo[mkey] = _get_models(base_url, key, timeout, validate_certs)
+    return memo[mkey]
+
+
+def _get_models(base_url, key, timeout, validate_certs):
     url = models_url(base_url)
     headers = {'Accept': 'application/json', 'User-Agent': 'omniroute.opencode-ansible'}
     if key:

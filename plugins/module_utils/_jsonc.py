@@ -38,6 +38,7 @@ _QUIET = re.compile(
     r'[^"/,]*(?:(?:"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"|,(?!' + _TO_CLOSE + r'))[^"/,]*)*'
 )
 _NOT_NEWLINE = re.compile(r'[^\r\n]')
+_BLANKS = re.compile(r'[ \t]*')
 _WS = re.compile(r'[ \t\r\n]*')
 _INDENTED_LINE = re.compile(r'^([ \t]+)[^ \t\r\n]', re.M)
 _DECODER = json.JSONDecoder()
@@ -686,7 +687,7 @@ class Document:
             line_start = 0
         else:
             prefix = ''
-        m = re.compile(r'[ \t]*').match(self.text, line_start)
+        m = _BLANKS.match(self.text, line_start)
         return prefix + m.group(0)
 
     def _after_same_line_comments(self, pos, limit):

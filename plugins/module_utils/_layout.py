@@ -63,6 +63,11 @@ MAX_DIR_FILES = 64
 # ``opencode --version`` of a user's own binary: at most this long, at most this much output.
 VERSION_TIMEOUT = 20
 VERSION_OUTPUT_LIMIT = 4096
+# npm's global prefixes outside any home, searched after PATH (:meth:`Layout.npm_prefixes`).
+SYSTEM_NPM_PREFIXES = ('/usr/local', '/opt/homebrew')
+# ``prefix = ...`` in ~/.npmrc (every regular expression here is compiled once, at import, in the
+# module process: the users module's per-user processes inherit it instead of compiling their own).
+_NPM_PREFIX = re.compile(r'^\s*prefix\s*=\s*(.+?)\s*$')
 
 
 # --------------------------------------------------------------------------- reading
@@ -291,11 +296,11 @@ class Layout:
         prefixes = [self.environ.get(v) for v in ('NPM_CONFIG_PREFIX', 'npm_config_prefix')]
         data, _complete = read_bounded(os.path.join(self.home, '.npmrc'), MAX_LOGIN_BYTES)
         for line in (data or b'').decode('utf-8', 'replace').splitlines():
-            m = re.match(r'^\s*prefix\s*=\s*(.+?)\s*$', line)
+            m = _NPM_PREFIX.match(line)
             if m:
                 value = m.group(1).replace('${HOME}', self.home)
                 prefixes.append(os.path.join(self.home, value[2:]) if value.startswith('~/') else value)
-        prefixes += [os.path.join(self.home, '.npm-global'), '/usr/local', '/opt/homebrew']
+        prefixes += [os.path.join(self.home, '.npm-global')] + list(SYSTEM_NPM_PREFIXES)
         return [p for p in prefixes if p]
 
     def find_opencode(self):
@@ -429,12 +434,13 @@ _SH_DECLARE = re.compile(_START + r'(?:declare|typeset)\s+(?:-\w+\s+)*-[a-zA-Z]*
                          r'(?:[\w]+(?:=(?:"[^"]*"|\'[^\']*\'|\S*))?\s+)*' + _NAMES + r'(?![\w])')
 _CSH_SETENV = re.compile(_START + r'setenv\s+' + _NAMES + r'(?![\w])')
 _FISH_SET = re.compile(_START + r'set\s+((?:-{1,2}[\w-]+\s+)+)' + _NAMES + r'(?![\w])')
+_SH_COMMENT = re.compile(r'(?:^|\s)#')
 _ENV_LINE = re.compile(r'^\s*(?:export\s+)?' + _NAMES + r'\s*(?:=|\s+(?:DEFAULT|OVERRIDE)\s*=)')
 
 
 def _exported(line, syntax):
     """The location variables ``line`` exports, in the file's ``syntax``."""
-    code = re.split(r'(?:^|\s)#', line, 1)[0]
+    code = _SH_COMMENT.split(line, 1)[0]
     if not code.strip():
         return []
     if syntax == 'env':
@@ -546,13 +552,104 @@ def run_bounded(argv, env, cwd, timeout, limit):
     return (None if why else proc.returncode), stdout[:limit], stderr[:limit], why
 
 
+# ``opencode --version`` answers this process already has, by :func:`binary_identity` (filled by
+# :func:`share_version`; a child process of the users module inherits them).
+_VERSIONS = {}
+
+
+def binary_identity(path):
+    """What tells one file apart, for sharing its version: its real path, device, inode, size,
+    modification and change times; None when it cannot be read."""
+    try:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+    except (OSError, ValueError):
+        return None
+    return (real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _safe_for_all(path, uid):
+    """``path`` (a file or directory) belongs to ``uid`` and no one else can change it: not
+    writable by group or others, unless it is a sticky directory (``/tmp``), where no one else can
+    rename or remove what ``uid`` owns."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if st.st_uid != uid:
+        return False
+    if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
+        return True
+    return not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def shared_binary(path, uid=0):
+    """True when the binary ``path`` is the same file for every user of the host and none of them
+    can change it: the file it resolves to is a regular file of ``uid`` (root) that group and
+    others may run but not write, and every directory above it, and above ``path`` itself, is
+    ``uid``'s and not writable by anyone else (a link's own mode means nothing: whoever may write
+    its directory may replace it).  Only then may one ``--version`` answer stand for every user
+    (:func:`share_version`); each user's process still looks the binary up itself and uses the
+    answer only for that very file (:func:`binary_identity`)."""
+    try:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+    except (OSError, ValueError):
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != uid or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    if st.st_mode & (stat.S_IXGRP | stat.S_IXOTH) != (stat.S_IXGRP | stat.S_IXOTH):
+        return False
+    for start in (os.path.dirname(real), os.path.dirname(os.path.abspath(path))):
+        directory = start
+        while True:
+            if not _safe_for_all(directory, uid):
+                return False
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
+    return True
+
+
+def _version_key(identity, path=None):
+    # The answer also depends on PATH (an ``#!/usr/bin/env node`` launcher), which opencode_version
+    # passes on from the running process.
+    if identity is None:
+        return None
+    return (tuple(identity), os.environ.get('PATH', os.defpath) if path is None else path)
+
+
+def shared_candidates(path):
+    """The ``opencode`` binaries outside every home that a user's lookup can end at with ``path``
+    as PATH (the first on it, the system npm prefixes) and that no user can change
+    (:func:`shared_binary`).  Looks only at root's locations, never in a home."""
+    found = [shutil.which('opencode', path=path or os.defpath)]
+    found += [os.path.join(p, 'bin', 'opencode') for p in SYSTEM_NPM_PREFIXES]
+    return [f for f in found if f and os.path.isfile(f) and shared_binary(f)]
+
+
+def share_version(identity, answer, path):
+    """Record ``answer`` (``(version, why)``) of ``opencode --version`` for the binary ``identity``,
+    run with ``path`` as PATH: :func:`opencode_info` (in a process with that PATH) then uses it
+    instead of running that binary again."""
+    key = _version_key(identity, path)
+    if key is not None:
+        _VERSIONS[key] = tuple(answer)
+
+
 def opencode_info(layout):
-    """``{opencode, opencode_version[, opencode_error]}``: the user's binary and its version."""
+    """``{opencode, opencode_version[, opencode_error]}``: the user's binary and its version.
+
+    The binary is looked up as the user (:meth:`Layout.find_opencode`); its version is asked only
+    when no answer for that very file was shared (:func:`share_version`).
+    """
     info = dict(opencode=None, opencode_version=None)
     binary = layout.find_opencode()
     if binary:
         info['opencode'] = binary
-        info['opencode_version'], why = opencode_version(binary)
+        known = _VERSIONS.get(_version_key(binary_identity(binary))) if _VERSIONS else None
+        info['opencode_version'], why = known if known is not None else opencode_version(binary)
         if why:
             info['opencode_error'] = why
     return info

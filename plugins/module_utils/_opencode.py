@@ -46,6 +46,8 @@ ENTRY_ARGUMENT_SPEC = dict(
 REDACTED = _redact.MASK
 # Keys inside the managed entry that would hide models the module configures.
 HIDING_ENTRY_KEYS = ('whitelist', 'blacklist')
+# A provider id (compiled once, in the module process, not in each user's process).
+_PROVIDER_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
 # A model with one of these statuses is dropped by OpenCode (alpha unless experimental is on).
 HIDING_STATUSES = ('deprecated', 'alpha')
 
@@ -143,7 +145,7 @@ class Spec:
     def __init__(self, name=DEFAULT_NAME, display_name=DEFAULT_DISPLAY_NAME,
                  base_url=DEFAULT_BASE_URL, api_key=DEFAULT_API_KEY, models=DEFAULT_MODELS,
                  model_labels=None, model=None, small_model=None, key_in_config=True):
-        if not name or not re.match(r'^[A-Za-z0-9][A-Za-z0-9._-]*$', name):
+        if not name or not _PROVIDER_ID.match(name):
             raise PlanError('name must be a provider id of letters, digits, ".", "_" or "-", got %r' % (name,))
         self.name = name
         self.display_name = display_name

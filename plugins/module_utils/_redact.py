@@ -43,6 +43,7 @@ _SCHEME = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*:(?://?)?')
 _URL_IN_TEXT = re.compile(r'''[A-Za-z][A-Za-z0-9+.-]*://[^\s'"<>]*''')
 # ``user:password@`` without a recognisable scheme before it (a mistyped one, say).
 _USERINFO_IN_TEXT = re.compile(r'''(?<![\w.+-])[^\s'"<>/@:]+:[^\s'"<>@]*@''')
+_QUERY = re.compile(r'[?#]')
 # Terminal escape sequences: CSI (ESC [ or the C1 byte), OSC (ESC ], to BEL or ST), other ESC pairs.
 _ANSI = re.compile(r'(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?'
                    r'|\x1b[@-Z\\-_]?')
@@ -181,7 +182,7 @@ def url(value):
     at = rest.rfind('@')
     if at >= 0:
         rest = rest[at + 1:]
-    rest = re.split(r'[?#]', rest, 1)[0]
+    rest = _QUERY.split(rest, 1)[0]
     return prefix + rest
 
 

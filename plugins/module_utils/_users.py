@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import ctypes
 import ctypes.util
+import gc
 import json
 import os
 import socket
@@ -160,6 +161,31 @@ def user_environ(account):
 
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
+_LIBC = []
+
+
+def _libc():
+    """The C library (for ``prctl``), looked up once per module run and inherited by every child.
+
+    ``ctypes.CDLL(None)`` is the running program's own symbol table, which holds libc's on glibc
+    and musl; ``ctypes.util.find_library`` (which runs ``ldconfig -p``, a process per call) is
+    only the fallback.  None when there is no usable C library.
+    """
+    if not _LIBC:
+        found = None
+        for name in (None, 'find'):
+            try:
+                if name == 'find':
+                    name = ctypes.util.find_library('c') or 'libc.so.6'
+                lib = ctypes.CDLL(name, use_errno=True)
+                # The symbol must be there (an AttributeError otherwise).
+                lib.prctl  # pylint: disable=pointless-statement
+            except (OSError, AttributeError):
+                continue
+            found = lib
+            break
+        _LIBC.append(found)
+    return _LIBC[0]
 
 
 def not_dumpable():
@@ -176,22 +202,36 @@ def not_dumpable():
             pass
     if not sys.platform.startswith('linux'):
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
-        return libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
+    libc = _libc()
+    return libc is not None and libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
 
 
 def dumpable():
     """The process's dumpable flag on Linux (``prctl(PR_GET_DUMPABLE)``), None elsewhere."""
     if not sys.platform.startswith('linux'):
         return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
-        return libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        return None
+    libc = _libc()
+    return None if libc is None else libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)
+
+
+def before_forks():
+    """Once in the module process, before the per-user children are forked: what every child
+    would otherwise do for itself.
+
+    The C library is looked up (:func:`_libc`).  The cyclic garbage of the module process is
+    collected and everything left is frozen (``gc.freeze``): a child's collection (the users
+    module's ``forget_others``) then only walks what the child made, instead of touching - and
+    so copying - every object of the parent.  :func:`after_forks` undoes the freeze.
+    """
+    _libc()
+    gc.collect()
+    if hasattr(gc, 'freeze'):
+        gc.freeze()
+
+
+def after_forks():
+    if hasattr(gc, 'unfreeze'):
+        gc.unfreeze()
 
 
 def become(account):

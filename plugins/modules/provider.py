@@ -364,25 +364,27 @@ def main():
     who = cfg.where(host=params['host'])
     # The arguments echoed in the result show base_url without user info or query.
     shown = dict(invocation=dict(module_args=cfg.shown_params(params)))
-    try:
-        result = cfg.plan(params, os.environ, who)
-    except cfg.Failure as exc:
-        module.fail_json(msg=str(exc), **dict(exc.details, **shown))
+    # catalog=gateway and verify ask the gateway the same question: one request (issue 22).
+    with gw.share_answers():
+        try:
+            result = cfg.plan(params, os.environ, who)
+        except cfg.Failure as exc:
+            module.fail_json(msg=str(exc), **dict(exc.details, **shown))
 
-    out = cfg.describe(result, [params['api_key']], module._diff)
-    redactor = _redact.Redactor([params['api_key']])
-    warnings = list(result.warnings)
-    if result.spec is not None:
-        warnings.append(_http.cleartext_warning(result.spec.base_url))
-    for warning in warnings:
-        if warning:
-            module.warn(redactor.text(warning))
-    if params['verify'] and result.spec is not None:
-        probe = dict(params, base_url=result.spec.base_url)
-        home = os.environ.get('HOME') or pwd.getpwuid(os.getuid()).pw_dir
-        out['verify'] = gw.verify(probe, params['api_key'], os.environ, home,
-                                  target=result.target, configured=result.spec.model_ids,
-                                  pending=dict((c.path, c.new) for c in result.changes))
+        out = cfg.describe(result, [params['api_key']], module._diff)
+        redactor = _redact.Redactor([params['api_key']])
+        warnings = list(result.warnings)
+        if result.spec is not None:
+            warnings.append(_http.cleartext_warning(result.spec.base_url))
+        for warning in warnings:
+            if warning:
+                module.warn(redactor.text(warning))
+        if params['verify'] and result.spec is not None:
+            probe = dict(params, base_url=result.spec.base_url)
+            home = os.environ.get('HOME') or pwd.getpwuid(os.getuid()).pw_dir
+            out['verify'] = gw.verify(probe, params['api_key'], os.environ, home,
+                                      target=result.target, configured=result.spec.model_ids,
+                                      pending=cfg.known_texts(result))
 
     policy = cfg.Policy(backup=params['backup'], who=who, stale=result.stale, home=result.home)
     try:

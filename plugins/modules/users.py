@@ -127,6 +127,19 @@ options:
         (M(omniroute.opencode.managed)'s O(omniroute.opencode.managed#module:directory)). Default - the
         one OpenCode reads on this OS.
     type: path
+  managed_cleanup:
+    description:
+      - With O(scope=user), also look for a provider O(name) entry that this collection wrote into
+        OpenCode's managed config (in O(managed_dir); M(omniroute.opencode.managed)'s record says
+        which), left from managed scope. It would override every user's entry, so the files that hold
+        it are returned as RV(managed_files), for M(omniroute.opencode.managed) (O(omniroute.opencode.managed#module:state=absent),
+        O(omniroute.opencode.managed#module:owned_only=true)) to remove. With such an entry and no
+        present user listed, nothing is written and the run fails (nobody would have an entry
+        afterwards). Only read, as the account the module runs as; the managed files are world-readable.
+      - The M(omniroute.opencode.opencode) role sets it in user scope, so a host needs no second
+        module run to find out.
+    type: bool
+    default: false
   scope:
     description:
       - V(user) - the provider entry is written into each user's own config (see O(key_store)).
@@ -314,6 +327,14 @@ users:
         problems: ["/home/alice/work/oc.json (OPENCODE_CONFIG) still sets provider.omniroute (options.baseURL)"]
         ready: false
         cause: "user alice on laptop7: /home/alice/work/oc.json (OPENCODE_CONFIG) still sets provider.omniroute (options.baseURL)"
+managed_files:
+  description: With O(managed_cleanup=true) in user scope, the managed config files that hold a provider
+    O(name) entry this collection wrote (to remove with M(omniroute.opencode.managed)); empty when there is
+    none.
+  returned: when O(managed_cleanup=true)
+  type: list
+  elements: str
+  sample: [/etc/opencode/opencode.json]
 keys_missing:
   description: With O(key_source=user), the users (key store C(auth), present) whose C(auth.json) holds no
     real key for provider O(name); each also has C(key=missing) in RV(users) and a warning.
@@ -330,6 +351,7 @@ key_requests:
 
 import gc
 import json
+import os
 
 from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
@@ -337,7 +359,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _configu
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _keys as keys
-from ansible_collections.omniroute.opencode.plugins.module_utils import _managed as mg
+from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
@@ -383,6 +405,7 @@ ARGUMENT_SPEC = dict(
     omniroute_expires_at=dict(type='str'),
     scope=dict(type='str', choices=['user', 'managed'], default='user'),
     managed_dir=dict(type='path'),
+    managed_cleanup=dict(type='bool', default=False),
 )
 ARGUMENT_SPEC.update(oc.ENTRY_ARGUMENT_SPEC)
 ARGUMENT_SPEC.update(gw.CATALOG_ARGUMENT_SPEC)
@@ -462,7 +485,7 @@ def managed_work(module, user, uparams, host, secrets):
             own = None
             if uparams.get('key_source') == 'user':
                 own = oc.installed_key_from_auth(_read_or_none(user_plan.auth_path, who) or '{}', uparams['name'])
-            data['verify'] = managed_probe(uparams, environ, user_plan.changes, user_plan.auth_path, who, secrets, own)
+            data['verify'] = managed_probe(uparams, environ, user_plan, user_plan.auth_path, who, secrets, own)
         return _redact.Redactor(secrets).json(data), user_plan
 
     def apply(user_plan):
@@ -493,6 +516,8 @@ def forget_others(module, keep, works_params, own=None):
     module.no_log_values.clear()
     if isinstance(keep, str) and keep:
         module.no_log_values.add(keep)
+    # Gateway answers shared by the parent are kept only for this user's own key.
+    gw.forget_answers(keep)
     if hasattr(basic, '_ANSIBLE_ARGS'):
         basic._ANSIBLE_ARGS = None  # pylint: disable=protected-access
     gc.collect()
@@ -504,7 +529,7 @@ def probe(uparams, user_plan, environ, secrets):
     try:
         result = gw.verify(dict(uparams, base_url=user_plan.spec.base_url), uparams['api_key'], environ, home,
                            target=user_plan.target, configured=user_plan.spec.model_ids,
-                           pending=dict((c.path, c.new) for c in user_plan.changes))
+                           pending=cfg.known_texts(user_plan))
     except Exception as exc:  # pylint: disable=broad-except
         result = gw.failed_probe(gw.models_url(user_plan.spec.base_url),
                                  'the probe failed: %s: %s' % (type(exc).__name__, exc))
@@ -512,7 +537,7 @@ def probe(uparams, user_plan, environ, secrets):
     return _redact.Redactor(secrets).json(result)
 
 
-def managed_probe(uparams, environ, changes, auth_path, who, secrets, user_key=None):
+def managed_probe(uparams, environ, user_plan, auth_path, who, secrets, user_key=None):
     """``_managed.verify_user`` for one user in managed scope, in the user's process.
 
     The key is the one auth.json holds after the plan: the given one, or (``key_source=user``)
@@ -524,9 +549,9 @@ def managed_probe(uparams, environ, changes, auth_path, who, secrets, user_key=N
     home = environ.get('HOME') or '/'
     try:
         base_url = oc.normalize_base_url(uparams['base_url'])
-        result = mg.verify_user(dict(uparams, base_url=base_url), key if state == 'present' else None, environ,
-                                home, state, auth_path, who, pending=dict((c.path, c.new) for c in changes),
-                                directory=uparams.get('managed_dir'))
+        result = cfg.mg.verify_user(dict(uparams, base_url=base_url), key if state == 'present' else None, environ,
+                                    home, state, auth_path, who, pending=cfg.known_texts(user_plan),
+                                    directory=uparams.get('managed_dir'))
     except Exception as exc:  # pylint: disable=broad-except
         result = gw.failed_probe(None, '%s: the probe failed: %s: %s' % (who, type(exc).__name__, exc),
                                  scope='managed', key=state)
@@ -549,6 +574,106 @@ def installed_key_work(uparams, host):
     return plan
 
 
+def version_work():
+    """``plan`` for one user's process that looks up the ``opencode`` binary as that user and,
+    when it is one every user shares and none can change (``_layout.shared_binary``), asks its
+    version once for everyone (:func:`share_opencode_version`)."""
+
+    def plan(environ):
+        binary = Layout(environ).find_opencode()
+        if not binary or not _layout.shared_binary(binary):
+            return {}, None
+        identity = _layout.binary_identity(binary)
+        version, why = _layout.opencode_version(binary)
+        return {'identity': list(identity) if identity else None, 'version': version, 'why': why,
+                'path': environ.get('PATH', os.defpath)}, None
+
+    return plan
+
+
+def share_opencode_version(module, users, works_params, redact):
+    """``opencode --version`` once per host instead of once per user (issue 22).
+
+    Verify reports each user's OpenCode version, and one ``--version`` of the real client costs
+    about 0.75 s of CPU.  With two or more users to verify, one process of the first of them
+    looks the binary up and, when it is root's and no user can change it or its directories,
+    runs it once; every user's process still looks up its own binary and reuses the answer only
+    for that very file (same real path, inode, size and times; same PATH).  Nothing runs as root.
+    """
+    probing = [u for u, p in zip(users, works_params) if p.get('verify') and u.state == 'present']
+    if len(probing) < 2:
+        return
+    first = probing[0]
+    # Only when there is such a binary where a lookup can end outside the homes (no process otherwise).
+    if not _layout.shared_candidates(us.user_environ(first.account).get('PATH')):
+        return
+    children = start_all([first], [(version_work(), None)], redact, {first.name: None}, module, works_params)
+    try:
+        reply = children[0][1].reply()
+        children[0][1].stop()
+    finally:
+        finish(children)
+    data = reply.data if reply.ok else None
+    if data and data.get('identity'):
+        _layout.share_version(data['identity'], (data.get('version'), data.get('why')), data.get('path'))
+
+
+def _asks_gateway(user, uparams):
+    """The ``(base_url, key, timeout, validate_certs)`` of the ``GET /models`` this user's process
+    will send, when the parent can know it (a literal key given for the user), else None."""
+    if user.state != 'present' or not (uparams.get('verify') or uparams.get('catalog') == 'gateway'):
+        return None
+    key = uparams.get('api_key')
+    if uparams.get('key_source') == 'user' or not oc.is_real_key(key) or oc.is_reference(key):
+        return None
+    try:
+        base_url = oc.normalize_base_url(uparams['base_url'])
+    except oc.PlanError:
+        return None
+    return (base_url, key, uparams.get('timeout') or gw.DEFAULT_TIMEOUT, bool(uparams.get('validate_certs', True)))
+
+
+def models_work(question):
+    """``plan`` for one user's process that asks the gateway once for every user sending that key."""
+
+    def plan(_environ):
+        answer = gw.fetch_models(*question)
+        return {'answer': answer._asdict()}, None
+
+    return plan
+
+
+def share_gateway_answers(module, users, works_params, redact):
+    """One ``GET <base_url>/models`` per key and host instead of one per user (issue 22).
+
+    Users sent the same literal key (a team key, say) ask the same question of the same gateway:
+    one process of the first of them asks it, and the processes of the others get that answer
+    (``gw.remember_answer``).  Only requests with the same key share an answer, and only between
+    processes whose environment is built the same way (the connecting account keeps the
+    session's environment, proxies included; every other account gets a login-like one).  A
+    user's process keeps only the answers for its own key (:func:`forget_others`).
+    """
+    groups = {}
+    for user, uparams in zip(users, works_params):
+        question = _asks_gateway(user, uparams)
+        if question is not None:
+            groups.setdefault((question, user.account.uid == os.geteuid()), []).append(user)
+    for (question, _own), members in groups.items():
+        if len(members) < 2:
+            continue
+        first = members[0]
+        children = start_all([first], [(models_work(question), None)], redact, {first.name: question[1]},
+                             module, works_params)
+        try:
+            reply = children[0][1].reply()
+            children[0][1].stop()
+        finally:
+            finish(children)
+        data = (reply.data or {}).get('answer') if reply.ok else None
+        if isinstance(data, dict) and set(data) == set(gw.Answer._fields):
+            gw.remember_answer(*(question + (gw.Answer(**data),)))
+
+
 def _read_or_none(path, who):
     try:
         return cfg.read(path, who)[0]
@@ -561,14 +686,18 @@ def start_all(users, works, redact, keys=None, module=None, works_params=()):
     """One child process per user; with ``keys`` (the users' own keys, by name) each child holds
     only its own (see :func:`forget_others`) and redacts with it."""
     children = []
-    for index, (user, (plan, apply)) in enumerate(zip(users, works)):
-        forget = None
-        own = redact
-        if keys is not None:
-            key = keys.get(user.name)
-            own = _redact.Redactor([key] if key else []).text
-            forget = _forgetter(module, key, works_params, works_params[index] if works_params else None)
-        children.append((user, us.UserProcess(user.account, plan, apply, own, forget)))
+    us.before_forks()
+    try:
+        for index, (user, (plan, apply)) in enumerate(zip(users, works)):
+            forget = None
+            own = redact
+            if keys is not None:
+                key = keys.get(user.name)
+                own = _redact.Redactor([key] if key else []).text
+                forget = _forgetter(module, key, works_params, works_params[index] if works_params else None)
+            children.append((user, us.UserProcess(user.account, plan, apply, own, forget)))
+    finally:
+        us.after_forks()
     return children
 
 
@@ -608,10 +737,15 @@ def run_configure(module, users, host, redact):
     todo = [u for u in users if u.account.exists]
     keys = dict((u.name, _redact.pick_key(u.entry, key_maps)) for u in todo)
     work = managed_work if params['scope'] == 'managed' else configure_work
+    if params['scope'] == 'managed':
+        cfg.mg.imported()  # once, before the forks (not in every user's process)
     works_params = [provider_params(u, params, keys[u.name]) for u in todo]
     # Each child gets only its own user's key: in its work, its redactor, and what it keeps.
     works = [work(module, u, p, host, [keys[u.name]] if keys[u.name] else []) for u, p in zip(todo, works_params)]
-    children = start_all(todo, works, redact, keys, module, works_params)
+    with gw.share_answers():
+        share_opencode_version(module, todo, works_params, redact)
+        share_gateway_answers(module, todo, works_params, redact)
+        children = start_all(todo, works, redact, keys, module, works_params)
     written, failed = [], []
     try:
         results, problems = collect_plans(children, redact)
@@ -720,6 +854,30 @@ def echo_arguments(module, shown):
         setattr(module, name, finish)
 
 
+def managed_cleanup(params, host):
+    """User scope: the managed config files holding a provider ``name`` entry this collection wrote
+    (the managed module's record says which), that ``omniroute.opencode.managed`` (``state=absent``,
+    ``owned_only``) is to remove, and the one OpenCode reads last (named in messages); ``([], None)``
+    when there is none.  Read in the module process, as the
+    account it runs as (the managed files are world-readable); nothing is written (issue 22: the
+    role's read-only managed run per host, folded into this one).
+    """
+    directory = params['managed_dir'] or Layout().os_managed_dir
+    if not any(os.path.lexists(os.path.join(directory, n)) for n in _layout.DIR_FILES):
+        return [], None  # no managed config: nothing to read (and the managed planner is not even loaded)
+    plan = cfg.plan_managed(dict(name=params['name'], directory=params['managed_dir'], state='absent',
+                                 owned_only=True, mobileconfig=None), cfg.where(host=host))
+    return [c.path for c in plan.changes if c.kind == 'config'], plan.target
+
+
+def not_without_users(host, path):
+    return ('host %s: opencode_scope user removes the managed OmniRoute entry from %s, and opencode_users lists no '
+            'developer to configure on %s, so nobody there would have an OmniRoute entry afterwards. List the '
+            'developers in opencode_users (as in managed scope, with their keys): the same run then gives each of '
+            'them their own entry. To remove the managed entry alone, set opencode_scope managed with '
+            'opencode_scope_state absent. Nothing was changed on %s' % (host, path, host, host))
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
@@ -747,6 +905,15 @@ def main():
     if params['installed_keys']:
         module.exit_json(changed=False, key_requests=run_installed_keys(module, users, host, redact))
 
+    managed_files = None
+    if params['managed_cleanup'] and params['scope'] == 'user':
+        try:
+            managed_files, managed_target = managed_cleanup(params, host)
+        except cfg.Failure as exc:
+            module.fail_json(msg=redact(str(exc)))
+        if managed_files and not any(u.state == 'present' for u in users):
+            module.fail_json(msg=not_without_users(host, managed_target), managed_files=managed_files)
+
     results = run_configure(module, users, host, redact)
     out = dict(changed=any(r['changed'] for r in results.values()), users={}, host=host)
     diffs = []
@@ -757,6 +924,8 @@ def main():
         out['users'][name] = result
     if params['key_source'] == 'user':
         out['keys_missing'] = [n for n, r in out['users'].items() if r.get('key') == 'missing']
+    if managed_files is not None:
+        out['managed_files'] = managed_files
     if module._diff:
         out['diff'] = diffs
     module.exit_json(**out)

@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+"""Issue 22, the part that switches uids (root tier, make test-unit-root): the users module asks
+`opencode --version` once per host for a binary no user can change, and the gateway once per key,
+and shares nothing else between users.  Uses the existing nobody and daemon accounts.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import pwd
+import shutil
+import stat
+import tempfile
+
+import pytest
+
+from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway
+# ``home`` comes from tests/unit/conftest.py (tests/support).
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_users import KEY, ME, run
+
+pytestmark = pytest.mark.needs_root
+
+MODELS = [{'id': 'openai/gpt-4o', 'context_length': 128000, 'max_output_tokens': 16384}]
+
+
+@pytest.fixture
+def top():
+    """A directory every account can reach (pytest's tmp_path is root's 0700)."""
+    path = tempfile.mkdtemp(prefix='users-shared-')
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def own_dir(top, name):
+    """A directory of account ``name`` under ``top`` (its config and auth files go there)."""
+    entry = pwd.getpwnam(name)
+    path = os.path.join(top, name)
+    os.mkdir(path, 0o700)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+    return path
+
+
+def user(top, name, key=KEY):
+    d = own_dir(top, name)
+    return {'name': name, 'api_key': key, 'config_path': os.path.join(d, 'opencode.json'),
+            'auth_path': os.path.join(d, 'auth.json')}
+
+
+def fake_opencode(top, version='7.7.7'):
+    """A root-owned `opencode` on a root-owned path that notes each run in a file anyone may append to."""
+    bindir = os.path.join(top, 'bin')
+    os.mkdir(bindir, 0o755)
+    runs = os.path.join(top, 'runs')
+    os.mkdir(runs, 0o777)
+    os.chmod(runs, 0o777)
+    log = os.path.join(runs, 'log')
+    with open(log, 'w'):
+        pass
+    os.chmod(log, 0o666)
+    script = os.path.join(bindir, 'opencode')
+    with open(script, 'w') as handle:
+        handle.write('#!/bin/sh\nid -un >> %s/log\necho %s\n' % (runs, version))
+    os.chmod(script, 0o755)
+    return bindir, script, log
+
+
+def runs_of(log):
+    with open(log) as handle:
+        return handle.read().split()
+
+
+def test_opencode_version_runs_once_for_every_user_of_a_binary_no_user_can_change(home, top, capsys, monkeypatch):
+    bindir, script, log = fake_opencode(top)
+    monkeypatch.setenv('PATH', bindir + os.pathsep + os.environ.get('PATH', os.defpath))
+    users = [user(top, 'nobody'), user(top, 'daemon'), {'name': ME, 'api_key': KEY}]
+    rc, res, out = run(capsys, {'users': users, 'verify': True, 'base_url': 'http://127.0.0.1:9', 'timeout': 3})
+    assert rc == 0 and KEY not in out
+    assert [res['users'][u['name']]['verify']['opencode_version'] for u in users] == ['7.7.7'] * 3
+    assert [res['users'][u['name']]['verify']['opencode'] for u in users] == [script] * 3
+    # Once, by a process of the first user; before issue 22 once per user.
+    assert runs_of(log) == ['nobody']
+
+    # A binary one of the users owns: each user's process asks for itself.
+    os.chown(script, pwd.getpwnam('daemon').pw_uid, 0)
+    rc, res, out = run(capsys, {'users': users, 'verify': True, 'base_url': 'http://127.0.0.1:9', 'timeout': 3})
+    assert rc == 0 and sorted(runs_of(log)) == sorted(['nobody', 'nobody', 'daemon', ME])
+
+
+def test_a_binary_is_shared_only_when_no_other_account_can_change_it(top):
+    bindir, script, _log = fake_opencode(top)
+    assert _layout.shared_binary(script)
+    link = os.path.join(top, 'opencode-link')
+    os.symlink(script, link)
+    assert _layout.shared_binary(link)
+    os.chmod(script, 0o775)
+    assert not _layout.shared_binary(script)  # group may write it
+    os.chmod(script, 0o750)
+    assert not _layout.shared_binary(script)  # others may not run it: their own lookups differ
+    os.chmod(script, 0o755)
+    os.chown(script, pwd.getpwnam('nobody').pw_uid, 0)
+    assert not _layout.shared_binary(script)  # an account's own file
+    os.chown(script, 0, 0)
+    os.chmod(bindir, 0o777)
+    assert not _layout.shared_binary(script) and not _layout.shared_binary(link)  # anyone may swap it
+    os.chmod(bindir, 0o777 | stat.S_ISVTX)
+    assert _layout.shared_binary(script)  # a sticky directory (/tmp): no one else may rename root's file
+
+
+def test_users_sending_the_same_key_share_one_gateway_answer_and_nothing_else(home, top, capsys):
+    with models_gateway(KEY, MODELS) as (url, seen):
+        rc, res, out = run(capsys, {'users': [user(top, 'nobody'), user(top, 'daemon')], 'verify': True,
+                                    'base_url': url, 'catalog': 'gateway'})
+        assert rc == 0 and KEY not in out
+        assert all(res['users'][n]['verify']['key_accepted'] is True for n in ('nobody', 'daemon'))
+        assert all(res['users'][n]['models'] == ['openai/gpt-4o'] for n in ('nobody', 'daemon'))
+        # One request for two users, their catalog and their verify (four before issue 22).
+        assert list(seen) == [('/v1/models', 'Bearer ' + KEY)]
+        before = len(seen)
+        other = 'sk-unit-other-key-0123456'
+        shutil.rmtree(top + '/daemon')
+        rc, res, out = run(capsys, {'users': [user(top, 'daemon', other), {'name': ME, 'api_key': KEY}],
+                                    'verify': True, 'base_url': url})
+        assert rc == 0 and KEY not in out and other not in out
+        assert res['users']['daemon']['verify']['key_accepted'] is False
+        assert res['users'][ME]['verify']['key_accepted'] is True
+        # Another key is another question: each user's own answer.
+        assert sorted(h for _p, h in list(seen)[before:]) == sorted(['Bearer ' + KEY, 'Bearer ' + other])
+
+
+def test_no_extra_process_when_no_binary_outside_the_homes_could_be_shared(home, top, capsys, monkeypatch):
+    from ansible_collections.omniroute.opencode.plugins.modules import users as users_module
+    started = []
+    real = users_module.us.UserProcess
+
+    class Counting(real):
+        def __init__(self, account, *args, **kwargs):
+            started.append(account.name)
+            super(Counting, self).__init__(account, *args, **kwargs)
+
+    monkeypatch.setattr(users_module.us, 'UserProcess', Counting)
+    monkeypatch.setenv('PATH', os.path.join(top, 'empty'))
+    monkeypatch.setattr(_layout, 'SYSTEM_NPM_PREFIXES', (os.path.join(top, 'no-prefix'),))
+    # Two keys: nothing for the gateway either.
+    rc, res, _out = run(capsys, {'users': [user(top, 'nobody'), user(top, 'daemon', 'sk-unit-daemons-0000000')],
+                                 'verify': True, 'base_url': 'http://127.0.0.1:9', 'timeout': 3})
+    assert rc == 0 and res['users']['nobody']['verify']['opencode'] is None
+    assert started == ['nobody', 'daemon']  # one process per user, no helper
