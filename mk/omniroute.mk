@@ -1,6 +1,6 @@
 # Key lifecycle against a live OmniRoute server (issue 6).
 #   make omniroute-setup      what the api_key tests need: OmniRoute, system packages, the base image, containers.podman
-#   make test-omniroute       the api_key tests (module, concurrency, two-laptop lifecycle, the offline fake's fidelity to this server) against a scratch OmniRoute on 127.0.0.1
+#   make test-omniroute       the api_key tests (module, concurrency, two-laptop lifecycle, two-phase rotation through the role, the offline fake's fidelity to this server) against a scratch OmniRoute on 127.0.0.1
 #   make omniroute-start      start a scratch OmniRoute server and print OMNIROUTE_URL / OMNIROUTE_PASSWORD_FILE
 #   make omniroute-stop       stop the server omniroute-start started
 # test-omniroute installs and starts the server, runs the tests and stops the server whatever their outcome.
@@ -8,7 +8,7 @@
 # another target's server (tests/setup/omniroute.sh defaults: port 20128, $cache/omniroute-run).
 OMNIROUTE_TEST_PORT ?= 20138
 OMNIROUTE_TEST_STATE ?= $(CURDIR)/.build/omniroute-server
-OMNIROUTE_TEST_STEPS ?= module concurrency lifecycle fidelity
+OMNIROUTE_TEST_STEPS ?= module concurrency lifecycle fidelity rotation
 OMNIROUTE_SH := OMNIROUTE_PORT=$(OMNIROUTE_TEST_PORT) OMNIROUTE_STATE=$(OMNIROUTE_TEST_STATE) tests/setup/omniroute.sh
 
 .PHONY: test-omniroute omniroute-setup omniroute-start omniroute-stop

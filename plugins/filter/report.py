@@ -23,8 +23,14 @@ COLUMNS = (
     ('host', 'Host'), ('user', 'User'), ('state', 'State'), ('ready', 'Ready'), ('file', 'File'),
     ('key_store', 'Key store'), ('reachable', 'Gateway reachable'), ('key_accepted', 'Key accepted'),
     ('models', 'Models configured'), ('missing', 'Models missing'), ('opencode_version', 'OpenCode'),
-    ('layers', 'Overriding layers'), ('warnings', 'Warnings'),
+    ('layers', 'Overriding layers'), ('warnings', 'Warnings'), ('omniroute_key', 'OmniRoute key'),
 )
+# What the Key column shows of a developer's OmniRoute key (never the key itself).
+# The report records the state after the run, so that a run that changes nothing rewrites the same
+# bytes: the last use is a day, and what the run did (action, reasons) is only in the summary.
+KEY_FIELDS = (('id', 'id %s'), ('replaces', 'replaces %s (still valid until the new key is installed)'),
+              ('created_at', 'created %s'), ('expires_at', 'expires %s'),
+              ('last_used', 'last used %s'), ('policy', 'policy %s'), ('cause', '%s'))
 
 
 def _get(mapping, key, default=None):
@@ -71,31 +77,84 @@ def _layer_text(layer):
     return '%s' % layer
 
 
-def report_rows(hostvars, hosts, result_var='_opencode_users_result'):
+def _key_view(entry, run=False):
+    """The report's view of one key entry of the role's key report (no key in it); with ``run``
+    also what this run did to it (the summary's, not the file's)."""
+    fields = ('id', 'name', 'created_at', 'expires_at', 'expiry_source', 'policy', 'cause')
+    view = dict((k, entry.get(k)) for k in fields)
+    view['replaces'] = list(entry.get('replaces') or [])
+    view['state'] = entry.get('key_state')
+    view['last_used'] = entry.get('last_used_at')[:10] if isinstance(entry.get('last_used_at'), str) else None
+    if run:
+        view.update(action=entry.get('action'), reasons=list(entry.get('reasons') or []))
+    return view
+
+
+def _host_failed_rows(host, error, keys, run=False):
+    if not keys:
+        return [dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
+                     models=[], missing=[], warnings=[], reachable=None,
+                     key_accepted=None, opencode_version=None, layers=[], error=error, cause=None)]
+    # The host's users result is missing, but its keys are known: one row per developer's key,
+    # so that a laptop cut off mid-rotation still shows each developer's "rotation pending".
+    return [dict(host=host, user=name, state=entry.get('state') or 'present', ready=False, file=None,
+                 key_store=None, models=[], missing=[], warnings=[], reachable=None,
+                 key_accepted=None, opencode_version=None, layers=[], error=error, cause=None,
+                 omniroute_key=_key_view(entry, run)) for name, entry in keys.items()]
+
+
+def _orphan_rows(hostvars, hosts, sweep_var, run=False):
+    for host in hosts or []:
+        sweep = _get(_get(_get(hostvars, host, {}), sweep_var, {}), 'sweep')
+        if isinstance(sweep, dict):
+            break
+    else:
+        return []
+    revoked = set(sweep.get('revoked') or [])
+    rows = []
+    for orphan in sweep.get('orphans') or []:
+        if not isinstance(orphan, dict):
+            continue
+        view = dict((k, orphan.get(k)) for k in ('id', 'name', 'created_at'))
+        view['last_used'] = orphan['last_used_at'][:10] if isinstance(orphan.get('last_used_at'), str) else None
+        view['state'] = 'revoked' if orphan.get('id') in revoked and not sweep.get('check') else 'orphan'
+        if view['state'] == 'revoked' and not run:
+            continue  # gone after the run: the summary says so, the file records what is left
+        if orphan.get('id') in revoked and sweep.get('check'):
+            view['cause'] = 'would be revoked (check mode)'
+        elif view['state'] == 'orphan' and sweep.get('refused') and sweep.get('mode') == 'revoke':
+            view['cause'] = 'not revoked: %s' % sweep['refused']
+        rows.append(dict(host=orphan.get('host'), user=orphan.get('user'), state='orphan', ready=None, file=None,
+                         key_store=None, models=[], missing=[], warnings=[], reachable=None,
+                         key_accepted=None, opencode_version=None, layers=[], error=None, cause=None,
+                         omniroute_key=view))
+    return rows
+
+
+def report_rows(hostvars, hosts, result_var='_opencode_users_result', keys_var='opencode_omniroute_key_report',
+                sweep_var='_opencode_key_session', run=False):
     rows = []
     for host in hosts or []:
         result = _get(_get(hostvars, host, {}), result_var)
+        keys = dict((e.get('user'), e) for e in _get(_get(hostvars, host, {}), keys_var, [])
+                    if isinstance(e, dict) and e.get('user'))
         if not isinstance(result, dict) or result.get('skipped') and not result.get('users'):
-            rows.append(dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
-                             models=[], missing=[], warnings=[], reachable=None,
-                             key_accepted=None, opencode_version=None, layers=[],
-                             error='the role did not configure this host (unreachable, or an earlier task failed)',
-                             cause=None))
+            rows.extend(_host_failed_rows(
+                host, 'the role did not configure this host (unreachable, or an earlier task failed)', keys, run))
             continue
         users = result.get('users') or {}
         if result.get('failed') and not users:
-            rows.append(dict(host=host, user=None, state=None, ready=False, file=None, key_store=None,
-                             models=[], missing=[], warnings=[], reachable=None,
-                             key_accepted=None, opencode_version=None, layers=[],
-                             error='%s' % (result.get('msg') or 'failed'), cause=None))
+            rows.extend(_host_failed_rows(host, '%s' % (result.get('msg') or 'failed'), keys, run))
             continue
         for name, res in users.items():
             row = _user_row(host, name, res if isinstance(res, dict) else {})
+            if name in keys:
+                row['omniroute_key'] = _key_view(keys[name], run)
             if result.get('failed'):
                 row['error'] = '%s' % (result.get('msg') or 'failed')
                 row['ready'] = False if row['state'] == 'present' else row['ready']
             rows.append(row)
-    return rows
+    return rows + _orphan_rows(hostvars, hosts, sweep_var, run)
 
 
 # What a Markdown cell escapes: everything that could end the cell or the row, or render as
@@ -121,8 +180,31 @@ def _cell(value):
     return _text(value).translate(_MARKDOWN)
 
 
+def _key_cell(key):
+    """The Key column: state, then id, dates, policy and cause, one per line (never the key)."""
+    if not isinstance(key, dict):
+        return None
+    lines = [key.get('state') or '-']
+    for field, text in KEY_FIELDS:
+        value = key.get(field)
+        if value:
+            if field == 'replaces':
+                value = ', '.join('%s' % v for v in value)
+            if field == 'expires_at' and key.get('expiry_source') and key['expiry_source'] != 'server':
+                value = '%s (%s)' % (value, key['expiry_source'])
+            lines.append(text % value)
+    return lines
+
+
+def _item(value):
+    """A list item's text: a cell, and a leading '#', '+', '-', '=' or 'N.' escaped (it would
+    start a heading or a list inside the item)."""
+    return re.sub(r'^([#+=-]|\d+[.)])', r'\\\1', _cell(value))
+
+
 def _not_ready(rows):
-    return [r for r in rows if r.get('state') != 'absent' and (r.get('ready') is False or r.get('error'))]
+    return [r for r in rows if r.get('state') not in ('absent', 'orphan')
+            and (r.get('ready') is False or r.get('error'))]
 
 
 def _why(row):
@@ -151,7 +233,7 @@ def _who(row):
 
 def report_summary(rows):
     """Counts of users ready, not ready and not verified, and who is not ready (with why)."""
-    present = [r for r in rows if r.get('state') != 'absent']
+    present = [r for r in rows if r.get('state') not in ('absent', 'orphan')]
     bad = _not_ready(rows)
     ready = [r for r in present if r.get('ready') is True and not r.get('error')]
     # By identity: ``r not in bad`` compared whole rows (lazy containers on the controller), once
@@ -159,9 +241,29 @@ def report_summary(rows):
     counted = set(id(r) for r in bad + ready)
     unknown = [r for r in present if id(r) not in counted]
     removed = [r for r in rows if r.get('state') == 'absent']
+    orphans = [r for r in rows if r.get('state') == 'orphan']
+    pending = [r for r in rows if (r.get('omniroute_key') or {}).get('state') == 'rotation pending']
     # The summary is printed on the console: one line per user, no terminal control sequences.
-    return dict(ready=len(ready), not_ready=len(bad), unverified=len(unknown), removed=len(removed),
-                not_ready_users=[_text('%s: %s' % (_who(r), _why(r))) for r in bad])
+    out = dict(ready=len(ready), not_ready=len(bad), unverified=len(unknown), removed=len(removed),
+               not_ready_users=[_text('%s: %s' % (_who(r), _why(r))) for r in bad])
+    if pending:
+        out['rotation_pending'] = [_text('%s: %s' % (_who(r), r['omniroute_key'].get('cause') or 'rotation pending'))
+                                   for r in pending]
+    left = [r for r in orphans if r['omniroute_key'].get('state') == 'orphan']
+    gone = [r for r in orphans if r['omniroute_key'].get('state') == 'revoked']
+    if left:
+        out['orphan_keys'] = len(left)
+    if gone:
+        out['orphan_keys_revoked'] = len(gone)
+    # With report_rows(..., run=true): what this run did to the keys.
+    done = ['%s: %s%s' % (_who(r), r['omniroute_key']['action'],
+                          ' (%s)' % '; '.join(r['omniroute_key']['reasons']) if r['omniroute_key'].get('reasons') else '')
+            for r in rows if (r.get('omniroute_key') or {}).get('action') not in (None, 'kept', 'none')]
+    done += ['%s: orphan key revoked' % r['omniroute_key'].get('name') for r in orphans
+             if r['omniroute_key'].get('state') == 'revoked']
+    if done:
+        out['keys_this_run'] = [_text(d) for d in done]
+    return out
 
 
 def report_markdown(rows, title='OpenCode rollout report'):
@@ -170,13 +272,16 @@ def report_markdown(rows, title='OpenCode rollout report'):
              '%d ready, %d not ready, %d not verified, %d removed.' % (
                  summary['ready'], summary['not_ready'], summary['unverified'], summary['removed']), '']
     if summary['not_ready_users']:
-        # A leading '#', '+', '-', '=' or 'N.' would start a heading or a list inside the item.
-        lines += ['## Not ready', ''] + ['- %s' % re.sub(r'^([#+=-]|\d+[.)])', r'\\\1', _cell(w))
-                                         for w in summary['not_ready_users']] + ['']
+        lines += ['## Not ready', ''] + ['- %s' % _item(w) for w in summary['not_ready_users']] + ['']
+    if summary.get('rotation_pending'):
+        lines += ['## Key rotation pending (the old key stays valid; the next run finishes it)', '']
+        lines += ['- %s' % _item(w) for w in summary['rotation_pending']] + ['']
     lines += ['## Users', '',
               '| %s |' % ' | '.join(title for _key, title in COLUMNS),
               '|%s' % ('---|' * len(COLUMNS))]
     for row in rows:
+        if row.get('state') == 'orphan':
+            continue
         cells = []
         for key, _title in COLUMNS:
             value = row.get(key)
@@ -184,8 +289,16 @@ def report_markdown(rows, title='OpenCode rollout report'):
                 value = '(host failed)'
             if key == 'warnings' and row.get('error'):
                 value = [row['error']] + list(value or [])
+            if key == 'omniroute_key':
+                value = _key_cell(value)
             cells.append(_cell(value))
         lines.append('| %s |' % ' | '.join(cells))
+    orphans = [r for r in rows if r.get('state') == 'orphan']
+    if orphans:
+        lines += ['', '## Orphan keys (the role named them; no developer of the inventory holds them)', '',
+                  '| Name | Key |', '|---|---|']
+        for row in orphans:
+            lines.append('| %s | %s |' % (_cell(row['omniroute_key'].get('name')), _cell(_key_cell(row['omniroute_key']))))
     return '\n'.join(lines) + '\n'
 
 

@@ -270,6 +270,13 @@ def gateway_catalog(params, environ, target, text, who):
         raise Failure('the gateway at %s gave no model list for %s (%s); check base_url (it must be '
                       'the address OpenCode calls, ending in one /v1); %s was left untouched'
                       % (url, who, cause, target), path=target)
+    if cause == gw.KEY_TO_BE_MADE:
+        # Check mode, and the run would create this user's key: the catalog comes with it.
+        info.update(source='pending', cause=cause)
+        current = _current_models(text, params['name'])
+        if current is not None:
+            return dict(params, models=list(current)), True, info, []
+        return dict(params, models=list(params.get('models') or ['(the models offered to the new key)'])), False, info, []
     # Offline, or no key the module can send: keep what is there, or fail when asked to.
     what = 'cannot be fetched' if outcome == gw.NO_KEY else 'cannot be fetched (gateway offline)'
     info.update(source='kept', cause=cause)

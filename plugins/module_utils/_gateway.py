@@ -40,6 +40,10 @@ from collections import namedtuple
 from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
+from ansible_collections.omniroute.opencode.plugins.module_utils._keys import CHECK_MODE_KEY
+
+# Check mode of the role with keys from OmniRoute: a key this run would create has no value yet.
+KEY_TO_BE_MADE = 'the key does not exist yet: this run creates it in OmniRoute (check mode)'
 
 DEFAULT_TIMEOUT = _http.DEFAULT_TIMEOUT
 
@@ -100,6 +104,8 @@ def resolve_key(api_key, environ, home, config_path):
     could not go into a header (:func:`_redact.key_problem`), ``key`` is None and ``problem`` says
     why the catalog cannot be fetched, without the key.
     """
+    if api_key == CHECK_MODE_KEY:
+        return None, KEY_TO_BE_MADE
     found = _redact.reference(api_key)
     if found is None:
         problem = _redact.key_problem(api_key)
@@ -457,6 +463,8 @@ def verify(params, key, environ, home, target=None, configured=None, pending=Non
     secret, problem = resolve_key(key, environ, home, target)
     if problem:
         result['cause'] = problem
+        if problem == KEY_TO_BE_MADE:
+            result['reachable'] = None  # not asked: there is no key to ask with yet
     else:
         answer = fetch_models(base_url, secret, params.get('timeout') or DEFAULT_TIMEOUT,
                               params.get('validate_certs', True))

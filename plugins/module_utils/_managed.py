@@ -481,7 +481,9 @@ def verify_user(params, key, environ, home, key_state, auth_path, who, pending=N
     problems = result['problems']
     if key_state != 'present':
         problems.append('no key for provider %s in %s' % (name, auth_path))
-    literal = key if key_state == 'present' and oc.is_real_key(key) else None
+    literal = key if key_state == 'present' and oc.is_real_key(key) and key != gw.CHECK_MODE_KEY else None
+    if key == gw.CHECK_MODE_KEY:
+        problems.append(gw.KEY_TO_BE_MADE)
     answer = gw.fetch_models(base_url, literal, params.get('timeout') or gw.DEFAULT_TIMEOUT,
                              params.get('validate_certs', True))
     result.update(status=answer.status, models_endpoint=answer.summary, reachable=answer.status is not None,

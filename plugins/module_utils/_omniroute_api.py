@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import json
 
 try:  # Python 3
@@ -24,11 +25,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported by the colle
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
-# Keys, placeholders, installed-key reading and the management URL each have one home, _opencode;
-# these names stay importable from here for existing callers.
-from ansible_collections.omniroute.opencode.plugins.module_utils._opencode import (  # noqa: F401 pylint: disable=unused-import
-    DEFAULT_API_KEY, installed_key, installed_key_from_auth, installed_key_from_config, management_url)
-from ansible_collections.omniroute.opencode.plugins.module_utils._redact import is_real_key  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.omniroute.opencode.plugins.module_utils._opencode import management_url
 
 KIND_UNREACHABLE = "unreachable"
 KIND_AUTH = "auth"
@@ -37,6 +34,8 @@ KIND_API = "api"
 MAX_BODY = _http.MAX_BODY
 # The session cookie OmniRoute's dashboard login sets.
 SESSION_COOKIE = "auth_token"
+# What Client.session() text starts with (the rest is base64 of the session cookie).
+SESSION_PREFIX = "omniroute-session-v1:"
 
 
 class OmniRouteError(Exception):
@@ -82,6 +81,7 @@ class Client:
         self.validate_certs = validate_certs
         self._cookies = {}
         self._logged_in = False
+        self._resumed = False  # the session came from resume(), not from a login of this client
         self.calls = []  # (method, path, status, seconds) for timing reports; no secrets
 
     # -- secrets hygiene -------------------------------------------------------------------
@@ -194,10 +194,53 @@ class Client:
             status,
         )
 
+    # -- the session, shared by the module runs of one play -----------------------------------
+    def session(self):
+        """The dashboard session this client holds, as text for O(session) of a later module run
+        of the same play (a secret: the admin's session cookie), or None."""
+        value = self._cookies.get(SESSION_COOKIE)
+        if not value:
+            return None
+        data = json.dumps({'value': value}, sort_keys=True)
+        # Opaque text: a JSON-looking string would come back from Ansible's templating as a dict.
+        return SESSION_PREFIX + base64.urlsafe_b64encode(data.encode('utf-8')).decode('ascii')
+
+    def resume(self, session):
+        """Use a session from :meth:`session` instead of logging in; a session the server refuses
+        is replaced by a login (when there is a password) on the first call. The cookie goes back
+        to this client's server only (``_http`` follows no redirect)."""
+        try:
+            if not session.startswith(SESSION_PREFIX):
+                raise ValueError(session)
+            data = json.loads(base64.urlsafe_b64decode(session[len(SESSION_PREFIX):].encode('ascii')).decode('utf-8'))
+            value = data['value']
+        except (TypeError, ValueError, KeyError, AttributeError, UnicodeError):
+            raise OmniRouteError(KIND_AUTH, 'the session handed in is not one this module returned')
+        # A cookie value goes into a header: printable, no separator of its own.
+        if not isinstance(value, str) or not value or any(c in value for c in ';, \t') \
+                or any(ord(c) < 0x21 or ord(c) > 0x7e for c in value):
+            raise OmniRouteError(KIND_AUTH, 'the session handed in is not one this module returned')
+        self._redactor.add(value)
+        self._cookies[SESSION_COOKIE] = value
+        self._logged_in = True
+        self._resumed = True
+
+    def _keys_call(self, method, path, body=None):
+        """``_call`` for the key routes; a resumed session the server refuses is replaced once."""
+        try:
+            return self._call(method, path, body=body)
+        except OmniRouteError as e:
+            if not self._resumed or e.status != 401 or not self._password:
+                raise
+            self._resumed = False
+            self._cookies.clear()
+            self.login()
+            return self._call(method, path, body=body)
+
     # -- keys ------------------------------------------------------------------------------
     def list_keys(self):
         """GET /api/keys -> list of key records (key values masked by the server)."""
-        payload = self._call("GET", "/api/keys")[1]
+        payload = self._keys_call("GET", "/api/keys")[1]
         if isinstance(payload, dict) and isinstance(payload.get("keys"), list):
             return payload["keys"]
         if isinstance(payload, list):
@@ -209,52 +252,53 @@ class Client:
 
     def get_key(self, key_id):
         """GET /api/keys/{id} -> key record (masked)."""
-        payload = self._call("GET", "/api/keys/" + quote(str(key_id), safe=""))[1]
+        payload = self._keys_call("GET", "/api/keys/" + quote(str(key_id), safe=""))[1]
         return payload
 
     def create_key(self, name, allowed_models=None, scopes=None):
-        """POST /api/keys {name[, allowedModels, modelAccessMode, scopes]} -> record with full key."""
+        """POST /api/keys {name[, allowedModels, modelAccessMode, scopes]} -> record with full key.
+
+        OmniRoute 3.7.9 ignores allowedModels here; callers set the policy with :meth:`update_key`.
+        """
         body = {"name": name}
         if allowed_models:
             body["allowedModels"] = list(allowed_models)
             body["modelAccessMode"] = "allowlist"
         if scopes:
             body["scopes"] = list(scopes)
-        payload = self._call("POST", "/api/keys", body=body)[1]
-        if not isinstance(payload, dict) or not isinstance(payload.get("key"), str):
-            raise OmniRouteError(KIND_API, "POST /api/keys answered without a key")
+        payload = self._keys_call("POST", "/api/keys", body=body)[1]
+        if (not isinstance(payload, dict) or not isinstance(payload.get("key"), str)
+                or not isinstance(payload.get("id"), (str, int)) or isinstance(payload.get("id"), bool)):
+            raise OmniRouteError(KIND_API, "POST /api/keys answered without a key and its id")
         self.add_secret(payload["key"])
         return payload
 
     def update_key(self, key_id, changes):
-        """PATCH /api/keys/{id} with policy fields (allowedModels, expiresAt, ...)."""
-        payload = self._call("PATCH", "/api/keys/" + quote(str(key_id), safe=""), body=changes)[1]
+        """PATCH /api/keys/{id} with policy fields (allowedModels, noLog, maxSessions, ...)."""
+        payload = self._keys_call("PATCH", "/api/keys/" + quote(str(key_id), safe=""), body=changes)[1]
         return payload
+
+    def set_expiry(self, key_id, when):
+        """PATCH /api/keys/{id} {expiresAt} alone: True when the server took it, False when it
+        refuses the field (HTTP 400, OmniRoute 3.7.9). Sent alone because 3.7.9 silently drops
+        an expiresAt that comes with a field it accepts."""
+        try:
+            self._keys_call("PATCH", "/api/keys/" + quote(str(key_id), safe=""), body={"expiresAt": when})
+        except OmniRouteError as e:
+            if e.status == 400:
+                return False
+            raise
+        return True
 
     def delete_key(self, key_id):
         """DELETE /api/keys/{id}; True when deleted, False when it was already gone."""
         try:
-            self._call("DELETE", "/api/keys/" + quote(str(key_id), safe=""))
+            self._keys_call("DELETE", "/api/keys/" + quote(str(key_id), safe=""))
         except OmniRouteError as e:
             if e.status == 404:
                 return False
             raise
         return True
-
-    def regenerate_key(self, key_id):
-        """POST /api/keys/{id}/regenerate -> record with the new full key, or None when the
-        server has no such endpoint (404/405)."""
-        try:
-            payload = self._call("POST", "/api/keys/" + quote(str(key_id), safe="") + "/regenerate", body={})[1]
-        except OmniRouteError as e:
-            if e.status in (404, 405):
-                return None
-            raise
-        key = payload.get("key") if isinstance(payload, dict) else None
-        if not isinstance(key, str):
-            return None
-        self.add_secret(key)
-        return payload
 
     # -- inference side --------------------------------------------------------------------
     def key_accepted(self, key):

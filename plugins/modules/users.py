@@ -94,6 +94,11 @@ options:
       omniroute_expires_at:
         description: Overrides O(omniroute_expires_at).
         type: str
+      key_policy:
+        description:
+          - This user's OmniRoute key settings, passed on in RV(key_requests) as C(policy) (see
+            M(omniroute.opencode.api_key)'s O(omniroute.opencode.api_key#module:policy)).
+        type: dict
       catalog:
         description: Overrides O(catalog).
         type: str
@@ -338,7 +343,7 @@ keys_missing:
   elements: str
 key_requests:
   description: With O(installed_keys=true), one entry per user whose key OmniRoute manages (label, name,
-    state, rotate, installed_key, allowed_models, expires_at). Holds keys - use no_log.
+    state, rotate, installed_key, allowed_models, expires_at, policy). Holds keys - use no_log.
   returned: when O(installed_keys=true)
   type: list
   elements: dict
@@ -353,6 +358,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _http
+from ansible_collections.omniroute.opencode.plugins.module_utils import _keys as keys
 from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
@@ -376,6 +382,7 @@ USER_OPTIONS = dict(
     rotate_key=dict(type='bool', no_log=False),
     omniroute_allowed_models=dict(type='list', elements='str'),
     omniroute_expires_at=dict(type='str'),
+    key_policy=dict(type='dict', no_log=False),
     catalog=dict(type='str', choices=['static', 'gateway']),
     catalog_include=dict(type='list', elements='str'),
     catalog_exclude=dict(type='list', elements='str'),
@@ -783,12 +790,13 @@ def _public(results):
 
 
 def key_request(user, params, host, installed):
-    name = params['omniroute_key_name'].replace('{user}', user.name).replace('{host}', host)
+    name = keys.key_name(params['omniroute_key_name'], user.name, host)
     req = dict(label=user.name, name=name, state=user.state)
     if user.state == 'present':
         req.update(rotate=_pick_rotate(user, params), installed_key=installed,
                    allowed_models=_pick(user, params, 'omniroute_allowed_models'),
-                   expires_at=_pick(user, params, 'omniroute_expires_at'))
+                   expires_at=_pick(user, params, 'omniroute_expires_at'),
+                   policy=user.entry.get('key_policy'))
     return req
 
 

@@ -152,7 +152,10 @@ def omniroute_keys(sc):
     fake = FakeOmniRoute(tls=self_signed(sc.root))
     sc.servers['fake'] = fake
     try:
+        # The gateway is the same server: the laptop asks it about a new key before writing it
+        # (two-phase rotation, issue 20).
         variables = {'opencode_api_key_source': 'omniroute', 'opencode_omniroute_url': fake.url,
+                     'opencode_base_url': fake.url + '/v1', 'opencode_gateway_validate_certs': False,
                      'opencode_omniroute_password': PASSWORD, 'opencode_omniroute_validate_certs': False,
                      'opencode_omniroute_allowed_models': ['auto'], 'opencode_models': ['auto'],
                      'opencode_users': [{'name': ME}]}
@@ -177,7 +180,7 @@ def omniroute_newer(sc):
         sc.servers['mgmt'] = mgmt
         sc.write_config(json.dumps({'provider': {'omniroute': {'options': {'apiKey': old['key']}}}}))
         variables = {'opencode_api_key_source': 'omniroute', 'opencode_omniroute_url': fake.url,
-                     'opencode_omniroute_management_key': mgmt, 'opencode_omniroute_allowed_models': ['auto', 'fast'],
+                     'opencode_base_url': fake.url + '/v1', 'opencode_omniroute_management_key': mgmt, 'opencode_omniroute_allowed_models': ['auto', 'fast'],
                      'opencode_omniroute_expires_at': '2030-06-30T00:00:00Z', 'opencode_models': ['auto', 'fast'],
                      'opencode_users': [{'name': ME}]}
         sc.play(variables)

@@ -6,8 +6,9 @@
    observation must be equal, or the fake is kinder (or harsher) than the server it stands for.
 2. The api_key paths the unit tests take on the fake in 3.7.9 mode that the other steps do not run
    live: an installed key kept without asking /v1/models (verify_installed false), two keys of one
-   name (warning, the oldest kept, both revoked), one failing key of many (3.7.9 refusing an expiry;
-   the others done), a rotation in check mode (nothing changes).
+   name (the newer one nobody holds revoked, the rotation made again; absent revokes all), one
+   failing key of many (3.7.9 refusing an expiry; the others done), a rotation in check mode
+   (nothing changes).
 The module runs as Ansible runs it on a host: its own process, arguments from a file. Every key
 seen is appended to $OMNIROUTE_TEST_KEYS_FILE for runme.sh's leak check.
 """
@@ -93,15 +94,19 @@ def paths():
     after = [k for k in admin.list_keys() if k.get('name') == name]
     check(rotated.get('rotated') and rotated.get('changed') and before == after and 'key' not in rotated,
           'rotate in check mode reports a rotation and changes nothing')
-    # Two keys of one name: warned, the oldest managed, both revoked by absent.
+    # Two keys of one name, the second newer and held by nobody: the new key of a rotation cut
+    # before its install (issue 20) - revoked, and the rotation made again; the installed key stays
+    # valid until its replacement is installed.
     second = admin.create_key(name)
     record(second.get('key'))
     again = module({'name': name, 'installed_configs': [installed]})
-    check(again.get('kept') and again.get('id') == created.get('id')
-          and '2 keys are named' in json.dumps(again.get('warnings')),
-          'two keys of one name: a warning, the oldest kept')
+    record(again.get('key'))
+    check(again.get('rotated') and again.get('revoked') == [second['id']] and again.get('replaces') == [created['id']]
+          and again.get('key') not in (None, created['key'], second['key']),
+          'two keys of one name: the one nobody holds revoked, the rotation made again')
+    left = sorted(k['id'] for k in admin.list_keys() if k.get('name') == name)
     gone = module({'name': name, 'state': 'absent'})
-    check(sorted(gone.get('revoked') or []) == sorted([created['id'], second['id']])
+    check(len(left) == 2 and created['id'] in left and sorted(gone.get('revoked') or []) == left
           and not [k for k in admin.list_keys() if k.get('name') == name],
           'state absent revokes every key of the name')
     # One failing key of many: 3.7.9 refuses the expiry of one; the other is still created.

@@ -5,10 +5,12 @@
 # collection on ANSIBLE_COLLECTIONS_PATH, podman + base image + containers.podman (the Molecule
 # setup scripts) for the two-laptop scenario. Run through `make test-omniroute`.
 #
-#   runme.sh [module] [concurrency] [lifecycle] [fidelity]     (default: all four)
+#   runme.sh [module] [concurrency] [lifecycle] [fidelity] [rotation]     (default: all five)
 #
 # fidelity (fidelity.py): the unit tests' offline fake must answer a probe sequence exactly as this
 # live 3.7.9 does, and the api_key paths only seen on the fake so far run here live.
+#
+# rotation (rotation.py): the key lifecycle of issue 20 through the role on two podman laptops.
 #
 # All output goes to $OMNIROUTE_TEST_WORK/test.log (shown on failure). Afterwards the log is
 # searched for the admin password and for every key the tests saw: one hit fails the run.
@@ -31,7 +33,7 @@ log="$work/test.log"
 python=${PYTHON:-$(command -v python3)}
 playbook=${ANSIBLE_PLAYBOOK:-ansible-playbook}
 steps=("$@")
-[ "${#steps[@]}" -gt 0 ] || steps=(module concurrency lifecycle fidelity)
+[ "${#steps[@]}" -gt 0 ] || steps=(module concurrency lifecycle fidelity rotation)
 image=${OMNIROUTE_OPENCODE_IMAGE:-localhost/omniroute-opencode-laptop:bookworm}
 containers=(omr-keys-laptop1 omr-keys-laptop2)
 
@@ -127,6 +129,20 @@ for step in "${steps[@]}"; do
         exit 1
       fi
       say "fidelity.py passed in $((SECONDS - t0)) s" ;;
+    rotation)
+      # The key lifecycle of issue 20 through the role: two laptops that reach the gateway, runs
+      # cut between the phases of a rotation, TTL and renewal, the orphan sweep (rotation.py).
+      t0=$SECONDS
+      say "running rotation.py"
+      if ! OMNIROUTE_TEST_WORK="$work" ANSIBLE_PLAYBOOK="$playbook" OMNIROUTE_OPENCODE_IMAGE="$image" \
+          "$python" "$here/rotation.py" >>"$log" 2>&1; then
+        say "rotation.py FAILED after $((SECONDS - t0)) s; last lines of $log:"
+        tail -n 60 "$log" >&2
+        leak_check >&2 || true
+        exit 1
+      fi
+      say "rotation.py passed in $((SECONDS - t0)) s"
+      ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

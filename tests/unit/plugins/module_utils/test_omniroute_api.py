@@ -8,6 +8,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _omniroute_api as api
+from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode, _redact
 
 
 def test_mask_matches_the_servers_own():
@@ -20,15 +21,15 @@ def test_mask_matches_the_servers_own():
     ('{file:~/.config/opencode/k}', False), (None, False),
 ])
 def test_real_keys_are_told_from_placeholders_and_references(value, real):
-    assert api.is_real_key(value) is real
+    assert _redact.is_real_key(value) is real
 
 
 def test_installed_key_is_read_from_jsonc_and_auth_json():
     config = '{\n  // team\n  "provider": {"omniroute": {"options": {"apiKey": "sk-1",},},},\n}'
-    assert api.installed_key_from_config(config, 'omniroute') == 'sk-1'
-    assert api.installed_key_from_config('{not json', 'omniroute') is None
-    assert api.installed_key_from_auth('{"omniroute": {"type": "api", "key": "sk-2"}}', 'omniroute') == 'sk-2'
-    assert api.installed_key_from_auth('{"omniroute": {"type": "oauth", "key": "x"}}', 'omniroute') is None
+    assert _opencode.installed_key_from_config(config, 'omniroute') == 'sk-1'
+    assert _opencode.installed_key_from_config('{not json', 'omniroute') is None
+    assert _opencode.installed_key_from_auth('{"omniroute": {"type": "api", "key": "sk-2"}}', 'omniroute') == 'sk-2'
+    assert _opencode.installed_key_from_auth('{"omniroute": {"type": "oauth", "key": "x"}}', 'omniroute') is None
 
 
 def test_client_redacts_its_secrets_from_messages():
@@ -54,7 +55,7 @@ def test_client_messages_show_urls_without_credentials():
                                  'http://h:20128//v1//v1'])
 def test_management_url_has_one_home_shared_by_role_and_client(url):
     # The role passes opencode_base_url as is; the client reduces it to the server root.
-    assert api.management_url(url) == 'http://h:20128'
+    assert _opencode.management_url(url) == 'http://h:20128'
     assert api.Client(url, password='x').url == 'http://h:20128'
 
 
@@ -62,7 +63,7 @@ def test_installed_key_follows_opencode_precedence():
     high = '{"provider": {"omniroute": {"options": {"apiKey": "{env:K}"}}}}'
     low = '{"provider": {"omniroute": {"options": {"apiKey": "sk-low"}}}}'
     auth = '{"omniroute": {"type": "api", "key": "sk-auth"}}'
-    assert api.installed_key([high, low], auth, 'omniroute') is None  # a reference wins, no literal key
-    assert api.installed_key([low], auth, 'omniroute') == 'sk-low'
-    assert api.installed_key(['{}'], auth, 'omniroute') == 'sk-auth'
-    assert api.installed_key([], '{"omniroute": {"type": "api", "key": "sk_omniroute"}}', 'omniroute') is None
+    assert _opencode.installed_key([high, low], auth, 'omniroute') is None  # a reference wins, no literal key
+    assert _opencode.installed_key([low], auth, 'omniroute') == 'sk-low'
+    assert _opencode.installed_key(['{}'], auth, 'omniroute') == 'sk-auth'
+    assert _opencode.installed_key([], '{"omniroute": {"type": "api", "key": "sk_omniroute"}}', 'omniroute') is None

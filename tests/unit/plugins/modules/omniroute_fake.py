@@ -13,10 +13,14 @@ make test-omniroute runs omniroute_probe.py against both and fails on any differ
 - ``GET /api/keys``: ``{keys, total, allowKeyReveal}``, every key masked as its first 8 and last 4
   characters (``sk-b1490****af60``), with ``keyPrefix``, ``createdAt``, ``lastUsedAt``,
   ``expiresAt`` (always null), ``isActive``, ``revokedAt``, ``scopes``...;
-- ``PATCH /api/keys/{id}``: ``allowedModels`` is accepted; ``expiresAt`` is refused with 400;
+- ``PATCH /api/keys/{id}``: name, allowedModels, allowedConnections, noLog, autoResolve, isActive,
+  maxSessions and accessSchedule are taken; any other field is dropped, and a body with none of
+  them is refused with 400 ``No valid fields to update`` (so ``expiresAt`` alone gets 400, and
+  ``expiresAt`` next to ``noLog`` is silently ignored; omniroute_probe.py checks both);
 - ``POST /api/keys/{id}/regenerate``: 404 (no such route);
 - ``DELETE /api/keys/{id}``: 200, then 404;
-- ``GET /v1/models`` with ``Authorization: Bearer <key>``: 200 for a key of this server, 401 otherwise.
+- ``GET /v1/models`` with ``Authorization: Bearer <key>``: 200 for an active key of this server
+  (its ``lastUsedAt`` is set), 401 otherwise (an ``isActive: false`` key too).
 
 Each difference from 3.7.9 is a named "newer server" mode (``FakeOmniRoute(newer=(...))``), and
 cites the upstream source it models:
@@ -31,7 +35,9 @@ cites the upstream source it models:
   (github.com/diegosouzapw/OmniRoute, src/app/api/keys/[id]/route.ts at 0cab26d8);
 - ``create_policy``: ``POST /api/keys`` keeps the ``allowedModels`` it is given
   (github.com/diegosouzapw/OmniRoute, src/app/api/keys/route.ts at 16f46970: createApiKey gets
-  ``modelAccessMode`` and ``allowedModels``).
+  ``modelAccessMode`` and ``allowedModels``);
+- ``no_key_dates``: a server whose listing carries neither ``createdAt`` nor ``expiresAt`` (no
+  known version has this; it is the one case where a TTL is refused before any change).
 
 Other switches are not server behaviour but test instruments: ``list_barrier`` holds each
 ``GET /api/keys`` until that many have arrived (or a second has passed), so two concurrent
@@ -51,7 +57,10 @@ from ansible_collections.omniroute.opencode.tests.support.http_server import Ans
 
 PASSWORD = 'admin-pw-7c1e9b'
 MACHINE = 'b1490c2d'
-NEWER = ('regenerate', 'management_keys', 'expiry', 'create_policy')
+NEWER = ('regenerate', 'management_keys', 'expiry', 'create_policy', 'no_key_dates')
+# What PATCH /api/keys/{id} takes on 3.7.9 (its schema; each field checked on the real server).
+PATCHABLE = ('name', 'allowedModels', 'allowedConnections', 'noLog', 'autoResolve', 'isActive', 'maxSessions',
+             'accessSchedule')
 
 
 def mask(key):
@@ -117,6 +126,8 @@ class FakeOmniRoute(object):
         out = dict(rec)
         out['key'] = mask(rec['key'])
         out['keyPrefix'] = rec['key'][:8]
+        if 'no_key_dates' in self.newer:
+            del out['createdAt'], out['expiresAt']
         return out
 
     def find(self, key_id):
@@ -162,7 +173,9 @@ class FakeOmniRoute(object):
             return 200, {'success': True}, token
         if (method, path) == ('GET', '/v1/models'):
             auth = headers.get('Authorization') or ''
-            if auth.startswith('Bearer ') and self.by_key(auth[len('Bearer '):]):
+            rec = self.by_key(auth[len('Bearer '):]) if auth.startswith('Bearer ') else None
+            if rec is not None and rec.get('isActive', True):
+                rec['lastUsedAt'] = now()
                 return 200, {'object': 'list', 'data': []}, None
             return 401, {'error': {'message': 'Invalid API key', 'type': 'invalid_request_error'}}, None
         refused = self.authorised(headers)
@@ -194,11 +207,13 @@ class FakeOmniRoute(object):
         if len(parts) == 3 and method == 'PATCH':
             if not isinstance(body, dict):
                 return 400, {'error': {'message': 'Invalid request'}}, None
-            if 'expiresAt' in body and 'expiry' not in self.newer:
+            taken = dict((k, v) for k, v in body.items()
+                         if k in PATCHABLE or (k == 'expiresAt' and 'expiry' in self.newer))
+            if not taken:
                 return 400, {'error': {'message': 'Invalid request',
-                                       'details': [{'field': '', 'message': 'Unrecognized key: "expiresAt"'}]}}, None
-            rec.update(body)
-            return 200, dict({'message': 'API key settings updated successfully'}, **body), None
+                                       'details': [{'field': '', 'message': 'No valid fields to update'}]}}, None
+            rec.update(taken)
+            return 200, dict({'message': 'API key settings updated successfully'}, **taken), None
         if len(parts) == 3 and method == 'DELETE':
             self.keys.remove(rec)
             return 200, {'message': 'Key deleted successfully'}, None

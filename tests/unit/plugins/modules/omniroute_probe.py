@@ -109,6 +109,11 @@ def probe(url, password, prefix='fidelity'):
     see('list after patch', status, None, allowed_models=rec.get('allowedModels'))
     status, payload = s.call('PATCH', '/api/keys/' + key_id, {'expiresAt': '2031-01-31T00:00:00Z'})
     see('patch expiresAt', status, payload)
+    status, payload = s.call('PATCH', '/api/keys/' + key_id, {'expiresAt': '2031-01-31T00:00:00Z', 'noLog': False})
+    see('patch expiresAt with noLog', status, payload)
+    status, payload = s.call('GET', '/api/keys')
+    rec = [k for k in payload.get('keys', []) if k.get('name') == prefix + '-a'][0]
+    see('list after patch expiresAt with noLog', status, None, expires_at_kept=rec.get('expiresAt') is not None)
     status, payload = s.call('PATCH', '/api/keys/no-such-key-id', {'allowedModels': []})
     see('patch a missing key', status, payload)
     status, payload = s.call('POST', '/api/keys/%s/regenerate' % key_id, {})

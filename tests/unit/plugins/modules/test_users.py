@@ -85,14 +85,15 @@ def test_installed_keys_mode_returns_only_this_providers_key(home, capsys):
     auth.parent.mkdir(parents=True)
     auth.write_text('{"openai": {"type": "api", "key": "%s-auth"}}' % OTHER_SECRET)
     before = cfg.read_text()
-    rc, res, out = run(capsys, {'users': [{'name': ME}, {'name': 'gone-dev-zz', 'state': 'absent'},
+    rc, res, out = run(capsys, {'users': [{'name': ME, 'key_policy': {'maxSessions': 2}},
+                                          {'name': 'gone-dev-zz', 'state': 'absent'},
                                           {'name': 'daemon', 'key_store': 'env'}],
                                 'installed_keys': True, 'omniroute_key_name': 'oc-{user}@{host}',
                                 'omniroute_allowed_models': ['auto']}, check=True)
     assert rc == 0 and not res['changed'] and OTHER_SECRET not in out
     assert res['key_requests'] == [
         dict(label=ME, name='oc-%s@laptop9' % ME, state='present', rotate=False, installed_key=KEY,
-             allowed_models=['auto'], expires_at=None),
+             allowed_models=['auto'], expires_at=None, policy={'maxSessions': 2}),
         dict(label='gone-dev-zz', name='oc-gone-dev-zz@laptop9', state='absent')]
     assert cfg.read_text() == before
 

@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+"""The key lifecycle rules (module_utils/_keys.py), without Ansible and without a server."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from datetime import timedelta
+
+import pytest
+
+from ansible_collections.omniroute.opencode.plugins.module_utils import _keys
+
+NOW = _keys.parse_time('2026-12-06T12:00:00Z')
+
+
+def rec(rid, created, key='sk-b1490****0000', **more):
+    return dict(dict(id=rid, name='opencode-alice@laptop1', key=key, createdAt=created), **more)
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('2026-12-06T02:14:59.937Z', '2026-12-06T02:14:59Z'),
+    ('2026-12-06T02:14:59Z', '2026-12-06T02:14:59Z'),
+    ('2026-12-06T03:14:59+01:00', '2026-12-06T02:14:59Z'),
+    ('2026-12-06 02:14', '2026-12-06T02:14:00Z'),
+    ('yesterday', None), ('', None), (None, None), (12, None), ('2026-13-01T00:00:00Z', None),
+    ('2026-12-06T02:14:59Z' + ' ' * 80, None),
+])
+def test_parse_time(text, expected):
+    assert _keys.fmt(_keys.parse_time(text)) == expected
+
+
+def test_the_scheme_matches_only_names_the_template_makes():
+    pattern = _keys.scheme('opencode-{user}@{host}')
+    assert _keys.parse_name(pattern, 'opencode-alice@laptop1.example.com') == ('alice', 'laptop1.example.com')
+    assert _keys.parse_name(pattern, 'opencode-alice') is None
+    assert _keys.parse_name(pattern, 'xopencode-alice@h') is None
+    assert _keys.parse_name(_keys.scheme('k.{host}.{user}'), 'k.h1.bob') == ('bob', 'h1')
+    assert _keys.parse_name(_keys.scheme('k.{host}.{user}'), 'kXh1.bob') is None  # dots are literal
+    assert _keys.scheme('opencode-{user}') is None and _keys.scheme(None) is None
+    assert _keys.key_name('opencode-{user}@{host}', 'alice', 'laptop1') == 'opencode-alice@laptop1'
+
+
+def test_expiry_prefers_the_servers_and_falls_back_to_created_plus_ttl():
+    assert _keys.expiry(rec('a', '2026-12-01T00:00:00Z', expiresAt='2027-01-01T00:00:00Z'), 30) == (
+        _keys.parse_time('2027-01-01T00:00:00Z'), 'server')
+    assert _keys.expiry(rec('a', '2026-12-01T00:00:00Z'), 30) == (
+        _keys.parse_time('2026-12-31T00:00:00Z'), 'ttl enforced by the role')
+    assert _keys.expiry(rec('a', '2026-12-01T00:00:00Z'), None) == (None, None)
+    assert _keys.expiry(rec('a', 'garbage'), 30) == (None, None)
+
+
+@pytest.mark.parametrize('record, ttl, renew, words', [
+    (rec('a', '2026-10-01T00:00:00Z'), 30, 0, 'older than the ttl of 30 days (ttl enforced by the role)'),
+    (rec('a', '2026-11-10T00:00:00Z'), 30, 7, 'within renew_days 7 (ttl enforced by the role)'),
+    (rec('a', '2026-11-20T00:00:00Z'), 30, 7, None),
+    (rec('a', '2026-12-01T00:00:00Z', expiresAt='2026-12-08T00:00:00Z'), None, 7, 'expires on 2026-12-08'),
+    (rec('a', '2026-12-01T00:00:00Z', expiresAt='2026-12-05T00:00:00Z'), None, 0, 'expired on 2026-12-05'),
+    (rec('a', '2026-12-01T00:00:00Z', expiresAt='2027-12-05T00:00:00Z'), 1, 7, None),
+    (rec('a', '2026-12-06T11:59:00Z'), 0.0001, 0, 'older than the ttl of 0.0001 days'),
+])
+def test_due(record, ttl, renew, words):
+    why = _keys.due(record, NOW, ttl, renew)
+    assert (why is None) if words is None else (words in why)
+
+
+def test_classify_by_the_installed_mask():
+    old = rec('old', '2026-12-01T00:00:00Z', key='sk-b1490****1111')
+    cur = rec('cur', '2026-12-02T00:00:00Z', key='sk-b1490****2222')
+    new = rec('new', '2026-12-03T00:00:00Z', key='sk-b1490****3333')
+    parts = _keys.classify([new, cur, old], 'sk-b1490****2222')
+    assert parts['current'] is cur and parts['older'] == [old] and parts['newer'] == [new]
+    assert _keys.classify([cur], None)['others'] == [cur]
+    twin = rec('twin', '2026-12-04T00:00:00Z', key='sk-b1490****2222')
+    assert _keys.classify([cur, twin], 'sk-b1490****2222')['ambiguous'] == [cur, twin]
+
+
+def test_a_key_made_in_the_same_second_as_the_installed_one_is_older():
+    """3.7.9 lists whole seconds: a tie is revoked as an old key, not taken for a lost new one
+    (that would rotate the installed key again on every run)."""
+    cur = rec('cur', '2026-12-02T00:00:00.000Z', key='sk-b1490****2222')
+    tie = rec('tie', '2026-12-02T00:00:00.000Z', key='sk-b1490****1111')
+    for order in ([cur, tie], [tie, cur]):
+        parts = _keys.classify(order, 'sk-b1490****2222')
+        assert parts['current'] is cur and parts['older'] == [tie] and parts['newer'] == []
+
+
+def test_plan_cases():
+    cur = rec('cur', '2026-12-02T00:00:00Z', key='sk-b1490****2222')
+    old = rec('old', '2026-12-01T00:00:00Z', key='sk-b1490****1111')
+    lost = rec('lost', '2026-12-03T00:00:00Z', key='sk-b1490****3333')
+    keep = _keys.plan({}, [cur], NOW, installed_mask='sk-b1490****2222')
+    assert keep['action'] == 'keep' and keep['revoke_now'] == [] and not keep['finishing']
+    finish = _keys.plan({}, [old, cur], NOW, installed_mask='sk-b1490****2222')
+    assert finish['action'] == 'keep' and finish['revoke_now'] == [old] and finish['finishing']
+    pending = _keys.plan({}, [cur, lost], NOW, installed_mask='sk-b1490****2222')
+    assert pending['action'] == 'rotate' and pending['revoke_now'] == [lost] and pending['replace'] == [cur]
+    fresh = _keys.plan({}, [cur, old], NOW, installed_mask=None)
+    assert fresh['action'] == 'create' and fresh['revoke_now'] == [old, cur] and fresh['replace'] == []
+    foreign = _keys.plan({}, [cur], NOW, installed_mask='sk-b1490****9999')
+    assert foreign['action'] == 'create' and foreign['revoke_now'] == [cur]
+    asked = _keys.plan({'rotate': True}, [cur], NOW, installed_mask='sk-b1490****2222')
+    assert asked['action'] == 'rotate' and asked['reasons'] == ['rotation requested']
+    aged = _keys.plan({}, [cur], NOW, ttl_days=1, installed_mask='sk-b1490****2222')
+    assert aged['action'] == 'rotate' and 'ttl' in aged['reasons'][0]
+    gone = _keys.plan({}, [dict(cur, revokedAt='2026-12-05T00:00:00Z')], NOW, installed_mask='sk-b1490****2222')
+    assert gone['action'] == 'rotate'
+    unknown = _keys.plan({}, [old, cur], NOW, installed_known=False)
+    assert unknown['action'] == 'keep' and unknown['current'] is cur and unknown['revoke_now'] == []
+
+
+def test_policy_check_drift_and_text():
+    policy = _keys.check_policy({'allowedModels': ['b', 'a', 'a'], 'noLog': True, 'maxSessions': 2,
+                                 'accessSchedule': {'enabled': True, 'from': '08:00', 'until': '18:00',
+                                                    'days': [5, 1], 'tz': 'UTC'}, 'isActive': True})
+    assert policy['allowedModels'] == ['a', 'b'] and policy['accessSchedule']['days'] == [1, 5]
+    listed = {'allowedModels': ['a', 'b'], 'noLog': True, 'maxSessions': 2, 'isActive': True,
+              'accessSchedule': {'enabled': True, 'from': '08:00', 'until': '18:00', 'days': [5, 1], 'tz': 'UTC'}}
+    assert _keys.policy_drift(listed, policy) == {}
+    assert _keys.policy_drift(dict(listed, maxSessions=0), policy) == {'maxSessions': 2}
+    assert _keys.policy_drift({}, {'isActive': True, 'noLog': False}) == {}
+    assert _keys.policy_text(policy) == 'models a, b; no log; max 2 sessions; schedule UTC 08:00-18:00 days 1,5'
+    assert _keys.policy_text({}) == 'default'
+    assert _keys.check_policy(None) == {}
+    with pytest.raises(_keys.PolicyError, match='scopes is not a setting'):
+        _keys.check_policy({'scopes': ['manage']})
+    with pytest.raises(_keys.PolicyError, match='must be a mapping'):
+        _keys.check_policy(['noLog'])
+    # A schedule the server holds in another shape is never taken as equal: one PATCH corrects it.
+    assert _keys.policy_drift({'accessSchedule': {'odd': 1}}, policy)['accessSchedule'] == policy['accessSchedule']
+
+
+def test_sweep_lists_orphans_and_unused():
+    records = [dict(id='1', name='opencode-alice@laptop1', createdAt='2026-01-01T00:00:00Z'),
+               dict(id='2', name='opencode-carol@laptop1', createdAt='2026-01-02T00:00:00Z',
+                    lastUsedAt='2026-12-05T00:00:00Z'),
+               dict(id='3', name='ci-deploy', createdAt='2026-01-01T00:00:00Z'),
+               'not a record', dict(id='4', name=None)]
+    orphans, unused = _keys.sweep(records, ['opencode-alice@laptop1'], 'opencode-{user}@{host}', 30, NOW)
+    assert [o['id'] for o in orphans] == ['2'] and [u['id'] for u in unused] == ['1']
+    assert _keys.sweep(records, [], 'no-placeholders') == ([], [])
+
+
+def test_record_view_never_shows_the_key_or_its_mask():
+    view = _keys.record_view(rec('a', '2026-12-01T00:00:00Z', key='sk-b1490****abcd', noLog=True),
+                             'opencode-{user}@{host}', 30)
+    assert 'sk-b1490' not in repr(view) and view['user'] == 'alice' and view['host'] == 'laptop1'
+    assert view['expires_at'] == '2026-12-31T00:00:00Z' and view['expiry_source'] == 'ttl enforced by the role'
+    assert view['policy'] == 'no log'
+    assert _keys.fmt(NOW + timedelta(days=1)) == '2026-12-07T12:00:00Z'

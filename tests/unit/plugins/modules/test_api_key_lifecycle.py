@@ -1,0 +1,412 @@
+# -*- coding: utf-8 -*-
+"""The key lifecycle of api_key (issue 20) against the offline OmniRoute fake.
+
+The fake answers as OmniRoute 3.7.9 does (omniroute_fake.py); what 3.7.9 cannot show (a server
+that stores an expiry, one that lists no dates) is a named mode. make test-omniroute runs the
+same lifecycle against the real 3.7.9 (tests/integration/targets/api_key/rotation.yml).
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+from datetime import timedelta
+
+import pytest
+
+from ansible_collections.omniroute.opencode.plugins.module_utils import _keys
+from ansible_collections.omniroute.opencode.plugins.modules import api_key
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.omniroute_fake import (
+    PASSWORD, FakeOmniRoute, mask)
+
+NAME = 'opencode-alice@laptop1'
+
+
+@pytest.fixture
+def server():
+    srv = FakeOmniRoute()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def newer():
+    made = []
+
+    def make(*modes):
+        srv = FakeOmniRoute(newer=modes)
+        made.append(srv)
+        return srv
+    yield make
+    for srv in made:
+        srv.close()
+
+
+def run(capsys, tmp_path, srv, check=False, diff=False, **args):
+    args.setdefault('url', srv.url)
+    if 'session' not in args and 'management_key' not in args:
+        args.setdefault('password', PASSWORD)
+    args.setdefault('lock_dir', str(tmp_path))
+    rc, res, out = run_module(api_key.main, capsys, args, check, diff)
+    assert PASSWORD not in out
+    for rec in srv.keys:
+        assert rec['key'] not in json.dumps(res.get('results', [])) and rec['key'] not in json.dumps(res.get('diff', ''))
+    return rc, res, out
+
+
+def session_value(session):
+    import base64
+    assert session.startswith('omniroute-session-v1:')
+    return json.loads(base64.urlsafe_b64decode(session.split(':', 1)[1]))['value']
+
+
+def ago(days):
+    return _keys.fmt(_keys.now() - timedelta(days=days))
+
+
+def changing(srv):
+    return [c for c in srv.calls if c[0] in ('POST', 'PATCH', 'DELETE') and c[1] != '/api/auth/login']
+
+
+def entry(installed=None, **more):
+    return dict(dict(label='alice', name=NAME, installed_key=installed), **more)
+
+
+def of_name(srv, name=NAME):
+    return [k for k in srv.keys if k['name'] == name]
+
+
+# --------------------------------------------------------------------------- two-phase rotation
+def test_rotation_makes_the_new_key_and_keeps_the_old_one_valid_until_it_is_installed(capsys, tmp_path, server):
+    old = server.add(NAME, createdAt=ago(3))
+    rc, res, out = run(capsys, tmp_path, server, rotate=True, keys=[entry(old['key'])])
+    assert rc == 0 and res['changed']
+    (r,) = res['results']
+    assert r['rotated'] and r['new_key'] and r['replaces'] == [old['id']] and r['revoked'] == []
+    assert r['key_state'] == 'rotation pending'
+    new_key = res['keys_by_label']['alice']
+    assert new_key != old['key'] and len(of_name(server)) == 2
+    # Both keys work: nobody is without a key between the phases.
+    assert server.by_key(old['key']) and server.by_key(new_key)
+    # Phase two, once the new key is installed and verified: only the replaced key goes.
+    rc, res2, out = run(capsys, tmp_path, server, keys=[dict(label='alice', name=NAME, revoke_ids=r['replaces'])])
+    assert rc == 0 and res2['changed'] and res2['results'][0]['revoked'] == [old['id']]
+    assert [k['key'] for k in of_name(server)] == [new_key]
+    assert ('GET', '/api/keys') not in server.calls[-3:]  # phase two lists nothing
+
+
+def test_a_run_cut_after_the_new_key_was_made_is_finished_by_the_next_run(capsys, tmp_path, server):
+    """Cut after phase one: the new key's value is lost. The next run revokes it, makes another,
+    and never holds more than one spare key of the name."""
+    old = server.add(NAME, createdAt=ago(3))
+    run(capsys, tmp_path, server, rotate=True, keys=[entry(old['key'])])
+    lost = [k for k in of_name(server) if k['id'] != old['id']][0]
+    server.calls[:] = []
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(old['key'])])  # rotate no longer asked
+    (r,) = res['results']
+    assert r['rotated'] and r['revoked'] == [lost['id']] and r['replaces'] == [old['id']]
+    assert any('rotation is pending' in why for why in r['reasons'])
+    # The lost key went before the new one was made: never two spares at once.
+    assert changing(server)[0] == ('DELETE', '/api/keys/' + lost['id'])
+    assert changing(server)[1] == ('POST', '/api/keys')
+    assert len(of_name(server)) == 2 and server.by_key(old['key'])
+
+
+def test_a_run_cut_after_the_install_is_finished_without_a_new_key(capsys, tmp_path, server):
+    """Cut after phase two: the new key is installed, the old one not revoked yet."""
+    old = server.add(NAME, createdAt=ago(3))
+    rc, res, out = run(capsys, tmp_path, server, rotate=True, keys=[entry(old['key'])])
+    new_key = res['keys_by_label']['alice']
+    server.calls[:] = []
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(new_key)])
+    (r,) = res['results']
+    assert r['kept'] and r['finished'] and not r['new_key'] and r['revoked'] == [old['id']]
+    assert r['key_state'] == 'ok' and res['changed'] and res['keys_by_label'] == {'alice': new_key}
+    assert changing(server) == [('DELETE', '/api/keys/' + old['id'])]
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(new_key)])
+    assert not res['changed'] and res['results'][0]['kept']
+
+
+def test_the_replacement_carries_the_old_keys_policy_in_one_patch(capsys, tmp_path, server):
+    old = server.add(NAME, noLog=True, maxSessions=2, allowedModels=['openai/*'])
+    rc, res, out = run(capsys, tmp_path, server, rotate=True, keys=[entry(old['key'])],
+                       policy={'maxSessions': 3})
+    new = server.by_key(res['keys_by_label']['alice'])
+    assert (new['noLog'], new['maxSessions'], new['allowedModels']) == (True, 3, ['openai/*'])
+    assert [c for c in changing(server) if c[0] == 'PATCH'] == [('PATCH', '/api/keys/' + new['id'])]
+
+
+def test_a_new_key_never_shares_the_mask_of_another_key_of_its_name():
+    """The next run tells the keys of a name apart by their masks: a clash is made again."""
+    values = iter(['sk-b1490c2d-000000-00009999', 'sk-b1490c2d-111111-1111abcd'])
+    deleted = []
+
+    class Client(object):
+        def create_key(self, name, scopes=None):
+            value = next(values)
+            return {'id': 'id-' + value[-4:], 'key': value}
+
+        def delete_key(self, key_id):
+            deleted.append(key_id)
+
+    other = {'id': 'old', 'key': mask('sk-b1490c2d-999999-99999999')}
+    req = api_key.KeyRequest('alice', NAME, 'present', False, None, True, None, None, None, None, False, [])
+    rec = api_key.create_new(api_key.Run(Client(), False, None), req, [other])
+    assert rec['id'] == 'id-abcd' and deleted == ['id-9999']
+
+
+def test_ambiguous_masks_rotate_and_replace_every_candidate(capsys, tmp_path, server):
+    first = server.add(NAME, createdAt=ago(2))
+    second = server.add(NAME, createdAt=ago(1), key=first['key'][:8] + 'x' * 23 + first['key'][-4:])
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(first['key'])])
+    (r,) = res['results']
+    assert r['rotated'] and sorted(r['replaces']) == sorted([first['id'], second['id']])
+    assert 'share the installed key\'s mask' in r['reasons'][0]
+
+
+# --------------------------------------------------------------------------- expiry and the TTL
+def test_ttl_on_379_is_enforced_from_created_at(capsys, tmp_path, server):
+    young = server.add('opencode-bob@laptop1', createdAt=ago(1))
+    aged = server.add(NAME, createdAt=ago(40))
+    rc, res, out = run(capsys, tmp_path, server, ttl=30, renew_days=0,
+                       keys=[entry(aged['key']), dict(label='bob', name='opencode-bob@laptop1', installed_key=young['key'])])
+    alice, bob = res['results']
+    assert bob['kept'] and not bob['changed']
+    assert alice['rotated'] and alice['replaces'] == [aged['id']]
+    assert 'older than the ttl of 30 days (ttl enforced by the role)' in alice['reasons'][0]
+    # 3.7.9 refuses expiresAt (400): the TTL stays the role's, said so in the key's info.
+    assert alice['key_info']['expiry_source'] == 'ttl enforced by the role'
+    assert alice['key_info']['expires_at'] is not None
+    assert server.by_key(res['keys_by_label']['alice'])['expiresAt'] is None
+
+
+def test_ttl_where_the_server_stores_an_expiry_sets_it_on_each_new_key(capsys, tmp_path, newer):
+    srv = newer('expiry')
+    rc, res, out = run(capsys, tmp_path, srv, ttl=30, keys=[entry(), dict(label='bob', name='opencode-bob@laptop1')])
+    assert rc == 0 and [r['created'] for r in res['results']] == [True, True]
+    for r in res['results']:
+        assert r['key_info']['expiry_source'] == 'server'
+    for rec in srv.keys:
+        assert _keys.parse_time(rec['expiresAt']) > _keys.now() + timedelta(days=29)
+    assert len([c for c in srv.calls if c[0] == 'PATCH']) == 2
+
+
+def test_ttl_on_379_asks_for_an_expiry_once_per_run(capsys, tmp_path, server):
+    rc, res, out = run(capsys, tmp_path, server, ttl=30, keys=[entry(), dict(label='bob', name='opencode-bob@laptop1')])
+    assert rc == 0 and len([c for c in server.calls if c[0] == 'PATCH']) == 1
+
+
+def test_renew_days_rotate_a_key_whose_server_expiry_is_near(capsys, tmp_path, newer):
+    srv = newer('expiry')
+    soon = srv.add(NAME, expiresAt=_keys.fmt(_keys.now() + timedelta(days=3)))
+    later = srv.add('opencode-bob@laptop1', expiresAt=_keys.fmt(_keys.now() + timedelta(days=30)))
+    rc, res, out = run(capsys, tmp_path, srv, renew_days=7, keys=[
+        entry(soon['key']), dict(label='bob', name='opencode-bob@laptop1', installed_key=later['key'])])
+    alice, bob = res['results']
+    assert alice['rotated'] and 'within renew_days 7' in alice['reasons'][0] and bob['kept']
+
+
+def test_check_mode_shows_an_expiring_key_and_changes_nothing(capsys, tmp_path, server):
+    aged = server.add(NAME, createdAt=ago(40))
+    rc, res, out = run(capsys, tmp_path, server, check=True, ttl=30, keys=[entry(aged['key'])])
+    (r,) = res['results']
+    assert r['rotated'] and r['key_state'] == 'expiring' and r['replaces'] == [aged['id']]
+    assert res['keys_by_label'] == {'alice': api_key.CHECK_MODE_KEY}
+    assert changing(server) == [] and of_name(server) == [aged]
+
+
+def test_a_server_without_key_dates_is_refused_before_any_change(capsys, tmp_path, newer):
+    srv = newer('no_key_dates')
+    rec = srv.add(NAME)
+    rc, res, out = run(capsys, tmp_path, srv, ttl=30, keys=[entry(), entry(rec['key'], label='al2')])
+    assert rc == 1 and res['error_kind'] == 'refused'
+    assert 'neither expiresAt nor createdAt' in res['msg'] and 'nothing was changed' in res['msg']
+    assert changing(srv) == []
+
+
+# --------------------------------------------------------------------------- policy
+def test_policy_drift_is_corrected_with_one_patch_then_nothing(capsys, tmp_path, server):
+    rec = server.add(NAME, noLog=False, maxSessions=0)
+    policy = {'noLog': True, 'maxSessions': 2, 'isActive': True, 'allowedModels': ['b', 'a'],
+              'accessSchedule': {'enabled': True, 'from': '08:00', 'until': '18:00', 'days': [5, 1, 2], 'tz': 'UTC'}}
+    rc, res, out = run(capsys, tmp_path, server, diff=True, keys=[entry(rec['key'], policy=policy)])
+    (r,) = res['results']
+    assert r['policy_changed'] and r['kept'] and res['changed']
+    patches = [c for c in server.calls if c[0] == 'PATCH']
+    assert patches == [('PATCH', '/api/keys/' + rec['id'])]
+    assert (rec['noLog'], rec['maxSessions'], rec['allowedModels']) == (True, 2, ['a', 'b'])
+    assert rec['accessSchedule']['days'] == [1, 2, 5]
+    assert 'models a, b' in r['key_info']['policy'] and 'max 2 sessions' in r['key_info']['policy']
+    server.calls[:] = []
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(rec['key'], policy=policy)])
+    assert not res['changed'] and [c for c in server.calls if c[0] == 'PATCH'] == []
+
+
+def test_module_policy_is_merged_under_each_keys_policy(capsys, tmp_path, server):
+    rec = server.add(NAME)
+    rc, res, out = run(capsys, tmp_path, server, policy={'noLog': True, 'maxSessions': 4},
+                       keys=[entry(rec['key'], policy={'maxSessions': 1})])
+    assert (rec['noLog'], rec['maxSessions']) == (True, 1)
+
+
+@pytest.mark.parametrize('policy, words', [
+    ({'expiresAt': 'x'}, 'expiresAt is not a setting OmniRoute 3.7.9 accepts'),
+    ({'maxSessions': 10001}, 'maxSessions must be a whole number'),
+    ({'maxSessions': True}, 'maxSessions must be a whole number'),
+    ({'noLog': 'yes'}, 'noLog must be true or false'),
+    ({'accessSchedule': {'enabled': True, 'from': '8:00', 'until': '18:00', 'days': [1], 'tz': 'UTC'}},
+     'accessSchedule.from must be a time HH:MM'),
+    ({'accessSchedule': {'enabled': True, 'from': '08:00', 'until': '18:00', 'days': [7], 'tz': 'UTC'}},
+     'accessSchedule.days'),
+    ({'accessSchedule': {'enabled': True}}, 'missing: days, from, tz, until'),
+    ({'allowedModels': 'gpt'}, 'allowedModels must be a list'),
+])
+def test_a_policy_3_7_9_would_refuse_is_refused_before_any_change(capsys, tmp_path, server, policy, words):
+    rec = server.add(NAME)
+    # bob comes first and needs a key: nothing is made for him either.
+    rc, res, out = run(capsys, tmp_path, server, keys=[dict(label='bob', name='opencode-bob@laptop1'),
+                                                       entry(rec['key'], policy=policy)])
+    assert rc == 1 and words in res['msg'] and 'alice' in res['msg']
+    assert changing(server) == []
+
+
+def test_an_inactive_key_by_policy_is_not_rotated_for_being_refused(capsys, tmp_path, server):
+    rec = server.add(NAME, isActive=False)
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(rec['key'], policy={'isActive': False})],
+                       verify_installed=True)
+    assert res['results'][0]['kept'] and not res['changed']
+
+
+def test_an_installed_key_that_cannot_go_into_a_header_is_rotated_not_sent(capsys, tmp_path, server):
+    """A tab inside the installed key (its mask still matches the server's): it is never sent to
+    /v1/models; a new key replaces it, and the reason says why without showing the key."""
+    old = server.add(NAME, createdAt=ago(1))
+    broken = old['key'][:12] + '\t' + old['key'][12:]
+    assert mask(broken) == mask(old['key'])
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(broken)], verify_installed=True)
+    (r,) = res['results']
+    assert rc == 0 and r['rotated'] and r['replaces'] == [old['id']]
+    assert 'control character' in ' '.join(r['reasons']) and old['key'] not in out and broken not in out
+    assert not [c for c in server.calls if c[1] == '/v1/models']
+
+
+# --------------------------------------------------------------------------- sweep
+def sweep(**more):
+    return dict(dict(template='opencode-{user}@{host}', owners=[NAME, 'opencode-bob@laptop1']), **more)
+
+
+def test_the_sweep_finds_exactly_the_orphans_and_never_other_keys(capsys, tmp_path, server):
+    server.add(NAME)
+    server.add('opencode-bob@laptop1')
+    gone = server.add('opencode-carol@laptop1', createdAt=ago(10))
+    retired = server.add('opencode-alice@laptop9')
+    server.add('ci-deploy')  # not the role's
+    server.add('opencode-alice')  # no host part: not the scheme
+    rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep())
+    assert rc == 0 and not res['changed']
+    names = [o['name'] for o in res['sweep']['orphans']]
+    assert names == ['opencode-carol@laptop1', 'opencode-alice@laptop9']
+    assert res['sweep']['orphans'][0]['user'] == 'carol' and res['sweep']['orphans'][0]['host'] == 'laptop1'
+    assert res['sweep']['revoked'] == [] and changing(server) == []
+    rc, res, out = run(capsys, tmp_path, server, check=True, keys=[], sweep=sweep(mode='revoke'))
+    assert res['changed'] and sorted(res['sweep']['revoked']) == sorted([gone['id'], retired['id']])
+    assert changing(server) == []
+    rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep(mode='revoke'))
+    assert res['changed'] and sorted(k['name'] for k in server.keys) == sorted(
+        [NAME, 'opencode-bob@laptop1', 'ci-deploy', 'opencode-alice'])
+
+
+def test_a_refused_revoke_sweep_revokes_nothing_and_says_why(capsys, tmp_path, server):
+    server.add('opencode-carol@laptop1')
+    rc, res, out = run(capsys, tmp_path, server, keys=[],
+                       sweep=sweep(mode='revoke', refuse='the run is limited (--limit laptop1)'))
+    assert rc == 0 and not res['changed'] and res['sweep']['revoked'] == []
+    assert res['sweep']['refused'] == 'the run is limited (--limit laptop1)'
+    assert len(res['sweep']['orphans']) == 1 and changing(server) == []
+    assert 'the orphan sweep revoked nothing: the run is limited' in json.dumps(res.get('warnings'))
+
+
+def test_a_template_without_user_and_host_sweeps_nothing(capsys, tmp_path, server):
+    server.add('opencode-shared')
+    rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep(template='opencode-shared', mode='revoke'))
+    assert 'does not contain both {user} and {host}' in res['sweep']['refused'] and changing(server) == []
+
+
+def test_unused_keys_are_listed(capsys, tmp_path, server):
+    server.add(NAME, createdAt=ago(90), lastUsedAt=ago(60))
+    server.add('opencode-bob@laptop1', createdAt=ago(90), lastUsedAt=ago(1))
+    rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep(unused_days=30))
+    assert [u['name'] for u in res['sweep']['unused']] == [NAME]
+    assert 'unused for 30 days or more: %s' % NAME in json.dumps(res.get('warnings'))
+
+
+# --------------------------------------------------------------------------- one login per run
+def test_one_login_and_one_listing_serve_every_later_call(capsys, tmp_path, server):
+    rec = server.add(NAME)
+    rc, first, out = run(capsys, tmp_path, server, keys=[], keep_session=True)
+    assert first['session'] and first['records'][0]['key'] == mask(rec['key'])
+    token = session_value(first['session'])
+    assert token and token not in json.dumps(first.get('invocation'))
+    server.calls[:] = []
+    rc, res, out = run(capsys, tmp_path, server, session=first['session'], records=first['records'], verify_installed=False,
+                       keys=[entry(rec['key']), dict(label='bob', name='opencode-bob@laptop1')])
+    assert rc == 0 and [r['created'] for r in res['results']] == [False, True]
+    assert server.calls == [('POST', '/api/keys')]  # no login, no listing: one call per change
+    assert token not in out
+
+
+def test_the_listing_handed_on_keeps_the_servers_masks_with_a_management_key(capsys, tmp_path, newer):
+    """Every key of a server starts with sk-<machineId>-, the management key too: the listing
+    handed on must keep the masks (a scrub of the login secrets would blank them all)."""
+    srv = newer('management_keys')
+    mgmt = srv.add('fleet-automation', scopes=['manage'])['key']
+    rec = srv.add(NAME)
+    rc, first, out = run(capsys, tmp_path, srv, management_key=mgmt, keys=[], keep_session=True)
+    assert rc == 0 and mask(rec['key']) in [r['key'] for r in first['records']] and mgmt not in out
+    rc, res, out = run(capsys, tmp_path, srv, management_key=mgmt, records=first['records'],
+                       verify_installed=False, keys=[entry(rec['key'])])
+    assert rc == 0 and res['results'][0]['kept'] and not res['changed'] and mgmt not in out
+
+
+def test_a_session_the_server_no_longer_takes_is_replaced_by_one_login(capsys, tmp_path, server):
+    rc, first, out = run(capsys, tmp_path, server, keys=[], keep_session=True)
+    server.sessions.clear()
+    server.calls[:] = []
+    rc, res, out = run(capsys, tmp_path, server, session=first['session'], keys=[entry()])
+    assert rc == 1 and res['error_kind'] == 'auth' and server.keys == []  # no password to log in with
+    server.calls[:] = []
+    rc, res, out = run(capsys, tmp_path, server, session=first['session'], password=PASSWORD, keys=[entry()])
+    assert rc == 0 and res['results'][0]['created']
+    assert [c for c in server.calls if c[1] == '/api/auth/login'] == [('POST', '/api/auth/login')]
+
+
+def test_a_session_that_is_not_one_is_refused_without_showing_it(capsys, tmp_path, server):
+    rc, res, out = run(capsys, tmp_path, server, session='not-a-session-77aa', keys=[entry()])
+    assert rc == 1 and res['error_kind'] == 'auth' and 'not-a-session-77aa' not in out
+
+
+def test_a_session_whose_cookie_cannot_go_into_a_header_is_refused_before_any_call(capsys, tmp_path, server):
+    import base64
+    forged = 'omniroute-session-v1:' + base64.urlsafe_b64encode(
+        json.dumps({'value': 'abc\r\nX-Evil: 1'}).encode('utf-8')).decode('ascii')
+    rc, res, out = run(capsys, tmp_path, server, session=forged, keys=[entry()])
+    assert rc == 1 and res['error_kind'] == 'auth' and 'X-Evil' not in out and forged not in out
+    assert server.calls == []
+
+
+# --------------------------------------------------------------------------- standalone and locks
+def test_without_installed_files_an_existing_key_is_kept_as_it_is(capsys, tmp_path, server):
+    """The documented standalone example: run twice, nothing rotates (issue 25, Wrong 6)."""
+    rc, res, out = run(capsys, tmp_path, server, name=NAME, policy={'allowedModels': ['openai/gpt-4o*']})
+    assert res['created'] and res['key'] and res['changed']
+    rc, res2, out = run(capsys, tmp_path, server, name=NAME, policy={'allowedModels': ['openai/gpt-4o*']})
+    assert not res2['changed'] and not res2['rotated'] and 'key' not in res2 and res2['id'] == res['id']
+    assert len(server.keys) == 1
+
+
+def test_lock_files_are_removed_after_the_run(capsys, tmp_path, server):
+    run(capsys, tmp_path, server, name=NAME)
+    run(capsys, tmp_path, server, keys=[entry(), dict(label='bob', name='opencode-bob@laptop1', state='absent')])
+    assert os.listdir(str(tmp_path)) == []
