@@ -192,7 +192,25 @@ def omniroute_newer(sc):
         fake.close()
 
 
-SCENARIOS = [globals_, overrides, gateway, slow_gateway, omniroute_keys, omniroute_newer]
+def key_policy_sweep(sc):
+    """OmniRoute 3.7.9: the host's key policy with one user's own key_policy over it, field by
+    field; the sweep (report) names a scheme key nobody used for longer than
+    opencode_key_unused_days."""
+    fake = FakeOmniRoute()
+    sc.servers['fake'] = fake
+    try:
+        fake.add('opencode-ghost@localhost', createdAt='2020-01-01T00:00:00.000Z',
+                 lastUsedAt='2020-02-01T00:00:00.000Z')
+        sc.play({'opencode_api_key_source': 'omniroute', 'opencode_omniroute_url': fake.url,
+                 'opencode_omniroute_password': PASSWORD, 'opencode_base_url': fake.url + '/v1',
+                 'opencode_models': ['auto'], 'opencode_key_sweep': 'report', 'opencode_key_unused_days': 30,
+                 'opencode_key_policy': {'noLog': True, 'allowedModels': ['auto']},
+                 'opencode_users': [{'name': ME, 'key_policy': {'allowedModels': ['fast']}}]})
+    finally:
+        fake.close()
+
+
+SCENARIOS = [globals_, overrides, gateway, slow_gateway, omniroute_keys, omniroute_newer, key_policy_sweep]
 
 
 @pytest.fixture(scope='module')
@@ -316,6 +334,22 @@ def test_management_key_and_key_policy(scenario):
     assert mine['key'] != sc.servers['old']
     assert mine['allowedModels'] == ['fast'] and mine['expiresAt'] == '2031-01-31T00:00:00Z'
     assert sc.config()['provider']['omniroute']['options']['apiKey'] == mine['key']
+
+
+@pytest.mark.parametrize('scenario', ['key_policy_sweep'], indirect=True)
+def test_a_users_key_policy_and_the_unused_keys_of_the_sweep(scenario):
+    sc = scenario
+    (run,) = sc.runs
+    ok(run)
+    fake = sc.servers['fake']
+    (mine,) = [k for k in fake.keys if k['name'] == KEY_NAME]
+    # The user's allowedModels wins over the host's; the host's noLog stays (merged field by field).
+    assert mine['allowedModels'] == ['fast'] and mine['noLog'] is True
+    assert sc.config()['provider']['omniroute']['options']['apiKey'] == mine['key']
+    # The ghost's key is unused for more than 30 days: named in the sweep's warning, not revoked.
+    text = ' '.join(run.out.split())
+    assert 'unused for 30 days or more: opencode-ghost@localhost' in text, run.out[-3000:]
+    assert [k for k in fake.keys if k['name'] == 'opencode-ghost@localhost' and k['isActive']]
 
 
 # The role reports a failed key call with its own message, naming the host, and changes no file

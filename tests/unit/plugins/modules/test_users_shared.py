@@ -12,10 +12,18 @@ import os
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
-from ansible_collections.omniroute.opencode.plugins.modules import provider
+from ansible_collections.omniroute.opencode.plugins.modules import provider, users
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway, run_module
 # ``home`` comes from tests/unit/conftest.py (tests/support).
-from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_users import KEY, ME, run
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_users import KEY, ME
+
+
+def run(capsys, args, check=False, diff=False):
+    """The users module as Ansible runs it (host named as the role names it)."""
+    args = dict(args)
+    args.setdefault('host', 'laptop9')
+    return run_module(users.main, capsys, args, check, diff)
+
 
 MODELS = [{'id': 'openai/gpt-4o', 'context_length': 128000, 'max_output_tokens': 16384}]
 
