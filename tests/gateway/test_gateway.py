@@ -22,6 +22,7 @@ import tempfile
 import threading
 
 from harness import ME, REPO
+from ansible_collections.omniroute.opencode.tests.support.http_server import pump
 
 NAME = 'omniroute'
 CONFIG = os.path.join('home', '.config', 'opencode', 'opencode.json')
@@ -369,24 +370,7 @@ class Relay(object):
             upstream = socket.create_connection(self.target, timeout=30)
             self.sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
     def stop(self):
         self.stopped = True

@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover - Python 3 has it
 
 __all__ = ['ANSWERED', 'SLOW', 'Answer', 'Raw', 'Request', 'Server', 'Tunnel', 'HOSTILE', 'HOSTILE_MODELS',
            'gateway_server', 'json_answer', 'kept_ids', 'leaked', 'models_route', 'mode', 'models_payload',
-           'redirect_target', 'self_signed']
+           'pump', 'redirect_target', 'self_signed']
 
 Request = namedtuple('Request', 'method path headers body')
 
@@ -121,6 +121,25 @@ def self_signed(directory):
                     '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyfile, '-out', certfile],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
     return certfile, keyfile
+
+
+def pump(src, dst):
+    """Copy bytes from socket ``src`` to ``dst`` until either end closes, then shut both down
+    (a tunnel's or a relay's one direction)."""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class Server(object):
@@ -253,26 +272,10 @@ class Server(object):
         upstream = socket.create_connection((host.strip('[]'), int(port)), timeout=10)
         conn.sendall(b'HTTP/1.1 200 Connection established\r\n\r\n')
 
-        def pipe(src, dst):
-            try:
-                while True:
-                    data = src.recv(65536)
-                    if not data:
-                        break
-                    dst.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for sock in (src, dst):
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-
-        back = threading.Thread(target=pipe, args=(upstream, conn))
+        back = threading.Thread(target=pump, args=(upstream, conn))
         back.daemon = True
         back.start()
-        pipe(conn, upstream)
+        pump(conn, upstream)
         back.join(10)
         upstream.close()
 
