@@ -42,7 +42,7 @@ mkdir -p "$tree/$coll"
 cat > "$tree/pyproject.toml" <<EOF
 [tool.mutmut]
 source_paths = ["$coll/plugins/module_utils", "$coll/plugins/modules"]
-also_copy = ["$coll/tests", "$coll/plugins/filter", "$coll/plugins/doc_fragments", "$coll/meta", "$coll/galaxy.yml"]
+also_copy = ["$coll/tests", "$coll/plugins/filter", "$coll/plugins/doc_fragments", "$coll/meta", "$coll/galaxy.yml", "$coll/README.md", "$coll/Makefile", "$coll/mk", "$coll/requirements.txt", "$coll/requirements-dev.txt"]
 pytest_add_cli_args_test_selection = ["$coll/tests/unit"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "not needs_root", "--ignore-glob=*_processes.py"]
 timeout_multiplier = 10.0
