@@ -232,3 +232,83 @@ def test_a_diff_shows_an_env_reference_as_it_is():
     change = cfg.Change('/x/opencode.json', '/x/opencode.json', '{}', new, False, ['added'], 'config', 'omniroute')
     diff = cfg.diff_views([change], ['{env:OMNIROUTE_API_KEY}', KEY])
     assert '"apiKey": "{env:OMNIROUTE_API_KEY}"' in diff[0]['after']
+
+
+# --------------------------------------------------------------------------- found by mutation testing
+@pytest.mark.parametrize('key, message', [
+    (['a'], 'is not a string (it is a list)'),
+    (42, 'is not a string (it is a int)'),
+    (KEY + '\n', 'ends (or starts) with a line break or another control character, as a value copied '
+                 'from a vault or a file often does; remove it (the key is not shown)'),
+    (' ' + KEY, 'starts or ends with a blank; remove it (the key is not shown)'),
+    (KEY[:5] + '\t' + KEY[5:],
+     'has a control character inside it (a line break, a tab or an invisible mark); the key is not shown'),
+    (KEY + '\u00e9', 'has characters outside printable ASCII, which cannot be sent in an HTTP header; '
+                     'the key is not shown'),
+])
+def test_key_problem_messages_read_after_the_key_and_name_its_type(key, message):
+    """The message follows "the key of <user> " in every caller, word for word."""
+    assert rd.key_problem(key) == message
+
+
+@pytest.mark.parametrize('reference', [' {env:OMNIROUTE_API_KEY}', '{file:~/.clés/omniroute}\n'])
+def test_key_problem_leaves_a_reference_to_opencode(reference):
+    """A reference names a variable or a file (any name, blanks around it): OpenCode resolves it,
+    so it is never judged as a key."""
+    assert rd.is_reference(reference) and rd.key_problem(reference) is None
+
+
+def test_a_key_added_by_a_change_is_masked_not_marked_changed():
+    """A credential with nothing on the other side is new, not replaced: shown as the mask alone."""
+    before, after = {'options': {}}, {'options': {'apiKey': 'sk-added-3131'}}
+    assert rd.mask(after, rd.entry_secret, before) == {'options': {'apiKey': '********'}}
+    assert rd.mask(after, rd.entry_secret, {}) == {'options': {'apiKey': '********'}}
+
+
+def test_a_list_that_grew_is_shown_item_by_item():
+    before = {'disabled_providers': ['corp']}
+    after = {'disabled_providers': ['corp', 'gw', 'other']}
+    assert rd.mask(after, rd.config_secret('gw'), before) == after
+
+
+@pytest.mark.parametrize('path', [('options', 'headers'), ('models', 'm', 'headers')])
+def test_a_header_holding_an_object_is_masked_whole(path):
+    """A header value that is an object (a user's mistake, or a plugin's format) hides even its
+    shape: its field names can be secrets too."""
+    value = {'X-Token': {'hdr-field-4141': 'hdr-value-4242'}}
+    entry = {}
+    node = entry
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    masked = rd.mask(entry, rd.entry_secret)
+    node = masked
+    for key in path:
+        node = node[key]
+    assert node == {'X-Token': '********'}
+
+
+def test_models_option_headers_are_masked_in_echoed_arguments():
+    """``models`` as the modules take it: each model's ``headers`` is a credential, a mapping
+    value by value (an object value whole), anything else whole."""
+    shown = rd.Redactor().args({'models': [
+        'auto', {'id': 'a', 'headers': 'X-Key: hdr-string-5353'},
+        {'id': 'b', 'headers': {'X-Key': 'hdr-plain-5454', 'X-Obj': {'hdr-field-5555': 'v'}}}]})
+    assert shown['models'] == ['auto', {'id': 'a', 'headers': '********'},
+                               {'id': 'b', 'headers': {'X-Key': '********', 'X-Obj': '********'}}]
+
+
+def test_args_show_a_key_reference_and_plain_strings_as_given():
+    """A secret option holding a reference shows where the key is; a string that is no URL is
+    echoed whole, with its ``@``, ``?``, ``#`` and line breaks."""
+    shown = rd.Redactor([KEY]).args({'api_key': '{env:OMNIROUTE_API_KEY}', 'display_name': 'Team @ Corp? #1',
+                                     'note': 'one\ntwo'})
+    assert shown == {'api_key': '{env:OMNIROUTE_API_KEY}', 'display_name': 'Team @ Corp? #1', 'note': 'one\ntwo'}
+
+
+@pytest.mark.parametrize('name', ['url', 'base_url'])
+def test_args_drop_the_query_of_an_address_without_a_scheme(name):
+    """An address option loses its query and fragment even when the scheme is missing
+    or mistyped (where a URL in free text would not be recognised)."""
+    shown = rd.Redactor().args({name: 'gw.corp.test:8443/v1?token=q-6262#f'})
+    assert shown == {name: 'gw.corp.test:8443/v1'}
