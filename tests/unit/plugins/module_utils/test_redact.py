@@ -312,3 +312,24 @@ def test_args_drop_the_query_of_an_address_without_a_scheme(name):
     or mistyped (where a URL in free text would not be recognised)."""
     shown = rd.Redactor().args({name: 'gw.corp.test:8443/v1?token=q-6262#f'})
     assert shown == {name: 'gw.corp.test:8443/v1'}
+
+
+def test_a_key_inside_a_list_is_marked_changed_only_when_it_changed():
+    """The other side of a diff is followed into lists too (a misplaced key a user put in one)."""
+    before = {'options': {'fallbacks': [{'url': 'http://a/v1'}, {'apiKey': 'sk-list-7171'}]}}
+    same = rd.mask(before, rd.entry_secret, before)
+    assert same['options']['fallbacks'] == [{'url': 'http://a/v1'}, {'apiKey': '********'}]
+    after = {'options': {'fallbacks': [{'url': 'http://a/v1'}, {'apiKey': 'sk-list-7272'}]}}
+    changed = rd.mask(after, rd.entry_secret, before)
+    assert changed['options']['fallbacks'][1] == {'apiKey': '******** (changed)'}
+
+
+def test_json_shows_values_nested_up_to_max_depth():
+    value = 'deep-value'
+    for _level in range(rd.MAX_DEPTH):
+        value = [value]
+    shown = rd.Redactor().json(value)
+    for _level in range(rd.MAX_DEPTH):
+        shown = shown[0]
+    assert shown == 'deep-value'
+    assert rd.Redactor().json([value]) != [value]
