@@ -332,4 +332,12 @@ def test_json_shows_values_nested_up_to_max_depth():
     for _level in range(rd.MAX_DEPTH):
         shown = shown[0]
     assert shown == 'deep-value'
-    assert rd.Redactor().json([value]) != [value]
+    too_deep = rd.Redactor().json([value])
+    for _level in range(rd.MAX_DEPTH):
+        too_deep = too_deep[0]
+    assert too_deep == ['(nested too deeply to show)']
+
+
+def test_json_keeps_keys_that_are_not_text_and_line_breaks_in_keys():
+    assert rd.Redactor([KEY]).json({1: 'a', None: 'b', 'two\nlines ' + KEY: 'c'}) == {
+        1: 'a', None: 'b', 'two\nlines ********': 'c'}
