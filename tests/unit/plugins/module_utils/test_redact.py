@@ -324,18 +324,19 @@ def test_a_key_inside_a_list_is_marked_changed_only_when_it_changed():
     assert changed['options']['fallbacks'][1] == {'apiKey': '******** (changed)'}
 
 
-def test_json_shows_values_nested_up_to_max_depth():
+@pytest.mark.parametrize('wrap, unwrap', [(lambda v: [v], lambda v: v[0]), (lambda v: {'k': v}, lambda v: v['k'])])
+def test_json_shows_values_nested_up_to_max_depth(wrap, unwrap):
     value = 'deep-value'
     for _level in range(rd.MAX_DEPTH):
-        value = [value]
+        value = wrap(value)
     shown = rd.Redactor().json(value)
     for _level in range(rd.MAX_DEPTH):
-        shown = shown[0]
+        shown = unwrap(shown)
     assert shown == 'deep-value'
-    too_deep = rd.Redactor().json([value])
-    for _level in range(rd.MAX_DEPTH):
-        too_deep = too_deep[0]
-    assert too_deep == ['(nested too deeply to show)']
+    too_deep = rd.Redactor().json(wrap(value))
+    for _level in range(rd.MAX_DEPTH + 1):
+        too_deep = unwrap(too_deep)
+    assert too_deep == '(nested too deeply to show)'
 
 
 def test_json_keeps_keys_that_are_not_text_and_line_breaks_in_keys():
