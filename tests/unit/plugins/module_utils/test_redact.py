@@ -342,3 +342,11 @@ def test_json_shows_values_nested_up_to_max_depth(wrap, unwrap):
 def test_json_keeps_keys_that_are_not_text_and_line_breaks():
     assert rd.Redactor([KEY]).json({1: 'a', None: 'b', 'two\nlines ' + KEY: 'c\r\nd'}) == {
         1: 'a', None: 'b', 'two\nlines ********': 'c\nd'}
+
+
+@pytest.mark.parametrize('ensure_ascii', [True, False])
+def test_a_secret_is_scrubbed_whole_as_json_escapes_it(ensure_ascii):
+    """Not one character of a key is left around its mask, in any JSON escaping of it."""
+    secret = u'sk-"clé"-0123456789abcdef'
+    text = json.dumps({'k': secret, 'n': 1}, ensure_ascii=ensure_ascii)
+    assert rd.Redactor([secret]).text(text) == '{"k": "********", "n": 1}'
