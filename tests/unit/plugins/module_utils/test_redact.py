@@ -350,3 +350,18 @@ def test_a_secret_is_scrubbed_whole_as_json_escapes_it(ensure_ascii):
     secret = u'sk-"clé"-0123456789abcdef'
     text = json.dumps({'k': secret, 'n': 1}, ensure_ascii=ensure_ascii)
     assert rd.Redactor([secret]).text(text) == '{"k": "********", "n": 1}'
+
+
+def test_short_secrets_are_scrubbed_whole_the_longest_first():
+    """A secret of MIN_WHOLE to MIN_RUN - 1 characters (a short password) is masked where it
+    appears whole; when one secret holds another, the longer one goes first, so no part of it
+    is left beside the mask."""
+    red = rd.Redactor(['pw12', 'cdef', 'abcdefg'])
+    assert red.text('login pw12 ok') == 'login ******** ok'
+    assert red.text('x abcdefg y') == 'x ******** y'
+    assert rd.Redactor(['abc']).text('abc') == 'abc'  # shorter than MIN_WHOLE: an ordinary word
+
+
+def test_bytes_are_shown_as_utf8_text_scrubbed():
+    out = rd.Redactor([KEY]).text(b'caf\xc3\xa9 \xff ' + KEY.encode('ascii'))
+    assert out == u'café \ufffd ********'
