@@ -366,3 +366,19 @@ def test_short_secrets_are_scrubbed_whole_the_longest_first():
 def test_bytes_are_shown_as_utf8_text_scrubbed():
     out = rd.Redactor([KEY]).text(b'caf\xc3\xa9 \xff ' + KEY.encode('ascii'))
     assert out == u'café \ufffd ********'
+
+
+class _Hostile:
+    def __str__(self):
+        raise RuntimeError('sk-hostile-8181')
+
+
+def test_any_value_is_shown_as_text_and_a_hostile_one_by_its_type():
+    red = rd.Redactor()
+    assert red.text(42) == '42' and red.text(ValueError('Odd fault')) == 'Odd fault'
+    assert red.text(_Hostile()) == '(_Hostile)'
+
+
+def test_a_text_of_exactly_one_run_is_scrubbed():
+    assert rd.Redactor([KEY]).text(KEY[:rd.MIN_RUN]) == '********'
+    assert rd.Redactor([KEY]).text(KEY[3:3 + rd.MIN_RUN]) == '********'
