@@ -382,3 +382,16 @@ def test_any_value_is_shown_as_text_and_a_hostile_one_by_its_type():
 def test_a_text_of_exactly_one_run_is_scrubbed():
     assert rd.Redactor([KEY]).text(KEY[:rd.MIN_RUN]) == '********'
     assert rd.Redactor([KEY]).text(KEY[3:3 + rd.MIN_RUN]) == '********'
+
+
+def test_user_info_without_a_scheme_goes_without_a_trace():
+    assert rd.message('tried ops:pw-5151@old.corp.test now') == 'tried old.corp.test now'
+
+
+@pytest.mark.parametrize('text, limit, shown', [
+    ('abcdefghij', 10, 'abcdefghij'),  # exactly the limit: not cut
+    ('abcdefghijk', 10, 'abcdefg...'),
+    ('abc    defghijk', 10, 'abc...'),  # no blank before the mark
+])
+def test_a_cut_text_fits_the_limit_with_its_mark(text, limit, shown):
+    assert rd.Redactor().text(text, limit) == shown
