@@ -59,7 +59,7 @@ def main():
     log = os.path.join(ROOT, '.build', 'mutants', 'recheck.log')
     survived = 0
     with open(names) as handle:
-        chosen = [line.split(':')[0].strip() for line in handle if line.strip()]
+        chosen = [line.split(':')[0].split()[0] for line in handle if line.strip()]
     for name in chosen:
         path, head, removed, added = mutant(name)
         path = os.path.join(curated.COPY, path)

@@ -20,6 +20,8 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _redact 
     ('http://[::1', 'http://[::1'),
     # A password with '/', '?' or '#' in it still goes: the last '@' ends the user info.
     ('https://deploy:p/w?5150#x@gw.corp.test/v1', 'https://gw.corp.test/v1'),
+    ('https://deploy:p@ss@gw.corp.test/v1', 'https://gw.corp.test/v1'),
+    ('https://@gw.corp.test/v1', 'https://gw.corp.test/v1'),
     ('', ''),
 ])
 def test_url_drops_user_info_and_query(raw, shown):
@@ -143,6 +145,7 @@ def test_control_ansi_and_bidi_characters_are_removed():
     out = red.text('a\x1b[31mred\x1b[0m b\x1b]0;title\x07 c\x07d\x00e \u202egnp.exe\u2066 zero\u200bwidth\r\nnext\tcol')
     assert out == 'ared b cde gnp.exe zerowidth  next col'
     assert red.text('one\r\ntwo\x1b[1m', multiline=True) == 'one\ntwo'
+    assert red.text('a\tb\rc\nd', multiline=True) == 'a b c\nd'
     # A secret split by an injected control character is joined, then scrubbed.
     assert not any(run in red.text(KEY[:10] + '\x00' + KEY[10:]) for run in runs(KEY))
 
@@ -347,8 +350,8 @@ def test_json_keeps_keys_that_are_not_text_and_line_breaks():
 @pytest.mark.parametrize('ensure_ascii', [True, False])
 def test_a_secret_is_scrubbed_whole_as_json_escapes_it(ensure_ascii):
     """Not one character of a key is left around its mask, in any JSON escaping of it (a key
-    may hold any printable character; one ending in an escaped character is the hard case)."""
-    secret = u'sk-"cl"-0123456789abcdé"'
+    may hold any character; one starting or ending with an escaped character is the hard case)."""
+    secret = u'ü"-0123456789abcdé"'
     text = json.dumps({'k': secret, 'n': 1}, ensure_ascii=ensure_ascii)
     assert rd.Redactor([secret]).text(text) == '{"k": "********", "n": 1}'
 
