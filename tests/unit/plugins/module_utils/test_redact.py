@@ -20,6 +20,8 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _redact 
     ('http://[::1', 'http://[::1'),
     # A password with '/', '?' or '#' in it still goes: the last '@' ends the user info.
     ('https://deploy:p/w?5150#x@gw.corp.test/v1', 'https://gw.corp.test/v1'),
+    ('https://deploy:p@ss@gw.corp.test/v1', 'https://gw.corp.test/v1'),
+    ('https://@gw.corp.test/v1', 'https://gw.corp.test/v1'),
     ('', ''),
 ])
 def test_url_drops_user_info_and_query(raw, shown):
@@ -143,6 +145,7 @@ def test_control_ansi_and_bidi_characters_are_removed():
     out = red.text('a\x1b[31mred\x1b[0m b\x1b]0;title\x07 c\x07d\x00e \u202egnp.exe\u2066 zero\u200bwidth\r\nnext\tcol')
     assert out == 'ared b cde gnp.exe zerowidth  next col'
     assert red.text('one\r\ntwo\x1b[1m', multiline=True) == 'one\ntwo'
+    assert red.text('a\tb\rc\nd', multiline=True) == 'a b c\nd'
     # A secret split by an injected control character is joined, then scrubbed.
     assert not any(run in red.text(KEY[:10] + '\x00' + KEY[10:]) for run in runs(KEY))
 
@@ -232,3 +235,166 @@ def test_a_diff_shows_an_env_reference_as_it_is():
     change = cfg.Change('/x/opencode.json', '/x/opencode.json', '{}', new, False, ['added'], 'config', 'omniroute')
     diff = cfg.diff_views([change], ['{env:OMNIROUTE_API_KEY}', KEY])
     assert '"apiKey": "{env:OMNIROUTE_API_KEY}"' in diff[0]['after']
+
+
+# --------------------------------------------------------------------------- found by mutation testing
+@pytest.mark.parametrize('key, message', [
+    (['a'], 'is not a string (it is a list)'),
+    (42, 'is not a string (it is a int)'),
+    (KEY + '\n', 'ends (or starts) with a line break or another control character, as a value copied '
+                 'from a vault or a file often does; remove it (the key is not shown)'),
+    (' ' + KEY, 'starts or ends with a blank; remove it (the key is not shown)'),
+    (KEY[:5] + '\t' + KEY[5:],
+     'has a control character inside it (a line break, a tab or an invisible mark); the key is not shown'),
+    (KEY + '\u00e9', 'has characters outside printable ASCII, which cannot be sent in an HTTP header; '
+                     'the key is not shown'),
+])
+def test_key_problem_messages_read_after_the_key_and_name_its_type(key, message):
+    """The message follows "the key of <user> " in every caller, word for word."""
+    assert rd.key_problem(key) == message
+
+
+@pytest.mark.parametrize('reference', [' {env:OMNIROUTE_API_KEY}', '{file:~/.clés/omniroute}\n'])
+def test_key_problem_leaves_a_reference_to_opencode(reference):
+    """A reference names a variable or a file (any name, blanks around it): OpenCode resolves it,
+    so it is never judged as a key."""
+    assert rd.is_reference(reference) and rd.key_problem(reference) is None
+
+
+def test_a_key_added_by_a_change_is_masked_not_marked_changed():
+    """A credential with nothing on the other side is new, not replaced: shown as the mask alone."""
+    before, after = {'options': {}}, {'options': {'apiKey': 'sk-added-3131'}}
+    assert rd.mask(after, rd.entry_secret, before) == {'options': {'apiKey': '********'}}
+    assert rd.mask(after, rd.entry_secret, {}) == {'options': {'apiKey': '********'}}
+
+
+def test_a_list_that_grew_is_shown_item_by_item():
+    before = {'disabled_providers': ['corp']}
+    after = {'disabled_providers': ['corp', 'gw', 'other']}
+    assert rd.mask(after, rd.config_secret('gw'), before) == after
+
+
+@pytest.mark.parametrize('path', [('options', 'headers'), ('models', 'm', 'headers')])
+def test_a_header_holding_an_object_is_masked_whole(path):
+    """A header value that is an object (a user's mistake, or a plugin's format) hides even its
+    shape: its field names can be secrets too."""
+    value = {'X-Token': {'hdr-field-4141': 'hdr-value-4242'}}
+    entry = {}
+    node = entry
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    masked = rd.mask(entry, rd.entry_secret)
+    node = masked
+    for key in path:
+        node = node[key]
+    assert node == {'X-Token': '********'}
+
+
+def test_models_option_headers_are_masked_in_echoed_arguments():
+    """``models`` as the modules take it: each model's ``headers`` is a credential, a mapping
+    value by value (an object value whole), anything else whole."""
+    shown = rd.Redactor().args({'models': [
+        'auto', {'id': 'a', 'headers': 'X-Key: hdr-string-5353'},
+        {'id': 'b', 'headers': {'X-Key': 'hdr-plain-5454', 'X-Obj': {'hdr-field-5555': 'v'}}}]})
+    assert shown['models'] == ['auto', {'id': 'a', 'headers': '********'},
+                               {'id': 'b', 'headers': {'X-Key': '********', 'X-Obj': '********'}}]
+
+
+def test_args_show_a_key_reference_and_plain_strings_as_given():
+    """A secret option holding a reference shows where the key is; a string that is no URL is
+    echoed whole, with its ``@``, ``?``, ``#`` and line breaks."""
+    shown = rd.Redactor([KEY]).args({'api_key': '{env:OMNIROUTE_API_KEY}', 'display_name': 'Team @ Corp? #1',
+                                     'note': 'one\ntwo'})
+    assert shown == {'api_key': '{env:OMNIROUTE_API_KEY}', 'display_name': 'Team @ Corp? #1', 'note': 'one\ntwo'}
+
+
+@pytest.mark.parametrize('name', ['url', 'base_url'])
+def test_args_drop_the_query_of_an_address_without_a_scheme(name):
+    """An address option loses its query and fragment even when the scheme is missing
+    or mistyped (where a URL in free text would not be recognised)."""
+    shown = rd.Redactor().args({name: 'gw.corp.test:8443/v1?token=q-6262#f'})
+    assert shown == {name: 'gw.corp.test:8443/v1'}
+
+
+def test_a_key_inside_a_list_is_marked_changed_only_when_it_changed():
+    """The other side of a diff is followed into lists too (a misplaced key a user put in one)."""
+    before = {'options': {'fallbacks': [{'url': 'http://a/v1'}, {'apiKey': 'sk-list-7171'}]}}
+    same = rd.mask(before, rd.entry_secret, before)
+    assert same['options']['fallbacks'] == [{'url': 'http://a/v1'}, {'apiKey': '********'}]
+    after = {'options': {'fallbacks': [{'url': 'http://a/v1'}, {'apiKey': 'sk-list-7272'}]}}
+    changed = rd.mask(after, rd.entry_secret, before)
+    assert changed['options']['fallbacks'][1] == {'apiKey': '******** (changed)'}
+
+
+@pytest.mark.parametrize('wrap, unwrap', [(lambda v: [v], lambda v: v[0]), (lambda v: {'k': v}, lambda v: v['k'])])
+def test_json_shows_values_nested_up_to_max_depth(wrap, unwrap):
+    value = 'deep-value'
+    for _level in range(rd.MAX_DEPTH):
+        value = wrap(value)
+    shown = rd.Redactor().json(value)
+    for _level in range(rd.MAX_DEPTH):
+        shown = unwrap(shown)
+    assert shown == 'deep-value'
+    too_deep = rd.Redactor().json(wrap(value))
+    for _level in range(rd.MAX_DEPTH + 1):
+        too_deep = unwrap(too_deep)
+    assert too_deep == '(nested too deeply to show)'
+
+
+def test_json_keeps_keys_that_are_not_text_and_line_breaks():
+    assert rd.Redactor([KEY]).json({1: 'a', None: 'b', 'two\nlines ' + KEY: 'c\r\nd'}) == {
+        1: 'a', None: 'b', 'two\nlines ********': 'c\nd'}
+
+
+@pytest.mark.parametrize('ensure_ascii', [True, False])
+def test_a_secret_is_scrubbed_whole_as_json_escapes_it(ensure_ascii):
+    """Not one character of a key is left around its mask, in any JSON escaping of it (a key
+    may hold any character; one starting or ending with an escaped character is the hard case)."""
+    secret = u'ü"-0123456789abcdé"'
+    text = json.dumps({'k': secret, 'n': 1}, ensure_ascii=ensure_ascii)
+    assert rd.Redactor([secret]).text(text) == '{"k": "********", "n": 1}'
+
+
+def test_short_secrets_are_scrubbed_whole_the_longest_first():
+    """A secret of MIN_WHOLE to MIN_RUN - 1 characters (a short password) is masked where it
+    appears whole; when one secret holds another, the longer one goes first, so no part of it
+    is left beside the mask."""
+    red = rd.Redactor(['pw12', 'cdef', 'abcdefg'])
+    assert red.text('login pw12 ok') == 'login ******** ok'
+    assert red.text('x abcdefg y') == 'x ******** y'
+    assert rd.Redactor(['abc']).text('abc') == 'abc'  # shorter than MIN_WHOLE: an ordinary word
+
+
+def test_bytes_are_shown_as_utf8_text_scrubbed():
+    out = rd.Redactor([KEY]).text(b'caf\xc3\xa9 \xff ' + KEY.encode('ascii'))
+    assert out == u'café \ufffd ********'
+
+
+class _Hostile:
+    def __str__(self):
+        raise RuntimeError('sk-hostile-8181')
+
+
+def test_any_value_is_shown_as_text_and_a_hostile_one_by_its_type():
+    red = rd.Redactor()
+    assert red.text(42) == '42' and red.text(ValueError('Odd fault')) == 'Odd fault'
+    assert red.text(_Hostile()) == '(_Hostile)'
+
+
+def test_a_text_of_exactly_one_run_is_scrubbed():
+    assert rd.Redactor([KEY]).text(KEY[:rd.MIN_RUN]) == '********'
+    assert rd.Redactor([KEY]).text(KEY[3:3 + rd.MIN_RUN]) == '********'
+
+
+def test_user_info_without_a_scheme_goes_without_a_trace():
+    assert rd.message('tried ops:pw-5151@old.corp.test now') == 'tried old.corp.test now'
+
+
+@pytest.mark.parametrize('text, limit, shown', [
+    ('abcdefghij', 10, 'abcdefghij'),  # exactly the limit: not cut
+    ('abcdefghijk', 10, 'abcdefg...'),
+    ('abc    defghijk', 10, 'abc...'),  # no blank before the mark
+])
+def test_a_cut_text_fits_the_limit_with_its_mark(text, limit, shown):
+    assert rd.Redactor().text(text, limit) == shown

@@ -1,0 +1,88 @@
+"""Re-check mutmut's survivors against the tests as they are now (issue 26).
+
+  recheck.py NAMES_FILE TEST_FILE...
+
+mutmut re-tests a mutant only when its function changed, not when tests were added; a full
+re-run of the functions every test calls takes hours.  This applies each named mutant (one name
+a line, as ``mutmut results`` prints them) to a copy of the checkout (.build/mutants/recheck),
+the diff taken from ``mutmut show`` in make mutants-tool's tree, runs the given test files
+(without the needs_root tests) and prints killed or SURVIVED.  A mutant killed by these files is
+killed by the unit tier, which holds them.  Run it with the project's venv (make venv):
+``.venv/bin/python tests/mutants/recheck.py .build/mutants/survivors.txt tests/unit/...``.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+
+import curated
+
+ROOT = curated.ROOT
+curated.COPY = os.path.join(ROOT, '.build', 'mutants', 'recheck')
+CACHE = os.environ.get('OMNIROUTE_OPENCODE_CACHE') or os.path.expanduser('~/.cache/omniroute-opencode')
+TREE = os.path.join(CACHE, 'mutants', hashlib.sha1(ROOT.encode()).hexdigest()[:12], 'tree')
+MUTMUT = os.path.join(CACHE, 'mutmut-3.8.1-venv', 'bin', 'mutmut')
+COLL = 'ansible_collections/omniroute/opencode/'
+
+
+def mutant(name):
+    """``(file, function line, removed lines, added lines)`` of mutant ``name``."""
+    env = dict(os.environ, PATH=os.path.dirname(MUTMUT) + os.pathsep + os.environ.get('PATH', ''))
+    show = subprocess.run([MUTMUT, 'show', name], cwd=TREE, env=env, capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+    path = [line[4:] for line in show if line.startswith('--- ')][0].split(COLL, 1)[1]
+    body = [line for line in show if line[:1] in ('-', '+', ' ') and not line.startswith(('---', '+++'))]
+    head = [line[1:] for line in body if line[:1] in (' ', '-')][0]
+    return (path, head, [line[1:] for line in body if line.startswith('-')],
+            [line[1:] for line in body if line.startswith('+')])
+
+
+def apply(text, head, removed, added):
+    """``text`` with the mutant applied (the diff is shown dedented: try each indentation),
+    searching from its function's ``def``; None when it does not apply."""
+    lines = text.split('\n')
+    name = head.strip().split('(')[0]
+    starts = [i for i, line in enumerate(lines) if line.strip().startswith(name + '(')]
+    start = starts[0] if starts else 0
+    for indent in ('', '    ', '        '):
+        want = [indent + line if line else line for line in removed]
+        for i in range(start, len(lines)):
+            if lines[i:i + len(want)] == want:
+                lines[i:i + len(want)] = [indent + line if line else line for line in added]
+                return '\n'.join(lines)
+    return None
+
+
+def main():
+    names, tests = sys.argv[1], sys.argv[2:]
+    curated.copy_tree()
+    log = os.path.join(ROOT, '.build', 'mutants', 'recheck.log')
+    survived = 0
+    with open(names) as handle:
+        chosen = [line.split(':')[0].split()[0] for line in handle if line.strip()]
+    for name in chosen:
+        path, head, removed, added = mutant(name)
+        path = os.path.join(curated.COPY, path)
+        with open(path) as handle:
+            original = handle.read()
+        mutated = apply(original, head, removed, added)
+        if mutated is None:
+            print('%-100s NOT APPLIED' % name, flush=True)
+            survived += 1
+            continue
+        with open(path, 'w') as handle:
+            handle.write(mutated)
+        try:
+            rc = curated.run([curated.PYTHON, '-m', 'pytest', '-x', '-q', '-p', 'no:cacheprovider',
+                              '-m', 'not needs_root'] + tests, log, 600)
+        finally:
+            with open(path, 'w') as handle:
+                handle.write(original)
+        survived += rc == 0
+        print('%-100s %s' % (name, 'SURVIVED' if rc == 0 else 'killed'), flush=True)
+    print('recheck: %d of %d killed' % (len(chosen) - survived, len(chosen)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
