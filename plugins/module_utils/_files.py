@@ -156,6 +156,10 @@ def make_dirs(directory, mode=0o700):
         except OSError as exc:
             if exc.errno != errno.EEXIST:
                 raise FileError('cannot create directory %s: %s' % (path, why(exc)))
+            if not os.path.isdir(path):
+                # A file (or a dangling link) where a directory should be: left exactly as it is.
+                raise FileError('cannot create directory %s: something that is not a directory is there' % path)
+            continue  # made meanwhile by another process: its mode is not ours to change
         try:
             os.chmod(path, mode)
         except OSError as exc:

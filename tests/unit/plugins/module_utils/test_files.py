@@ -108,10 +108,13 @@ def test_make_dirs_creates_each_missing_parent_private_and_says_which(tmp_path):
     assert _files.make_dirs(str(deep)) == []
     assert _files.make_dirs(str(deep / 'd'), 0o750) == [str(deep / 'd')] and mode_of(deep / 'd') == 0o750
     (tmp_path / 'file').write_text(u'')
+    os.chmod(str(tmp_path / 'file'), 0o644)
     with pytest.raises(_files.FileError) as err:
         _files.make_dirs(str(tmp_path / 'file' / 'sub'))
-    assert str(err.value).startswith('cannot create directory %s: ' % (tmp_path / 'file' / 'sub'))
-    assert str(err.value).endswith('(ENOTDIR)')
+    assert str(err.value) == ('cannot create directory %s: something that is not a directory is there'
+                              % (tmp_path / 'file'))
+    # The file in the way is left exactly as it was (its mode was once set to the directory's).
+    assert mode_of(tmp_path / 'file') == 0o644
 
 
 def test_target_mode_keeps_tightens_or_follows_the_umask(tmp_path):
