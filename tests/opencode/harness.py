@@ -348,11 +348,12 @@ class Sandbox(object):
         result['_warnings'] = list(result.get('warnings', []))
         return result
 
-    def module(self, args, check=False, verbose=False, name='omniroute.opencode.provider'):
+    def module(self, args, check=False, verbose=False, name='omniroute.opencode.provider', via=None):
         """Run a module (default omniroute.opencode.provider) ad hoc through ansible with
         ``--diff``, as the sandbox's user (``verbose``: with -vvv, which also prints the module's
-        arguments and whole result). With OPENCODE_TEST_MODULE=users a provider call runs as a
-        users-module run."""
+        arguments and whole result). With OPENCODE_TEST_MODULE=users, or ``via='users'``, a
+        provider call runs as a users-module run."""
+        via = via or self.via
         env = self.module_env()
         env.update({
             'PATH': os.path.dirname(sys.executable) + ':' + env['PATH'],
@@ -367,7 +368,7 @@ class Sandbox(object):
             'ANSIBLE_DEPRECATION_WARNINGS': 'False',
         })
         margs = self.sub(args)
-        if self.via == 'users' and name == 'omniroute.opencode.provider':
+        if via == 'users' and name == 'omniroute.opencode.provider':
             name, margs = 'omniroute.opencode.users', users_args(margs)
         cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible'), 'localhost',
                '-c', 'local', '-i', 'localhost,', '-m', name, '-a', json.dumps(margs), '--diff']

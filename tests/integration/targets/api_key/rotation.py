@@ -24,9 +24,11 @@ $OMNIROUTE_TEST_KEYS_FILE for runme.sh's leak check; nothing here prints a key.
 """
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from urllib.error import HTTPError
@@ -200,11 +202,17 @@ def playbook(inv, label, *extra, **env):
         handle.write(SITE % ACTIONS)
     if os.path.exists(ACTIONS):
         os.unlink(ACTIONS)
+    # A run this test kills (SIGKILL) cannot remove its own local temp directory: each run gets
+    # one of its own here, removed whatever happened.
+    local = tempfile.mkdtemp(prefix='rot-local-', dir=WORK)
     environ = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
-                   ANSIBLE_CALLBACKS_ENABLED='omr_cut', OMR_CUT_HOSTS='2', **env)
+                   ANSIBLE_CALLBACKS_ENABLED='omr_cut', OMR_CUT_HOSTS='2', ANSIBLE_LOCAL_TEMP=local, **env)
     started = time.time()
-    done = subprocess.run([PLAYBOOK, '-i', inv, site, '-f', '4'] + list(extra), env=environ,
-                          stdout=sys.stdout, stderr=sys.stdout, check=False)
+    try:
+        done = subprocess.run([PLAYBOOK, '-i', inv, site, '-f', '4'] + list(extra), env=environ,
+                              stdout=sys.stdout, stderr=sys.stdout, check=False)
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
     say('%s: ansible-playbook rc %d in %.0f s' % (label, done.returncode, time.time() - started))
     return done.returncode
 
