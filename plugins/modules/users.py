@@ -136,6 +136,8 @@ options:
         O(omniroute.opencode.managed#module:owned_only=true)) to remove. With such an entry and no
         present user listed, nothing is written and the run fails (nobody would have an entry
         afterwards). Only read, as the account the module runs as; the managed files are world-readable.
+      - With O(verify=true), each user's probe reads those managed files as they will be once that
+        entry is removed, so a user is ready when nothing else overrides their own entry.
       - The M(omniroute.opencode.opencode) role sets it in user scope, so a host needs no second
         module run to find out.
     type: bool
@@ -458,7 +460,7 @@ def configure_work(module, user, uparams, host, secrets):
         data = cfg.describe(user_plan, secrets, module._diff, diff_label=user.name)
         data['warnings'] = user_plan.warnings
         if uparams['verify'] and user_plan.spec is not None:
-            data['verify'] = probe(uparams, user_plan, environ, secrets)
+            data['verify'] = probe(uparams, user_plan, environ, secrets, module.params.get('_managed_after'))
         return _redact.Redactor(secrets).json(data), user_plan
 
     def apply(user_plan):
@@ -523,13 +525,16 @@ def forget_others(module, keep, works_params, own=None):
     gc.collect()
 
 
-def probe(uparams, user_plan, environ, secrets):
-    """``gw.verify`` for one user's plan, in the user's process; a probe that breaks is reported."""
+def probe(uparams, user_plan, environ, secrets, managed_after=None):
+    """``gw.verify`` for one user's plan, in the user's process; a probe that breaks is reported.
+    ``managed_after``: managed files as they will be once ``managed_cleanup``'s entry is removed."""
     home = environ.get('HOME') or user_plan.target
+    pending = cfg.known_texts(user_plan)
+    pending.update(managed_after or {})
     try:
         result = gw.verify(dict(uparams, base_url=user_plan.spec.base_url), uparams['api_key'], environ, home,
                            target=user_plan.target, configured=user_plan.spec.model_ids,
-                           pending=cfg.known_texts(user_plan))
+                           pending=pending)
     except Exception as exc:  # pylint: disable=broad-except
         result = gw.failed_probe(gw.models_url(user_plan.spec.base_url),
                                  'the probe failed: %s: %s' % (type(exc).__name__, exc))
@@ -867,7 +872,10 @@ def managed_cleanup(params, host):
         return [], None  # no managed config: nothing to read (and the managed planner is not even loaded)
     plan = cfg.plan_managed(dict(name=params['name'], directory=params['managed_dir'], state='absent',
                                  owned_only=True, mobileconfig=None), cfg.where(host=host))
-    return [c.path for c in plan.changes if c.kind == 'config'], plan.target
+    changes = [c for c in plan.changes if c.kind == 'config']
+    # Verify reads these files as they will be once the entry is removed (later in the same run).
+    params['_managed_after'] = dict((c.path, c.new) for c in changes)
+    return [c.path for c in changes], plan.target
 
 
 def not_without_users(host, path):

@@ -153,3 +153,21 @@ def test_managed_cleanup_without_a_present_user_is_refused_before_anything_is_wr
     assert (etc / 'opencode.json').read_text() == before
     rc, res, _out = run(capsys, {'users': [], 'managed_cleanup': True, 'managed_dir': str(etc)})
     assert rc == 1 and 'opencode_users lists no developer to configure on laptop9' in res['msg']
+
+
+def test_verify_reads_the_managed_entry_as_the_cleanup_leaves_it(home, capsys, monkeypatch):
+    """Back in user scope the role removes the managed entry after the users run: the same run's
+    verify must not call each user overridden by it (and still does without managed_cleanup)."""
+    etc = home / 'etc' / 'opencode'
+    monkeypatch.setenv('OPENCODE_TEST_MANAGED_CONFIG_DIR', str(etc))
+    _managed_entry(capsys, etc)
+    with models_gateway(KEY, MODELS) as (url, _seen):
+        args = {'users': [{'name': ME, 'api_key': KEY}], 'base_url': url, 'models': ['openai/gpt-4o'],
+                'verify': True, 'managed_dir': str(etc)}
+        rc, res, _out = run(capsys, args, check=True)
+        assert rc == 0
+        layers = res['users'][ME]['verify']['layers']
+        assert [layer['path'] for layer in layers] == [str(etc / 'opencode.json')], layers
+        rc, res, out = run(capsys, dict(args, managed_cleanup=True), check=True)
+    assert rc == 0 and res['managed_files'] == [str(etc / 'opencode.json')] and KEY not in out
+    assert res['users'][ME]['verify']['layers'] == []
