@@ -60,13 +60,16 @@ CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs te
 # (test-opencode also runs every corpus step through the users module and compares the files
 # byte for byte, so the separate test-opencode-users pass is opt-in.)
 # Two lanes run side by side (mk/suites.sh): the suites below on the console, and the podman
-# suites and the gateway suite (each with its own laptops, ports and state) with their output in
-# .build/suites/. The OpenCode corpus keeps both cores busy on its own, so it comes last in lane A,
-# when lane B is done.
+# suites and the docs (each with its own laptops, ports and state) with their output in
+# .build/suites/. The OpenCode corpus keeps both cores busy on its own, so it comes last in lane A.
+# test-galaxy and test-installed run inside test-release (its one whole release checks its tarball
+# with both), so make test does not run them a second time on their own (docs/testing.md).
 # SUITES_LANES=1 make test runs them one after another.
+# test-gateway (its own OmniRoute port, no laptops) runs in lane A, before the corpus: lane B, the
+# podman suites and the docs, is the longer lane.
 TEST_SUITES := $(CHECK_SUITES) test-unit-root test-sanity test-target-python test-core-oldest \
-               test-galaxy test-installed test-release test-opencode test-bench-smoke
-TEST_CONTAINER_SUITES := test-molecule test-platform-repo test-omniroute test-ee test-pull test-gateway test-docs
+               test-release test-gateway test-opencode test-bench-smoke
+TEST_CONTAINER_SUITES := test-molecule test-platform-repo test-omniroute test-ee test-pull test-docs
 
 .PHONY: check test-setup test-plan test-hygiene test-tooling
 check: collection

@@ -387,5 +387,10 @@ def _failure(exc, redact):
     return out
 
 
+# The ``host`` option of provider, managed and users (documented once: doc fragment ``host``).
+HOST_ARGUMENT_SPEC = dict(host=dict(type='str'))
+
+
 def hostname(host=None):
+    """The host name messages use: the ``host`` option, else the machine's own name."""
     return host or socket.gethostname()

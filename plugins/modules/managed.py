@@ -103,11 +103,9 @@ options:
       - V(false) (O(state=absent) alone) removes the entry whoever wrote it, as before.
     type: bool
     default: false
-  host:
-    description: Host name used in messages, such as C(inventory_hostname) (default the host's own name).
-    type: str
 extends_documentation_fragment:
   - omniroute.opencode.entry
+  - omniroute.opencode.host
   - omniroute.opencode.catalog
   - omniroute.opencode.attributes
   - omniroute.opencode.attributes.action_group
@@ -279,9 +277,9 @@ ARGUMENT_SPEC = dict(
     # Only for GET <base_url>/models with catalog=gateway; never written, never returned.
     catalog_key=dict(type='str', no_log=True),
     owned_only=dict(type='bool', default=False),
-    host=dict(type='str'),
 )
 ARGUMENT_SPEC.update(oc.ENTRY_ARGUMENT_SPEC)
+ARGUMENT_SPEC.update(us.HOST_ARGUMENT_SPEC)
 # catalog, catalog_include, catalog_exclude, catalog_offline, validate_certs, timeout (not verify:
 # the users module verifies, as each user, with that user's key).
 ARGUMENT_SPEC.update((k, v) for k, v in gw.CATALOG_ARGUMENT_SPEC.items() if k != 'verify')

@@ -102,11 +102,9 @@ options:
         completely before they appear, and removed again if the write they belong to fails.
     type: bool
     default: false
-  host:
-    description: Host name used in messages, such as C(inventory_hostname) (default the host's own name).
-    type: str
 extends_documentation_fragment:
   - omniroute.opencode.entry
+  - omniroute.opencode.host
   - omniroute.opencode.catalog
   - omniroute.opencode.verify
   - ansible.builtin.files
@@ -342,6 +340,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway
 from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
+from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path'),
@@ -352,9 +351,9 @@ ARGUMENT_SPEC = dict(
     auth_path=dict(type='path'),
     create=dict(type='bool', default=True),
     backup=dict(type='bool', default=False),
-    host=dict(type='str'),
 )
 ARGUMENT_SPEC.update(oc.ENTRY_ARGUMENT_SPEC)
+ARGUMENT_SPEC.update(us.HOST_ARGUMENT_SPEC)
 ARGUMENT_SPEC.update(gw.CATALOG_ARGUMENT_SPEC)
 
 

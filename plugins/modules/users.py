@@ -194,9 +194,6 @@ options:
     description: Keep a timestamped backup of every changed file.
     type: bool
     default: false
-  host:
-    description: Host name used in messages (default the host's own name).
-    type: str
   installed_keys:
     description: Only read each user's installed key and return RV(key_requests); write nothing.
     type: bool
@@ -222,6 +219,7 @@ options:
     type: str
 extends_documentation_fragment:
   - omniroute.opencode.entry
+  - omniroute.opencode.host
   - omniroute.opencode.catalog
   - omniroute.opencode.verify
   - omniroute.opencode.attributes
@@ -398,7 +396,6 @@ ARGUMENT_SPEC = dict(
     key_source=dict(type='str', choices=['given', 'user'], default='given'),
     key_env_var=dict(type='str', default='OMNIROUTE_API_KEY', no_log=False),
     backup=dict(type='bool', default=False),
-    host=dict(type='str'),
     installed_keys=dict(type='bool', default=False),
     check_keys=dict(type='bool', default=True),
     omniroute_key_name=dict(type='str', default='opencode-{user}@{host}', no_log=False),
@@ -410,6 +407,7 @@ ARGUMENT_SPEC = dict(
     managed_cleanup=dict(type='bool', default=False),
 )
 ARGUMENT_SPEC.update(oc.ENTRY_ARGUMENT_SPEC)
+ARGUMENT_SPEC.update(us.HOST_ARGUMENT_SPEC)
 ARGUMENT_SPEC.update(gw.CATALOG_ARGUMENT_SPEC)
 
 

@@ -53,6 +53,17 @@ def test_nothing_for_development_ships(files):
     assert shipped == []
 
 
+# The top-level entries a collection tarball holds; anything else (a stray download, a build
+# product) is a file that slipped into git, not something users need.
+TOP_LEVEL = {"README.md", "LICENSE", "MANIFEST.json", "FILES.json", "requirements.txt", "meta", "plugins",
+             "roles", "playbooks", "docs", "changelogs"}
+
+
+def test_only_collection_content_at_the_top(files):
+    stray = sorted(set(n.split("/", 1)[0] for n in files) - TOP_LEVEL)
+    assert stray == [], "unexpected top-level entries in the tarball: %s" % stray
+
+
 def test_what_users_need_ships(files):
     missing = [n for n in MUST_SHIP if n not in files]
     assert missing == []

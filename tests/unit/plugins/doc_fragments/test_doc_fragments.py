@@ -25,6 +25,7 @@ from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils import _users as us
 from ansible_collections.omniroute.opencode.plugins.modules import api_key, managed, provider, user_info, users
 
 COLLECTION = 'omniroute.opencode.'
@@ -39,6 +40,7 @@ FRAGMENTS = {
     'entry': oc.ENTRY_ARGUMENT_SPEC,
     'catalog': CATALOG,
     'verify': VERIFY,
+    'host': us.HOST_ARGUMENT_SPEC,
 }
 
 
