@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _keys
-from ansible_collections.omniroute.opencode.plugins.module_utils._opencode import PlanError, normalize_base_url
 
 DOCUMENTATION = r"""
 ---
@@ -171,19 +170,17 @@ def key_records(records, requests):
     return [r for r in records or [] if isinstance(r, dict) and r.get('name') in names]
 
 
-def _probe_url(users, label, base_url):
+def _probe_base_url(users, label, base_url):
     for user in users or []:
         if isinstance(user, dict) and user.get('name') == label and user.get('base_url'):
             base_url = user['base_url']
-    try:
-        return normalize_base_url(base_url) + '/models'
-    except PlanError:
-        return None
+    return base_url
 
 
 def keys_to_probe(phase1, requests, users=None, base_url=None):
     """The new keys that replace an installed key: each is asked ``GET <base_url>/models`` from the
-    laptop before it is written (``[{label, key, url}]``, secret)."""
+    laptop before it is written, by the users module's ``probe_keys`` (``[{label, key, base_url}]``,
+    secret; the user's own ``base_url`` wins)."""
     keys = _get(phase1, 'keys_by_label', {})
     reqs = _requests(requests)
     out = []
@@ -194,33 +191,19 @@ def keys_to_probe(phase1, requests, users=None, base_url=None):
             continue
         if not _get(reqs.get(label), 'installed_key'):
             continue  # nothing installed to protect: the new key is simply written
-        out.append(dict(label=label, key=key, url=_probe_url(users, label, base_url)))
+        out.append(dict(label=label, key=key, base_url=_probe_base_url(users, label, base_url)))
     return out
 
 
 def _probe_outcomes(probes):
-    """label -> (ok, why) from the registered ``uri`` loop."""
+    """label -> (ok, why) from the registered users run with ``probe_keys`` (its ``probes``; a
+    skipped, failed or unreachable run asked nothing, so no key counts as taken)."""
     out = {}
-    for item in _get(probes, 'results', []) or []:
-        if not isinstance(item, dict):
-            continue
-        label = _get(_get(item, _get(item, 'ansible_loop_var', 'item'), {}), 'label')
-        if not label:
-            continue
-        status = item.get('status')
-        data = _get(_get(item, 'json', {}), 'data')
-        if item.get('unreachable'):
-            out[label] = (False, 'the laptop could not be reached')
-        elif status == 200 and isinstance(data, list):
-            out[label] = (True, None)
-        elif status == 200:
-            out[label] = (False, 'the gateway answered without a model list')
-        elif status in (401, 403):
-            out[label] = (False, 'the gateway refused the new key from the laptop (HTTP %s)' % status)
-        elif status and status > 0:
-            out[label] = (False, 'the gateway answered HTTP %s to the new key from the laptop' % status)
-        else:
-            out[label] = (False, 'the gateway could not be reached from the laptop')
+    if not isinstance(probes, dict) or probes.get('failed') or probes.get('unreachable'):
+        return out
+    for label, probe in (_get(probes, 'probes', {}) or {}).items():
+        if isinstance(probe, dict):
+            out[label] = (probe.get('ok') is True, probe.get('why'))
     return out
 
 

@@ -41,6 +41,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._keys import CHECK_MODE_KEY
+from ansible_collections.omniroute.opencode.plugins.module_utils._opencode import PlanError, normalize_base_url
 
 # Check mode of the role with keys from OmniRoute: a key this run would create has no value yet.
 KEY_TO_BE_MADE = 'the key does not exist yet: this run creates it in OmniRoute (check mode)'
@@ -443,6 +444,35 @@ def probe_result(url, **fields):
 def failed_probe(url, cause, **fields):
     """The one constructor of a probe that could not be made: not ready, reachability unknown."""
     return probe_result(url, reachable=None, cause=cause, **fields)
+
+
+def probe_new_key(base_url, key, timeout=DEFAULT_TIMEOUT, validate_certs=True):
+    """Whether a key OmniRoute has just issued works from this host, before it replaces a working
+    one (the second phase of a rotation, docs/omniroute-keys.md): ``GET <base_url>/models`` with
+    the key, through the one HTTP client (no redirect followed, one deadline, a body cap).
+
+    Returns ``dict(url, ok, status, why)`` with no key in it; ``why`` says in words why the key
+    is not taken (``None`` when it is).
+    """
+    try:
+        base_url = normalize_base_url(base_url)
+    except PlanError as exc:
+        return dict(url=None, ok=False, status=None, why='the base_url is not usable: %s' % exc)
+    answer = fetch_models(base_url, key, timeout or DEFAULT_TIMEOUT, validate_certs)
+    status = answer.status
+    if answer.outcome == OK:
+        why = None
+    elif answer.outcome == REJECTED:
+        why = 'the gateway refused the new key from the laptop (HTTP %s)' % status
+    elif answer.outcome == OFFLINE and (status is None or status < 500):
+        # No whole answer (a status line may have come): unreachable, cut, too slow. The cause is
+        # the HTTP client's, already scrubbed of the key and cut.
+        why = 'the gateway could not be reached from the laptop (%s)' % answer.cause
+    elif status is not None and 200 <= status < 300:
+        why = 'the gateway answered without a model list'
+    else:
+        why = 'the gateway answered HTTP %s to the new key from the laptop' % status
+    return dict(url=answer.url, ok=answer.outcome == OK, status=status, why=why)
 
 
 # --------------------------------------------------------------------------- verify

@@ -198,6 +198,28 @@ options:
     description: Only read each user's installed key and return RV(key_requests); write nothing.
     type: bool
     default: false
+  probe_keys:
+    description:
+      - Only ask, from this host, C(GET <base_url>/models) with each key listed, and return
+        RV(probes); write nothing and read no user's files. The role lists here each new key
+        OmniRoute issued that would replace an installed one, before it is written
+        (docs/omniroute-keys.md).
+      - The request goes through the collection's one HTTP client - no redirect followed,
+        O(timeout) for the whole request, a cap on the answer's size, O(validate_certs).
+    type: list
+    elements: dict
+    suboptions:
+      label:
+        description: The user the key is for (the key in RV(probes)).
+        type: str
+        required: true
+      key:
+        description: The new key.
+        type: str
+        required: true
+      base_url:
+        description: The gateway to ask (default O(base_url)).
+        type: str
   check_keys:
     description: Fail when a user needs a key and has none. V(false) only makes sense in check mode (a preflight before keys exist).
     type: bool
@@ -243,7 +265,8 @@ attributes:
     support: none
     description: Reads no vaulted files itself.
 notes:
-  - Module executions per host - one, plus one with O(installed_keys=true) when keys come from OmniRoute.
+  - Module executions per host - one, plus, when keys come from OmniRoute, one with O(installed_keys=true)
+    and, when a rotation has new keys to check, one with O(probe_keys).
 """
 
 EXAMPLES = r"""
@@ -341,6 +364,14 @@ keys_missing:
   returned: when O(key_source=user)
   type: list
   elements: str
+probes:
+  description: With O(probe_keys), per label whether the gateway took the key from this host
+    (C(ok)), the address asked (C(url)), its HTTP C(status) (null when it did not answer) and
+    C(why) the key is not taken (null when it is). Holds no key.
+  returned: when O(probe_keys) is given
+  type: dict
+  sample: {alice: {url: "https://omniroute.example.com/v1/models", ok: false, status: 401,
+    why: "the gateway refused the new key from the laptop (HTTP 401)"}}
 key_requests:
   description: With O(installed_keys=true), one entry per user whose key OmniRoute manages (label, name,
     state, rotate, installed_key, allowed_models, expires_at, policy). Holds keys - use no_log.
@@ -397,6 +428,11 @@ ARGUMENT_SPEC = dict(
     key_env_var=dict(type='str', default='OMNIROUTE_API_KEY', no_log=False),
     backup=dict(type='bool', default=False),
     installed_keys=dict(type='bool', default=False),
+    probe_keys=dict(type='list', elements='dict', options=dict(
+        label=dict(type='str', required=True),
+        key=dict(type='str', required=True, no_log=True),
+        base_url=dict(type='str'),
+    )),
     check_keys=dict(type='bool', default=True),
     omniroute_key_name=dict(type='str', default='opencode-{user}@{host}', no_log=False),
     omniroute_rotate=dict(type='bool', default=False),
@@ -884,10 +920,26 @@ def not_without_users(host, path):
             'opencode_scope_state absent. Nothing was changed on %s' % (host, path, host, host))
 
 
+def run_probe_keys(module, params, host):
+    """O(probe_keys): each new key asked from this host, nothing read or written (in check mode
+    too: asking is how the role decides whether a key may replace a working one)."""
+    probes = params['probe_keys']
+    redactor = _redact.Redactor([p['key'] for p in probes])
+    echo_arguments(module, redactor.args(params))
+    out = {}
+    # (A plain-http gateway is warned about by the configuring run that follows, for every key.)
+    for probe in probes:
+        out[probe['label']] = gw.probe_new_key(probe['base_url'] or params['base_url'], probe['key'],
+                                               params['timeout'], params['validate_certs'])
+    module.exit_json(changed=False, host=host, probes=redactor.json(out))
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     host = us.hostname(params['host'])
+    if params['probe_keys'] is not None:
+        run_probe_keys(module, params, host)
     users = us.effective_users(params['users'], default_key_store(params))
     problems = us.account_problems(users)
     if params['scope'] == 'managed':

@@ -75,9 +75,11 @@ REQUESTS = dict(key_requests=[
 
 
 def probes(status=200, data=True):
-    # As the role's uri loop registers them (loop_var opencode_key).
-    return dict(results=[dict(opencode_key=dict(label='alice', key=KEY_A), ansible_loop_var='opencode_key',
-                              status=status, json=dict(data=[]) if data else dict(error='x'))])
+    # As the role registers the users run with probe_keys (its outcome from _gateway.probe_new_key).
+    ok = status == 200 and data
+    why = None if ok else 'the gateway refused the new key from the laptop (HTTP %s)' % status if status == 401 \
+        else 'the gateway answered without a model list'
+    return dict(changed=False, probes=dict(alice=dict(url='http://gw:1/v1/models', ok=ok, status=status, why=why)))
 
 
 def users(alice=None, failed=False):
@@ -87,13 +89,17 @@ def users(alice=None, failed=False):
 
 def test_only_a_new_key_that_replaces_an_installed_one_is_probed_from_the_laptop():
     probe = kl.keys_to_probe(phase1(), REQUESTS, [{'name': 'alice', 'base_url': 'http://gw:1/v1/v1'}], 'http://x/v1')
-    assert probe == [dict(label='alice', key=KEY_A, url='http://gw:1/v1/models')]
+    assert probe == [dict(label='alice', key=KEY_A, base_url='http://gw:1/v1/v1')]
     assert kl.keys_to_probe(phase1(check=True), REQUESTS, [], 'http://x/v1') == []
 
 
 def test_a_refused_new_key_leaves_the_old_one_installed():
     assert kl.keys_to_install(phase1(), REQUESTS, probes())['alice'] == KEY_A
-    for refused in (probes(401), probes(200, data=False), dict(results=[]), {}):
+    # Refused, no model list, not asked (skipped: nothing to probe), the probe run failed or the
+    # laptop was lost: the old key stays.
+    lost = dict(probes(), unreachable=True)
+    failed = dict(probes(), failed=True)
+    for refused in (probes(401), probes(200, data=False), dict(skipped=True), {}, lost, failed, None):
         keys = kl.keys_to_install(phase1(), REQUESTS, refused)
         assert keys == {'alice': OLD_A, 'bob': KEY_B, 'carol': 'sk-kept-cccc'}
     assert kl.keys_to_install(phase1(check=True), REQUESTS, {})['alice'] == CHECK

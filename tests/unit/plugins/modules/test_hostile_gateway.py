@@ -222,6 +222,33 @@ def test_users_and_the_report(home, capsys, gateway_server, redirect_target, nam
         assert rows[0]['key_accepted'] is True
 
 
+# --------------------------------------------------------------------------- users, probe_keys
+@pytest.mark.parametrize('name', FAST)
+def test_users_probe_of_a_new_key(home, capsys, gateway_server, redirect_target, name):
+    """The role's check of a new key from the laptop (second phase of a rotation): taken only
+    from a gateway that answers a model list; nothing written, no key shown."""
+    serve(gateway_server, redirect_target, name)
+    args = {'users': [], 'host': 'laptop-hostile', 'base_url': 'http://127.0.0.1:9/never-asked', 'timeout': TIMEOUT,
+            'probe_keys': [{'label': ME, 'key': KEY, 'base_url': gateway_server.url}]}
+    rc, res, out = run(users.main, capsys, args)
+    assert rc == 0, res.get('msg')
+    assert not leaked(out, KEY), name
+    assert_inert(res)
+    assert_files(home, [])
+    assert not any(os.scandir(str(home)))
+    assert redirect_target.requests == []
+    assert not res['changed'] and set(res['probes']) == {ME}
+    probe = res['probes'][ME]
+    assert probe['url'] == gateway_server.url + '/v1/models'
+    outcome = HOSTILE[name]
+    if outcome in ('bad', 'rejected', 'offline'):
+        assert probe['ok'] is False and probe['why'], (name, probe)
+        word = {'bad': 'answered', 'rejected': 'refused the new key', 'offline': 'could not be reached'}[outcome]
+        assert word in probe['why'] or (outcome == 'offline' and 'answered HTTP 5' in probe['why']), (name, probe)
+    else:
+        assert probe['ok'] is True and probe['why'] is None and probe['status'] == 200, (name, probe)
+
+
 # --------------------------------------------------------------------------- managed
 @pytest.mark.parametrize('name', FAST)
 def test_managed(tmp_path, capsys, gateway_server, redirect_target, name):
@@ -372,6 +399,9 @@ def test_slow_modes_every_client_at_once(tmp_path, gateway_server, redirect_targ
             procs.append((name, 'users', home / 'u', _start('users', dict(
                 base, users=[{'name': ME, 'api_key': KEY}], host='laptop-slow', verify=True, key_store='auth'),
                 home / 'u', name)))
+            procs.append((name, 'probe', home / 'k', _start('users', dict(
+                users=[], host='laptop-slow', timeout=TIMEOUT, base_url=srv.url,
+                probe_keys=[{'label': ME, 'key': KEY}]), home / 'k', name)))
             procs.append((name, 'managed', home / 'm', _start('managed', dict(
                 base, directory=str(home / 'm' / 'etc'), catalog_key=KEY), home / 'm', name)))
             procs.append((name, 'api_key', home / 'a', _start('api_key', {
@@ -385,7 +415,7 @@ def test_slow_modes_every_client_at_once(tmp_path, gateway_server, redirect_targ
     finally:
         for srv in servers:
             srv.close()
-    # Twelve module processes on a busy machine: generous, yet far below a server that drips for
+    # Fifteen module processes on a busy machine: generous, yet far below a server that drips for
     # MAX_STALL (120 s) or a per-read timeout that never ends.
     assert time.monotonic() - started < BOUND * 3
     for name, module, home, rc, out in results:
@@ -397,6 +427,13 @@ def test_slow_modes_every_client_at_once(tmp_path, gateway_server, redirect_targ
             assert rc == 1 and res['error_kind'] == 'unreachable' and 'timeout' in res['msg'], label
             continue
         assert rc == 0, (label, res.get('msg'))
+        if module == 'probe':
+            probe = res['probes'][ME]
+            assert probe['ok'] is False, (label, probe)
+            assert probe['why'].startswith('the gateway could not be reached from the laptop (') and \
+                'timeout' in probe['why'], (label, probe)
+            assert_files(home, [])
+            continue
         warnings = warnings_of(res) + (res['users'][ME]['warnings'] if module == 'users' else [])
         assert any('cannot be fetched (gateway offline)' in w and 'timeout' in w for w in warnings), label
         assert_files(home, [str(home / '.config' / 'opencode' / 'opencode.json'),
