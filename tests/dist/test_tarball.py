@@ -55,8 +55,9 @@ def test_nothing_for_development_ships(files):
 
 # The top-level entries a collection tarball holds; anything else (a stray download, a build
 # product) is a file that slipped into git, not something users need.
-TOP_LEVEL = {"README.md", "LICENSE", "MANIFEST.json", "FILES.json", "requirements.txt", "meta", "plugins",
-             "roles", "playbooks", "docs", "changelogs"}
+# (CHANGELOG.rst is written by `make release`.)
+TOP_LEVEL = {"README.md", "LICENSE", "MANIFEST.json", "FILES.json", "requirements.txt", "CHANGELOG.rst", "meta",
+             "plugins", "roles", "playbooks", "docs", "changelogs"}
 
 
 def test_only_collection_content_at_the_top(files):
