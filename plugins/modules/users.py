@@ -428,7 +428,7 @@ ARGUMENT_SPEC = dict(
     key_env_var=dict(type='str', default='OMNIROUTE_API_KEY', no_log=False),
     backup=dict(type='bool', default=False),
     installed_keys=dict(type='bool', default=False),
-    probe_keys=dict(type='list', elements='dict', options=dict(
+    probe_keys=dict(type='list', elements='dict', no_log=False, options=dict(
         label=dict(type='str', required=True),
         key=dict(type='str', required=True, no_log=True),
         base_url=dict(type='str'),
