@@ -39,7 +39,9 @@ def _phase(task):
     args = task.args or {}
     if action.endswith('api_key') and 'records' in args:
         return 'phase1'
-    if action.endswith('.users') and not args.get('installed_keys') and not task.check_mode:
+    # (Neither the read of the installed keys nor the check of the new ones from the laptop.)
+    if action.endswith('.users') and not args.get('installed_keys') and 'probe_keys' not in args \
+            and not task.check_mode:
         return 'phase2'
     return None
 
