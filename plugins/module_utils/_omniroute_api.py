@@ -247,14 +247,6 @@ class Client:
             return payload
         raise OmniRouteError(KIND_API, "unexpected answer from GET /api/keys (no 'keys' list)")
 
-    def find_keys(self, name):
-        return [k for k in self.list_keys() if isinstance(k, dict) and k.get("name") == name]
-
-    def get_key(self, key_id):
-        """GET /api/keys/{id} -> key record (masked)."""
-        payload = self._keys_call("GET", "/api/keys/" + quote(str(key_id), safe=""))[1]
-        return payload
-
     def create_key(self, name, allowed_models=None, scopes=None):
         """POST /api/keys {name[, allowedModels, modelAccessMode, scopes]} -> record with full key.
 

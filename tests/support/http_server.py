@@ -162,6 +162,8 @@ class Server(object):
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(('127.0.0.1', 0))
         self._listener.listen(64)
+        # (Set before the thread starts: a server closed at once must not race its first call.)
+        self._listener.settimeout(0.2)
         self.port = self._listener.getsockname()[1]
         self.url = '%s://127.0.0.1:%d' % ('https' if self._tls else 'http', self.port)
         self._thread = threading.Thread(target=self._serve, name='test-http-%d' % self.port)
@@ -192,12 +194,16 @@ class Server(object):
 
     # -- the loop ----------------------------------------------------------------------------
     def _serve(self):
-        self._listener.settimeout(0.2)
         while not self._stop.is_set():
             try:
                 conn, _addr = self._listener.accept()
             except socket.timeout:
                 continue
+            except OSError:
+                # close() closed the listener under a waiting accept(): the server is done.
+                if self._stop.is_set():
+                    return
+                raise
             except OSError:
                 return
             worker = threading.Thread(target=self._handle, args=(conn,))
