@@ -200,11 +200,6 @@ class Server(object):
             except socket.timeout:
                 continue
             except OSError:
-                # close() closed the listener under a waiting accept(): the server is done.
-                if self._stop.is_set():
-                    return
-                raise
-            except OSError:
                 return
             worker = threading.Thread(target=self._handle, args=(conn,))
             worker.daemon = True
