@@ -44,9 +44,13 @@ def apply(text, head, removed, added):
     name = head.strip().split('(')[0]
     starts = [i for i, line in enumerate(lines) if line.strip().startswith(name + '(')]
     start = starts[0] if starts else 0
-    for indent in ('', '    ', '        '):
-        want = [indent + line if line else line for line in removed]
-        for i in range(start, len(lines)):
+    # The first place after the def where the lines stand, at whatever depth (a line in a loop
+    # is deeper than one at the function's top: trying one depth through the whole file first
+    # would mutate a later function's line of the same text).
+    for i in range(start, len(lines)):
+        for depth in range(0, 7):
+            indent = '    ' * depth
+            want = [indent + line if line else line for line in removed]
             if lines[i:i + len(want)] == want:
                 lines[i:i + len(want)] = [indent + line if line else line for line in added]
                 return '\n'.join(lines)

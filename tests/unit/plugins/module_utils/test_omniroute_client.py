@@ -109,7 +109,7 @@ def test_a_management_key_is_sent_as_a_bearer_and_never_logs_in(server):
     ({'error': 'plain text'}, 'plain text'),
     ({'message': 'from message'}, 'from message'),
     ({'error': {'message': 'nested'}}, 'nested'),
-    ({'error': {'code': 7, 'type': 'x'}}, '{"code": 7, "type": "x"}'),
+    ({'error': {'type': 'x', 'code': 7}}, '{"code": 7, "type": "x"}'),
     ({'error': ''}, 'no error message'),
     ({'other': 1}, 'no error message'),
     (['a list'], 'no error message'),
@@ -205,9 +205,11 @@ def test_a_refused_resumed_session_is_replaced_by_one_login_when_there_is_a_pass
 
 def test_cookies_the_server_clears_are_dropped_and_odd_lines_ignored(server):
     c = client(server)
-    c._keep_cookies(['auth_token=abcd1234; Path=/', 'novalue', '=xyzw9876', ' spaced = v2v2v2v2 ; HttpOnly'])
-    assert c._cookies == {'auth_token': 'abcd1234', 'spaced': 'v2v2v2v2'}
-    c._keep_cookies(['auth_token=; Max-Age=0'])
+    c._keep_cookies(['auth_token=abcd1234; Path=/', 'novalue', '=xyzw9876', ' spaced = v2v2v2v2 ; HttpOnly',
+                     'eq=b64val==; Path=/; Secure'])
+    assert c._cookies == {'auth_token': 'abcd1234', 'spaced': 'v2v2v2v2', 'eq': 'b64val=='}
+    # Cleared (an empty value), also one this client never held.
+    c._keep_cookies(['auth_token=; Max-Age=0', 'never_set=; Max-Age=0', 'eq=; Max-Age=0'])
     assert c._cookies == {'spaced': 'v2v2v2v2'}
     assert 'abcd1234' not in c.redact('was abcd1234') and 'v2v2v2v2' not in c.redact('was v2v2v2v2')
     assert 'xyzw9876' in c.redact('was xyzw9876')  # a line with no name was not a cookie
