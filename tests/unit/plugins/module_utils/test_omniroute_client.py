@@ -68,6 +68,8 @@ def test_login_sends_the_password_once_and_the_cookie_afterwards(server):
     assert json.loads(login.body.decode()) == {'password': PASSWORD}
     assert login.headers.get('cookie') is None and login.headers.get('authorization') is None
     assert login.headers.get('content-type') == 'application/json'
+    assert login.headers.get('user-agent') == 'omniroute.opencode-ansible'
+    assert login.headers.get('accept') == 'application/json'
     assert (listing.method, listing.path) == ('GET', '/api/keys')
     assert listing.headers.get('cookie') == 'auth_token=' + COOKIE
     assert listing.headers.get('authorization') is None and listing.body == b''
@@ -191,6 +193,11 @@ def test_a_refused_resumed_session_is_replaced_by_one_login_when_there_is_a_pass
     assert [(r.method, r.path) for r in server.requests] == [
         ('GET', '/api/keys'), ('POST', '/api/auth/login'), ('GET', '/api/keys')]
     assert server.requests[0].headers.get('cookie') == 'auth_token=stale-cookie-value'
+    # The login replaced the resumed session: a refusal of this one is not answered by another login.
+    server.route('/api/keys', lambda req: json_answer({'error': 'expired'}, 401), method='GET')
+    before = len(server.requests)
+    assert failure(c.list_keys).status == 401
+    assert [(r.method, r.path) for r in server.requests[before:]] == [('GET', '/api/keys')]
     # Without a password the refusal stands; a login of this client is never retried.
     for who in (client(server, password=None), client(server)):
         if who._password:
@@ -305,10 +312,14 @@ def test_an_unreachable_server_and_a_bad_answer_are_told_apart():
     assert err.message.startswith('OmniRoute server at %s: POST /api/auth/login: HTTP 302' % srv.url)
 
 
-@pytest.mark.parametrize('url', ['ftp://h/x', 'http://', 'http://[fd00::7'])
-def test_a_url_that_is_not_a_server_is_refused(url):
+@pytest.mark.parametrize('url, message', [
+    ('ftp://h/x', "url must be an http(s) URL of the OmniRoute server, got 'ftp://h/x'"),
+    ('http://', "url must be an http(s) URL of the OmniRoute server, got 'http:'"),
+    ('http://[fd00::7', "url is not a valid URL (Invalid IPv6 URL): 'http://[fd00::7'"),
+])
+def test_a_url_that_is_not_a_server_is_refused(url, message):
     err = failure(api.Client, url)
-    assert err.kind == 'api' and 'url' in err.message
+    assert err.kind == 'api' and err.message == message
 
 
 def test_calls_are_recorded_without_secrets(server):
