@@ -210,6 +210,14 @@ def test_a_refused_resumed_session_is_replaced_by_one_login_when_there_is_a_pass
         assert err.status == 401 and len(server.requests) == before + 1
 
 
+def test_every_cookie_the_server_set_goes_back_in_one_header(server):
+    server.route('/api/auth/login', lambda req: json_answer({}, 200, [
+        ('Set-Cookie', 'auth_token=%s; Path=/' % COOKIE), ('Set-Cookie', 'csrf=c5rf7Tk2; Path=/')]), method='POST')
+    server.route('/api/keys', lambda req: json_answer({'keys': []}), method='GET')
+    client(server).list_keys()
+    assert server.requests[-1].headers.get('cookie') == 'auth_token=%s; csrf=c5rf7Tk2' % COOKIE
+
+
 def test_cookies_the_server_clears_are_dropped_and_odd_lines_ignored(server):
     c = client(server)
     c._keep_cookies(['auth_token=abcd1234; Path=/', 'novalue', '=xyzw9876', ' spaced = v2v2v2v2 ; HttpOnly',
