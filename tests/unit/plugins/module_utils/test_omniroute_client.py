@@ -179,6 +179,21 @@ def test_a_session_that_is_not_ours_is_refused(server, text):
     assert server.requests == []
 
 
+def test_a_session_with_every_printable_cookie_character_is_taken(server):
+    value = '!"#$%&()*+-./09:<=>?@AZ[]^_`az{|}~'
+    c = client(server)
+    c.resume(_session({'value': value}))
+    assert c._cookies == {'auth_token': value}
+
+
+def test_the_login_redactor_masks_the_login_secrets_only(server):
+    c = client(server, management_key=MGMT)
+    c.resume(_session({'value': COOKIE}))
+    c.add_secret(NEW_KEY)
+    shown = c.login_redactor().text('%s %s %s %s' % (PASSWORD, MGMT, COOKIE, NEW_KEY))
+    assert PASSWORD not in shown and MGMT not in shown and COOKIE not in shown and shown.endswith(NEW_KEY)
+
+
 def test_a_refused_resumed_session_is_replaced_by_one_login_when_there_is_a_password(server):
     stale = _session({'value': 'stale-cookie-value'})
 
