@@ -14,6 +14,9 @@ def env(work, extra=None):
     colls = os.environ.get("BENCH_COLLECTIONS") or os.path.join(common.ROOT, ".build", "collections")
     paths = [colls] + [p for p in e.get("ANSIBLE_COLLECTIONS_PATH", "").split(":") if p and p != colls]
     e.update({
+        # Never the user's ~/.ansible, also when a benchmark is run directly (not from make bench):
+        # the Makefile's home.
+        "ANSIBLE_HOME": e.get("ANSIBLE_HOME") or os.path.join(common.ROOT, ".build", "ansible-home"),
         "ANSIBLE_COLLECTIONS_PATH": ":".join(paths),
         "ANSIBLE_CALLBACK_PLUGINS": os.path.join(common.BENCH, "callback_plugins"),
         "ANSIBLE_CALLBACKS_ENABLED": "bench_timer",

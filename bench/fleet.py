@@ -15,15 +15,15 @@ config get byte-for-byte-equal documents, parsed, from both sides.
 
   fleet.py compare [N U]      headline: both sides, N hosts x U users (default 8 x 4), ping floor
   fleet.py developers         time against developers per host (1,2,4,8,16 on 8 hosts), both sides
-                              and the floor over the same inventory: `ansible -m ping` and a
-                              playbook of one ping task
+                              and the floor over the same inventory: `ansible -m ping`, a
+                              playbook of one ping task, and one of the role's users task alone
   fleet.py growth             time against hosts (1..32, U=1) and users per host (1..16, N=2)
   fleet.py smoke              2 hosts x 1 user, the user running it (one host with a config,
                               one without); creates no account (make test runs this)
 Forks: BENCH_FORKS (default 8), fixed across the series.
 
 Re-runs and the floor are timed BENCH_ROUNDS times (default 3) at each point, interleaved
-(ad-hoc ping, ping playbook, role re-run, then again), and the medians are reported: one run on
+(ad-hoc ping, ping playbook, users task, role re-run, then again), and the medians are reported: one run on
 a shared machine moves by tens of percent. The first runs (they need fresh homes) and the
 template role's re-run are timed once. BENCH_SIDES=role leaves the template role out (quick
 iterations; the tables then show no template columns).
@@ -53,6 +53,12 @@ PLAYBOOK = {
     "template": "- hosts: laptops\n  gather_facts: false\n  roles:\n    - role: opencode_template\n",
     # The fair floor for a playbook: the same play with one ping task (one module run per host).
     "ping": "- hosts: laptops\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n",
+    # The role's one module run per host alone, with what the role sends it at its defaults: the
+    # rung between the ping playbook and the role (what the role's other tasks and templating add).
+    "users": ("- hosts: laptops\n  gather_facts: false\n  tasks:\n    - omniroute.opencode.users:\n"
+              "        host: \"{{ inventory_hostname }}\"\n        users: \"{{ opencode_users }}\"\n"
+              "        base_url: \"{{ opencode_base_url }}\"\n        verify: true\n        managed_cleanup: true\n"
+              "      become: true\n"),
 }
 
 
@@ -214,12 +220,13 @@ def point(work, hosts, users, fresh=(), rerun=True, floor=False):
     if not rerun:
         res["kept"] = check(work, hosts, users, fresh)
         return res
-    runs = {"ping": [], "ping_pb": [], "role_rerun": []}
+    runs = {"ping": [], "ping_pb": [], "users_pb": [], "role_rerun": []}
     timers = []
     for _round in range(ROUNDS):
         if floor:
             runs["ping"].append(ping(work, invs["role"]))
             runs["ping_pb"].append(converge(work, "ping", invs["role"], None, "ping"))
+            runs["users_pb"].append(converge(work, "users", invs["role"], False, "users"))
         runs["role_rerun"].append(converge(work, "role", invs["role"], False, "rerun", timers))
     for key, values in runs.items():
         if values:
@@ -250,11 +257,13 @@ def line(label, r):
 
 
 def floor_line(r):
-    return ("floor: `ansible -m ping` %s, ping playbook %s; role re-run %s = %s of ad-hoc ping, %s of the "
-            "ping playbook (medians of %d interleaved runs: ping %s; ping playbook %s; role re-run %s)"
-            % (t(r, "ping"), t(r, "ping_pb"), t(r, "role_rerun"), x(r, "role_rerun", "ping"),
-               x(r, "role_rerun", "ping_pb"), len(r.get("role_rerun_runs", ())),
+    return ("floor: `ansible -m ping` %s, ping playbook %s, one users task %s (%s of ad-hoc ping); role re-run %s"
+            " = %s of ad-hoc ping, %s of the ping playbook (medians of %d interleaved runs: ping %s; ping playbook"
+            " %s; users task %s; role re-run %s)"
+            % (t(r, "ping"), t(r, "ping_pb"), t(r, "users_pb"), x(r, "users_pb", "ping"), t(r, "role_rerun"),
+               x(r, "role_rerun", "ping"), x(r, "role_rerun", "ping_pb"), len(r.get("role_rerun_runs", ())),
                ", ".join(ms(v) for v in r.get("ping_runs", ())), ", ".join(ms(v) for v in r.get("ping_pb_runs", ())),
+               ", ".join(ms(v) for v in r.get("users_pb_runs", ())),
                ", ".join(ms(v) for v in r.get("role_rerun_runs", ()))))
 
 
@@ -303,10 +312,13 @@ def compare(hosts, users):
           "| `ansible -m ping` (floor) | %s | | role re-run **%s** of it (first run %s) |"
           % (t(r, "ping"), x(r, "role_rerun", "ping"), x(r, "role_first", "ping")),
           "| one-task ping playbook | %s | | role re-run %s of it |" % (t(r, "ping_pb"), x(r, "role_rerun", "ping_pb")),
-          "", "Re-runs and the floor: medians of %d interleaved runs (role re-run %s; ping %s; ping playbook %s). "
-          "Load average %s at the start, %s at the end." % (
+          "| one `users` task (the role's module run alone) | %s | | %s of ad-hoc ping; role re-run %s of it |"
+          % (t(r, "users_pb"), x(r, "users_pb", "ping"), x(r, "role_rerun", "users_pb")),
+          "", "Re-runs and the floor: medians of %d interleaved runs (role re-run %s; ping %s; ping playbook %s;"
+          " users task %s). Load average %s at the start, %s at the end." % (
               ROUNDS, ", ".join(ms(v) for v in r["role_rerun_runs"]), ", ".join(ms(v) for v in r["ping_runs"]),
-              ", ".join(ms(v) for v in r["ping_pb_runs"]), r["load_start"], loadavg()),
+              ", ".join(ms(v) for v in r["ping_pb_runs"]), ", ".join(ms(v) for v in r["users_pb_runs"]),
+              r["load_start"], loadavg()),
           "", "The role's %s." % tasks_text(r),
           "", "After the first run (%d x %d): %s." % (hosts, users, kept_text(r["kept"]))]
     if os.environ.get("BENCH_WRITE_DOC", "1") == "1":
@@ -359,26 +371,28 @@ def developers():
         print("fleet-developers %d: %s" % (u, line("", r)))
         print("fleet-developers %d: %s" % (u, floor_line(r)))
         print("fleet-developers %d: %s" % (u, tasks_text(r)))
-        rows.append("| %d | %s | %s | %s | %s | %s | **%s** | %s | %s | %s |" % (
-            u, t(r, "ping"), t(r, "ping_pb"), t(r, "role_first"), t(r, "template_first"), t(r, "role_rerun"),
-            x(r, "role_rerun", "ping"), x(r, "role_rerun", "ping_pb"), t(r, "template_rerun"),
-            x(r, "role_rerun", "template_rerun")))
-        runs.append("%d: role re-run %s; ping %s; ping playbook %s" % (
+        rows.append("| %d | %s | %s | %s (%s) | %s | %s | %s | **%s** | %s | %s | %s |" % (
+            u, t(r, "ping"), t(r, "ping_pb"), t(r, "users_pb"), x(r, "users_pb", "ping"), t(r, "role_first"),
+            t(r, "template_first"), t(r, "role_rerun"), x(r, "role_rerun", "ping"), x(r, "role_rerun", "ping_pb"),
+            t(r, "template_rerun"), x(r, "role_rerun", "template_rerun")))
+        runs.append("%d: role re-run %s; ping %s; ping playbook %s; users task %s" % (
             u, ", ".join(ms(v) for v in r["role_rerun_runs"]), ", ".join(ms(v) for v in r["ping_runs"]),
-            ", ".join(ms(v) for v in r["ping_pb_runs"])))
+            ", ".join(ms(v) for v in r["ping_pb_runs"]), ", ".join(ms(v) for v in r["users_pb_runs"])))
     xs = [d["users"] for d in data]
     fits = []
-    for col in ("role_rerun", "role_first", "ping", "ping_pb", "template_first", "template_rerun"):
+    for col in ("role_rerun", "role_first", "ping", "ping_pb", "users_pb", "template_first", "template_rerun"):
         if col not in data[0]:
             continue
         a, b, _worst = common.slope(xs, [d[col] for d in data])
-        fits.append("%s %.2f s + %.3f s per developer" % (col.replace("_pb", " playbook").replace("_", " "), a, b))
+        label = {"ping_pb": "ping playbook", "users_pb": "users task"}.get(col, col.replace("_", " "))
+        fits.append("%s %.2f s + %.3f s per developer" % (label, a, b))
     verdict = "Linear fit time = a + b*developers per host: " + "; ".join(fits) + "."
     print("fleet-developers: " + verdict)
     common.save_json("fleet-developers", data)
-    md = ["| developers/host | `ansible -m ping` | ping playbook | role, first | template, first | role, re-run"
-          " | role re-run / ad-hoc ping | role re-run / ping playbook | template, re-run | role/template, re-run |",
-          "|---|---|---|---|---|---|---|---|---|---|"] + rows
+    md = ["| developers/host | `ansible -m ping` | ping playbook | one `users` task (/ ad-hoc ping) | role, first"
+          " | template, first | role, re-run | role re-run / ad-hoc ping | role re-run / ping playbook"
+          " | template, re-run | role/template, re-run |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"] + rows
     md += ["", verdict,
            "", ("Re-runs and the floor are medians of %d interleaved runs; every run, in seconds, "
                 "per developers/host: %s." % (ROUNDS, "; ".join(runs))),
