@@ -147,3 +147,130 @@ def test_record_view_never_shows_the_key_or_its_mask():
     assert view['expires_at'] == '2026-12-31T00:00:00Z' and view['expiry_source'] == 'ttl enforced by the role'
     assert view['policy'] == 'no log'
     assert _keys.fmt(NOW + timedelta(days=1)) == '2026-12-07T12:00:00Z'
+
+
+# ------------------------------------------------------------------ exact messages and boundaries
+# (issue 26: mutmut's survivors of _keys.py; every refusal is checked by its whole message, every
+# limit on both sides.)
+GOOD_SCHEDULE = {'enabled': True, 'from': '08:00', 'until': '18:00', 'days': [1], 'tz': 'UTC'}
+
+
+def refusal(schedule):
+    with pytest.raises(_keys.PolicyError) as caught:
+        _keys.check_policy({'accessSchedule': schedule})
+    return str(caught.value)
+
+
+@pytest.mark.parametrize('schedule, message', [
+    (['08:00'], 'key policy accessSchedule must be null or a mapping with days, enabled, from, tz, until'),
+    (dict(GOOD_SCHEDULE, every='day'),
+     'key policy accessSchedule needs exactly days, enabled, from, tz, until (unknown: every)'),
+    (dict((k, v) for k, v in GOOD_SCHEDULE.items() if k != 'tz'),
+     'key policy accessSchedule needs exactly days, enabled, from, tz, until (missing: tz)'),
+    (dict(dict((k, v) for k, v in GOOD_SCHEDULE.items() if k not in ('tz', 'from')), every='day', zone='x'),
+     'key policy accessSchedule needs exactly days, enabled, from, tz, until (unknown: every, zone; missing: from, tz)'),
+    (dict(GOOD_SCHEDULE, enabled='yes'), 'key policy accessSchedule.enabled must be true or false'),
+    (dict(GOOD_SCHEDULE, until='24:00'), 'key policy accessSchedule.until must be a time HH:MM'),
+    (dict(GOOD_SCHEDULE, days=[]), 'key policy accessSchedule.days must be 1 to 7 day numbers from 0 (Sunday) to 6'),
+    (dict(GOOD_SCHEDULE, tz=''), 'key policy accessSchedule.tz must be a time zone name such as Europe/Berlin'),
+])
+def test_each_schedule_refusal_says_exactly_what_is_wrong(schedule, message):
+    assert refusal(schedule) == message
+
+
+@pytest.mark.parametrize('days', [5, 'mon', [], [0, 0, 1, 2, 3, 4, 5, 6], [7], [-1], [True], [1.0]])
+def test_schedule_days_refused(days):
+    assert 'accessSchedule.days must be' in refusal(dict(GOOD_SCHEDULE, days=days))
+
+
+@pytest.mark.parametrize('tz', [5, '', 'x' * 101])
+def test_schedule_time_zone_refused(tz):
+    assert 'accessSchedule.tz must be' in refusal(dict(GOOD_SCHEDULE, tz=tz))
+
+
+def test_schedule_limits_accepted():
+    """Sunday (0) and Saturday (6), all seven days, a one-letter and a 100-letter zone name."""
+    for days, tz in (([6, 0], 'Z'), ([0, 1, 2, 3, 4, 5, 6], 'x' * 100)):
+        assert _keys.check_policy({'accessSchedule': dict(GOOD_SCHEDULE, days=days, tz=tz)})['accessSchedule'] == dict(
+            GOOD_SCHEDULE, days=sorted(days), tz=tz)
+
+
+@pytest.mark.parametrize('ttl, renew, at, expected', [
+    # TTL enforced by the role: created 2026-11-01, ttl 30 days: due on 2026-12-01 00:00.
+    (30, None, '2026-11-30T23:59:59Z', None),
+    (30, 0, '2026-12-01T00:00:00Z',
+     'created 2026-11-01T00:00:00Z, older than the ttl of 30 days (ttl enforced by the role)'),
+    (30, 2, '2026-11-28T23:59:59Z', None),
+    (30, 2, '2026-11-29T00:00:00Z',
+     'reaches the ttl of 30 days on 2026-12-01T00:00:00Z, within renew_days 2 (ttl enforced by the role)'),
+    (0.5, None, '2026-11-01T12:00:00Z',
+     'created 2026-11-01T00:00:00Z, older than the ttl of 0.5 days (ttl enforced by the role)'),
+])
+def test_due_by_the_roles_ttl_exactly(ttl, renew, at, expected):
+    assert _keys.due(rec('a', '2026-11-01T00:00:00Z'), _keys.parse_time(at), ttl, renew) == expected
+
+
+@pytest.mark.parametrize('renew, at, expected', [
+    (None, '2026-12-09T23:59:59Z', None),
+    (None, '2026-12-10T00:00:00Z', 'expired on 2026-12-10T00:00:00Z'),
+    (3, '2026-12-06T23:59:59Z', None),
+    (3, '2026-12-07T00:00:00Z', 'expires on 2026-12-10T00:00:00Z, within renew_days 3'),
+    (1e-05, '2026-12-10T00:00:00Z', 'expired on 2026-12-10T00:00:00Z'),
+])
+def test_due_by_the_servers_expiry_exactly(renew, at, expected):
+    record = rec('a', '2026-11-01T00:00:00Z', expiresAt='2026-12-10T00:00:00Z')
+    assert _keys.due(record, _keys.parse_time(at), 30, renew) == expected
+
+
+def test_day_counts_are_shown_as_written():
+    assert (_keys._days(None), _keys._days(7), _keys._days(0.5), _keys._days(1e-05)) == (None, '7', '0.5', '1e-05')
+
+
+def test_a_template_may_name_the_user_twice():
+    pattern = _keys.scheme('{user}@{host}/{user}')
+    assert _keys.parse_name(pattern, 'alice@h1/alice') == ('alice', 'h1')
+    assert _keys.parse_name(pattern, 'alice@h1/bob') is None
+    # A name is one line or more: the scheme matches across line breaks (nothing is left over).
+    assert _keys.parse_name(_keys.scheme('opencode-{user}@{host}'), 'opencode-al\nice@h\n1') == ('al\nice', 'h\n1')
+
+
+def test_parse_name_without_a_scheme_or_a_text_name():
+    assert _keys.parse_name(None, 'opencode-alice@h1') is None
+    assert _keys.parse_name(_keys.scheme('opencode-{user}@{host}'), 12) is None
+
+
+def test_policy_text_of_an_inactive_key_and_a_schedule_that_is_off():
+    assert _keys.policy_text({'isActive': False}) == 'inactive'
+    assert _keys.policy_text({'accessSchedule': dict(GOOD_SCHEDULE, enabled=False, days=[0, 6])}) == (
+        'schedule UTC 08:00-18:00 days 0,6 (off)')
+
+
+def test_lacks_age_and_created_of_odd_records():
+    assert _keys.lacks_age({'expiresAt': '2027-01-01T00:00:00Z'}) is False
+    assert _keys.lacks_age({'createdAt': '2026-01-01T00:00:00Z'}) is False
+    assert _keys.lacks_age({'expiresAt': 'soon', 'createdAt': None}) is True
+    assert _keys._created('not a record') is None and _keys._created(None) is None
+
+
+def test_sweep_counts_unused_days_from_the_time_given_and_not_at_the_limit():
+    records = [dict(id='1', name='opencode-alice@laptop1', createdAt='2020-01-01T00:00:00Z'),
+               dict(id='2', name='opencode-bob@laptop1', createdAt='2020-01-01T00:00:00Z',
+                    lastUsedAt='2020-03-01T00:00:00Z')]
+    at = _keys.parse_time('2020-03-31T00:00:00Z')
+    owners = ['opencode-alice@laptop1', 'opencode-bob@laptop1']
+    # At 2020-03-31 with 30 days: alice's last sign (created 2020-01-01) is older, bob's (used
+    # exactly 30 days before) is not, and the sweep counts from `at`, not from today.
+    assert _keys.sweep(records, owners, 'opencode-{user}@{host}', 30, at) == ([], [records[0]])
+
+
+def test_record_view_whole():
+    record = rec('k1', '2026-12-01T00:00:00.250Z', key='sk-b1490****abcd', lastUsedAt='2026-12-05T10:00:00Z',
+                 expiresAt='2027-01-01T00:00:00Z', maxSessions=3)
+    assert _keys.record_view(record, 'opencode-{user}@{host}', 30) == {
+        'id': 'k1', 'name': 'opencode-alice@laptop1', 'created_at': '2026-12-01T00:00:00Z',
+        'last_used_at': '2026-12-05T10:00:00Z', 'expires_at': '2027-01-01T00:00:00Z', 'expiry_source': 'server',
+        'policy': 'max 3 sessions', 'user': 'alice', 'host': 'laptop1'}
+    empty = {'id': None, 'name': None, 'created_at': None, 'last_used_at': None, 'expires_at': None,
+             'expiry_source': None, 'policy': 'default'}
+    assert _keys.record_view('not a record', 'opencode-{user}@{host}', 30) == empty
+    assert _keys.record_view({'name': 'opencode-alice@laptop1'}) == dict(empty, name='opencode-alice@laptop1')
