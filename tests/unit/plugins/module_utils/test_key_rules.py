@@ -274,3 +274,110 @@ def test_record_view_whole():
              'expiry_source': None, 'policy': 'default'}
     assert _keys.record_view('not a record', 'opencode-{user}@{host}', 30) == empty
     assert _keys.record_view({'name': 'opencode-alice@laptop1'}) == dict(empty, name='opencode-alice@laptop1')
+
+
+@pytest.mark.parametrize('text, micro', [
+    ('2026-12-06T02:14:59.5Z', 500000),
+    ('2026-12-06T02:14:59.1234567Z', 123456),  # more than microseconds: cut, not refused
+    ('2026-12-06T02:14:59.' + '9' * 43 + 'Z', 999999),  # 64 characters: the longest taken
+    ('2026-12-06T02:14:59z', 0),
+])
+def test_parse_time_fractions_and_limits(text, micro):
+    stamp = _keys.parse_time(text)
+    assert (stamp.second, stamp.microsecond) == (59, micro)
+    assert _keys.parse_time('2026-12-06T02:14:59.' + '9' * 44 + 'Z') is None  # 65 characters
+
+
+def test_times_are_utc_whatever_the_local_zone(monkeypatch):
+    import time
+    monkeypatch.setenv('TZ', 'America/New_York')
+    time.tzset()
+    try:
+        stamp = _keys.parse_time('2026-12-06T02:14:59+01:00')
+        assert stamp.utcoffset() == timedelta(0) and stamp.hour == 1
+        assert _keys.fmt(stamp) == '2026-12-06T01:14:59Z'
+    finally:
+        monkeypatch.delenv('TZ')
+        time.tzset()
+
+
+@pytest.mark.parametrize('policy, message', [
+    (['noLog'], 'key policy must be a mapping of accessSchedule, allowedModels, isActive, maxSessions, noLog'),
+    ({'scopes': []}, 'key policy: scopes is not a setting OmniRoute 3.7.9 accepts on a key (use accessSchedule, '
+                     'allowedModels, isActive, maxSessions, noLog)'),
+    ({'scopes': [], 'name': 'x'}, 'key policy: name, scopes are not a setting OmniRoute 3.7.9 accepts on a key '
+                                  '(use accessSchedule, allowedModels, isActive, maxSessions, noLog)'),
+    ({'allowedModels': [' ']}, 'key policy allowedModels must be a list of model ids or globs'),
+    ({'allowedModels': [5]}, 'key policy allowedModels must be a list of model ids or globs'),
+    ({'allowedModels': ['m%d' % i for i in range(1001)]}, 'key policy allowedModels may hold at most 1000 entries'),
+    ({'noLog': 'yes'}, 'key policy noLog must be true or false'),
+    ({'maxSessions': 10001}, 'key policy maxSessions must be a whole number from 0 (unlimited) to 10000'),
+    ({'maxSessions': -1}, 'key policy maxSessions must be a whole number from 0 (unlimited) to 10000'),
+])
+def test_each_policy_refusal_says_exactly_what_is_wrong(policy, message):
+    with pytest.raises(_keys.PolicyError) as caught:
+        _keys.check_policy(policy)
+    assert str(caught.value) == message
+
+
+def test_policy_limits_accepted():
+    models = ['m%04d' % i for i in range(1000)]
+    assert _keys.check_policy({'allowedModels': models, 'maxSessions': 0}) == {'allowedModels': models, 'maxSessions': 0}
+    assert _keys.check_policy({'maxSessions': 10000, 'allowedModels': None}) == {'maxSessions': 10000, 'allowedModels': []}
+    assert _keys.check_policy({'maxSessions': 1}) == {'maxSessions': 1}
+
+
+def test_policy_of_odd_listings():
+    defaults = {'allowedModels': [], 'noLog': False, 'maxSessions': 0, 'accessSchedule': None, 'isActive': True}
+    assert _keys.policy_of(None) == defaults and _keys.expiry(None, 30) == (None, None)
+    assert _keys.policy_of({'maxSessions': 1})['maxSessions'] == 1
+    assert _keys.policy_of({'accessSchedule': 'weekdays'})['accessSchedule'] is None
+    assert _keys.policy_of({'accessSchedule': {'odd': 1}})['accessSchedule'] == {'unreadable': True}
+    # A schedule the server holds in a shape we cannot read is corrected even to "no schedule".
+    assert _keys.policy_drift({'accessSchedule': {'odd': 1}}, {'accessSchedule': None}) == {'accessSchedule': None}
+
+
+def test_order_puts_keys_without_a_time_last_and_ties_by_id():
+    a = dict(id='a', createdAt='2026-12-01T00:00:00Z')
+    b = dict(id='b', createdAt='2026-12-01T00:00:00Z')
+    untimed = dict(id='0')
+    assert _keys._order([untimed, b, a]) == [a, b, untimed]
+
+
+def test_classify_parts_are_always_lists():
+    cur = rec('cur', '2026-12-02T00:00:00Z', key='sk-b1490****2222')
+    assert _keys.classify([cur], 'sk-b1490****2222') == dict(current=cur, older=[], newer=[], ambiguous=[], others=[])
+    twin = rec('twin', '2026-12-03T00:00:00Z', key='sk-b1490****2222')
+    other = rec('other', '2026-12-01T00:00:00Z', key='sk-b1490****9999')
+    assert _keys.classify([twin, other, cur], 'sk-b1490****2222') == dict(
+        current=None, older=[], newer=[], ambiguous=[cur, twin], others=[other])
+
+
+def test_plan_results_exactly():
+    cur = rec('cur', '2026-10-01T00:00:00Z', key='sk-b1490****2222')
+    lost = rec('lost', '2026-12-03T00:00:00Z', key='sk-b1490****3333')
+    gone = dict(cur, revokedAt='2026-12-05T00:00:00Z')
+    base = dict(action='keep', current=None, revoke_now=[], replace=[], reasons=[], finishing=False)
+    # Nothing said about what is installed (the standalone module).
+    assert _keys.plan({}, [], NOW, installed_known=False) == dict(
+        base, action='create', reasons=['no key of this name on the server'])
+    assert _keys.plan({'rotate': True}, [cur], NOW, ttl_days=70, renew_days=10, installed_known=False) == dict(
+        base, action='rotate', current=cur, revoke_now=[cur], reasons=[
+            'rotation requested', 'reaches the ttl of 70 days on 2026-12-10T00:00:00Z, within renew_days 10 '
+            '(ttl enforced by the role)'])
+    assert _keys.plan({}, [cur], NOW, ttl_days=80, renew_days=10, installed_known=False) == dict(base, current=cur)
+    # The installed key is known.
+    assert _keys.plan({}, [cur, lost], NOW, installed_mask='sk-b1490****2222') == dict(
+        base, action='rotate', current=cur, revoke_now=[lost], replace=[cur], reasons=[
+            'a rotation is pending: its new key existed only in a run that was cut before installing it, so '
+            'that key is revoked and a new one made'])
+    assert _keys.plan({}, [gone], NOW, installed_mask='sk-b1490****2222') == dict(
+        base, action='rotate', current=gone, replace=[gone], reasons=['the installed key was revoked on the server'])
+    twins = [rec('t%d' % i, '2026-12-0%dT00:00:00Z' % i, key='sk-b1490****2222') for i in (1, 2, 3)]
+    assert _keys.plan({}, twins + [lost], NOW, installed_mask='sk-b1490****2222') == dict(
+        base, action='rotate', current=twins[2], replace=twins, revoke_now=[lost], reasons=[
+            "3 keys of this name share the installed key's mask, so which one is installed cannot be told"])
+    assert _keys.plan({}, [cur], NOW, installed_mask=None) == dict(
+        base, action='create', revoke_now=[cur], reasons=['no key is installed'])
+    assert _keys.plan({}, [cur], NOW, installed_mask='sk-b1490****9999') == dict(
+        base, action='create', revoke_now=[cur], reasons=['the installed key is not a key of this name on the server'])
