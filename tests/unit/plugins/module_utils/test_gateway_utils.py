@@ -411,3 +411,277 @@ def test_probe_shape_and_failed_probe():
     failed = gw.failed_probe('http://gw/v1/models', 'the probe failed: OSError', scope='managed')
     assert failed['reachable'] is None and failed['ready'] is False and failed['scope'] == 'managed'
     assert set(failed) >= set(probe)
+
+
+# ------------------------------------------------------------------ whole answers and exact texts
+# (issue 26: mutmut's survivors of _gateway.py; each answer and message is compared whole.)
+def whole(ans):
+    """An Answer without its timing (checked apart: a positive number of seconds)."""
+    assert isinstance(ans.seconds, float) and ans.seconds > 0
+    return ans._replace(seconds=None)
+
+
+@pytest.mark.parametrize('status, body, outcome, cause, summary', [
+    (401, b'{"error": {"code": "invalid_key"}}', gw.REJECTED, 'HTTP 401: invalid_key', 'HTTP 401'),
+    (403, b'{"message": "  no access  "}', gw.REJECTED, 'HTTP 403: no access', 'HTTP 403'),
+    (503, b'  upstream down  ', gw.OFFLINE, 'HTTP 503: upstream down', 'HTTP 503'),
+    (500, b'<HTML><body>oops</body></HTML>', gw.OFFLINE, 'HTTP 500: an HTML page', 'HTTP 500'),
+    (502, b'\n<!DOCTYPE html>', gw.OFFLINE, 'HTTP 502: an HTML page', 'HTTP 502'),
+    (404, b'', gw.BAD, 'HTTP 404: an empty body', 'HTTP 404: an empty body'),
+    (404, b'{"error": "   "}', gw.BAD, 'HTTP 404: {"error": "   "}', 'HTTP 404: {"error": "   "}'),
+    (404, b'{"error": 5}', gw.BAD, 'HTTP 404: {"error": 5}', 'HTTP 404: {"error": 5}'),
+    (400, b'\xff\xfe not utf-8', gw.BAD, 'HTTP 400: \ufffd\ufffd not utf-8', 'HTTP 400: \ufffd\ufffd not utf-8'),
+    (200, b'  <html lang="en">', gw.BAD, 'HTTP 200 but the answer is not a model list (an HTML page)',
+     'not JSON: an HTML page'),
+    (200, b'<HTML>', gw.BAD, 'HTTP 200 but the answer is not a model list (an HTML page)', 'not JSON: an HTML page'),
+    (200, b'[1, 2]', gw.BAD, 'HTTP 200 but the answer has no "data" list of models', 'JSON without a "data" list'),
+    (200, b'{"data": {}}', gw.BAD, 'HTTP 200 but the answer has no "data" list of models', 'JSON without a "data" list'),
+    (201, b'{"data": []}', gw.OK, None, 'a list of 0 models'),
+    (299, b'{"data": [{"id": " m1 "}, {"id": 1}, "x", {"id": "  "}]}', gw.OK, None, 'a list of 1 models'),
+])
+def test_each_answer_whole(stub, status, body, outcome, cause, summary):
+    stub.reply = (status, body, 0)
+    ans = gw.fetch_models(stub.url, KEY)
+    models = [{'id': 'm1'}] if status == 299 else ([] if outcome == gw.OK else None)
+    assert whole(ans) == gw.Answer(stub.url + '/models', outcome, status, models, cause, summary, None, [])
+    request = stub.server.requests[-1]
+    assert (request.method, request.path) == ('GET', '/v1/models')
+    assert request.headers.get('accept') == 'application/json'
+    assert request.headers.get('user-agent') == 'omniroute.opencode-ansible'
+
+
+def test_an_answer_that_is_not_json_says_why(stub):
+    stub.reply = (200, b'{"data": [', 0)
+    ans = gw.fetch_models(stub.url, KEY)
+    assert ans.outcome == gw.BAD and ans.cause.startswith('HTTP 200 but the answer is not a model list (')
+    assert ans.summary.startswith('not JSON: ') and 'HTML' not in ans.summary
+
+
+def test_no_answer_whole():
+    ans = gw.fetch_models('http://127.0.0.1:9/v1', KEY, timeout=2)
+    assert (ans.outcome, ans.status, ans.summary, ans.models, ans.warnings) == (gw.OFFLINE, None, 'no answer', None, [])
+
+
+def test_a_key_in_an_error_body_is_scrubbed_and_the_texts_cut_at_200(stub):
+    stub.reply = (401, json.dumps({'error': {'message': 'key %s is unknown %s' % (KEY, 'z' * 300)}}).encode(), 0)
+    ans = gw.fetch_models(stub.url, KEY)
+    assert ans.cause == 'HTTP 401: key******** is unknown ' + 'z' * 174 + '...'
+    stub.reply = (404, ('key %s %s' % (KEY, 'z' * 300)).encode(), 0)
+    assert gw.fetch_models(stub.url, KEY).cause == 'HTTP 404: key******** ' + 'z' * 185 + '...'
+
+
+def test_timeout_and_certificate_checks_reach_the_request(stub):
+    # The timeout given is the one used (a 3 s answer with a 1 s timeout is not waited for), and
+    # validate_certs=False is passed on: an https gateway with a self-signed certificate answers.
+    stub.reply = (200, b'{"data": []}', 3)
+    assert gw.fetch_models(stub.url, KEY, timeout=1).outcome == gw.OFFLINE
+    stub.reply = (200, b'{"data": []}', 0)
+    from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import https_models_gateway
+    import tempfile
+    with tempfile.TemporaryDirectory() as scratch:
+        with https_models_gateway(scratch, KEY, [{'id': 'm1'}]) as (url, _seen):
+            assert gw.fetch_models(url + '/v1', KEY, validate_certs=False).outcome == gw.OK
+            assert gw.fetch_models(url + '/v1', KEY).outcome == gw.OFFLINE
+
+
+def test_dropped_ids_are_named_and_counted(stub):
+    bad = ['x' * 201, 'evil\u202eid', 'ok\x00']
+    stub.reply = (200, json.dumps({'data': [{'id': i} for i in bad] + [{'id': 'x' * 200}]}).encode(), 0)
+    ans = gw.fetch_models(stub.url, KEY)
+    assert ans.summary == 'a list of 1 models (3 more left out: unusable ids)'
+    assert ans.warnings == [
+        'the gateway at %s listed 3 model(s) whose id holds control, bidi or invisible characters, or is longer '
+        'than 200 characters; they were left out: %s, %s, %s'
+        % (stub.url + '/models', repr('x' * 57 + '...'), repr('evilid'), repr('ok'))]
+
+
+def test_named_and_models_url():
+    assert gw.named(['a', 'b', 'c', 'd', 'e']) == 'a, b, c, d, e'
+    assert gw.named(['a', 'b', 'c', 'd', 'e', 'f', 'g'], 'others') == 'a, b, c, d, e and 2 others'
+    assert gw.models_url('http://gw/v1//') == 'http://gw/v1/models'
+    assert gw.models_url('/relative/v1') == '/relative/v1/models'
+
+
+def test_key_problems_exactly(tmp_path):
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
+    why = _redact.key_problem(KEY + '\n')
+    assert why.startswith('ends (or starts) with a line break') and KEY not in why
+    where = (str(tmp_path), str(tmp_path / 'c.json'))
+    assert gw.resolve_key(KEY + '\n', {}, *where) == (None, 'the key %s' % why)
+    assert gw.resolve_key('{env:OMR}', {}, *where) == (
+        None, "the key is {env:OMR} and OMR is not set in the environment the module runs in "
+              "(OpenCode reads it from the developer's shell)")
+    assert gw.resolve_key('{env:OMR}', {'OMR': KEY + '\n'}, *where) == (
+        None, 'the key in OMR (named by {env:OMR}) %s; OpenCode inserts an {env:} value as it is' % why)
+
+
+def test_key_file_problems_exactly(tmp_path):
+    target = str(tmp_path / 'c.json')
+    home = str(tmp_path)
+    (tmp_path / 'empty').write_text(' \n')
+    (tmp_path / 'latin').write_bytes(b'sk-\xe9t\xe9')
+    (tmp_path / 'spaced').write_text('sk-a\x01b')
+    assert gw.resolve_key('{file:~/empty}', {}, home, target) == (
+        None, 'the key file %s named by {file:~/empty} is empty' % (tmp_path / 'empty'))
+    assert gw.resolve_key('{file:latin}', {}, home, target) == (
+        None, 'the key file %s named by {file:latin} is not UTF-8 text' % (tmp_path / 'latin'))
+    assert gw.resolve_key('{file:~/missing}', {}, home, target) == (
+        None, 'the key file %s named by {file:~/missing} cannot be read (No such file or directory)'
+        % (tmp_path / 'missing'))
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
+    assert gw.resolve_key('{file:spaced}', {}, home, target) == (
+        None, 'the key in the file %s named by {file:spaced} %s' % (tmp_path / 'spaced', _redact.key_problem('sk-a\x01b')))
+    # Only the first 64 KiB are read: a longer file is cut there (and then refused as no key).
+    (tmp_path / 'long').write_text(KEY + ' ' * (64 * 1024 - len(KEY)) + 'tail')
+    assert gw.resolve_key('{file:long}', {}, home, target) == (KEY, None)
+
+
+def test_shown_ids_and_values():
+    assert gw.shown_id('x' * 60) == repr('x' * 60)
+    assert gw.shown_id('x' * 61) == repr('x' * 57 + '...')
+    assert gw._shown_value(12) == '12' and gw._shown_value(1.5) == '1.5'
+    assert gw._shown_value(10 ** 19) == '10000000000000000000'  # 20 digits: shown whole
+    assert gw._shown_value(10 ** 20) == '100000000000... (21 digits)'
+    assert gw._shown_value(True) == 'a bool' and gw._shown_value('8k') == 'a str' and gw._shown_value(None) == 'a NoneType'
+
+
+def test_valid_models_skip_and_drop_without_stopping():
+    data = ['x', {'id': 3}, {'id': '  '}, {'id': 'x' * 201}, {'id': ' a ', 'type': 'chat'}, {'id': 'b'}]
+    assert gw._valid_models(data) == ([{'id': 'a', 'type': 'chat'}, {'id': 'b'}], ['x' * 201])
+
+
+def test_answers_are_shared_only_for_the_same_question(stub):
+    stub.reply = (200, b'{"data": [{"id": "m1"}]}', 0)
+    assert gw._answer_key('http://gw/v1', 'k', None, 1) == ('http://gw/v1/models', 'k', gw.DEFAULT_TIMEOUT, True)
+    assert gw._answer_key('http://gw/v1', 'k', 5, None) == ('http://gw/v1/models', 'k', 5, False)
+    before = len(stub.server.requests)
+    with gw.share_answers():
+        for timeout, certs in ((5, True), (5, True), (6, True), (5, False), (gw.DEFAULT_TIMEOUT, True)):
+            ans = gw.fetch_models(stub.url, KEY, timeout, certs)
+            assert ans.outcome == gw.OK, ans.cause
+        # An answer another process got without a timeout given is the one for the default timeout.
+        given = gw.Answer(stub.url + '/models', gw.OK, 200, [{'id': 'given'}], None, 'a list of 1 models', 0.1, [])
+        gw.remember_answer(stub.url, 'sk-other-key-1234', None, True, given)
+        assert gw.fetch_models(stub.url, 'sk-other-key-1234', gw.DEFAULT_TIMEOUT, True) is given
+    # (5, True) once, (6, True), (5, False) and the default timeout: four requests.
+    assert len(stub.server.requests) - before == 4
+
+
+def test_an_answer_got_without_checking_certificates_is_not_reused_with_them(tmp_path):
+    from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import https_models_gateway
+    with https_models_gateway(str(tmp_path), KEY, [{'id': 'm1'}]) as (url, _seen):
+        with gw.share_answers():
+            assert gw.fetch_models(url + '/v1', KEY, validate_certs=False).outcome == gw.OK
+            assert gw.fetch_models(url + '/v1', KEY, validate_certs=True).outcome == gw.OFFLINE
+        # The default checks certificates, for the catalog and for a new key's probe alike.
+        assert gw.fetch_models(url + '/v1', KEY).outcome == gw.OFFLINE
+        assert gw.probe_new_key(url + '/v1', KEY)['ok'] is False
+        assert gw.probe_new_key(url + '/v1', KEY, validate_certs=False) == dict(
+            url=url + '/v1/models', ok=True, status=200, why=None)
+
+
+@pytest.mark.parametrize('model, chat', [
+    ({'id': 'a'}, True), ({'id': 'a', 'type': 'Chat'}, True), ({'id': 'a', 'type': 'LLM'}, True),
+    ({'id': 'a', 'type': 7}, False), ({'id': 'a', 'type': 'image'}, False),
+    ({'id': 'a', 'output_modalities': ['image']}, False), ({'id': 'a', 'output_modalities': ['image', 'text']}, True),
+    ({'id': 'a', 'output_modalities': []}, True),
+])
+def test_is_chat(model, chat):
+    assert gw.is_chat(model) is chat
+
+
+def test_model_settings_details():
+    problems = []
+    assert gw.model_settings({'id': 'm', 'context_length': 0, 'max_output_tokens': 'lots'}, problems) == {}
+    assert problems == ["'m': context_length 0", "'m': max_output_tokens a str"]
+    problems = []
+    gw.model_settings({'context_length': -1}, problems)
+    assert problems == ["'': context_length -1"]
+    assert gw.model_settings({'id': 'm', 'capabilities': {'thinking': True, 'reasoning': False}}) == {'reasoning': True}
+    assert gw.model_settings({'id': 'm', 'capabilities': {'vision': True}}) == {'attachment': True}
+    assert gw.model_settings({'id': 'm', 'capabilities': {'vision': False}}) == {'attachment': False}
+    assert gw.model_settings({'id': 'm', 'input_modalities': ['text']}) == {
+        'attachment': False, 'modalities': {'input': ['text']}}
+    assert gw.model_settings({'id': 'm', 'input_modalities': ['text', 'pdf']}) == {
+        'attachment': True, 'modalities': {'input': ['text', 'pdf']}}
+    assert gw.model_settings({'id': 'm', 'output_modalities': ['text']}) == {'modalities': {'output': ['text']}}
+
+
+def test_build_catalog_pinned_odd_entries_and_the_warning():
+    warnings = []
+    offered = [{'id': 'a', 'context_length': 1.5, 'max_output_tokens': 10}, {'id': 'b'}, {'id': 'c'}]
+    catalog = gw.build_catalog(offered, pinned=[{'name': 'no id'}, 7, ' ', 'b', 'b', {'id': 'a', 'name': 'A'}],
+                               exclude=['c'], warnings=warnings)
+    # Entries without a usable id stay for the module's own check to report; a blank or repeated
+    # id is left out; a dict's settings win over the gateway's.
+    assert catalog == [{'name': 'no id'}, 7, {'id': 'b', 'name': 'b'}, {'id': 'a', 'name': 'A'}]
+    assert warnings == ['the gateway gave values OpenCode cannot use (a limit must be a whole number from 1 to '
+                        '1000000000); the models were kept without them: \'a\': context_length 1.5']
+
+
+def test_probe_result_and_failed_probe_whole():
+    empty = dict(url='u', reachable=False, status=None, key_accepted=None, offered=[], offered_chat=[], missing=[],
+                 models_endpoint=None, cause=None, opencode=None, opencode_version=None, layers=[], ready=False)
+    assert gw.probe_result('u') == empty
+    assert gw.failed_probe('u', 'why', scope='managed') == dict(empty, reachable=None, cause='why', scope='managed')
+
+
+@pytest.mark.parametrize('status, body, ok, why', [
+    (200, b'{"data": []}', True, None),
+    (401, b'{}', False, 'the gateway refused the new key from the laptop (HTTP 401)'),
+    (500, b'{}', False, 'the gateway answered HTTP 500 to the new key from the laptop'),
+    (501, b'{}', False, 'the gateway answered HTTP 501 to the new key from the laptop'),
+    (404, b'{}', False, 'the gateway answered HTTP 404 to the new key from the laptop'),
+    (200, b'{"models": []}', False, 'the gateway answered without a model list'),
+    (201, b'[]', False, 'the gateway answered without a model list'),
+    (299, b'<html>', False, 'the gateway answered without a model list'),
+])
+def test_probe_new_key_whole(stub, status, body, ok, why):
+    stub.reply = (status, body, 0)
+    assert gw.probe_new_key(stub.url + '/', KEY) == dict(url=stub.url + '/models', ok=ok, status=status, why=why)
+    assert stub.server.requests[-1].headers.get('authorization') == 'Bearer ' + KEY
+
+
+def test_probe_new_key_unusable_url_and_no_answer(stub):
+    assert gw.probe_new_key('ftp://gw/v1', KEY) == dict(
+        url=None, ok=False, status=None,
+        why="the base_url is not usable: base_url must be an http:// or https:// URL with a host, got 'ftp://gw/v1'")
+    stub.reply = (200, b'{"data": []}', 3)
+    probe = gw.probe_new_key(stub.url, KEY, timeout=1)
+    assert probe['ok'] is False and probe['status'] is None
+    assert probe['why'].startswith('the gateway could not be reached from the laptop (') and KEY not in probe['why']
+    stub.reply = (200, b'{"data": []}', 0)
+    assert gw.probe_new_key(stub.url, KEY, timeout=None)['ok'] is True  # the default timeout
+
+
+def test_verify_fields_and_options(stub, tmp_path):
+    stub.reply = (404, b'no such route', 0)
+    home = tmp_path / 'home'
+    cfgdir = home / '.config' / 'opencode'
+    cfgdir.mkdir(parents=True)
+    (home / 'k').write_text(KEY)
+    (cfgdir / 'rel.key').write_text(KEY)
+    env = {'PATH': '', 'HOME': str(home)}
+    res = gw.verify({'base_url': stub.url, 'timeout': None}, '{file:~/k}', env, str(home))
+    assert (res['url'], res['status'], res['reachable'], res['models_endpoint'], res['cause']) == (
+        stub.url + '/models', 404, True, 'HTTP 404: no such route', 'HTTP 404: no such route')
+    assert isinstance(res['seconds'], float) and stub.auth[-1] == ('/v1/models', 'Bearer ' + KEY)
+    # A relative {file:} is read next to the config file OpenCode loads.
+    gw.verify({'base_url': stub.url}, '{file:rel.key}', env, str(home), target=str(cfgdir / 'opencode.json'))
+    assert stub.auth[-1] == ('/v1/models', 'Bearer ' + KEY)
+    # The timeout and certificate options are the ones used.
+    stub.reply = (200, b'{"data": []}', 3)
+    assert gw.verify({'base_url': stub.url, 'timeout': 1}, KEY, env, str(home))['reachable'] is False
+    # The entry's name is the one looked for in the other layers.
+    (home / '.opencode').mkdir()
+    (home / '.opencode' / 'opencode.json').write_text('{"disabled_providers": ["team"]}')
+    stub.reply = (200, b'{"data": []}', 0)
+    named_layers = gw.verify({'name': 'team', 'base_url': stub.url}, KEY, env, str(home))['layers']
+    assert [layer['effects'] for layer in named_layers] == [['lists team in disabled_providers']]
+    assert gw.verify({'base_url': stub.url}, KEY, env, str(home))['layers'] == []
+
+
+def test_verify_never_echoes_the_key_the_gateway_sends_back(stub, tmp_path):
+    stub.reply = (403, json.dumps({'error': {'message': 'key %s refused' % KEY}}).encode(), 0)
+    res = gw.verify({'base_url': stub.url}, KEY, {'PATH': ''}, str(tmp_path))
+    assert res['cause'] == 'HTTP 403: key******** refused' and KEY not in json.dumps(res)
