@@ -685,3 +685,57 @@ def test_verify_never_echoes_the_key_the_gateway_sends_back(stub, tmp_path):
     stub.reply = (403, json.dumps({'error': {'message': 'key %s refused' % KEY}}).encode(), 0)
     res = gw.verify({'base_url': stub.url}, KEY, {'PATH': ''}, str(tmp_path))
     assert res['cause'] == 'HTTP 403: key******** refused' and KEY not in json.dumps(res)
+
+
+def test_more_exact_answers(stub):
+    assert gw.models_url('http://gw/X') == 'http://gw/X/models'
+    stub.reply = (200, b'  <!DOCTYPE html><html></html>', 0)
+    assert gw.fetch_models(stub.url, KEY).cause == 'HTTP 200 but the answer is not a model list (an HTML page)'
+    stub.reply = (200, json.dumps({'data': [{'id': 'm%d' % i} for i in range(10000)]}).encode(), 0)
+    assert gw.fetch_models(stub.url, KEY).summary == 'a list of 10000 models'
+    stub.reply = (200, json.dumps({'data': [{'id': 'm%d' % i} for i in range(10001)]}).encode(), 0)
+    ans = gw.fetch_models(stub.url, KEY)
+    assert (ans.outcome, ans.cause, ans.summary, ans.models) == (
+        gw.BAD, 'HTTP 200 with 10001 models, more than the 10000 a catalog may hold', 'a list of 10001 models (too many)',
+        None)
+    stub_route = stub.server.default
+    stub.server.default = lambda req: Answer(302, b'', [('Location', 'http://elsewhere.example/v1/models')])
+    try:
+        ans = gw.fetch_models(stub.url, KEY)
+    finally:
+        stub.server.default = stub_route
+    assert (ans.outcome, ans.status, ans.summary) == (gw.BAD, 302, 'HTTP 302, not used')
+
+
+def test_catalog_goes_on_past_skipped_models_and_images_count_as_attachments():
+    offered = [{'id': 'a-image', 'type': 'image'}, {'id': 'b-pinned'}, {'id': 'c-excluded'}, {'id': 'd'}]
+    assert [m['id'] for m in gw.build_catalog(offered, pinned=['b-pinned'], exclude=['c-*'])] == ['b-pinned', 'd']
+    assert gw.model_settings({'id': 'm', 'input_modalities': ['text', 'image']}) == {
+        'attachment': True, 'modalities': {'input': ['text', 'image']}}
+
+
+def test_verify_defaults_the_name_and_checks_certificates(stub, tmp_path):
+    home = tmp_path / 'home'
+    (home / '.opencode').mkdir(parents=True)
+    (home / '.opencode' / 'opencode.json').write_text('{"disabled_providers": ["omniroute"]}')
+    stub.reply = (200, b'{"data": []}', 0)
+    layers = gw.verify({'base_url': stub.url}, KEY, {'PATH': ''}, str(home))['layers']
+    assert [layer['effects'] for layer in layers] == [['lists omniroute in disabled_providers']]
+    from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import https_models_gateway
+    with https_models_gateway(str(tmp_path), KEY, [{'id': 'm1'}]) as (url, _seen):
+        assert gw.verify({'base_url': url + '/v1'}, KEY, {'PATH': ''}, str(home))['reachable'] is False
+        assert gw.verify({'base_url': url + '/v1', 'validate_certs': False}, KEY, {'PATH': ''}, str(home))['status'] == 200
+
+
+def test_verify_scrubs_the_key_from_what_opencode_itself_prints(stub, tmp_path):
+    """The last net: whatever reaches the result (here `opencode --version` of a binary that
+    prints the key) goes through a redactor that knows the key the reference resolves to (the
+    reference itself names a variable, it is no secret)."""
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    fake = bindir / 'opencode'
+    fake.write_text('#!/bin/sh\necho "1.0 %s {env:OMR}"\n' % KEY)
+    fake.chmod(0o755)
+    stub.reply = (200, b'{"data": []}', 0)
+    res = gw.verify({'base_url': stub.url}, '{env:OMR}', {'PATH': str(bindir), 'OMR': KEY}, str(tmp_path))
+    assert res['opencode_version'] == '1.0 ******** {env:OMR}' and KEY not in json.dumps(res)
