@@ -710,6 +710,8 @@ def test_more_exact_answers(stub):
 def test_catalog_goes_on_past_skipped_models_and_images_count_as_attachments():
     offered = [{'id': 'a-image', 'type': 'image'}, {'id': 'b-pinned'}, {'id': 'c-excluded'}, {'id': 'd'}]
     assert [m['id'] for m in gw.build_catalog(offered, pinned=['b-pinned'], exclude=['c-*'])] == ['b-pinned', 'd']
+    assert [m['id'] for m in gw.build_catalog(offered, include=['a-*', 'd'])] == ['d']
+    assert [m['id'] for m in gw.build_catalog([{'id': 'a'}, {'id': 'b'}, {'id': 'c'}], include=['c', 'a'])] == ['a', 'c']
     assert gw.model_settings({'id': 'm', 'input_modalities': ['text', 'image']}) == {
         'attachment': True, 'modalities': {'input': ['text', 'image']}}
 
