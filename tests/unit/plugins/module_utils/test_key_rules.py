@@ -297,7 +297,7 @@ def test_times_are_utc_whatever_the_local_zone(monkeypatch):
         assert stamp.utcoffset() == timedelta(0) and stamp.hour == 1
         assert _keys.fmt(stamp) == '2026-12-06T01:14:59Z'
     finally:
-        monkeypatch.delenv('TZ')
+        monkeypatch.undo()  # TZ as it was, then the process's zone from it again
         time.tzset()
 
 
