@@ -247,3 +247,84 @@ def test_failed_is_the_one_constructor_of_a_failed_reply():
     assert reply.outcome == _http.OFFLINE and reply.url == 'https://h/x' and reply.body == b''
     assert len(reply.cause) <= _http.MAX_CAUSE and '\x1b' not in reply.cause and not leaks(reply.cause, KEY)
     assert 'pw-7777777777' not in repr(reply) and 'q-88888888' not in repr(reply)
+
+
+# ------------------------------------------------------------------ exact texts and limits
+# (issue 26: mutmut's survivors of _http.py; each message and value compared whole.)
+@pytest.mark.parametrize('url, expected', [
+    ('http://h/x', 'http://h:80'), ('https://h/x', 'https://h:443'), ('HTTPS://h:8443/x', 'https://h:8443'),
+    ('http://[::1]/x', 'http://[::1]:80'), ('//h/x', 'http://h'), ('ftp://h/x', 'ftp://h'), ('/path', None),
+])
+def test_origin(url, expected):
+    assert _http.origin(url) == expected
+
+
+def test_integers_up_to_30_digits_are_kept():
+    assert _http.parse_json(b'[' + b'9' * 30 + b', -' + b'9' * 30 + b']')[0] == [10 ** 30 - 1, -(10 ** 30 - 1)]
+    assert _http.parse_json(b'[' + b'9' * 31 + b']')[0] == [float('inf')]
+
+
+def test_seconds_as_shown():
+    assert [_http._seconds(v) for v in (2.0, 0.5, 1e-05, 3, 10 ** 7)] == ['2', '0.5', '1e-05', '3', '10000000']
+
+
+@pytest.mark.parametrize('location, expected', [
+    (None, 'the gateway answered with a redirect but no address (redirects are not followed)'),
+    ('  ', 'the gateway answered with a redirect but no address (redirects are not followed)'),
+    ('/v2/models', 'the gateway redirected to another path of http://gw:80 (redirects are not followed: set the URL '
+                   'to the address that answers)'),
+    ('http://gw/v2', 'the gateway redirected to another path of http://gw:80 (redirects are not followed: set the '
+                     'URL to the address that answers)'),
+    ('https://other:8443/v1?k=1', 'the gateway redirected to https://other:8443 (redirects are not followed, so the '
+                                  'key never goes elsewhere: set the URL to the address that answers)'),
+])
+def test_redirect_texts(location, expected):
+    assert _http._redirect('http://gw/v1/models', location) == expected
+
+
+def test_a_redirect_without_a_location_is_bad_not_an_error(gateway_server):
+    gateway_server.route('/v1/models', lambda req: Answer(302, b''))
+    reply = ask(gateway_server)
+    assert (reply.outcome, reply.status, reply.cause) == (
+        _http.BAD, 302, 'HTTP 302: the gateway answered with a redirect but no address (redirects are not followed)')
+
+
+@pytest.mark.parametrize('proxy, cause', [
+    ('http://[::1', 'unreachable: the proxy address in the environment is not valid'),
+    ('http://:8080', 'unreachable: the proxy address in the environment has no host'),
+])
+def test_an_unusable_proxy_is_named(proxy, cause):
+    reply = _http.request('GET', 'http://gateway.invalid/v1/models', timeout=2, proxy_env={'http_proxy': proxy})
+    assert (reply.outcome, reply.cause) == (_http.OFFLINE, cause)
+
+
+def test_a_proxy_without_a_scheme_and_an_ipv6_target(gateway_server):
+    gateway_server.route('/v1/models', lambda req: json_answer({'data': []}))
+    proxy = gateway_server.url.replace('http://', '')
+    reply = _http.request('GET', 'http://[::1]:20128/v1/models', timeout=2, proxy_env={'http_proxy': proxy})
+    assert reply.outcome == _http.ANSWERED
+    assert gateway_server.requests[-1].headers['host'] == '[::1]:20128'
+
+
+def test_the_tunnel_asked_for_an_ipv6_target_and_its_refusal(gateway_server):
+    gateway_server.route('CONNECT', lambda req: Answer(403, b''))
+    reply = _http.request('GET', 'https://[::1]:8443/v1/models', timeout=2, proxy_env={'https_proxy': gateway_server.url})
+    assert (reply.outcome, reply.cause) == (
+        _http.OFFLINE, 'unreachable: the proxy http://127.0.0.1:%d refused the tunnel (HTTP 403)' % gateway_server.port)
+    assert gateway_server.requests[-1].path == '[::1]:8443'
+
+
+def test_parse_json_limits_and_texts():
+    assert _http.parse_json(b'[' * 64 + b']' * 64) == (_nested(64), None)
+    assert _http.parse_json(b'[' * 65 + b']' * 65) == (None, 'JSON nested deeper than 64 levels')
+    assert _http.parse_json(b'{"a": [1]}', max_depth=1) == (None, 'JSON nested deeper than 1 levels')
+    assert _http.parse_json(b'\xff') == (None, 'not UTF-8 text')
+    assert _http.parse_json('{"a": 1}') == ({'a': 1}, None)  # text is taken as it is
+    assert _http.parse_json(b'{"a": 1') == (None, "not JSON (Expecting ',' delimiter)")
+
+
+def _nested(levels):
+    value = []
+    for _level in range(levels - 1):
+        value = [value]
+    return value
