@@ -318,6 +318,8 @@ def test_parse_json_limits_and_texts():
     assert _http.parse_json(b'[' * 64 + b']' * 64) == (_nested(64), None)
     assert _http.parse_json(b'[' * 65 + b']' * 65) == (None, 'JSON nested deeper than 64 levels')
     assert _http.parse_json(b'{"a": [1]}', max_depth=1) == (None, 'JSON nested deeper than 1 levels')
+    # The depth goes down by one at each closing bracket: 4 levels after a closed list at 3.
+    assert _http.parse_json(b'[[[],[[]]]]', max_depth=3) == (None, 'JSON nested deeper than 3 levels')
     assert _http.parse_json(b'\xff') == (None, 'not UTF-8 text')
     assert _http.parse_json('{"a": 1}') == ({'a': 1}, None)  # text is taken as it is
     assert _http.parse_json(b'{"a": 1') == (None, "not JSON (Expecting ',' delimiter)")
