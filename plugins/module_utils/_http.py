@@ -154,7 +154,8 @@ def parse_json(body, max_depth=MAX_JSON_DEPTH):
     try:
         return json.loads(text, parse_int=_bounded_int), None
     except RecursionError:
-        return None, 'JSON nested deeper than %d levels' % (max_depth or 0)
+        # Only without the bracket count (max_depth None, or one above Python's recursion limit).
+        return None, 'JSON nested too deeply to decode'
     except ValueError as exc:
         # The decoder's message names a position, never the content.
         return None, 'not JSON (%s)' % (getattr(exc, 'msg', None) or 'cannot be decoded')

@@ -330,3 +330,19 @@ def _nested(levels):
     for _level in range(levels - 1):
         value = [value]
     return value
+
+
+def test_failed_reply_fields():
+    reply = _http.failed('http://gw/v1/models', _http.BAD, 'why')
+    assert reply == _http.Reply('http://gw/v1/models', _http.BAD, None, {}, b'', 'why', 0.0)
+    reply = _http.failed('http://gw/v1/models', _http.OFFLINE, 'why', started=time.monotonic() - 1.5, status=502)
+    assert (reply.status, reply.headers) == (502, {})
+    assert isinstance(reply.seconds, float) and 1.5 <= reply.seconds < 60
+
+
+def test_parse_json_depth_and_recursion():
+    assert _http.parse_json(b'[[],[[]]]', max_depth=2) == (None, 'JSON nested deeper than 2 levels')
+    assert _http.parse_json(b'[[],[]]', max_depth=2) == ([[], []], None)
+    # Without the bracket count, Python's own recursion limit still ends in an outcome.
+    deep = b'[' * 100000 + b']' * 100000
+    assert _http.parse_json(deep, max_depth=None) == (None, 'JSON nested too deeply to decode')
