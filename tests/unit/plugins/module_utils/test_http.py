@@ -346,3 +346,17 @@ def test_parse_json_depth_and_recursion():
     # Without the bracket count, Python's own recursion limit still ends in an outcome.
     deep = b'[' * 100000 + b']' * 100000
     assert _http.parse_json(deep, max_depth=None) == (None, 'JSON nested too deeply to decode')
+
+
+def test_host_names_and_addresses_are_asked_as_given(gateway_server):
+    """A name is resolved (in its own thread, bounded by the deadline) and its port kept; an
+    address is used as it is: 127.0.0.2 is not where the server listens (127.0.0.1), directly or
+    as the proxy."""
+    gateway_server.route('/v1/models', lambda req: json_answer({'data': []}))
+    reply = _http.request('GET', 'http://localhost:%d/v1/models' % gateway_server.port, timeout=5)
+    assert (reply.outcome, reply.status) == (_http.ANSWERED, 200)
+    reply = _http.request('GET', 'http://127.0.0.2:%d/v1/models' % gateway_server.port, timeout=5)
+    assert (reply.outcome, reply.cause) == (_http.OFFLINE, 'unreachable: connection refused')
+    reply = _http.request('GET', 'http://gateway.invalid/v1/models', timeout=5,
+                          proxy_env={'http_proxy': 'http://127.0.0.2:%d' % gateway_server.port})
+    assert (reply.outcome, reply.cause) == (_http.OFFLINE, 'unreachable: connection refused')
