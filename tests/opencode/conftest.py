@@ -6,7 +6,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import REPO, Sandbox  # noqa: E402
+from harness import REPO, Sandbox, seed_data  # noqa: E402
 # The shared fixtures of the suites that run the real parts (tests/support).
 from ansible_collections.omniroute.opencode.tests.support.opencode import opencode_bin, opencode_version  # noqa: E402,F401 pylint: disable=unused-import
 
@@ -19,13 +19,21 @@ def api_key():
     return 'sk-or-test-' + secrets.token_hex(16)
 
 
+@pytest.fixture(scope='session')
+def opencode_seed(tmp_path_factory, opencode_bin):
+    """OpenCode's database after a first start, made once per test process (harness.seed_data)."""
+    return seed_data(opencode_bin, str(tmp_path_factory.mktemp('opencode-seed')))
+
+
 @pytest.fixture
-def sandbox_factory(tmp_path, opencode_bin):
-    """``make(tag='s', env=None, cwd='work')``: a new Sandbox under the test's tmp_path."""
-    def make(tag='s', env=None, cwd='work'):
+def sandbox_factory(tmp_path, opencode_bin, opencode_seed):
+    """``make(tag='s', env=None, cwd='work', fresh=False)``: a new Sandbox under the test's
+    tmp_path. Its data directory holds the database OpenCode's first start made (opencode_seed),
+    unless ``fresh``: then OpenCode starts there for the first time."""
+    def make(tag='s', env=None, cwd='work', fresh=False):
         root = str(tmp_path / tag)
         os.makedirs(root)
-        return Sandbox(root, opencode_bin, env=env, cwd=cwd)
+        return Sandbox(root, opencode_bin, env=env, cwd=cwd, seed=None if fresh else opencode_seed)
 
     return make
 

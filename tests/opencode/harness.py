@@ -136,7 +136,7 @@ class Report(object):
 class Sandbox(object):
     """A scratch root: home/, the corpus tree, an environment, and every captured output."""
 
-    def __init__(self, root, opencode, env=None, cwd='work'):
+    def __init__(self, root, opencode, env=None, cwd='work', seed=None):
         self.root = root
         # OPENCODE_TEST_MODULE=users: every provider-module call goes through
         # omniroute.opencode.users instead (the role's per-host path), as one users-module run
@@ -151,6 +151,15 @@ class Sandbox(object):
         self.warm = False
         for d in (self.home, self.cwd):
             os.makedirs(d, exist_ok=True)
+        if seed:
+            # OpenCode's database as its first start leaves it (see seed_data): a first start
+            # migrates a new database, about 0.4 CPU seconds of every fresh sandbox, and two
+            # OpenCode processes doing that at once race. Config files are never seeded.
+            data = os.path.join(self.home, '.local', 'share', 'opencode')
+            os.makedirs(data)
+            for name in os.listdir(seed):
+                shutil.copy2(os.path.join(seed, name), data)
+            self.warm = True
 
     # -- layout -------------------------------------------------------------------------
     def sub(self, value):
@@ -305,12 +314,13 @@ class Sandbox(object):
             env.pop(var, None)
         return env
 
-    def module_direct(self, args, via):
+    def module_direct(self, args, via, warnings=False):
         """The module's own process, as Ansible's module runner starts it on the target, without
         the ansible CLI around it: ``python -m ansible_collections...modules.<name> ARGS_FILE``
         (``via``: provider or users, the provider-style ``args`` converted for users), not in
-        check mode, with diffs. For the second run of each corpus step, whose files and status
-        are compared with the first: the ansible CLI costs five times the module's own CPU time."""
+        check mode, with diffs (``warnings``: the result's warnings count as the sandbox's, as
+        those of an ansible CLI run do). For the twin of each corpus step, and for the steps after
+        the first: the ansible CLI costs five times the module's own CPU time."""
         margs = self.sub(args)
         name = via
         if via == 'users':
@@ -345,7 +355,12 @@ class Sandbox(object):
             result = dict(result, **result.get('users', {}).get(ME, {}))
         result['_status'] = 'FAILED' if result.get('failed') else 'CHANGED' if result.get('changed') else 'SUCCESS'
         result['_seconds'] = round(elapsed, 2)
-        result['_warnings'] = list(result.get('warnings', []))
+        # ansible-core 2.19 writes each warning as {"event": {"msg": ...}, ...}; older ones as text.
+        # (Spaces as in the ansible CLI's, whose warnings are read from its wrapped output.)
+        result['_warnings'] = [' '.join((w['event']['msg'] if isinstance(w, dict) else w).split())
+                               for w in result.get('warnings', [])]
+        if warnings:
+            self.warnings.extend(result['_warnings'])
         return result
 
     def module(self, args, check=False, verbose=False, name='omniroute.opencode.provider', via=None):
@@ -390,22 +405,26 @@ class Sandbox(object):
             result = dict(result, **result.get('users', {}).get(ME, {}))
         result['_status'] = m.group(1)
         result['_seconds'] = round(elapsed, 2)
-        result['_warnings'] = [w.strip() for w in re.findall(r'\[WARNING\]: (.*(?:\n(?!\[)\S.*)*)', proc.stderr)]
+        result['_warnings'] = [' '.join(w.split()) for w in re.findall(r'\[WARNING\]: (.*(?:\n(?!\[)\S.*)*)', proc.stderr)]
         self.warnings.extend(result['_warnings'])
         return result
 
-    def module_and_twin(self, args, verbose=False, label='module'):
+    def module_and_twin(self, args, verbose=False, label='module', cli=True):
         """One module step, proved for both modules: the other module (users when the sandbox
         goes through provider, and the reverse) runs first, in its own process as on a target;
-        the files are rewound; then the module under test runs through the ansible CLI. Both must
-        report the same status and changed, and leave the same files, bytes and modes (the
+        the files are rewound; then the module under test runs through the ansible CLI (``cli``;
+        otherwise in its own process too, as the twin; ``verbose`` always takes the CLI). Both
+        must report the same status and changed, and leave the same files, bytes and modes (the
         modules' timestamped backups aside). Returns the result of the module under test."""
         other = 'provider' if self.via == 'users' else 'users'
         pre = self.snapshot(modes=True)
         twin = self.module_direct(args, other)
         by_other = without_backups(self.snapshot(modes=True))
         self.rewind(pre)
-        res = self.module(args, verbose=verbose)
+        if cli or verbose:
+            res = self.module(args, verbose=verbose)
+        else:
+            res = self.module_direct(args, self.via, warnings=True)
         mine = without_backups(self.snapshot(modes=True))
         assert twin['_status'] == res['_status'] and twin['changed'] == res['changed'], (
             '%s: %s module %s (changed=%s: %s), %s module %s (changed=%s: %s)' % (
@@ -426,6 +445,24 @@ class Sandbox(object):
 
 
 BACKUP = re.compile(r'\.\d+\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~$')
+
+
+def seed_data(opencode, root):
+    """OpenCode's own database after its first start, to seed sandboxes with (``Sandbox(seed=)``):
+    `opencode debug config` once in a scratch HOME under ``root``, then its data directory's
+    database files (``opencode.db`` and its write-ahead log; OpenCode has exited, so the copy is
+    consistent). The module never reads this database; config files and auth.json are not in it."""
+    sandbox = Sandbox(os.path.join(root, 'first-start'), opencode)
+    proc = sandbox.run_opencode('debug', 'config')
+    assert proc.returncode == 0, 'OpenCode did not start in an empty HOME:\n%s' % proc.stderr
+    data = os.path.join(sandbox.home, '.local', 'share', 'opencode')
+    seed = os.path.join(root, 'seed')
+    os.makedirs(seed)
+    for name in ('opencode.db', 'opencode.db-wal'):
+        if os.path.exists(os.path.join(data, name)):
+            shutil.copy2(os.path.join(data, name), seed)
+    assert os.path.exists(os.path.join(seed, 'opencode.db')), 'no database in %s: %s' % (data, os.listdir(data))
+    return seed
 
 
 def without_backups(snapshot):

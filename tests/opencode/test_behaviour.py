@@ -133,7 +133,7 @@ def test_schema_insertion(sandbox_factory):
 
 
 def test_first_start_creates_opencode_jsonc(sandbox_factory):
-    sb = sandbox_factory()
+    sb = sandbox_factory(fresh=True)
     assert sb.ask(parts=('config',)).config_rc == 0
     cdir = os.path.join(sb.home, '.config', 'opencode')
     with open(os.path.join(cdir, 'opencode.jsonc'), newline='') as f:

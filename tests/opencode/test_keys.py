@@ -94,7 +94,7 @@ def test_config_key_wins_over_auth(sandbox_factory, capture, api_key):
     cfg = os.path.join(sb.home, '.config', 'opencode')
     data = os.path.join(sb.home, '.local', 'share', 'opencode')
     os.makedirs(cfg)
-    os.makedirs(data)
+    os.makedirs(data, exist_ok=True)
     with open(os.path.join(data, 'auth.json'), 'w') as f:
         json.dump({'omniroute': {'type': 'api', 'key': api_key}}, f)
     with open(os.path.join(cfg, 'opencode.json'), 'w') as f:
