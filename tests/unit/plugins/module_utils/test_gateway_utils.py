@@ -15,8 +15,11 @@ import time
 
 import pytest
 
+from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.tests.support.http_server import Answer, Server
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import https_models_gateway
 
 KEY = 'sk-unit-gateway-5e4d3c2b'
 
@@ -241,7 +244,6 @@ def test_verify_rejected_and_unresolvable(stub, tmp_path):
 
 # --------------------------------------------------------------------------- planning (_configure)
 def plan_for(home, **params):
-    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
     full = dict(cfg.PARAM_DEFAULTS, catalog='gateway', api_key=KEY)
     full.update(params)
     environ = {'HOME': str(home), 'XDG_CONFIG_HOME': str(home / '.config'),
@@ -250,7 +252,6 @@ def plan_for(home, **params):
 
 
 def test_plan_gateway_catalog_and_offline_keep(stub, tmp_path):
-    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
     stub.reply = (200, json.dumps({'data': ALL}).encode(), 0)
     plan = plan_for(tmp_path, base_url=stub.url, models=['auto'])
     assert plan.spec.model_ids == ['auto', 'openai/gpt-4o', 'openai/o3', 'team-fast']
@@ -273,7 +274,6 @@ def test_plan_gateway_catalog_and_offline_keep(stub, tmp_path):
 
 
 def test_plan_gateway_offline_without_catalog(stub, tmp_path):
-    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
     stub.reply = (500, b'', 0)
     plan = plan_for(tmp_path, base_url=stub.url, models=['auto'])
     assert plan.spec.model_ids == ['auto'] and plan.catalog['source'] == 'models'
@@ -284,7 +284,6 @@ def test_plan_gateway_offline_without_catalog(stub, tmp_path):
 
 @pytest.mark.parametrize('status,words', [(401, 'API Manager'), (404, 'check base_url')])
 def test_plan_gateway_failures_name_the_fix_and_not_the_key(stub, tmp_path, status, words):
-    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
     stub.reply = (status, json.dumps({'error': 'no such key ' + KEY}).encode(), 0)
     with pytest.raises(cfg.Failure) as exc:
         plan_for(tmp_path, base_url=stub.url)
@@ -470,18 +469,15 @@ def test_a_key_in_an_error_body_is_scrubbed_and_the_texts_cut_at_200(stub):
     assert gw.fetch_models(stub.url, KEY).cause == 'HTTP 404: key******** ' + 'z' * 185 + '...'
 
 
-def test_timeout_and_certificate_checks_reach_the_request(stub):
+def test_timeout_and_certificate_checks_reach_the_request(stub, tmp_path):
     # The timeout given is the one used (a 3 s answer with a 1 s timeout is not waited for), and
     # validate_certs=False is passed on: an https gateway with a self-signed certificate answers.
     stub.reply = (200, b'{"data": []}', 3)
     assert gw.fetch_models(stub.url, KEY, timeout=1).outcome == gw.OFFLINE
     stub.reply = (200, b'{"data": []}', 0)
-    from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import https_models_gateway
-    import tempfile
-    with tempfile.TemporaryDirectory() as scratch:
-        with https_models_gateway(scratch, KEY, [{'id': 'm1'}]) as (url, _seen):
-            assert gw.fetch_models(url + '/v1', KEY, validate_certs=False).outcome == gw.OK
-            assert gw.fetch_models(url + '/v1', KEY).outcome == gw.OFFLINE
+    with https_models_gateway(str(tmp_path), KEY, [{'id': 'm1'}]) as (url, _seen):
+        assert gw.fetch_models(url + '/v1', KEY, validate_certs=False).outcome == gw.OK
+        assert gw.fetch_models(url + '/v1', KEY).outcome == gw.OFFLINE
 
 
 def test_dropped_ids_are_named_and_counted(stub):
@@ -503,7 +499,6 @@ def test_named_and_models_url():
 
 
 def test_key_problems_exactly(tmp_path):
-    from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
     why = _redact.key_problem(KEY + '\n')
     assert why.startswith('ends (or starts) with a line break') and KEY not in why
     where = (str(tmp_path), str(tmp_path / 'c.json'))
@@ -528,7 +523,6 @@ def test_key_file_problems_exactly(tmp_path):
     assert gw.resolve_key('{file:~/missing}', {}, home, target) == (
         None, 'the key file %s named by {file:~/missing} cannot be read (No such file or directory)'
         % (tmp_path / 'missing'))
-    from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
     assert gw.resolve_key('{file:spaced}', {}, home, target) == (
         None, 'the key in the file %s named by {file:spaced} %s' % (tmp_path / 'spaced', _redact.key_problem('sk-a\x01b')))
     # Only the first 64 KiB are read: a longer file is cut there (and then refused as no key).
@@ -568,7 +562,6 @@ def test_answers_are_shared_only_for_the_same_question(stub):
 
 
 def test_an_answer_got_without_checking_certificates_is_not_reused_with_them(tmp_path):
-    from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import https_models_gateway
     with https_models_gateway(str(tmp_path), KEY, [{'id': 'm1'}]) as (url, _seen):
         with gw.share_answers():
             assert gw.fetch_models(url + '/v1', KEY, validate_certs=False).outcome == gw.OK
@@ -723,7 +716,6 @@ def test_verify_defaults_the_name_and_checks_certificates(stub, tmp_path):
     stub.reply = (200, b'{"data": []}', 0)
     layers = gw.verify({'base_url': stub.url}, KEY, {'PATH': ''}, str(home))['layers']
     assert [layer['effects'] for layer in layers] == [['lists omniroute in disabled_providers']]
-    from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import https_models_gateway
     with https_models_gateway(str(tmp_path), KEY, [{'id': 'm1'}]) as (url, _seen):
         assert gw.verify({'base_url': url + '/v1'}, KEY, {'PATH': ''}, str(home))['reachable'] is False
         assert gw.verify({'base_url': url + '/v1', 'validate_certs': False}, KEY, {'PATH': ''}, str(home))['status'] == 200
