@@ -37,13 +37,30 @@ def mutant(name):
             [line[1:] for line in body if line.startswith('+')])
 
 
-def apply(text, head, removed, added):
+def function(name):
+    """The function a mutant name stands for: ``pkg.mod.x_fn__mutmut_3`` is ``fn``,
+    ``pkg.mod.xǁClassǁmethod__mutmut_3`` is ``Class``'s ``method``: ``('Class', 'method')``."""
+    last = name.rsplit('.', 1)[-1].rsplit('__mutmut_', 1)[0]
+    if last.startswith('x\u01c1'):
+        cls, method = last[2:].split('\u01c1', 1)
+        return cls, method
+    return None, last[2:]
+
+
+def apply(text, function_name, removed, added):
     """``text`` with the mutant applied (the diff is shown dedented: try each indentation),
-    searching from its function's ``def``; None when it does not apply."""
+    searching from its function's ``def`` (``function_name``: ``(class or None, name)``); None
+    when it does not apply. (The diff's first line is the def only for short functions.)"""
     lines = text.split('\n')
-    name = head.strip().split('(')[0]
-    starts = [i for i, line in enumerate(lines) if line.strip().startswith(name + '(')]
-    start = starts[0] if starts else 0
+    cls, name = function_name
+    start = 0
+    if cls:
+        classes = [i for i, line in enumerate(lines) if line.startswith('class %s(' % cls) or line.startswith('class %s:' % cls)]
+        start = classes[0] if classes else 0
+    starts = [i for i, line in enumerate(lines) if i >= start and line.strip().startswith('def %s(' % name)]
+    if not starts:
+        return None
+    start = starts[0]
     # The first place after the def where the lines stand, at whatever depth (a line in a loop
     # is deeper than one at the function's top: trying one depth through the whole file first
     # would mutate a later function's line of the same text).
@@ -65,11 +82,11 @@ def main():
     with open(names) as handle:
         chosen = [line.split(':')[0].split()[0] for line in handle if line.strip()]
     for name in chosen:
-        path, head, removed, added = mutant(name)
+        path, _head, removed, added = mutant(name)
         path = os.path.join(curated.COPY, path)
         with open(path) as handle:
             original = handle.read()
-        mutated = apply(original, head, removed, added)
+        mutated = apply(original, function(name), removed, added)
         if mutated is None:
             print('%-100s NOT APPLIED' % name, flush=True)
             survived += 1
