@@ -408,3 +408,47 @@ def test_scope_state_absent_removes_the_managed_entry_on_purpose(tmp_path):
     with open(os.path.join(sc.home, '.local', 'share', 'opencode', 'auth.json')) as handle:
         assert json.load(handle)['omniroute']['key'] == KEY
     assert all(KEY not in run.out for run in sc.runs)
+
+
+
+@pytest.mark.needs_root
+def test_managed_config_written_before_a_failed_users_run_is_named(tmp_path):
+    """Managed scope on a nearly full disk: the users check passes (there is room for the user's
+    auth.json), the managed config is written and takes that room, then the users run fails.
+    The host fails, and a note names the managed file this run changed and what changed in it;
+    the report still runs. (HOME and the managed directory on one 64 KiB tmpfs with two pages
+    left: the managed config and its state file take one each.)"""
+    sc = Scenario(tmp_path, 'managed-then-fail')
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tmpfs', sc.home], check=True)
+    try:
+        managed = os.path.join(sc.home, 'managed')
+        os.makedirs(managed)
+        with open(os.path.join(sc.home, 'filler'), 'ab') as handle:
+            while os.statvfs(sc.home).f_bavail > 2:
+                handle.write(b'\0' * os.statvfs(sc.home).f_bsize)
+                handle.flush()
+        run = sc.play({'opencode_scope': 'managed', 'opencode_managed_dir': managed, 'opencode_models': ['auto'],
+                       'opencode_api_keys': {ME: KEY}, 'opencode_users': [{'name': ME}],
+                       'opencode_report_dir': sc.report})
+        path = os.path.join(managed, 'opencode.json')
+        with open(path) as handle:
+            written = parse(handle.read())
+        auth = os.path.join(sc.home, '.local', 'share', 'opencode', 'auth.json')
+        assert not os.path.exists(auth)
+    finally:
+        subprocess.run(['umount', '-l', sc.home], check=False)
+    assert run.rc != 0
+    assert 'omniroute' in written['provider']
+    assert ("cannot write %s (user %s on localhost): not enough free space" % (auth, ME)) in run.out, run.out[-3000:]
+    note = [line for line in run.out.splitlines() if 'before the users run failed (above)' in line]
+    assert note == [
+        '    "msg": "host localhost: before the users run failed (above), this run had changed the managed '
+        'config %s, %s (added $schema; added provider.omniroute; recorded what this module wrote '
+        '(provider.omniroute)). Fix the cause above and run again"'
+        % (path, os.path.join(managed, 'omniroute-opencode.state.json'))], run.out[-3000:]
+    # The report still has the host, not ready, with the users run's error.
+    rows = sc.rows()
+    assert [(row['host'], row['ready']) for row in rows] == [('localhost', False)]
+    assert rows[0]['error'].startswith("host localhost: user '%s': cannot write %s (user %s on localhost): "
+                                       "not enough free space" % (ME, auth, ME)), rows
+    assert KEY not in run.out
