@@ -26,15 +26,17 @@ COLL = 'ansible_collections/omniroute/opencode/'
 
 
 def mutant(name):
-    """``(file, function line, removed lines, added lines)`` of mutant ``name``."""
+    """``(file, first line of the hunk, the hunk's lines before, and after)`` of mutant ``name``."""
     env = dict(os.environ, PATH=os.path.dirname(MUTMUT) + os.pathsep + os.environ.get('PATH', ''))
     show = subprocess.run([MUTMUT, 'show', name], cwd=TREE, env=env, capture_output=True, text=True,
                           check=True).stdout.splitlines()
     path = [line[4:] for line in show if line.startswith('--- ')][0].split(COLL, 1)[1]
     body = [line for line in show if line[:1] in ('-', '+', ' ') and not line.startswith(('---', '+++'))]
     head = [line[1:] for line in body if line[:1] in (' ', '-')][0]
-    return (path, head, [line[1:] for line in body if line.startswith('-')],
-            [line[1:] for line in body if line.startswith('+')])
+    # The hunk with its context lines, before and after: a removed line alone (``continue``) may
+    # stand more than once in the function.
+    return (path, head, [line[1:] for line in body if line[:1] in (' ', '-')],
+            [line[1:] for line in body if line[:1] in (' ', '+')])
 
 
 def function(name):
@@ -48,9 +50,11 @@ def function(name):
 
 
 def apply(text, function_name, removed, added):
-    """``text`` with the mutant applied (the diff is shown dedented: try each indentation),
-    searching from its function's ``def`` (``function_name``: ``(class or None, name)``); None
-    when it does not apply. (The diff's first line is the def only for short functions.)"""
+    """``text`` with the mutant applied: the hunk's lines ``removed`` (its context and the lines
+    the mutant removes) replaced by ``added`` (its context and the lines it adds). The diff is
+    shown dedented: each indentation is tried, searching from the function's ``def``
+    (``function_name``: ``(class or None, name)``, from the mutant's name: the diff's first
+    line is the def only for short functions). None when it does not apply."""
     lines = text.split('\n')
     cls, name = function_name
     start = 0
@@ -60,7 +64,9 @@ def apply(text, function_name, removed, added):
     starts = [i for i, line in enumerate(lines) if i >= start and line.strip().startswith('def %s(' % name)]
     if not starts:
         return None
-    start = starts[0]
+    # (The hunk may begin with the comment lines above the def.)
+    before_def = [i for i, line in enumerate(removed) if line.strip().startswith('def %s(' % name)]
+    start = max(0, starts[0] - (before_def[0] if before_def else 0))
     # The first place after the def where the lines stand, at whatever depth (a line in a loop
     # is deeper than one at the function's top: trying one depth through the whole file first
     # would mutate a later function's line of the same text).

@@ -7,10 +7,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import pwd
+import subprocess
+import sys
 
 import pytest
 
-from ansible_collections.omniroute.opencode.plugins.module_utils import _users
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact, _users
 
 
 def user(name='alice', state='present', store='config', **entry):
@@ -84,3 +87,308 @@ def test_without_a_c_library_nothing_is_asked_of_it(monkeypatch):
         finally:
             os._exit(code)
     assert os.waitpid(pid, 0)[1] == 0
+
+
+def account(name, uid, exists=True):
+    return _users.Account(name, exists, uid if exists else None, uid if exists else None,
+                          '/home/' + name if exists else None, '/bin/sh' if exists else None)
+
+
+def listed(name, uid, state='present', exists=True):
+    return _users.User(name, state, 'config', {'name': name}, account(name, uid, exists))
+
+
+def test_account_problems_in_words(monkeypatch):
+    # This module runs as uid 1 (no account needed): it may configure that account only.
+    monkeypatch.setattr(_users.os, 'geteuid', lambda: 1)
+    me = _users.current_user()
+    users = [listed('alice', 1), listed('alice', 1), listed('ghost', 0, exists=False),
+             listed('gone', 0, state='absent', exists=False), listed('bob', 4242), listed('carol', 1)]
+    assert _users.account_problems(users) == [
+        "user 'alice': listed more than once in opencode_users",
+        "user 'ghost': no such account",
+        "user 'bob': only root can configure another account, and this module runs as %s (run it with become, "
+        "or configure only %s)" % (me, me),
+    ]
+
+
+def test_root_may_configure_every_account(monkeypatch):
+    monkeypatch.setattr(_users.os, 'geteuid', lambda: 0)
+    assert _users.account_problems([listed('alice', 1000), listed('bob', 1001), listed('root', 0)]) == []
+
+
+def test_a_user_without_an_account_who_is_absent_is_no_problem_and_the_next_is_checked(monkeypatch):
+    monkeypatch.setattr(_users.os, 'geteuid', lambda: 1)
+    me = _users.current_user()
+    assert _users.account_problems([listed('gone', 0, state='absent', exists=False), listed('bob', 4242)]) == [
+        "user 'bob': only root can configure another account, and this module runs as %s (run it with become, "
+        "or configure only %s)" % (me, me)]
+
+
+def test_key_problems_in_words():
+    users = [
+        user('alice', store='config'),
+        user('bob', store='auth', api_key='sk-bad\nkey'),
+        user('carol', store='env'),
+        user('dave', state='absent'),
+        user('erin', store='config'),
+        user('frank', store='config', api_key=42),
+    ]
+    users.append(_users.User('nobody', 'present', 'config', {'name': 'nobody'}, account('nobody', 0, exists=False)))
+    assert _users.key_problems(users, [{'erin': 'sk-from-the-map'}]) == [
+        "user 'alice': no API key (set api_key in opencode_users, opencode_api_keys['alice'] or "
+        "opencode_api_key_var)",
+        "user 'bob': the key from api_key %s" % _redact.key_problem('sk-bad\nkey'),
+    ]
+    assert _users.key_problems([user('erin', api_key='sk-bad\x01key')], [{'erin': 'sk-ok'}]) == [
+        "user 'erin': the key from api_key %s" % _redact.key_problem('sk-bad\x01key')]
+    assert _users.key_problems([user('erin')], [{}, {'erin': 'sk-bad\tkey'}]) == [
+        "user 'erin': the key from key_maps[1] %s" % _redact.key_problem('sk-bad\tkey')]
+
+
+def test_the_c_library_is_looked_up_once_and_kept(monkeypatch):
+    monkeypatch.setattr(_users, '_LIBC', [])
+    lib = _users._libc()
+    assert lib is not None and hasattr(lib, 'prctl')
+    assert _users._LIBC == [lib] and _users._libc() is lib
+
+
+class _FakeCDLL(object):
+    """Stands for ctypes.CDLL on a system where the program's own symbol table has no prctl."""
+
+    calls = []
+    without_prctl = ()
+
+    def __init__(self, name, **kwargs):
+        _FakeCDLL.calls.append((name, kwargs))
+        if name is None:
+            raise OSError('no symbol table')
+        if name in _FakeCDLL.without_prctl:
+            return
+        self.prctl = lambda *args: 0
+
+
+@pytest.mark.parametrize('found, opened', [('libc-test.so.7', 'libc-test.so.7'), (None, 'libc.so.6')])
+def test_without_the_programs_own_symbols_the_c_library_is_found_by_name(monkeypatch, found, opened):
+    monkeypatch.setattr(_users, '_LIBC', [])
+    monkeypatch.setattr(_users.ctypes, 'CDLL', _FakeCDLL)
+    monkeypatch.setattr(_FakeCDLL, 'calls', [])
+    asked = []
+    monkeypatch.setattr(_users.ctypes.util, 'find_library', lambda name: asked.append(name) or found)
+    lib = _users._libc()
+    assert isinstance(lib, _FakeCDLL) and asked == ['c']
+    assert _FakeCDLL.calls == [(None, {'use_errno': True}), (opened, {'use_errno': True})]
+    assert _users._LIBC == [lib]
+
+
+def test_a_c_library_without_prctl_is_no_c_library(monkeypatch):
+    monkeypatch.setattr(_users, '_LIBC', [])
+    monkeypatch.setattr(_users.ctypes, 'CDLL', _FakeCDLL)
+    monkeypatch.setattr(_FakeCDLL, 'calls', [])
+    monkeypatch.setattr(_FakeCDLL, 'without_prctl', ('libc.so.6',))
+    monkeypatch.setattr(_users.ctypes.util, 'find_library', lambda name: None)
+    assert _users._libc() is None and _users._LIBC == [None]
+    assert [name for name, _kwargs in _FakeCDLL.calls] == [None, 'libc.so.6']
+
+
+def test_the_parents_objects_are_frozen_for_the_forks_and_thawed_after():
+    try:
+        _users.before_forks()
+        assert _users.gc.get_freeze_count() > 0
+    finally:
+        _users.after_forks()
+    assert _users.gc.get_freeze_count() == 0
+
+
+def test_messages_from_a_pipe_one_line_each_whatever_the_reads():
+    read, write = os.pipe()
+    try:
+        lines = _users._Lines(read)
+        # Two messages in one read, then one longer than a read (65536 bytes), then the end.
+        os.write(write, b'{"a": 1}\n{"b": "two"}\n')
+        assert lines.next() == {'a': 1}
+        assert lines.next() == {'b': 'two'}
+        big = {'c': 'x' * 70000}
+        sender = os.fork()
+        if sender == 0:  # pragma: no cover - the child only writes
+            try:
+                _users._send(write, big)
+                _users._send(write, 'go')
+            finally:
+                os._exit(0)
+        os.close(write)
+        write = None
+        assert lines.next() == big
+        assert lines.next() == 'go'
+        assert lines.next() is None
+        os.waitpid(sender, 0)
+    finally:
+        os.close(read)
+        if write is not None:
+            os.close(write)
+
+
+def test_only_the_child_does_the_work_and_the_parent_carries_on():
+    # In a process of its own: were the parent to run the child's part, it would end there
+    # (os._exit), which a test in pytest's own process cannot see.
+    script = (
+        'import sys\n'
+        'from ansible_collections.omniroute.opencode.plugins.module_utils import _users\n'
+        'p = _users.UserProcess(_users.lookup(_users.current_user()), lambda env: ({"pid": __import__("os").getpid()}, None))\n'
+        'r = p.reply()\n'
+        'p.stop()\n'
+        'p.close()\n'
+        'print(r.ok, r.data["pid"] != __import__("os").getpid(), p.pid)\n'
+    )
+    here = os.path.abspath(_users.__file__)
+    env = dict(os.environ, PYTHONPATH=here[:here.rindex(os.sep + 'ansible_collections' + os.sep)])
+    done = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert (done.returncode, done.stdout) == (0, 'True True None\n'), done.stderr
+
+
+def test_accounts_as_the_user_database_has_them(monkeypatch):
+    me = pwd.getpwuid(os.geteuid())
+    assert _users.lookup(me.pw_name) == _users.Account(me.pw_name, True, me.pw_uid, me.pw_gid, me.pw_dir,
+                                                       me.pw_shell)
+    assert _users.lookup('no-such-account-here') == _users.Account('no-such-account-here', False, None, None,
+                                                                   None, None)
+    assert _users.current_user() == me.pw_name
+    # A uid without an account is named by its number.
+    unused = max(entry.pw_uid for entry in pwd.getpwall()) + 4242
+    monkeypatch.setattr(_users.os, 'geteuid', lambda: unused)
+    assert _users.current_user() == str(unused)
+
+
+def test_the_environment_of_this_account_and_of_another():
+    me = _users.lookup(pwd.getpwuid(os.geteuid()).pw_name)
+    assert _users.user_environ(me) == dict(os.environ, **({} if 'HOME' in os.environ else {'HOME': me.home}))
+    other = _users.Account('someone', True, os.geteuid() + 4242, 4242, '/home/someone', None)
+    env = _users.user_environ(other)
+    want = dict(HOME='/home/someone', USER='someone', LOGNAME='someone', SHELL='/bin/sh',
+                PATH=os.environ.get('PATH') or '/usr/bin:/bin')
+    want.update((name, os.environ[name]) for name in ('LANG', 'LC_ALL', 'TZ') if os.environ.get(name))
+    assert env == want
+
+
+def test_the_environment_of_another_account_is_a_login_one(monkeypatch):
+    for name, value in (('LANG', 'C.UTF-8'), ('LC_ALL', 'C'), ('TZ', 'UTC'), ('PATH', '/opt/bin:/bin'),
+                        ('XDG_CONFIG_HOME', '/elsewhere'), ('OPENCODE_CONFIG', '/elsewhere/c.json')):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv('LC_ALL', raising=False)
+    other = _users.Account('someone', True, os.geteuid() + 4242, 4242, '/home/someone', '/bin/zsh')
+    assert _users.user_environ(other) == dict(HOME='/home/someone', USER='someone', LOGNAME='someone',
+                                              SHELL='/bin/zsh', PATH='/opt/bin:/bin', LANG='C.UTF-8', TZ='UTC')
+    monkeypatch.delenv('PATH')
+    assert _users.user_environ(other)['PATH'] == '/usr/bin:/bin'
+
+
+class Failure(Exception):
+    """Has the name of the plan's own failures (_configure.Failure), which are shown as they are."""
+
+    def __init__(self, msg, details=None):
+        Exception.__init__(self, msg)
+        self.details = details or {}
+
+
+def test_a_childs_failure_in_words():
+    red = lambda text: text.replace('sk-secret', '********')  # noqa: E731
+    assert _users._failure(Failure('cannot edit f: sk-secret'), red) == {'ok': False, 'msg': 'cannot edit f: ********'}
+    assert _users._failure(Failure('cannot edit f', {'path': 'f sk-secret', 'line': 3, 'ok': True, 'lines': ['a'],
+                                                     'where': {'a': 1}, 'skip': 1.5, 'none': None}), red) == {
+        'ok': False, 'msg': 'cannot edit f',
+        'data': {'path': 'f ********', 'line': 3, 'ok': True, 'lines': ['a'], 'where': {'a': 1}}}
+    out = _users._failure(KeyError('sk-secret'), red)
+    assert out == {'ok': False, 'msg': "KeyError: '********'", 'data': {'exception': "KeyError: '********'\n"}}
+    out = _users._failure(ValueError('bad'), red)
+    assert out == {'ok': False, 'msg': 'ValueError: bad', 'data': {'exception': 'ValueError: bad\n'}}
+
+
+def test_a_child_is_not_dumpable_and_leaves_no_core():
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        code = 3
+        try:
+            ok = (_users.dumpable() == 1 and _users.not_dumpable() is True and _users.dumpable() == 0
+                  and _users.resource.getrlimit(_users.resource.RLIMIT_CORE) == (0, 0))
+            code = 0 if ok else 1
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
+
+
+def _as_me():
+    return _users.lookup(pwd.getpwuid(os.geteuid()).pw_name)
+
+
+def test_a_child_becomes_the_user_works_and_answers():
+    seen = {}
+
+    def forget():
+        seen['forgotten'] = True
+
+    def plan(environ):
+        return {'forgot': seen.get('forgotten', False), 'cwd': os.getcwd(), 'home': environ['HOME'],
+                'dumpable': _users.dumpable()}, 'state'
+
+    proc = _users.UserProcess(_as_me(), plan, apply=lambda state: state + ' applied', forget=forget)
+    pid = proc.pid
+    assert isinstance(pid, int) and pid > 0 and pid != os.getpid()
+    first = proc.reply()
+    me = _as_me()
+    # The child works in the account's home directory, with this session's environment (its own).
+    assert first == _users.Reply(True, {'forgot': True, 'cwd': os.path.realpath(me.home) if os.path.isdir(me.home) else '/',
+                                        'home': os.environ.get('HOME', me.home), 'dumpable': 0}, None)
+    assert proc.go() == _users.Reply(True, 'state applied', None)
+    proc.close()
+    assert proc.pid is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped by close()
+    proc.close()  # a second close does nothing
+
+
+def test_a_childs_failures_come_back_as_replies():
+    def plan(environ):
+        raise Failure('the plan failed: sk-secret')
+
+    red = lambda text: text.replace('sk-secret', '***')  # noqa: E731
+    proc = _users.UserProcess(_as_me(), plan, redact=red)
+    assert proc.reply() == _users.Reply(False, None, 'the plan failed: ***')
+    proc.close()
+
+    def broken_apply(state):
+        raise RuntimeError('apply failed')
+
+    proc = _users.UserProcess(_as_me(), lambda environ: ('planned', 1), apply=broken_apply)
+    assert proc.reply() == _users.Reply(True, 'planned', None)
+    assert proc.go() == _users.Reply(False, {'exception': 'RuntimeError: apply failed\n'}, 'RuntimeError: apply failed')
+    proc.close()
+
+
+def test_stop_ends_the_child_without_applying(tmp_path):
+    marker = tmp_path / 'applied'
+    proc = _users.UserProcess(_as_me(), lambda environ: ('planned', None),
+                              apply=lambda state: marker.write_text('x'))
+    assert proc.reply().ok
+    proc.stop()
+    assert proc.reply() == _users.Reply(False, None, 'the process working as %s ended without an answer'
+                                        % _as_me().name)
+    proc.close()
+    assert not marker.exists()
+
+
+def test_a_child_that_dies_is_an_answer_too():
+    proc = _users.UserProcess(_as_me(), lambda environ: os._exit(0))
+    assert proc.reply() == _users.Reply(False, None, 'the process working as %s ended without an answer'
+                                        % _as_me().name)
+    proc.close()
+
+
+def test_children_started_together_each_work():
+    # The second child closes the first one's pipe ends (UserProcess._open_fds) and still works.
+    first = _users.UserProcess(_as_me(), lambda environ: ('one', None))
+    second = _users.UserProcess(_as_me(), lambda environ: ('two', None))
+    assert (first.reply(), second.reply()) == (_users.Reply(True, 'one', None), _users.Reply(True, 'two', None))
+    for proc in (first, second):
+        proc.close()
+    assert _users.UserProcess._open_fds == []
