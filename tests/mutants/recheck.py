@@ -14,6 +14,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 
 import curated
 
@@ -28,8 +29,14 @@ COLL = 'ansible_collections/omniroute/opencode/'
 def mutant(name):
     """``(file, first line of the hunk, the hunk's lines before, and after)`` of mutant ``name``."""
     env = dict(os.environ, PATH=os.path.dirname(MUTMUT) + os.pathsep + os.environ.get('PATH', ''))
-    show = subprocess.run([MUTMUT, 'show', name], cwd=TREE, env=env, capture_output=True, text=True,
-                          check=True).stdout.splitlines()
+    # (A mutmut run in the same tree rewrites its files now and then: `show` is tried again.)
+    for attempt in range(3):
+        done = subprocess.run([MUTMUT, 'show', name], cwd=TREE, env=env, capture_output=True, text=True,
+                              check=attempt == 2)
+        if done.returncode == 0:
+            break
+        time.sleep(5)
+    show = done.stdout.splitlines()
     path = [line[4:] for line in show if line.startswith('--- ')][0].split(COLL, 1)[1]
     body = [line for line in show if line[:1] in ('-', '+', ' ') and not line.startswith(('---', '+++'))]
     head = [line[1:] for line in body if line[:1] in (' ', '-')][0]

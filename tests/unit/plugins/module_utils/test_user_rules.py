@@ -244,7 +244,9 @@ def test_only_the_child_does_the_work_and_the_parent_carries_on():
     env = dict(os.environ, PYTHONPATH=here[:here.rindex(os.sep + 'ansible_collections' + os.sep)])
     done = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True, text=True, timeout=60,
                           check=False)
-    assert (done.returncode, done.stdout) == (0, 'True True None\n'), done.stderr
+    # (Nothing on stderr either: a child that failed to end would go on as a second copy of the
+    # script and raise there.)
+    assert (done.returncode, done.stdout, done.stderr) == (0, 'True True None\n', '')
 
 
 def test_accounts_as_the_user_database_has_them(monkeypatch):
@@ -275,12 +277,22 @@ def test_the_environment_of_another_account_is_a_login_one(monkeypatch):
     for name, value in (('LANG', 'C.UTF-8'), ('LC_ALL', 'C'), ('TZ', 'UTC'), ('PATH', '/opt/bin:/bin'),
                         ('XDG_CONFIG_HOME', '/elsewhere'), ('OPENCODE_CONFIG', '/elsewhere/c.json')):
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv('LC_ALL', raising=False)
     other = _users.Account('someone', True, os.geteuid() + 4242, 4242, '/home/someone', '/bin/zsh')
     assert _users.user_environ(other) == dict(HOME='/home/someone', USER='someone', LOGNAME='someone',
-                                              SHELL='/bin/zsh', PATH='/opt/bin:/bin', LANG='C.UTF-8', TZ='UTC')
+                                              SHELL='/bin/zsh', PATH='/opt/bin:/bin', LANG='C.UTF-8', LC_ALL='C',
+                                              TZ='UTC')
     monkeypatch.delenv('PATH')
-    assert _users.user_environ(other)['PATH'] == '/usr/bin:/bin'
+    monkeypatch.setenv('LC_ALL', '')
+    assert _users.user_environ(other) == dict(HOME='/home/someone', USER='someone', LOGNAME='someone',
+                                              SHELL='/bin/zsh', PATH='/usr/bin:/bin', LANG='C.UTF-8', TZ='UTC')
+
+
+def test_this_accounts_environment_gets_a_home_when_the_session_has_none(monkeypatch):
+    me = _as_me()
+    monkeypatch.delenv('HOME', raising=False)
+    assert _users.user_environ(me) == dict(os.environ, HOME=me.home)
+    monkeypatch.setenv('HOME', '/somewhere/else')
+    assert _users.user_environ(me)['HOME'] == '/somewhere/else'
 
 
 class Failure(Exception):
@@ -392,3 +404,37 @@ def test_children_started_together_each_work():
     for proc in (first, second):
         proc.close()
     assert _users.UserProcess._open_fds == []
+
+
+def test_a_process_that_is_not_root_cannot_become_another_account(monkeypatch):
+    # Not root (as this process sees it): no uid switch is tried, and a uid that is not the
+    # account's is refused by name, before anything is changed.
+    real = os.getuid()
+    monkeypatch.setattr(_users.os, 'geteuid', lambda: real + 1)
+    other = _users.Account('someone', True, real + 4242, 4242, '/home/someone', '/bin/sh')
+    with pytest.raises(OSError) as exc:
+        _users.become(other)
+    assert str(exc.value) == 'could not become someone (uid %d)' % (real + 4242)
+    # The real uid is the account's, the effective one is not: refused too.
+    mine = _as_me()
+    with pytest.raises(OSError) as exc:
+        _users.become(mine)
+    assert str(exc.value) == 'could not become %s (uid %d)' % (mine.name, mine.uid)
+
+
+def test_a_child_without_its_home_directory_works_in_the_root_directory():
+    mine = _as_me()._replace(home='/nonexistent-home-of-the-test')
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.close(read)
+            env = _users.become(mine)
+            os.write(write, ('%s %s %s' % (os.getcwd(), env['HOME'] == os.environ['HOME'], _users.dumpable())).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as handle:
+        said = handle.read()
+    os.waitpid(pid, 0)
+    assert said == '/ True 0'
