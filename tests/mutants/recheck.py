@@ -10,6 +10,7 @@ the diff taken from ``mutmut show`` in make mutants-tool's tree, runs the given 
 killed by the unit tier, which holds them.  Run it with the project's venv (make venv):
 ``.venv/bin/python tests/mutants/recheck.py .build/mutants/survivors.txt tests/unit/...``.
 """
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -89,6 +90,13 @@ def apply(text, function_name, removed, added):
 
 def main():
     names, tests = sys.argv[1], sys.argv[2:]
+    # One re-check at a time: two would apply their mutants to the same copy.
+    os.makedirs(os.path.dirname(curated.COPY), exist_ok=True)
+    lock = open(curated.COPY + '.lock', 'w')
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        sys.exit('recheck: another re-check is running (%s.lock); run one at a time' % curated.COPY)
     curated.copy_tree()
     log = os.path.join(ROOT, '.build', 'mutants', 'recheck.log')
     survived = 0

@@ -410,7 +410,6 @@ def test_scope_state_absent_removes_the_managed_entry_on_purpose(tmp_path):
     assert all(KEY not in run.out for run in sc.runs)
 
 
-
 @pytest.mark.needs_root
 def test_managed_config_written_before_a_failed_users_run_is_named(tmp_path):
     """Managed scope on a nearly full disk: the users check passes (there is room for the user's

@@ -304,7 +304,9 @@ class Failure(Exception):
 
 
 def test_a_childs_failure_in_words():
-    red = lambda text: text.replace('sk-secret', '********')  # noqa: E731
+    def red(text):
+        return text.replace('sk-secret', '********')
+
     assert _users._failure(Failure('cannot edit f: sk-secret'), red) == {'ok': False, 'msg': 'cannot edit f: ********'}
     assert _users._failure(Failure('cannot edit f', {'path': 'f sk-secret', 'line': 3, 'ok': True, 'lines': ['a'],
                                                      'where': {'a': 1}, 'skip': 1.5, 'none': None}), red) == {
@@ -363,7 +365,9 @@ def test_a_childs_failures_come_back_as_replies():
     def plan(environ):
         raise Failure('the plan failed: sk-secret')
 
-    red = lambda text: text.replace('sk-secret', '***')  # noqa: E731
+    def red(text):
+        return text.replace('sk-secret', '***')
+
     proc = _users.UserProcess(_as_me(), plan, redact=red)
     assert proc.reply() == _users.Reply(False, None, 'the plan failed: ***')
     proc.close()
