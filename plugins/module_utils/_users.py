@@ -135,8 +135,15 @@ def source_problems(users):
 
 
 def report(host, problems):
-    """One message for every problem on a host."""
-    return 'host %s: %s; nothing was changed on %s' % (host, '; '.join(problems), host)
+    """One message for every problem on a host, when no user's file was written.
+
+    It says what this module run left alone, the users' files of the host: the run that writes the
+    managed config comes first and reports its own changes. A problem's own closing "nothing was
+    changed" is dropped, the host's sentence says it for all of them.
+    """
+    tail = '; nothing was changed'
+    problems = [p[:-len(tail)] if p.endswith(tail) else p for p in problems]
+    return "host %s: %s; no user's file was changed on %s" % (host, '; '.join(problems), host)
 
 
 # --------------------------------------------------------------------------- run as the user

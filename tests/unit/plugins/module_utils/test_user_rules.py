@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
-"""The users module's rules about users, in _users.py, as plain functions: who needs a key given
-to the module, what key_source=user refuses, the one message per host, and the dumpable flag
-where there is no C library. Every message is compared whole."""
+"""The users module's rules about users and the child process it runs for each, in _users.py, as
+plain functions: who needs a key given to the module, what key_source=user refuses, account and
+key problems, the one message per host, the C library and the dumpable flag, the user database and
+each user's environment, UserProcess (the child that becomes the user, its pipe, its failures, stop
+and close) and ``become`` where it is refused. Every message is compared whole."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -13,11 +15,17 @@ import sys
 
 import pytest
 
-from ansible_collections.omniroute.opencode.plugins.module_utils import _redact, _users
+from ansible_collections.omniroute.opencode.plugins.module_utils import _configure, _redact, _users
 
 
-def user(name='alice', state='present', store='config', **entry):
-    account = _users.Account(name, True, os.geteuid(), os.getegid(), '/home/' + name, '/bin/sh')
+def user(name='alice', state='present', store='config', uid=None, exists=True, **entry):
+    """A listed user; with ``uid`` an account of that uid, with ``exists=False`` no account."""
+    gid = os.getegid() if uid is None else uid
+    uid = os.geteuid() if uid is None else uid
+    if exists:
+        account = _users.Account(name, True, uid, gid, '/home/' + name, '/bin/sh')
+    else:
+        account = _users.Account(name, False, None, None, None, None)
     return _users.User(name, state, store, dict(entry, name=name), account)
 
 
@@ -69,8 +77,11 @@ def test_an_absent_user_before_others_does_not_end_the_checks():
 
 def test_one_message_for_every_problem_on_a_host():
     assert _users.report('laptop1', ['first', 'second']) == (
-        'host laptop1: first; second; nothing was changed on laptop1')
-    assert _users.report('laptop1', ['only']) == 'host laptop1: only; nothing was changed on laptop1'
+        "host laptop1: first; second; no user's file was changed on laptop1")
+    assert _users.report('laptop1', ['only']) == "host laptop1: only; no user's file was changed on laptop1"
+    # A problem's own "nothing was changed" is said once, for the host.
+    assert _users.report('laptop1', ["user 'a': cannot write f; nothing was changed", "user 'b': no key"]) == (
+        "host laptop1: user 'a': cannot write f; user 'b': no key; no user's file was changed on laptop1")
 
 
 def test_without_a_c_library_nothing_is_asked_of_it(monkeypatch):
@@ -89,21 +100,12 @@ def test_without_a_c_library_nothing_is_asked_of_it(monkeypatch):
     assert os.waitpid(pid, 0)[1] == 0
 
 
-def account(name, uid, exists=True):
-    return _users.Account(name, exists, uid if exists else None, uid if exists else None,
-                          '/home/' + name if exists else None, '/bin/sh' if exists else None)
-
-
-def listed(name, uid, state='present', exists=True):
-    return _users.User(name, state, 'config', {'name': name}, account(name, uid, exists))
-
-
 def test_account_problems_in_words(monkeypatch):
     # This module runs as uid 1 (no account needed): it may configure that account only.
     monkeypatch.setattr(_users.os, 'geteuid', lambda: 1)
     me = _users.current_user()
-    users = [listed('alice', 1), listed('alice', 1), listed('ghost', 0, exists=False),
-             listed('gone', 0, state='absent', exists=False), listed('bob', 4242), listed('carol', 1)]
+    users = [user('alice', uid=1), user('alice', uid=1), user('ghost', uid=0, exists=False),
+             user('gone', state='absent', uid=0, exists=False), user('bob', uid=4242), user('carol', uid=1)]
     assert _users.account_problems(users) == [
         "user 'alice': listed more than once in opencode_users",
         "user 'ghost': no such account",
@@ -114,13 +116,13 @@ def test_account_problems_in_words(monkeypatch):
 
 def test_root_may_configure_every_account(monkeypatch):
     monkeypatch.setattr(_users.os, 'geteuid', lambda: 0)
-    assert _users.account_problems([listed('alice', 1000), listed('bob', 1001), listed('root', 0)]) == []
+    assert _users.account_problems([user('alice', uid=1000), user('bob', uid=1001), user('root', uid=0)]) == []
 
 
 def test_a_user_without_an_account_who_is_absent_is_no_problem_and_the_next_is_checked(monkeypatch):
     monkeypatch.setattr(_users.os, 'geteuid', lambda: 1)
     me = _users.current_user()
-    assert _users.account_problems([listed('gone', 0, state='absent', exists=False), listed('bob', 4242)]) == [
+    assert _users.account_problems([user('gone', state='absent', uid=0, exists=False), user('bob', uid=4242)]) == [
         "user 'bob': only root can configure another account, and this module runs as %s (run it with become, "
         "or configure only %s)" % (me, me)]
 
@@ -134,7 +136,7 @@ def test_key_problems_in_words():
         user('erin', store='config'),
         user('frank', store='config', api_key=42),
     ]
-    users.append(_users.User('nobody', 'present', 'config', {'name': 'nobody'}, account('nobody', 0, exists=False)))
+    users.append(user('nobody', uid=0, exists=False))
     assert _users.key_problems(users, [{'erin': 'sk-from-the-map'}]) == [
         "user 'alice': no API key (set api_key in opencode_users, opencode_api_keys['alice'] or "
         "opencode_api_key_var)",
@@ -295,24 +297,19 @@ def test_this_accounts_environment_gets_a_home_when_the_session_has_none(monkeyp
     assert _users.user_environ(me)['HOME'] == '/somewhere/else'
 
 
-class Failure(Exception):
-    """Has the name of the plan's own failures (_configure.Failure), which are shown as they are."""
-
-    def __init__(self, msg, details=None):
-        Exception.__init__(self, msg)
-        self.details = details or {}
-
-
 def test_a_childs_failure_in_words():
+    # The plan's own failures (_configure.Failure) are shown as they are, through the child's redactor
+    # (a secret of the child's that nothing else would know for one: hunter2).
     def red(text):
-        return text.replace('sk-secret', '********')
+        return text.replace('hunter2', '********')
 
-    assert _users._failure(Failure('cannot edit f: sk-secret'), red) == {'ok': False, 'msg': 'cannot edit f: ********'}
-    assert _users._failure(Failure('cannot edit f', {'path': 'f sk-secret', 'line': 3, 'ok': True, 'lines': ['a'],
-                                                     'where': {'a': 1}, 'skip': 1.5, 'none': None}), red) == {
+    assert _users._failure(_configure.Failure('cannot edit f: hunter2'), red) == {
+        'ok': False, 'msg': 'cannot edit f: ********'}
+    assert _users._failure(_configure.Failure('cannot edit f', path='f hunter2', line=3, ok=True, lines=['a'],
+                                              where={'a': 1}, skip=1.5, none=None), red) == {
         'ok': False, 'msg': 'cannot edit f',
         'data': {'path': 'f ********', 'line': 3, 'ok': True, 'lines': ['a'], 'where': {'a': 1}}}
-    out = _users._failure(KeyError('sk-secret'), red)
+    out = _users._failure(KeyError('hunter2'), red)
     assert out == {'ok': False, 'msg': "KeyError: '********'", 'data': {'exception': "KeyError: '********'\n"}}
     out = _users._failure(ValueError('bad'), red)
     assert out == {'ok': False, 'msg': 'ValueError: bad', 'data': {'exception': 'ValueError: bad\n'}}
@@ -363,10 +360,10 @@ def test_a_child_becomes_the_user_works_and_answers():
 
 def test_a_childs_failures_come_back_as_replies():
     def plan(environ):
-        raise Failure('the plan failed: sk-secret')
+        raise _configure.Failure('the plan failed: hunter2')
 
     def red(text):
-        return text.replace('sk-secret', '***')
+        return text.replace('hunter2', '***')
 
     proc = _users.UserProcess(_as_me(), plan, redact=red)
     assert proc.reply() == _users.Reply(False, None, 'the plan failed: ***')

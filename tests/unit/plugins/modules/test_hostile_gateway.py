@@ -210,7 +210,7 @@ def test_users_and_the_report(home, capsys, gateway_server, redirect_target, nam
         if line.startswith('| laptop-hostile'):
             assert line.count(' | ') == len(rp.COLUMNS) - 1
     if outcome in ('bad', 'rejected'):
-        assert rc == 1 and not config.exists() and 'nothing was changed on laptop-hostile' in res['msg']
+        assert rc == 1 and not config.exists() and "no user's file was changed on laptop-hostile" in res['msg']
         return
     assert rc == 0, res.get('msg')
     mine = res['users'][ME]

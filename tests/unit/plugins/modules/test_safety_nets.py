@@ -280,7 +280,7 @@ def test_a_faulty_edit_in_one_users_file_writes_nothing_on_the_host(home, capsys
     write(cfg(home), original)
     _fault(monkeypatch, _stray_brace)
     rc, res, out = run_users(capsys, {'users': [{'name': ME, 'api_key': KEY}]})
-    assert rc == 1 and 'internal check failed' in res['msg'] and 'nothing was changed on laptop9' in res['msg']
+    assert rc == 1 and 'internal check failed' in res['msg'] and "no user's file was changed on laptop9" in res['msg']
     assert cfg(home).read_text() == original and not auth(home).exists()
 
 

@@ -68,7 +68,7 @@ def test_every_problem_is_reported_before_anything_is_written(home, capsys):
         {'name': 'no-such-dev-zz', 'api_key': KEY}, {'name': 'daemon'}]})
     assert rc == 1
     msg = res['msg']
-    assert msg.startswith('host laptop9: ') and msg.endswith('nothing was changed on laptop9')
+    assert msg.startswith('host laptop9: ') and msg.endswith("no user's file was changed on laptop9")
     assert "user '%s': listed more than once" % ME in msg
     assert "user 'no-such-dev-zz': no such account" in msg
     assert "user 'daemon': no API key" in msg

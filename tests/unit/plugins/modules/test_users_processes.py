@@ -52,7 +52,7 @@ def test_a_broken_file_of_one_user_stops_every_write(home, nobody_dir, capsys):
         {'name': ME, 'api_key': KEY}]})
     assert rc == 1
     assert "user '%s': cannot edit %s (user %s on laptop9)" % (ME, cfg, ME) in res['msg']
-    assert 'nothing was changed on laptop9' in res['msg']
+    assert "no user's file was changed on laptop9" in res['msg']
     assert os.listdir(str(other)) == [] and cfg.read_text() == '{"provider": {,}}'
 
 
