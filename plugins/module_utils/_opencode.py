@@ -48,6 +48,7 @@ REDACTED = _redact.MASK
 HIDING_ENTRY_KEYS = ('whitelist', 'blacklist')
 # A provider id (compiled once, in the module process, not in each user's process).
 _PROVIDER_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
+_SURROGATE = re.compile(u'[\ud800-\udfff]')
 # A model with one of these statuses is dropped by OpenCode (alpha unless experimental is on).
 HIDING_STATUSES = ('deprecated', 'alpha')
 
@@ -123,6 +124,26 @@ def normalize_models(models, labels=None):
     return result
 
 
+def lone_surrogate(value, where):
+    """``(where, code point)`` of the first lone surrogate (U+D800 to U+DFFF) in ``value``, a
+    string or a list or dict of them (keys included), else None: a string the operator's
+    variables or module arguments can hold (JSON's ``"\\ud800"``), which no UTF-8 file can."""
+    if isinstance(value, str):
+        bad = _SURROGATE.search(value)
+        return (where, ord(bad.group())) if bad else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = lone_surrogate(key, '%s key' % where) or lone_surrogate(item, '%s[%r]' % (where, key))
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = lone_surrogate(item, '%s[%d]' % (where, index))
+            if found:
+                return found
+    return None
+
+
 def is_reference(value):
     """True for a value OpenCode substitutes itself: ``{env:VAR}`` or ``{file:path}``."""
     return _redact.is_reference(value)
@@ -147,6 +168,14 @@ class Spec:
                  model_labels=None, model=None, small_model=None, key_in_config=True):
         if not name or not _PROVIDER_ID.match(name):
             raise PlanError('name must be a provider id of letters, digits, ".", "_" or "-", got %r' % (name,))
+        for option, value in (('display_name', display_name), ('base_url', base_url), ('api_key', api_key),
+                              ('models', models), ('model_labels', model_labels), ('model', model),
+                              ('small_model', small_model)):
+            found = lone_surrogate(value, option)
+            if found:
+                # (The value is not shown: it may be a key.)
+                raise PlanError('%s holds U+%04X, a lone surrogate: not text that a UTF-8 file can hold '
+                                '(an escape such as "\\ud800" in the variable?)' % found)
         self.name = name
         self.display_name = display_name
         self.base_url = normalize_base_url(base_url)

@@ -8,7 +8,12 @@ __metaclass__ = type
 
 import errno
 import os
+import pwd
+import re
 import stat
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -318,3 +323,523 @@ def test_untrusted_directory_names_the_part_another_account_could_swap(tmp_path)
         '%s belongs to ' % (top / 'conf'))
     (top / 'file').write_text(u'')
     assert _files.untrusted_directory(str(top / 'file'), trusted_uid=me) == '%s is not a directory' % (top / 'file')
+
+
+# --------------------------------------------------------------------------- what mutmut found unchecked (issue 26)
+TEMP_NAME = r'^\.c\.json\.omniroute-%d-[A-Za-z0-9_]+\.tmp$' % os.getpid()
+
+
+class SelinuxModule(Module):
+    """An AnsibleModule on a host with SELinux: records what write_atomic asks of it."""
+
+    def __init__(self, broken=False):
+        Module.__init__(self)
+        self.calls = []
+        self.broken = broken
+
+    def selinux_enabled(self):
+        return True
+
+    def selinux_context(self, path):
+        self.calls.append(('context', path))
+        if self.broken:
+            raise OSError(errno.EOPNOTSUPP, 'Operation not supported')
+        return ['user_u', 'object_r', 'home_t', 's0']
+
+    def selinux_default_context(self, path):
+        self.calls.append(('default', path))
+        return ['user_u', 'object_r', 'config_home_t', 's0']
+
+    def set_context_if_different(self, path, context, changed):
+        self.calls.append(('set', os.path.basename(path), context, changed))
+
+
+def test_the_temporary_file_gets_the_destinations_selinux_context_before_the_rename(tmp_path):
+    path = tmp_path / 'c.json'
+    module = SelinuxModule()
+    _files.write_atomic(module, str(path), str(path), u'{}', False, False, expect=None)
+    # A new file: the context it would get by default; asked for the temporary file by its name.
+    assert [call[:2] for call in module.calls] == [('default', str(path)), ('set', module.calls[1][1])]
+    assert re.match(TEMP_NAME, module.calls[1][1]) and module.calls[1][2:] == (
+        ['user_u', 'object_r', 'config_home_t', 's0'], False)
+    module = SelinuxModule()
+    _files.write_atomic(module, str(path), str(path), u'{"a": 1}', False, False, expect=u'{}')
+    # An existing file: its own context.
+    assert module.calls[0] == ('context', str(path)) and module.calls[1][2:] == (
+        ['user_u', 'object_r', 'home_t', 's0'], False) and re.match(TEMP_NAME, module.calls[1][1])
+    # A host whose SELinux calls fail: the write goes on without them.
+    module = SelinuxModule(broken=True)
+    _files.write_atomic(module, str(path), str(path), u'{"b": 1}', False, False, expect=u'{"a": 1}')
+    assert module.calls == [('context', str(path))] and path.read_text() == u'{"b": 1}'
+    # Without SELinux nothing is asked (Module's selinux_enabled is False, and it has no other call).
+    _files.write_atomic(Module(), str(path), str(path), u'{}', False, False)
+    assert path.read_text() == u'{}' and leftovers(tmp_path) == []
+
+
+def test_temporary_files_and_backups_are_named_so_a_later_run_knows_them(tmp_path, monkeypatch):
+    path = tmp_path / 'c.json'
+    path.write_text(u'{}')
+    renamed = []
+    rename = os.rename
+
+    def spy(src, dst):
+        renamed.append((os.path.basename(src), os.path.basename(dst)))
+        return rename(src, dst)
+
+    monkeypatch.setattr(_files.os, 'rename', spy)
+    backup = _files.write_atomic(Module(), str(path), str(path), u'{"a": 1}', False, True, expect=u'{}')
+    monkeypatch.undo()
+    # The backup's copy, then the new content: both written under the temporary naming first.
+    assert [dst for _src, dst in renamed] == [os.path.basename(backup), 'c.json']
+    assert all(re.match(TEMP_NAME, src) for src, _dst in renamed), renamed
+    assert re.match(r'^%s\.%d\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~$' % (re.escape(str(path)), os.getpid()), backup)
+    # A leftover of that naming from a process that is gone is found, and only then.
+    leftover = tmp_path / renamed[1][0].replace('-%d-' % os.getpid(), '-999999999-')
+    leftover.write_text(u'sk-leftover')
+    assert _files.stale_temps(str(path)) == [str(leftover)]
+
+
+def test_a_temporary_file_is_private_from_its_first_byte(tmp_path, monkeypatch):
+    seen = []
+    write = os.write
+
+    def spy(fd, data):
+        seen.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        return write(fd, data)
+
+    monkeypatch.setattr(_files.os, 'write', spy)
+    old = os.umask(0)
+    try:
+        for mode in (None, 0o644, 0o755, 0o400):
+            del seen[:]
+            tmp = _files._write_temp(str(tmp_path), 'x-', b'{}', mode)
+            final = mode_of(tmp)
+            os.unlink(tmp)
+            # While written: no more than the owner's read and write; then the final mode.
+            assert (seen, final) == ([0o600 if mode is None else mode & 0o600], 0o600 if mode is None else mode)
+    finally:
+        os.umask(old)
+
+
+def test_a_short_write_is_carried_on_until_every_byte_is_written(tmp_path, monkeypatch):
+    write = os.write
+
+    def short(fd, data):
+        return write(fd, bytes(data[:1000]))
+
+    monkeypatch.setattr(_files.os, 'write', short)
+    data = b'{"a": "%s"}' % (b'x' * 5000)
+    path = tmp_path / 'c.json'
+    _files.write_atomic(Module(), str(path), str(path), data, False, False)
+    monkeypatch.undo()
+    assert path.read_bytes() == data
+
+
+def test_a_failed_temporary_write_is_named_and_leaves_nothing(tmp_path, monkeypatch):
+    path = tmp_path / 'c.json'
+    path.write_text(u'{}')
+
+    def broken(_fd):
+        raise OSError(errno.EIO, 'Input/output error')
+
+    monkeypatch.setattr(_files.os, 'fsync', broken)
+    with pytest.raises(_files.FileError) as err:
+        _files.write_atomic(Module(), str(path), str(path), u'{"a": 1}', False, True, expect=u'{}')
+    assert str(err.value) == 'input/output error (EIO)'
+    with pytest.raises(_files.FileError) as err:
+        _files.make_backup(str(path), b'{}')
+    assert str(err.value) == 'cannot write the backup in %s: input/output error (EIO)' % tmp_path
+    monkeypatch.undo()
+    assert path.read_text() == u'{}' and leftovers(tmp_path) == []
+
+
+def test_a_failed_rename_is_named_and_leaves_the_file_and_no_backup(tmp_path, monkeypatch):
+    path = tmp_path / 'c.json'
+    path.write_text(u'{}')
+    rename = os.rename
+
+    def busy(src, dst):
+        if dst == str(path):
+            raise OSError(errno.EBUSY, 'Device or resource busy')
+        return rename(src, dst)
+
+    monkeypatch.setattr(_files.os, 'rename', busy)
+    with pytest.raises(_files.FileError) as err:
+        _files.write_atomic(Module(), str(path), str(path), u'{"a": 1}', False, True, expect=u'{}')
+    monkeypatch.undo()
+    assert str(err.value) == 'device or resource busy (EBUSY)'
+    assert path.read_text() == u'{}' and leftovers(tmp_path) == []
+
+
+def test_a_backup_name_already_taken_is_named_with_its_errno(tmp_path, monkeypatch):
+    path = tmp_path / 'c.json'
+    taken = str(tmp_path / 'c.json.taken~')
+    monkeypatch.setattr(_files, 'backup_name', lambda real: taken)
+    (tmp_path / 'c.json.taken~').write_text(u'older')
+    with pytest.raises(_files.FileError) as err:
+        _files.make_backup(str(path), b'{}')
+    assert str(err.value) == 'cannot write the backup %s: a backup of that name already exists: %s (EEXIST)' % (
+        taken, taken)
+
+
+def test_the_conflict_message_says_what_happened_and_what_to_do(tmp_path):
+    path = tmp_path / 'c.json'
+    path.write_text(u'{"theirs": 1}')
+    with pytest.raises(_files.Conflict) as err:
+        _files.check_unchanged(str(path), u'{}')
+    assert str(err.value) == ('it changed while the module was running (saved by someone else?); that change '
+                              'is kept: run the module again')
+    _files.check_unchanged(str(path), u'{"theirs": 1}')
+    _files.check_unchanged(str(tmp_path / 'missing.json'), None)
+
+
+def test_decode_counts_lines_and_columns_from_the_first_byte():
+    # A bad byte right after a line break that opens the file: line 2, column 1.
+    with pytest.raises(_files.FileError) as err:
+        _files.decode(b'\n\xff')
+    assert str(err.value) == 'it is not UTF-8 text: byte 0xff at line 2, column 1'
+
+
+class Statvfs:
+    """What os.statvfs tells: reserved blocks and inodes (f_bfree/f_ffree) beyond what anyone but
+    root may use (f_bavail/f_favail)."""
+    f_blocks, f_bfree, f_bavail, f_files, f_ffree, f_favail, f_frsize, f_bsize, f_flag = (
+        1000, 100, 60, 500, 50, 30, 4096, 8192, 0)
+
+
+@pytest.mark.parametrize('uid, files, want', [
+    (0, 500, (400 * 1024, 4096, 50)),       # root may use the reserved blocks and inodes
+    (1000, 500, (240 * 1024, 4096, 30)),
+    (0, 0, (400 * 1024, 4096, None)),       # a file system that counts no inodes
+    (1000, 0, (240 * 1024, 4096, None)),
+])
+def test_free_space_as_the_running_user_may_use_it(tmp_path, monkeypatch, uid, files, want):
+    info = Statvfs()
+    info.f_files = files
+    monkeypatch.setattr(_files.os, 'statvfs', lambda path: info)
+    monkeypatch.setattr(_files.os, 'geteuid', lambda: uid)
+    assert _files.free_space(str(tmp_path)) == (os.stat(str(tmp_path)).st_dev,) + want
+
+
+@pytest.mark.parametrize('umask, want', [(0o022, 0o644), (0, 0o666), (0o077, 0o600)])
+def test_a_new_file_follows_the_umask(tmp_path, umask, want):
+    old = os.umask(umask)
+    try:
+        assert _files.target_mode(str(tmp_path / 'new.json'), False, None) == want
+        assert os.umask(umask) == umask  # (and the umask is left as it was)
+    finally:
+        os.umask(old)
+
+
+def test_a_mode_the_task_sets_is_left_to_ansible(tmp_path):
+    # With the task's mode, the file is written private and Ansible sets the mode afterwards.
+    path = tmp_path / 'c.json'
+    old = os.umask(0o022)
+    try:
+        _files.write_atomic(Module(mode='0644'), str(path), str(path), u'{}', False, False)
+    finally:
+        os.umask(old)
+    assert mode_of(path) == 0o600
+
+
+def test_a_file_of_another_account_keeps_its_owner_as_far_as_this_user_may(tmp_path):
+    path = tmp_path / 'c.json'
+    path.write_text(u'{}')
+    root = os.geteuid() == 0
+    other = (4242, 4343) if root else (os.geteuid(), os.getegid())
+    os.chown(str(path), *other)
+    _files.write_atomic(Module(), str(path), str(path), u'{"a": 1}', False, False, expect=u'{}')
+    assert (os.stat(str(path)).st_uid, os.stat(str(path)).st_gid) == other
+    # An owner asked for: given when this user may (root), else the file stays the writer's.
+    ask = (4444, 4545)
+    _files.write_atomic(Module(), str(path), str(path), u'{"b": 1}', False, False, owner=ask)
+    assert (os.stat(str(path)).st_uid, os.stat(str(path)).st_gid) == (ask if root else other)
+    assert _files.set_attributes(str(path), None, other if root else None) is root
+    assert (os.stat(str(path)).st_uid, os.stat(str(path)).st_gid) == other
+
+
+@pytest.mark.parametrize('call, args, cause', [
+    ('mkdir', ('new/sub',), 'cannot create directory {tmp}/new: permission denied (EACCES)'),
+    ('chmod', ('new/sub',), 'cannot set the mode of directory {tmp}/new: permission denied (EACCES)'),
+])
+def test_make_dirs_names_the_directory_it_could_not_make(tmp_path, monkeypatch, call, args, cause):
+    def denied(*_args):
+        raise OSError(errno.EACCES, 'Permission denied')
+
+    monkeypatch.setattr(_files.os, call, denied)
+    with pytest.raises(_files.FileError) as err:
+        _files.make_dirs(str(tmp_path / args[0]))
+    assert str(err.value) == cause.format(tmp=tmp_path)
+
+
+def test_a_directory_made_meanwhile_by_another_process_is_left_and_the_rest_made(tmp_path, monkeypatch):
+    mkdir = os.mkdir
+    first = str(tmp_path / 'a')
+
+    def racing(path, mode=0o777):
+        if path == first:
+            mkdir(path, 0o755)  # the other process was first
+            raise OSError(errno.EEXIST, 'File exists')
+        return mkdir(path, mode)
+
+    monkeypatch.setattr(_files.os, 'mkdir', racing)
+    old = os.umask(0)
+    try:
+        created = _files.make_dirs(str(tmp_path / 'a' / 'b' / 'c'))
+    finally:
+        os.umask(old)
+    assert created == [str(tmp_path / 'a' / 'b'), str(tmp_path / 'a' / 'b' / 'c')]
+    assert [mode_of(tmp_path / 'a'), mode_of(tmp_path / 'a' / 'b')] == [0o755, 0o700]
+
+
+def test_removals_and_attribute_changes_that_fail_are_named(tmp_path, monkeypatch):
+    path = tmp_path / 'c.json'
+    path.write_text(u'{}')
+    os.chmod(str(path), 0o644)
+
+    def denied(*_args):
+        raise OSError(errno.EPERM, 'Operation not permitted')
+
+    monkeypatch.setattr(_files.os, 'unlink', denied)
+    with pytest.raises(_files.FileError) as err:
+        _files.remove_file(str(path), u'{}')
+    assert str(err.value) == 'operation not permitted (EPERM)'
+    with pytest.raises(_files.FileError) as err:
+        _files.remove_files([str(path)])
+    assert str(err.value) == 'cannot remove %s: operation not permitted (EPERM)' % path
+    monkeypatch.setattr(_files.os, 'chmod', denied)
+    with pytest.raises(_files.FileError) as err:
+        _files.set_attributes(str(path), 0o600)
+    assert str(err.value) == 'cannot set its owner and mode: operation not permitted (EPERM)'
+    monkeypatch.undo()
+    assert path.read_text() == u'{}' and mode_of(path) == 0o644
+
+
+def test_untrusted_directory_checks_every_parent_and_the_resolved_path(tmp_path, monkeypatch):
+    me = os.geteuid()
+    top = tmp_path / 'top'
+    (top / 'a' / 'b').mkdir(parents=True)
+    for part in (top, top / 'a', top / 'a' / 'b'):
+        os.chmod(str(part), 0o755)
+    # A parent on the way, writable by others and not sticky: named, though the directory is fine.
+    os.chmod(str(top / 'a'), 0o777)
+    assert _files.untrusted_directory(str(top / 'a' / 'b'), trusted_uid=me) == (
+        '%s is writable by its group and others (mode 0777): another account could put a symlink there '
+        'and have root write where it points' % (top / 'a'))
+    os.chmod(str(top / 'a'), 0o755)
+    # Reached through a symlink: the resolved path's parents are checked too.
+    (top / 'open').mkdir()
+    os.chmod(str(top / 'open'), 0o757)
+    (top / 'open' / 'conf').mkdir()
+    os.chmod(str(top / 'open' / 'conf'), 0o755)
+    (top / 'a' / 'link').symlink_to(top / 'open' / 'conf')
+    assert _files.untrusted_directory(str(top / 'a' / 'link'), trusted_uid=me) == (
+        '%s is writable by others (mode 0757): another account could put a symlink there and have root '
+        'write where it points' % (top / 'open'))
+    # Owned by another account: named with the account.
+    assert _files.untrusted_directory(str(top / 'a' / 'b'), trusted_uid=me + 4242) == (
+        '%s belongs to %s, not root: another account could put a symlink there and have root write where it '
+        'points' % (top / 'a' / 'b', _files._user_name(me)))
+    # A part that is there (os.path.lexists) but cannot be looked at then (the lstat of _files itself).
+    lstat = os.lstat
+
+    def denied(path):
+        if path == str(top / 'a' / 'b') and sys._getframe(1).f_code.co_filename == _files.__file__:
+            raise OSError(errno.EACCES, 'Permission denied')
+        return lstat(path)
+
+    monkeypatch.setattr(_files.os, 'lstat', denied)
+    assert _files.untrusted_directory(str(top / 'a' / 'b'), trusted_uid=me) == (
+        '%s cannot be checked: permission denied (EACCES)' % (top / 'a' / 'b'))
+
+
+def test_user_names_with_their_uid():
+    me = os.geteuid()
+    assert _files._user_name(me) == '%s (uid %d)' % (_files.running_user(), me)
+    unused = max(entry.pw_uid for entry in pwd.getpwall()) + 4242
+    assert _files._user_name(unused) == 'uid %d' % unused
+
+
+def test_a_live_process_is_asked_about_not_signalled(tmp_path):
+    # A process that any signal would end (a hang-up too, even under nohup), ready when it says so.
+    child = subprocess.Popen([sys.executable, '-c', 'import signal, sys, time\n'
+                              'for s in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_DFL)\n'
+                              'print("ready"); sys.stdout.flush(); time.sleep(30)'], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == b'ready\n'
+        leftover = tmp_path / ('.c.json.omniroute-%d-ab12.tmp' % child.pid)
+        leftover.write_text(u'sk-leftover')
+        assert _files.stale_temps(str(tmp_path / 'c.json')) == []
+        time.sleep(0.5)  # (a signal, had one been sent, has ended it by then)
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_leftovers_are_found_among_other_files_and_by_the_time_given(tmp_path):
+    real = str(tmp_path / 'c.json')
+    for name in ('.a.json', '.b.json.omniroute-999999999-ab12.tmp', '.c.json.omniroute-999999999-ab12.tmp',
+                 'a.json', 'c.json'):
+        (tmp_path / name).write_text(u'{}')
+    # Files that sort before this file's leftovers do not end the search.
+    assert _files.stale_temps(real) == [str(tmp_path / '.c.json.omniroute-999999999-ab12.tmp')]
+    # "now" as given: a leftover of a live process (this one) is stale a day later.
+    mine = tmp_path / ('.c.json.omniroute-%d-cd34.tmp' % os.getpid())
+    mine.write_text(u'{}')
+    assert str(mine) not in _files.stale_temps(real)
+    assert str(mine) in _files.stale_temps(real, time.time() + _files.STALE_AFTER + 60)
+
+
+def test_directory_problems_in_words(tmp_path, monkeypatch):
+    stat_, access = os.stat, os.access
+
+    def unreachable(path, *args, **kwargs):
+        if path == str(tmp_path):
+            raise OSError(errno.EACCES, 'Permission denied')
+        return stat_(path, *args, **kwargs)
+
+    monkeypatch.setattr(_files.os, 'stat', unreachable)
+    assert _files.directory_problem(str(tmp_path / 'new')) == (
+        '%s cannot be reached: permission denied (EACCES)' % tmp_path)
+    monkeypatch.undo()
+    info = Statvfs()
+    info.f_flag = os.ST_RDONLY
+    monkeypatch.setattr(_files.os, 'statvfs', lambda path: info)
+    assert _files.directory_problem(str(tmp_path / 'new')) == '%s is on a read-only file system (EROFS)' % tmp_path
+    monkeypatch.undo()
+
+    def read_only_for_me(path, mode):
+        # This user may read and search there, not write (what mode 0555 means to anyone but root).
+        return not mode & os.W_OK and access(path, mode)
+
+    monkeypatch.setattr(_files.os, 'access', read_only_for_me)
+    assert _files.directory_problem(str(tmp_path / 'new')) == (
+        '%s is not writable by %s: permission denied (EACCES)' % (tmp_path, _files.running_user()))
+
+
+def test_leftovers_next_to_names_that_are_not_ours_or_vanish_are_still_found(tmp_path, monkeypatch):
+    real = str(tmp_path / 'c.json')
+    stale = tmp_path / '.c.json.omniroute-999999999-ab12.tmp'
+    stale.write_text(u'{}')
+    # Sorted before it: a name that starts like a leftover but is not one, and one that goes
+    # away between the listing and its lstat (another run removing its leftover).
+    (tmp_path / '.c.json.backup').write_text(u'{}')
+    (tmp_path / '.c.json.omniroute-999999998-ab12.tmp').write_text(u'{}')
+    lstat = os.lstat
+
+    def vanishing(path):
+        if path.endswith('999999998-ab12.tmp'):
+            raise OSError(errno.ENOENT, 'No such file or directory')
+        return lstat(path)
+
+    monkeypatch.setattr(_files.os, 'lstat', vanishing)
+    assert _files.stale_temps(real) == [str(stale)]
+
+
+@pytest.mark.parametrize('name, limit', [
+    ('.c.json.omniroute-{pid}-ab12.tmp', _files.STALE_AFTER),  # of a live process (this one)
+    ('.c.json.abcd1234.tmp', _files.LEGACY_STALE_AFTER),       # the legacy naming
+])
+def test_a_leftover_is_stale_from_the_moment_its_limit_is_reached(tmp_path, name, limit):
+    path = tmp_path / name.format(pid=os.getpid())
+    path.write_text(u'{}')
+    os.utime(str(path), (1700000000, 1700000000))
+    real = str(tmp_path / 'c.json')
+    assert _files.stale_temps(real, 1700000000 + limit - 1) == []
+    assert _files.stale_temps(real, 1700000000 + limit) == [str(path)]
+
+
+def test_a_file_that_cannot_be_read_is_named_with_the_reason(tmp_path, monkeypatch):
+    loop = tmp_path / 'loop.json'
+    loop.symlink_to(tmp_path / 'loop2.json')
+    (tmp_path / 'loop2.json').symlink_to(loop)
+    with pytest.raises(_files.FileError) as err:
+        _files.read_snapshot(str(loop))
+    assert str(err.value) == 'cannot read it: too many levels of symbolic links (ELOOP)'
+    path = tmp_path / 'c.json'
+    path.write_text(u'{}')
+
+    def fails(code, text):
+        def call(*_args):
+            raise OSError(code, text)
+        return call
+
+    # The open fails: for want of permission it is an error; a file removed since the stat is missing.
+    monkeypatch.setattr(_files.os, 'open', fails(errno.EACCES, 'Permission denied'))
+    with pytest.raises(_files.FileError) as err:
+        _files.read_snapshot(str(path))
+    assert str(err.value) == 'cannot read it: permission denied (EACCES)'
+    monkeypatch.setattr(_files.os, 'open', fails(errno.ENOENT, 'No such file or directory'))
+    assert _files.read_snapshot(str(path)) == (None, str(path), None)
+    monkeypatch.undo()
+    monkeypatch.setattr(_files.os, 'read', fails(errno.EIO, 'Input/output error'))
+    with pytest.raises(_files.FileError) as err:
+        _files.read_snapshot(str(path))
+    assert str(err.value) == 'cannot read it: input/output error (EIO)'
+
+
+def swap_before_open(monkeypatch, path, swap):
+    """os.open as _files calls it, with ``swap()`` run just before: what another process may do
+    between the module's stat and its open. Returns the flags each open was given."""
+    opened = os.open
+    flags = []
+
+    def racing(name, how, *args):
+        if name == str(path):
+            flags.append(how)
+            swap()
+        return opened(name, how, *args)
+
+    monkeypatch.setattr(_files.os, 'open', racing)
+    return flags
+
+
+def test_a_fifo_swapped_in_before_the_open_is_refused_without_blocking(tmp_path, monkeypatch):
+    path = tmp_path / 'c.json'
+    path.write_text(u'{}')
+
+    def to_fifo():
+        os.unlink(str(path))
+        os.mkfifo(str(path))
+
+    flags = swap_before_open(monkeypatch, path, to_fifo)
+    outcome = []
+
+    def read():
+        try:
+            _files.read_snapshot(str(path))
+        except _files.FileError as exc:
+            outcome.append(str(exc))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(30)
+    if reader.is_alive():  # blocked in the open: a writer lets it go, then the test fails
+        with open(str(path), 'wb'):
+            pass
+        reader.join()
+    assert outcome == ['it is a FIFO (named pipe) (%s), not a regular file; only regular files are edited, '
+                       'nothing was changed' % path]
+    # Never blocking, never taking a terminal as the controlling one, never handed on to a child.
+    assert flags == [os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC]
+
+
+def test_a_file_replaced_between_the_stat_and_the_open_is_not_read(tmp_path, monkeypatch):
+    path = tmp_path / 'c.json'
+    path.write_text(u'{"old": 1}')
+
+    def replace():
+        (tmp_path / 'new.json').write_text(u'{"new": 1}')
+        os.rename(str(tmp_path / 'new.json'), str(path))
+
+    swap_before_open(monkeypatch, path, replace)
+    with pytest.raises(_files.FileError) as err:
+        _files.read_snapshot(str(path))
+    assert str(err.value) == 'it was replaced while being read; nothing was changed, run again'
+
+
+def test_a_uid_without_an_account_is_named_by_its_number(monkeypatch):
+    unused = max(entry.pw_uid for entry in pwd.getpwall()) + 4242
+    monkeypatch.setattr(_files.os, 'geteuid', lambda: unused)
+    assert _files.running_user() == str(unused)

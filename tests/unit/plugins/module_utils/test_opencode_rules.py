@@ -353,3 +353,29 @@ def test_an_object_where_a_plain_value_was_asked_or_the_reverse_is_refused(asked
     oc.verify_edits(ed)
     ed.doc = Document('{"p": {"options": %s}}' % found)
     assert refusal(oc.verify_edits, ed) == 'internal check failed after editing p.options; the file was left unchanged'
+
+
+# --------------------------------------------------------------------------- text a UTF-8 file can hold
+@pytest.mark.parametrize('kwargs, message', [
+    ({'models': ['gpt-4o', 'gpt-4\ud800']}, 'models[1] holds U+D800'),
+    ({'models': [{'id': 'a', 'name': 'A\udcff'}]}, "models[0]['name'] holds U+DCFF"),
+    ({'models': [{'id': 'a', 'limit': {'\udfff': 1}}]}, "models[0]['limit'] key holds U+DFFF"),
+    ({'model_labels': {'gpt-4o': 'GPT\ud83d'}}, "model_labels['gpt-4o'] holds U+D83D"),
+    ({'display_name': 'Omni\udc80'}, 'display_name holds U+DC80'),
+    ({'api_key': 'sk-\udc80'}, 'api_key holds U+DC80'),
+    ({'models': ['gpt-4o'], 'model': 'gpt-4o\ud800'}, 'model holds U+D800'),
+    ({'models': ['gpt-4o'], 'small_model': 'gpt-4o\ud800'}, 'small_model holds U+D800'),
+    ({'base_url': 'http://h/\ud800'}, 'base_url holds U+D800'),
+])
+def test_a_lone_surrogate_in_any_option_is_refused_by_name_not_a_traceback(kwargs, message):
+    # JSON module arguments can carry "\ud800", which no UTF-8 file can hold: refused before planning.
+    assert refusal(oc.Spec, **kwargs) == message + (
+        ', a lone surrogate: not text that a UTF-8 file can hold (an escape such as "\\ud800" in the variable?)')
+
+
+def test_text_outside_the_basic_plane_is_text():
+    # A real character beyond U+FFFF (one code point in Python, a pair only in UTF-16) is fine.
+    spec = oc.Spec(models=['gpt-4o'], model_labels={'gpt-4o': u'GPT \U0001F600'}, display_name=u'Omni \U0001F600')
+    assert spec.models == [('gpt-4o', {'name': u'GPT \U0001F600'})]
+    assert oc.lone_surrogate([u'\U0001F600', {'a': (u'b', u'c')}], 'x') is None
+    assert oc.lone_surrogate({'a': (u'b', u'\ud800')}, 'x') == ("x['a'][1]", 0xD800)
