@@ -360,3 +360,33 @@ def test_host_names_and_addresses_are_asked_as_given(gateway_server):
     reply = _http.request('GET', 'http://gateway.invalid/v1/models', timeout=5,
                           proxy_env={'http_proxy': 'http://127.0.0.2:%d' % gateway_server.port})
     assert (reply.outcome, reply.cause) == (_http.OFFLINE, 'unreachable: connection refused')
+
+
+def test_a_name_server_that_does_not_answer_ends_at_the_deadline(monkeypatch):
+    """Name resolution has no timeout of its own: it runs in a daemon thread that the request
+    leaves behind at the deadline (the process can still exit), and a deadline already passed
+    waits for nothing. (The stand-in name server answers after 5 s, so a wait for it shows as an
+    answer, not as a hung test.)"""
+    release = threading.Event()
+    real = socket.getaddrinfo
+    answer_after = {}
+
+    def slow(host, *args):
+        if host == 'gateway.invalid':
+            release.wait(answer_after['s'])
+            return real('127.0.0.1', *args)
+        return real(host, *args)
+
+    monkeypatch.setattr(socket, 'getaddrinfo', slow)
+    try:
+        # 0.3 s left, an answer after 5 s; no time left, an answer after 0.5 s.
+        for left, answer_after['s'] in ((0.3, 5), (-1, 0.5)):
+            with pytest.raises(socket.timeout):
+                _http._resolve('gateway.invalid', 80, time.monotonic() + left)
+            stuck = [t for t in threading.enumerate() if t.name == 'omniroute-opencode-resolve']
+            assert stuck and all(t.daemon for t in stuck)
+        answer_after['s'] = 5
+        reply = _http.request('GET', 'http://gateway.invalid/v1/models', timeout=1)
+        assert (reply.outcome, reply.cause) == (_http.OFFLINE, 'no complete answer within 1 s (timeout)')
+    finally:
+        release.set()
