@@ -455,3 +455,21 @@ def test_per_model_headers_are_credentials_in_results_and_diffs(home, capsys):
                                             'base_url': 'http://localhost:1'})
     assert rc == 0 and res['invocation']['module_args']['models'][0]['headers'] == {'X-Team': '********'}
     assert not leaked(out, KEY, value)
+
+
+def test_a_model_id_no_utf8_file_can_hold_is_refused_and_nothing_is_written(tmp_path):
+    """The operator's variables are input too: module arguments are JSON, and JSON can carry
+    "\\ud800", which no UTF-8 file can hold. The module once died in its free-space check with a
+    traceback; it names the option (its own process, as on a target: in this test process
+    ansible-core's controller-side check may refuse such arguments before the module sees them)."""
+    home = tmp_path / 'home'
+    config = home / '.config' / 'opencode' / 'opencode.json'
+    config.parent.mkdir(parents=True)
+    config.write_text(u'{\n  // mine\n}\n')
+    proc, _args = _start('provider', {'api_key': KEY, 'models': ['gpt-4o', u'gpt-4\ud800']}, home, 'surrogate')
+    out = proc.communicate(timeout=BOUND)[0].decode('utf-8', 'replace')
+    res = json.loads(out)
+    assert proc.returncode == 1 and res['failed'] and not res.get('changed') and 'Traceback' not in out
+    assert res['msg'] == ('models[1] holds U+D800, a lone surrogate: not text that a UTF-8 file can hold '
+                          '(an escape such as "\\ud800" in the variable?)')
+    assert config.read_text() == u'{\n  // mine\n}\n' and KEY not in out
