@@ -207,4 +207,3 @@ def test_a_new_files_diff_view_puts_schema_first_as_in_the_file(home, capsys):
     assert list(json.loads(d['after'])) == ['$schema', 'provider']
     run(capsys, {'api_key': KEY})
     assert list(parse(cfg(home).read_text())) == ['$schema', 'provider']
-
