@@ -390,3 +390,87 @@ def test_a_name_server_that_does_not_answer_ends_at_the_deadline(monkeypatch):
         assert (reply.outcome, reply.cause) == (_http.OFFLINE, 'no complete answer within 1 s (timeout)')
     finally:
         release.set()
+
+
+def test_an_unexpected_fault_is_the_last_nets_outcome_scrubbed(monkeypatch):
+    """Whatever goes wrong inside, the caller gets a failed Reply: the fault's type in words (never
+    its text, which may hold anything), the URL scrubbed of the request's credentials, the time."""
+    def broken(*args):
+        time.sleep(0.01)
+        raise KeyError(KEY)
+
+    monkeypatch.setattr(_http, '_request', broken)
+    reply = _http.request('GET', 'http://gateway.invalid/%s/v1/models' % KEY, headers={'Authorization': 'Bearer ' + KEY})
+    assert reply[:6] == ('http://gateway.invalid/********/v1/models', _http.BAD, None, {}, b'',
+                         'the request failed unexpectedly (KeyError)')
+    assert reply.seconds >= 0.01
+
+
+@pytest.mark.parametrize('token', ['tok3n12', 'ab cd12'])
+def test_a_short_bearer_token_is_scrubbed_whole(token):
+    """A token shorter than the redactor's runs (8 characters) is known by itself, blanks and all:
+    the header's value alone would not mask it where it stands without "Bearer "."""
+    port = socket.socket()
+    port.bind(('127.0.0.1', 0))
+    port_number = port.getsockname()[1]
+    try:
+        reply = _http.request('GET', 'http://127.0.0.1:%d/%s/v1' % (port_number, token),
+                              headers={'Authorization': 'Bearer ' + token}, timeout=5)
+    finally:
+        port.close()
+    assert reply.outcome == _http.OFFLINE and token not in reply.url and reply.url.endswith(':%d/********/v1' % port_number)
+
+
+def test_a_redirects_target_is_scrubbed_and_the_time_kept(gateway_server):
+    """A cause built from the gateway's answer (here the redirect's host) is scrubbed of the key."""
+    gateway_server.route('/v1/models', lambda req: Answer(302, b'', [('Location', 'http://%s.example:8080/v1' % KEY.lower())]))
+    reply = _http.request('GET', gateway_server.url + '/v1/models', headers={'Authorization': 'Bearer ' + KEY.lower()},
+                          timeout=5)
+    assert (reply.outcome, reply.status, reply.cause) == (
+        _http.BAD, 302, 'HTTP 302: the gateway redirected to http://********.example:8080 (redirects are not '
+        'followed, so the key never goes elsewhere: set the URL to the address that answers)')
+    assert reply.seconds > 0
+
+
+@pytest.mark.parametrize('url, cause', [
+    ('http://[::1/v1', 'not a valid URL (Invalid IPv6 URL)'),
+    ('ftp://h/v1', 'not an http(s) URL with a host'),
+])
+def test_a_url_that_cannot_be_asked_is_refused_in_words(url, cause):
+    assert _http.request('GET', url)[1:6] == (_http.BAD, None, {}, b'', cause)
+
+
+@pytest.mark.parametrize('timeout, cause', [
+    (0, 'timeout must be a number of seconds from 1 to 86400'),
+    (86401, 'timeout must be a number of seconds from 1 to 86400'),
+    (86400, 'unreachable: connection refused'),  # a day is the longest, and allowed
+])
+def test_the_longest_deadline_is_a_day(timeout, cause):
+    port = socket.socket()
+    port.bind(('127.0.0.1', 0))
+    try:
+        reply = _http.request('GET', 'http://127.0.0.1:%d/v1' % port.getsockname()[1], timeout=timeout)
+    finally:
+        port.close()
+    assert reply.cause == cause
+
+
+def test_a_connect_that_is_never_answered_ends_at_the_deadline():
+    """A listener whose queue is full drops the handshake (what a firewall that drops packets
+    does): the connect gets only the time left, not the system's minutes of retries."""
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(0)
+    waiting = []
+    try:
+        for _fill in range(4):
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(listener.getsockname())
+            waiting.append(client)
+        reply = _http.request('GET', 'http://127.0.0.1:%d/v1' % listener.getsockname()[1], timeout=1)
+    finally:
+        for client in waiting + [listener]:
+            client.close()
+    assert (reply.outcome, reply.cause) == (_http.OFFLINE, 'no complete answer within 1 s (timeout)')
+    assert reply.seconds >= 0.9  # (the wait ends at the deadline, give or take a timer tick)
