@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _http
 from ansible_collections.omniroute.opencode.tests.support.http_server import (
-    ANSWERED, HOSTILE, SLOW, Answer, Raw, Server, Tunnel, json_answer, leaked, mode)
+    ANSWERED, HOSTILE, SLOW, Answer, Raw, Server, Tunnel, json_answer, leaked, mode, self_signed)
 from ansible_collections.omniroute.opencode.tests.support.http_server import (  # noqa: F401 pylint: disable=unused-import
     gateway_server, redirect_target)
 
@@ -100,7 +100,9 @@ def test_a_redirect_is_an_outcome_naming_the_origin_only(gateway_server, redirec
 def test_a_key_with_a_line_break_is_never_sent(gateway_server):
     before = len(gateway_server.requests)
     reply = ask(gateway_server, key=KEY + '\r\n')
-    assert reply.outcome == _http.BAD and 'Authorization header' in reply.cause and 'nothing was sent' in reply.cause
+    assert (reply.outcome, reply.cause) == (_http.BAD, 'the Authorization header holds a line break, a control character '
+                                            'or a character outside ASCII (a key copied with a trailing newline?); '
+                                            'nothing was sent')
     assert not leaks(repr(reply), KEY)
     assert len(gateway_server.requests) == before
 
@@ -474,3 +476,27 @@ def test_a_connect_that_is_never_answered_ends_at_the_deadline():
             client.close()
     assert (reply.outcome, reply.cause) == (_http.OFFLINE, 'no complete answer within 1 s (timeout)')
     assert reply.seconds >= 0.9  # (the wait ends at the deadline, give or take a timer tick)
+
+
+def test_through_a_proxy_the_request_names_the_default_port_path_and_query(gateway_server):
+    """The routed gateway_server plays the proxy: what it is asked for is the target's address as
+    given, with the port it implies (80), "/" for no path, the query kept."""
+    gateway_server.route('/v1/models', lambda req: json_answer({'data': []}))
+    for url, path in (('http://gateway.invalid/v1/models?x=1', '/v1/models?x=1'), ('http://gateway.invalid', '/')):
+        reply = _http.request('GET', url, timeout=5, proxy_env={'http_proxy': gateway_server.url})
+        assert reply.outcome == _http.ANSWERED
+        assert (gateway_server.requests[-1].headers['host'], gateway_server.requests[-1].path) == ('gateway.invalid:80', path)
+
+
+def test_https_checks_the_certificate_unless_told_not_to_and_the_handshake_gets_the_time_left(tmp_path):
+    server = Server(tls=self_signed(tmp_path))
+    try:
+        server.route('/v1/models', lambda req: json_answer({'data': []}))
+        reply = _http.request('GET', server.url + '/v1/models', timeout=5)
+        assert (reply.outcome, reply.cause) == (_http.OFFLINE, 'TLS certificate not accepted: self-signed certificate '
+                                                               '(validate_certs=false skips the check)')
+        # Under a second left when the handshake starts: it still gets that time.
+        reply = _http.request('GET', server.url + '/v1/models', timeout=1, validate_certs=False)
+        assert (reply.outcome, reply.status) == (_http.ANSWERED, 200)
+    finally:
+        server.close()
