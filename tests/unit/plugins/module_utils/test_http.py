@@ -475,7 +475,9 @@ def test_a_connect_that_is_never_answered_ends_at_the_deadline():
         for client in waiting + [listener]:
             client.close()
     assert (reply.outcome, reply.cause) == (_http.OFFLINE, 'no complete answer within 1 s (timeout)')
-    assert reply.seconds >= 0.9  # (the wait ends at the deadline, give or take a timer tick)
+    # It ends at the deadline (give or take a timer tick), far from the system's two minutes of
+    # retries, which end in the same "timed out" error.
+    assert 0.9 <= reply.seconds < BOUND
 
 
 def test_through_a_proxy_the_request_names_the_default_port_path_and_query(gateway_server):
