@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 import socket
 import threading
 import time
@@ -143,12 +144,6 @@ def test_a_timeout_that_is_not_a_sane_number_of_seconds_is_bad_before_anything_i
     reply = _http.request('GET', gateway_server.url + '/v1/models', timeout=timeout)
     assert reply.outcome == _http.BAD and 'timeout must be' in reply.cause
     assert len(gateway_server.requests) == before
-
-
-def test_tls_to_a_plain_port_is_offline(gateway_server):
-    gateway_server.route('/v1/models', lambda req: json_answer({'data': []}))
-    reply = _http.request('GET', gateway_server.url.replace('http:', 'https:') + '/v1/models', timeout=2)
-    assert reply.outcome == _http.OFFLINE and reply.status is None and 'TLS' in reply.cause
 
 
 def test_a_tls_handshake_that_never_ends_is_bounded():
@@ -502,3 +497,57 @@ def test_https_checks_the_certificate_unless_told_not_to_and_the_handshake_gets_
         assert (reply.outcome, reply.status) == (_http.ANSWERED, 200)
     finally:
         server.close()
+
+
+@pytest.mark.parametrize('name, status, cause', [
+    ('bad-chunks', 200, 'the connection closed before the whole answer arrived'),
+    ('close-early', None, 'the gateway closed the connection without an answer'),
+    ('cut-body', 200, 'the connection closed before the whole answer arrived'),
+    ('drip-body', 200, 'no complete answer within 1 s (timeout)'),
+    ('huge-body', 200, 'HTTP 200 with an answer larger than 4194304 bytes'),
+    ('huge-header-line', None, 'the answer has a status or header line longer than 65536 bytes'),
+    ('huge-length', 200, 'HTTP 200 with an answer of 99999999999 bytes, more than the 4194304 bytes read'),
+    ('many-headers', None, 'the answer has more than 100 header lines'),
+    ('not-http', None, 'the answer is not HTTP (its status line cannot be read)'),
+    ('status-2OO', None, 'the answer is not HTTP (its status line cannot be read)'),
+    ('redirect-http', 301, 'HTTP 301: the gateway redirected to http://evil.invalid:8080 (redirects are not followed, '
+                           'so the key never goes elsewhere: set the URL to the address that answers)'),
+])
+def test_each_hostile_answer_in_words_with_the_status_read_first(gateway_server, redirect_target, name, status, cause):
+    """What the caller is told, whole: the cause, and the status when the status line was read
+    before the fault (a body cut short or dripped past the deadline still came with a 200)."""
+    gateway_server.route('/v1/models', mode(name, KEY, target=redirect_target.url))
+    reply = ask(gateway_server, timeout=1)
+    assert reply[1:6] == (HOSTILE[name], status, {}, b'', cause)
+    assert 0 < reply.seconds < BOUND
+
+
+def test_tls_to_a_plain_http_port_names_the_tls_fault(gateway_server):
+    gateway_server.route('/v1/models', lambda req: json_answer({'data': []}))
+    reply = _http.request('GET', gateway_server.url.replace('http:', 'https:') + '/v1/models', timeout=2)
+    # OpenSSL's reason (WRONG_VERSION_NUMBER, or another name in other OpenSSL versions), never a type name.
+    assert reply[1:5] == (_http.OFFLINE, None, {}, b'') and re.match(r'^TLS error: [A-Z0-9_]+$', reply.cause), reply
+
+
+def test_the_body_cap_is_the_largest_body_read_whatever_the_framing(gateway_server):
+    """A body of exactly ``max_body`` bytes is read, one byte more is not: with a length given,
+    and chunked."""
+    exact = b'[' + b' ' * 4094 + b']'
+    gateway_server.route('/v1/models', lambda req: Answer(200, exact))
+    reply = ask(gateway_server, max_body=4096)
+    assert (reply.outcome, reply.body) == (_http.ANSWERED, exact) and 0 < reply.seconds < BOUND
+    gateway_server.route('/v1/models', lambda req: Answer(200, exact + b' '))
+    assert ask(gateway_server, max_body=4096).cause == 'HTTP 200 with an answer of 4097 bytes, more than the 4096 bytes read'
+    for size in (4096, 4097):
+        chunked = b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n' % (size, b' ' * size)
+        gateway_server.route('/v1/models', lambda req, chunked=chunked: Raw(chunked))
+        reply = ask(gateway_server, max_body=4096)
+        assert reply[1:6] == ((_http.ANSWERED, 200, {'transfer-encoding': 'chunked'}, b' ' * 4096, None) if size == 4096
+                              else (_http.BAD, 200, {}, b'', 'HTTP 200 with an answer larger than 4096 bytes'))
+
+
+def test_a_300_answer_is_a_redirect_and_the_host_header_names_the_port(gateway_server):
+    gateway_server.route('/v1/models', lambda req: Answer(300, b'', [('Location', '/v1/elsewhere')]))
+    reply = ask(gateway_server)
+    assert (reply.outcome, reply.status) == (_http.BAD, 300)
+    assert gateway_server.requests[-1].headers['host'] == '127.0.0.1:%d' % gateway_server.port
