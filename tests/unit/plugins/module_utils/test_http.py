@@ -551,3 +551,52 @@ def test_a_300_answer_is_a_redirect_and_the_host_header_names_the_port(gateway_s
     reply = ask(gateway_server)
     assert (reply.outcome, reply.status) == (_http.BAD, 300)
     assert gateway_server.requests[-1].headers['host'] == '127.0.0.1:%d' % gateway_server.port
+
+
+@pytest.mark.parametrize('host, loopback', [
+    ('localhost', True), ('LOCALHOST.', True), ('dev.localhost.', True), ('[::1]', True), ('127.0.0.2', True),
+    ('XLOCALHOST', False), ('localhost.example', False), ('[::2]', False), ('10.0.0.1', False), ('', False),
+    (None, False),
+])
+def test_this_machine_by_name_or_address(host, loopback):
+    assert _http.is_loopback(host) is loopback
+
+
+def test_the_cleartext_warning_in_words():
+    assert _http.cleartext_warning('http://GW.example:8080/v1?x=1') == (
+        'the key goes to http://gw.example:8080 over plain http, unencrypted: anyone on the network path can read it; '
+        'use https for a gateway that is not on this machine')
+    assert _http.cleartext_warning('http://gw.example/v1', 'every key of host laptop1').startswith(
+        'every key of host laptop1 goes to http://gw.example:80 over plain http')
+
+
+def failing_connect(exc):
+    def connect(*_args):
+        raise exc
+    return connect
+
+
+@pytest.mark.parametrize('exc, cause', [
+    (socket.gaierror(socket.EAI_NONAME, 'Name or service not known'),
+     'unreachable: the host name cannot be resolved (Name or service not known)'),
+    (socket.gaierror(), 'unreachable: the host name cannot be resolved (no address)'),
+    (OSError(101, 'Network is unreachable'), 'unreachable: Network is unreachable'),
+    (OSError(), 'unreachable: OSError'),
+])
+def test_each_way_of_not_reaching_the_gateway_in_words(monkeypatch, exc, cause):
+    monkeypatch.setattr(_http, '_connect', failing_connect(exc))
+    assert _http.request('GET', 'http://gw.example/v1', timeout=5)[1:6] == (_http.OFFLINE, None, {}, b'', cause)
+
+
+def test_a_host_name_that_cannot_be_encoded_and_a_method_that_cannot_be_sent(gateway_server):
+    reply = _http.request('GET', 'http://%s.invalid/v1' % ('a' * 64), timeout=5)
+    assert reply[1:6] == (_http.BAD, None, {}, b'', 'the host name or the request cannot be encoded')
+    gateway_server.route('/v1/models', lambda req: json_answer({'data': []}))
+    reply = _http.request('GE\x01T', gateway_server.url + '/v1/models', timeout=5)
+    assert reply[1:5] == (_http.BAD, None, {}, b'') and reply.cause.startswith(
+        "the request cannot be sent (method can't contain control characters.")
+
+
+def test_an_answer_of_another_http_version_is_not_valid_http(gateway_server):
+    gateway_server.route('/v1/models', lambda req: Raw(b'HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\n{}'))
+    assert ask(gateway_server)[1:6] == (_http.OFFLINE, None, {}, b'', 'the answer is not valid HTTP (UnknownProtocol)')
