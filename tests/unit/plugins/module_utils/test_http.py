@@ -600,3 +600,10 @@ def test_a_host_name_that_cannot_be_encoded_and_a_method_that_cannot_be_sent(gat
 def test_an_answer_of_another_http_version_is_not_valid_http(gateway_server):
     gateway_server.route('/v1/models', lambda req: Raw(b'HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\n{}'))
     assert ask(gateway_server)[1:6] == (_http.OFFLINE, None, {}, b'', 'the answer is not valid HTTP (UnknownProtocol)')
+
+
+def test_a_path_http_cannot_send_is_refused_before_anything_is_sent(gateway_server):
+    before = len(gateway_server.requests)
+    reply = _http.request('GET', gateway_server.url + '/v1/my models', timeout=5)
+    assert reply[1:6] == (_http.BAD, None, {}, b'', 'not a valid URL for a request')
+    assert len(gateway_server.requests) == before
