@@ -326,7 +326,10 @@ def test_untrusted_directory_names_the_part_another_account_could_swap(tmp_path)
 
 
 # --------------------------------------------------------------------------- what mutmut found unchecked (issue 26)
-TEMP_NAME = r'^\.c\.json\.omniroute-%d-[A-Za-z0-9_]+\.tmp$' % os.getpid()
+def temp_name():
+    """The name pattern of this process's temporary files next to ``c.json`` (the pid is read when
+    asked: a test runner may import this module in another process than the one running it)."""
+    return r'^\.c\.json\.omniroute-%d-[A-Za-z0-9_]+\.tmp$' % os.getpid()
 
 
 class SelinuxModule(Module):
@@ -360,13 +363,13 @@ def test_the_temporary_file_gets_the_destinations_selinux_context_before_the_ren
     _files.write_atomic(module, str(path), str(path), u'{}', False, False, expect=None)
     # A new file: the context it would get by default; asked for the temporary file by its name.
     assert [call[:2] for call in module.calls] == [('default', str(path)), ('set', module.calls[1][1])]
-    assert re.match(TEMP_NAME, module.calls[1][1]) and module.calls[1][2:] == (
+    assert re.match(temp_name(), module.calls[1][1]) and module.calls[1][2:] == (
         ['user_u', 'object_r', 'config_home_t', 's0'], False)
     module = SelinuxModule()
     _files.write_atomic(module, str(path), str(path), u'{"a": 1}', False, False, expect=u'{}')
     # An existing file: its own context.
     assert module.calls[0] == ('context', str(path)) and module.calls[1][2:] == (
-        ['user_u', 'object_r', 'home_t', 's0'], False) and re.match(TEMP_NAME, module.calls[1][1])
+        ['user_u', 'object_r', 'home_t', 's0'], False) and re.match(temp_name(), module.calls[1][1])
     # A host whose SELinux calls fail: the write goes on without them.
     module = SelinuxModule(broken=True)
     _files.write_atomic(module, str(path), str(path), u'{"b": 1}', False, False, expect=u'{"a": 1}')
@@ -391,7 +394,7 @@ def test_temporary_files_and_backups_are_named_so_a_later_run_knows_them(tmp_pat
     monkeypatch.undo()
     # The backup's copy, then the new content: both written under the temporary naming first.
     assert [dst for _src, dst in renamed] == [os.path.basename(backup), 'c.json']
-    assert all(re.match(TEMP_NAME, src) for src, _dst in renamed), renamed
+    assert all(re.match(temp_name(), src) for src, _dst in renamed), renamed
     assert re.match(r'^%s\.%d\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~$' % (re.escape(str(path)), os.getpid()), backup)
     # A leftover of that naming from a process that is gone is found, and only then.
     leftover = tmp_path / renamed[1][0].replace('-%d-' % os.getpid(), '-999999999-')
