@@ -381,7 +381,9 @@ def _request(method, url, headers, body, timeout, validate_certs, max_body, red,
     except httplib.RemoteDisconnected:
         return fail(OFFLINE, 'the gateway closed the connection without an answer', status)
     except httplib.LineTooLong:
-        return fail(OFFLINE, 'the answer has a status or header line longer than 65536 bytes', status)
+        # Before the status was read: the status or a header line; after it, a line of the chunked body.
+        return fail(OFFLINE, 'the answer has a %s longer than 65536 bytes'
+                    % ('status or header line' if status is None else 'chunk-size or trailer line'), status)
     except httplib.IncompleteRead:
         return fail(OFFLINE, 'the connection closed before the whole answer arrived', status)
     except httplib.BadStatusLine:
@@ -400,7 +402,11 @@ def _request(method, url, headers, body, timeout, validate_certs, max_body, red,
         return fail(OFFLINE, 'unreachable: the host name cannot be resolved (%s)'
                     % (getattr(exc, 'strerror', None) or 'no address'), status)
     except OSError as exc:
-        return fail(OFFLINE, 'unreachable: %s' % (getattr(exc, 'strerror', None) or type(exc).__name__), status)
+        cause = getattr(exc, 'strerror', None) or type(exc).__name__
+        if status is not None:
+            # The gateway answered, then the connection failed (reset) while its body arrived.
+            return fail(OFFLINE, 'the connection failed before the whole answer arrived: %s' % cause, status)
+        return fail(OFFLINE, 'unreachable: %s' % cause)
     except UnicodeError:
         return fail(BAD, 'the host name or the request cannot be encoded', status)
     except ValueError as exc:

@@ -23,6 +23,7 @@ import json
 import os
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -80,14 +81,15 @@ class Raw(object):
     """Bytes written as they are: after ``delay`` seconds of silence (if given), ``data`` (bytes,
     or a callable taking the Request), then, with ``drip``, ``tail`` one byte every ``drip``
     seconds (for at most MAX_STALL seconds); with ``stall``, nothing more for that many seconds;
-    the connection is then closed."""
+    the connection is then closed (``reset``: reset, with a TCP RST instead of a FIN)."""
 
-    def __init__(self, data=b'', drip=None, tail=b'', stall=None, delay=None):
+    def __init__(self, data=b'', drip=None, tail=b'', stall=None, delay=None, reset=False):
         self.data = data
         self.drip = drip
         self.tail = tail
         self.stall = stall
         self.delay = delay
+        self.reset = reset
 
 
 class Tunnel(object):
@@ -297,6 +299,10 @@ class Server(object):
                     return
         elif answer.stall:
             self._stop.wait(min(answer.stall, MAX_STALL))
+        if answer.reset:
+            # No linger: close() sends a RST, the peer's next read fails with ECONNRESET.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            conn.close()
 
 
 # --------------------------------------------------------------------------- hostile modes
@@ -341,6 +347,13 @@ def mode(name, key='', models=(), target=None):
         'huge-header-line': lambda req: Raw(ok_head + b'X-Big: ' + b'a' * 70000
                                             + b'\r\nContent-Length: 12\r\n\r\n{"data": []}'),
         'bad-chunks': lambda req: Raw(ok_head + b'Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n'),
+        # A 200, then a chunk-size line of 70000 bytes (http.client reads at most 65536).
+        'huge-chunk-line': lambda req: Raw(ok_head + b'Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n'
+                                           + b'0' * 70000 + b'2\r\n{}\r\n0\r\n\r\n'),
+        # A 200 and part of the body, then the connection reset (the pause lets the client read the
+        # status line first).
+        'reset-body': lambda req: Raw(ok_head + b'Content-Length: 1000\r\n\r\n{"data": [{"id": "a"}', stall=0.3,
+                                      reset=True),
         'not-json': lambda req: Answer(200, b'<html><body>login ' + key.encode() + b'</body></html>',
                                        content_type='text/html'),
         'error-echo': lambda req: json_answer({'error': {'message': long_error}}, 401),
@@ -432,6 +445,7 @@ HOSTILE = {
     'huge-body': 'bad', 'huge-length': 'bad',
     'status-echo': 'offline', 'status-2OO': 'offline', 'not-http': 'offline', 'close-early': 'offline',
     'cut-body': 'offline', 'many-headers': 'offline', 'huge-header-line': 'offline', 'bad-chunks': 'offline',
+    'huge-chunk-line': 'offline', 'reset-body': 'offline',
     'not-json': 'bad', 'error-echo': 'rejected', 'error-markup': 'offline',
     'deep-nesting': 'bad', 'deep-in-model': 'bad', 'huge-numbers': 'ok', 'non-finite': 'ok', 'hostile-ids': 'ok',
 }

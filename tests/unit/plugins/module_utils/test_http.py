@@ -505,11 +505,13 @@ def test_https_checks_the_certificate_unless_told_not_to_and_the_handshake_gets_
     ('cut-body', 200, 'the connection closed before the whole answer arrived'),
     ('drip-body', 200, 'no complete answer within 1 s (timeout)'),
     ('huge-body', 200, 'HTTP 200 with an answer larger than 4194304 bytes'),
+    ('huge-chunk-line', 200, 'the answer has a chunk-size or trailer line longer than 65536 bytes'),
     ('huge-header-line', None, 'the answer has a status or header line longer than 65536 bytes'),
     ('huge-length', 200, 'HTTP 200 with an answer of 99999999999 bytes, more than the 4194304 bytes read'),
     ('many-headers', None, 'the answer has more than 100 header lines'),
     ('not-http', None, 'the answer is not HTTP (its status line cannot be read)'),
     ('status-2OO', None, 'the answer is not HTTP (its status line cannot be read)'),
+    ('reset-body', 200, 'the connection failed before the whole answer arrived: Connection reset by peer'),
     ('redirect-http', 301, 'HTTP 301: the gateway redirected to http://evil.invalid:8080 (redirects are not followed, '
                            'so the key never goes elsewhere: set the URL to the address that answers)'),
 ])
