@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ansible_collections.omniroute.opencode.tests.support import omniroute as server
+from ansible_collections.omniroute.opencode.tests.support import files, omniroute as server
 from ansible_collections.omniroute.opencode.tests.support.secrets import assert_no_secret
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'opencode'))
@@ -69,19 +69,47 @@ def test_module_direct_removes_its_arguments_file_whatever_happens(tmp_path, mon
     assert seen == [True, True]  # the module did get its arguments
 
 
-def test_the_tests_run_one_http_server():
-    """Local HTTP servers in the tests are tests/support/http_server.Server: no other test file
-    serves with http.server or socketserver."""
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    own = os.path.join(repo, 'tests', 'support', 'http_server.py')
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _test_files_matching(pattern, home):
+    """Python files under tests/ (but ``home``, relative to the repository) where ``pattern``
+    matches a line."""
     found = []
-    for folder, dirs, files in os.walk(os.path.join(repo, 'tests')):
+    for folder, dirs, files in os.walk(os.path.join(REPO, 'tests')):
         dirs[:] = [d for d in dirs if d not in ('output', '__pycache__') and not d.startswith('.')]
         for name in files:
             path = os.path.join(folder, name)
-            if name.endswith('.py') and path != own:
+            if name.endswith('.py') and os.path.relpath(path, REPO) != home:
                 with open(path, encoding='utf-8') as handle:
-                    text = handle.read()
-                if re.search(r'^\s*(import|from)\s+(http\.server|socketserver)\b', text, re.M):
-                    found.append(os.path.relpath(path, repo))
-    assert found == []
+                    if re.search(pattern, handle.read(), re.M):
+                        found.append(os.path.relpath(path, REPO))
+    return found
+
+
+def test_the_tests_run_one_http_server():
+    """Local HTTP servers in the tests are tests/support/http_server.Server: no other test file
+    serves with http.server or socketserver."""
+    assert _test_files_matching(r'^\s*(import|from)\s+(http\.server|socketserver)\b',
+                                os.path.join('tests', 'support', 'http_server.py')) == []
+
+
+def test_file_and_fault_helpers_have_one_home():
+    """Laying out a file, reading its mode and standing in for a failing call are
+    tests/support/files.py's write, fmode and raises: no test file defines its own again (a
+    helper of another shape, such as a sandbox's write(sb, rel, data), is another concept)."""
+    assert _test_files_matching(r'^\s*def _?(write|fmode|mode_of|mode)\(path\b|^\s*def (fails|failing_\w+)\(',
+                                os.path.join('tests', 'support', 'files.py')) == []
+
+
+def test_write_fmode_and_raises(tmp_path):
+    path = tmp_path / 'a' / 'b.json'
+    assert files.write(path, u'{"k": "\u00e9"}') == str(path)
+    assert path.read_bytes() == b'{"k": "\xc3\xa9"}' and files.fmode(path) == 0o644
+    files.write(path, b'\xff', 0o600)
+    assert path.read_bytes() == b'\xff' and files.fmode(str(path)) == 0o600
+    files.write(path, b'', None)  # the mode is left as it was
+    assert files.fmode(path) == 0o600
+    with pytest.raises(OSError) as caught:
+        files.raises(OSError(13, 'Permission denied'))('/x', mode=1)
+    assert caught.value.errno == 13

@@ -17,7 +17,6 @@ __metaclass__ = type
 import json
 import os
 import pwd
-import stat
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _jsonc
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
+from ansible_collections.omniroute.opencode.tests.support.files import fmode
 
 ME = pwd.getpwuid(os.geteuid()).pw_name
 KEY = 'sk-configure-test-9c8d7e6f'
@@ -57,10 +57,6 @@ def config(home):
 
 def auth(home):
     return home / '.local' / 'share' / 'opencode' / 'auth.json'
-
-
-def fmode(path):
-    return stat.S_IMODE(os.stat(str(path)).st_mode)
 
 
 def recap_changed(out):

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _files
+from ansible_collections.omniroute.opencode.tests.support.files import fmode, raises
 
 
 class Module:
@@ -30,10 +31,6 @@ class Module:
     @staticmethod
     def selinux_enabled():
         return False
-
-
-def mode_of(path):
-    return stat.S_IMODE(os.stat(str(path)).st_mode)
 
 
 def leftovers(directory):
@@ -109,9 +106,9 @@ def test_make_dirs_creates_each_missing_parent_private_and_says_which(tmp_path):
     deep = tmp_path / 'a' / 'b' / 'c'
     created = _files.make_dirs(str(deep))
     assert created == [str(tmp_path / 'a'), str(tmp_path / 'a' / 'b'), str(deep)]
-    assert all(mode_of(p) == 0o700 for p in created)
+    assert all(fmode(p) == 0o700 for p in created)
     assert _files.make_dirs(str(deep)) == []
-    assert _files.make_dirs(str(deep / 'd'), 0o750) == [str(deep / 'd')] and mode_of(deep / 'd') == 0o750
+    assert _files.make_dirs(str(deep / 'd'), 0o750) == [str(deep / 'd')] and fmode(deep / 'd') == 0o750
     (tmp_path / 'file').write_text(u'')
     os.chmod(str(tmp_path / 'file'), 0o644)
     with pytest.raises(_files.FileError) as err:
@@ -119,7 +116,7 @@ def test_make_dirs_creates_each_missing_parent_private_and_says_which(tmp_path):
     assert str(err.value) == ('cannot create directory %s: something that is not a directory is there'
                               % (tmp_path / 'file'))
     # The file in the way is left exactly as it was (its mode was once set to the directory's).
-    assert mode_of(tmp_path / 'file') == 0o644
+    assert fmode(tmp_path / 'file') == 0o644
 
 
 def test_target_mode_keeps_tightens_or_follows_the_umask(tmp_path):
@@ -150,7 +147,7 @@ def test_attributes_and_set_attributes(tmp_path):
     os.chmod(str(path), 0o644)
     me = (os.geteuid(), os.getegid())
     assert _files.attributes(str(path)) == (0o644,) + me
-    assert _files.set_attributes(str(path), 0o600, me) is True and mode_of(path) == 0o600
+    assert _files.set_attributes(str(path), 0o600, me) is True and fmode(path) == 0o600
     assert _files.set_attributes(str(path), 0o600, me) is False
     assert _files.set_attributes(str(path)) is False
 
@@ -162,20 +159,20 @@ def test_write_atomic_replaces_the_file_and_keeps_its_mode(tmp_path):
     os.chmod(str(path), 0o640)
     before = os.stat(str(path)).st_ino
     assert _files.write_atomic(Module(), str(path), str(path), u'{"a": "é"}\n', False, False, expect=u'{}\n') is None
-    assert path.read_bytes() == u'{"a": "é"}\n'.encode('utf-8') and mode_of(path) == 0o640
+    assert path.read_bytes() == u'{"a": "é"}\n'.encode('utf-8') and fmode(path) == 0o640
     assert os.stat(str(path)).st_ino != before and leftovers(tmp_path) == []
     # Bytes are written as they are; a secret makes the file private.
     _files.write_atomic(Module(), str(path), str(path), b'{"k": 1}', True, False)
-    assert path.read_bytes() == b'{"k": 1}' and mode_of(path) == 0o600
+    assert path.read_bytes() == b'{"k": 1}' and fmode(path) == 0o600
 
 
 def test_write_atomic_of_a_new_file_and_an_explicit_mode(tmp_path):
     path = tmp_path / 'new.json'
     _files.write_atomic(Module(), str(path), str(path), u'{}', True, True, expect=None)
-    assert mode_of(path) == 0o600 and leftovers(tmp_path) == []  # no backup of nothing
+    assert fmode(path) == 0o600 and leftovers(tmp_path) == []  # no backup of nothing
     other = tmp_path / 'other.json'
     _files.write_atomic(Module(), str(other), str(other), u'{}', True, False, mode=0o644)
-    assert mode_of(other) == 0o644
+    assert fmode(other) == 0o644
 
 
 def test_write_atomic_keeps_a_private_backup_of_what_was_there(tmp_path):
@@ -186,7 +183,7 @@ def test_write_atomic_keeps_a_private_backup_of_what_was_there(tmp_path):
     assert backup.startswith(str(path) + '.%d.' % os.getpid()) and backup.endswith('~')
     with open(backup) as handle:
         assert handle.read() == '{"old": 1}'
-    assert mode_of(backup) == 0o600 and path.read_text() == u'{"new": 1}'
+    assert fmode(backup) == 0o600 and path.read_text() == u'{"new": 1}'
     # Without an expected text, the backup holds what is on disk.
     os.unlink(backup)
     backup = _files.write_atomic(Module(), str(path), str(path), u'{"newer": 1}', False, True)
@@ -416,7 +413,7 @@ def test_a_temporary_file_is_private_from_its_first_byte(tmp_path, monkeypatch):
         for mode in (None, 0o644, 0o755, 0o400):
             del seen[:]
             tmp = _files._write_temp(str(tmp_path), 'x-', b'{}', mode)
-            final = mode_of(tmp)
+            final = fmode(tmp)
             os.unlink(tmp)
             # While written: no more than the owner's read and write; then the final mode.
             assert (seen, final) == ([0o600 if mode is None else mode & 0o600], 0o600 if mode is None else mode)
@@ -542,7 +539,7 @@ def test_a_mode_the_task_sets_is_left_to_ansible(tmp_path):
         _files.write_atomic(Module(mode='0644'), str(path), str(path), u'{}', False, False)
     finally:
         os.umask(old)
-    assert mode_of(path) == 0o600
+    assert fmode(path) == 0o600
 
 
 def test_a_file_of_another_account_keeps_its_owner_as_far_as_this_user_may(tmp_path):
@@ -566,10 +563,7 @@ def test_a_file_of_another_account_keeps_its_owner_as_far_as_this_user_may(tmp_p
     ('chmod', ('new/sub',), 'cannot set the mode of directory {tmp}/new: permission denied (EACCES)'),
 ])
 def test_make_dirs_names_the_directory_it_could_not_make(tmp_path, monkeypatch, call, args, cause):
-    def denied(*_args):
-        raise OSError(errno.EACCES, 'Permission denied')
-
-    monkeypatch.setattr(_files.os, call, denied)
+    monkeypatch.setattr(_files.os, call, raises(OSError(errno.EACCES, 'Permission denied')))
     with pytest.raises(_files.FileError) as err:
         _files.make_dirs(str(tmp_path / args[0]))
     assert str(err.value) == cause.format(tmp=tmp_path)
@@ -592,7 +586,7 @@ def test_a_directory_made_meanwhile_by_another_process_is_left_and_the_rest_made
     finally:
         os.umask(old)
     assert created == [str(tmp_path / 'a' / 'b'), str(tmp_path / 'a' / 'b' / 'c')]
-    assert [mode_of(tmp_path / 'a'), mode_of(tmp_path / 'a' / 'b')] == [0o755, 0o700]
+    assert [fmode(tmp_path / 'a'), fmode(tmp_path / 'a' / 'b')] == [0o755, 0o700]
 
 
 def test_removals_and_attribute_changes_that_fail_are_named(tmp_path, monkeypatch):
@@ -600,9 +594,7 @@ def test_removals_and_attribute_changes_that_fail_are_named(tmp_path, monkeypatc
     path.write_text(u'{}')
     os.chmod(str(path), 0o644)
 
-    def denied(*_args):
-        raise OSError(errno.EPERM, 'Operation not permitted')
-
+    denied = raises(OSError(errno.EPERM, 'Operation not permitted'))
     monkeypatch.setattr(_files.os, 'unlink', denied)
     with pytest.raises(_files.FileError) as err:
         _files.remove_file(str(path), u'{}')
@@ -615,7 +607,7 @@ def test_removals_and_attribute_changes_that_fail_are_named(tmp_path, monkeypatc
         _files.set_attributes(str(path), 0o600)
     assert str(err.value) == 'cannot set its owner and mode: operation not permitted (EPERM)'
     monkeypatch.undo()
-    assert path.read_text() == u'{}' and mode_of(path) == 0o644
+    assert path.read_text() == u'{}' and fmode(path) == 0o644
 
 
 def test_untrusted_directory_checks_every_parent_and_the_resolved_path(tmp_path, monkeypatch):
@@ -763,20 +755,15 @@ def test_a_file_that_cannot_be_read_is_named_with_the_reason(tmp_path, monkeypat
     path = tmp_path / 'c.json'
     path.write_text(u'{}')
 
-    def fails(code, text):
-        def call(*_args):
-            raise OSError(code, text)
-        return call
-
     # The open fails: for want of permission it is an error; a file removed since the stat is missing.
-    monkeypatch.setattr(_files.os, 'open', fails(errno.EACCES, 'Permission denied'))
+    monkeypatch.setattr(_files.os, 'open', raises(OSError(errno.EACCES, 'Permission denied')))
     with pytest.raises(_files.FileError) as err:
         _files.read_snapshot(str(path))
     assert str(err.value) == 'cannot read it: permission denied (EACCES)'
-    monkeypatch.setattr(_files.os, 'open', fails(errno.ENOENT, 'No such file or directory'))
+    monkeypatch.setattr(_files.os, 'open', raises(OSError(errno.ENOENT, 'No such file or directory')))
     assert _files.read_snapshot(str(path)) == (None, str(path), None)
     monkeypatch.undo()
-    monkeypatch.setattr(_files.os, 'read', fails(errno.EIO, 'Input/output error'))
+    monkeypatch.setattr(_files.os, 'read', raises(OSError(errno.EIO, 'Input/output error')))
     with pytest.raises(_files.FileError) as err:
         _files.read_snapshot(str(path))
     assert str(err.value) == 'cannot read it: input/output error (EIO)'

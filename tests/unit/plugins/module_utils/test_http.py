@@ -17,6 +17,7 @@ import time
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _http
+from ansible_collections.omniroute.opencode.tests.support.files import raises
 from ansible_collections.omniroute.opencode.tests.support.http_server import (
     ANSWERED, HOSTILE, SLOW, Answer, Raw, Server, Tunnel, json_answer, leaked, mode, self_signed)
 from ansible_collections.omniroute.opencode.tests.support.http_server import (  # noqa: F401 pylint: disable=unused-import
@@ -573,12 +574,6 @@ def test_the_cleartext_warning_in_words():
         'every key of host laptop1 goes to http://gw.example:80 over plain http')
 
 
-def failing_connect(exc):
-    def connect(*_args):
-        raise exc
-    return connect
-
-
 @pytest.mark.parametrize('exc, cause', [
     (socket.gaierror(socket.EAI_NONAME, 'Name or service not known'),
      'unreachable: the host name cannot be resolved (Name or service not known)'),
@@ -591,7 +586,7 @@ def failing_connect(exc):
     (ssl.SSLError(), 'TLS error: SSLError'),
 ])
 def test_each_way_of_not_reaching_the_gateway_in_words(monkeypatch, exc, cause):
-    monkeypatch.setattr(_http, '_connect', failing_connect(exc))
+    monkeypatch.setattr(_http, '_connect', raises(exc))
     assert _http.request('GET', 'http://gw.example/v1', timeout=5)[1:6] == (_http.OFFLINE, None, {}, b'', cause)
 
 
@@ -621,7 +616,7 @@ def test_the_time_taken_is_given_to_a_tenth_of_a_millisecond(gateway_server):
     requests: a figure rounded to 5 digits instead matches its 4-digit rounding one time in ten,
     so all eight would, about once in 10**8 runs."""
     gateway_server.route('/v1/models', lambda req: json_answer({'data': []}))
-    replies = [ask(gateway_server) for _ in range(4)]
-    replies += [_http.request('GET', 'http://127.0.0.1:9/v1/models', timeout=2) for _ in range(4)]
+    replies = [ask(gateway_server) for _attempt in range(4)]
+    replies += [_http.request('GET', 'http://127.0.0.1:9/v1/models', timeout=2) for _attempt in range(4)]
     assert [r.outcome for r in replies] == [_http.ANSWERED] * 4 + [_http.OFFLINE] * 4
     assert all(0 <= r.seconds < BOUND and r.seconds == round(r.seconds, 4) for r in replies), replies

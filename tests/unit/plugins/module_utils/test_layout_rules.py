@@ -21,20 +21,10 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.module_utils._layout import Layout
+from ansible_collections.omniroute.opencode.tests.support.files import write
 
 ME = os.geteuid()
 SOMEONE_ELSE = ME + 4242
-
-
-def _write(path, text, mode=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text)
-    if mode is not None:
-        path.chmod(mode)
-    return str(path)
 
 
 # --------------------------------------------------------------------------- login files
@@ -42,11 +32,11 @@ def test_every_login_file_of_every_shell_is_listed_in_order_with_its_syntax(tmp_
     home = tmp_path / 'home'
     zdot = tmp_path / 'zdot'
     xdg = tmp_path / 'xdg'
-    _write(xdg / 'fish' / 'conf.d' / 'b.fish', '')
-    _write(xdg / 'fish' / 'conf.d' / 'a.fish', '')
-    _write(xdg / 'fish' / 'conf.d' / 'notes.txt', '')
-    _write(xdg / 'environment.d' / '10-oc.conf', '')
-    _write(xdg / 'environment.d' / 'readme', '')
+    write(xdg / 'fish' / 'conf.d' / 'b.fish', '')
+    write(xdg / 'fish' / 'conf.d' / 'a.fish', '')
+    write(xdg / 'fish' / 'conf.d' / 'notes.txt', '')
+    write(xdg / 'environment.d' / '10-oc.conf', '')
+    write(xdg / 'environment.d' / 'readme', '')
     lay = Layout({'ZDOTDIR': str(zdot), 'XDG_CONFIG_HOME': str(xdg)}, home=str(home), uid=ME)
     h, z, x = str(home), str(zdot), str(xdg)
     assert lay.login_files() == [
@@ -79,9 +69,9 @@ def test_a_login_file_of_each_shell_that_exports_a_location_variable_is_named(tm
                                        'set -U OPENCODE_CONFIG /i\n',
     }
     for name, text in files.items():
-        _write(tmp_path / name, text)
+        write(tmp_path / name, text)
     for name in ('.zprofile', '.zshrc', '.zlogin'):
-        _write(zdot / name, 'export OPENCODE_TEST_MANAGED_CONFIG_DIR=/z\n')
+        write(zdot / name, 'export OPENCODE_TEST_MANAGED_CONFIG_DIR=/z\n')
     found = _layout.login_exports(Layout({'ZDOTDIR': str(zdot)}, home=str(tmp_path), uid=ME))
     assert [(os.path.relpath(f['path'], str(tmp_path)), f['kind'], f['effects'], f['lines']) for f in found] == [
         ('.bash_profile', 'login file', ['exports OPENCODE_CONFIG (line 1)'], [1]),
@@ -98,7 +88,7 @@ def test_a_login_file_of_each_shell_that_exports_a_location_variable_is_named(tm
 
 
 def test_a_login_file_with_bytes_that_are_not_utf8_is_still_read(tmp_path):
-    _write(tmp_path / '.bashrc', b'# caf\xe9\nexport OPENCODE_CONFIG=/x\n')
+    write(tmp_path / '.bashrc', b'# caf\xe9\nexport OPENCODE_CONFIG=/x\n')
     assert _layout.login_exports(Layout({}, home=str(tmp_path), uid=ME)) == [
         dict(path=str(tmp_path / '.bashrc'), kind='login file', effects=['exports OPENCODE_CONFIG (line 2)'], lines=[2])]
 
@@ -106,7 +96,7 @@ def test_a_login_file_with_bytes_that_are_not_utf8_is_still_read(tmp_path):
 # --------------------------------------------------------------------------- npm prefixes
 def test_npm_prefixes_come_from_the_environment_then_npmrc_then_the_defaults(tmp_path):
     home = tmp_path / 'home'
-    _write(home / '.npmrc', b'; \xff comment\nprefix = ~/abc\nprefix=${HOME}/def\n  prefix = /opt/npm  \nregistry=x\n')
+    write(home / '.npmrc', b'; \xff comment\nprefix = ~/abc\nprefix=${HOME}/def\n  prefix = /opt/npm  \nregistry=x\n')
     env = {'NPM_CONFIG_PREFIX': '/upper', 'npm_config_prefix': '/lower'}
     assert Layout(env, home=str(home), uid=ME).npm_prefixes() == [
         '/upper', '/lower', str(home / 'abc'), str(home) + '/def', '/opt/npm', str(home / '.npm-global'),
@@ -129,7 +119,7 @@ def test_the_user_layers_include_opencode_config_dir_and_each_file_once(tmp_path
 
 
 def test_the_users_own_small_model_is_no_problem_under_the_managed_layer(tmp_path):
-    _write(tmp_path / '.config' / 'opencode' / 'opencode.json', '{"model": "a/b", "small_model": "c/d"}')
+    write(tmp_path / '.config' / 'opencode' / 'opencode.json', '{"model": "a/b", "small_model": "c/d"}')
     assert _layout.user_layers('omniroute', Layout({}, home=str(tmp_path), uid=ME)) == []
     lay = Layout({'OPENCODE_TEST_MANAGED_CONFIG_DIR': str(tmp_path / 'm')}, home=str(tmp_path), uid=ME)
     assert _layout.overriding_layers('omniroute', lay, str(tmp_path / '.config' / 'opencode' / 'config.json')) == [
@@ -173,7 +163,7 @@ def test_a_layer_nested_beyond_the_parser_is_reported(monkeypatch):
 
 
 def test_a_layer_with_bytes_that_are_not_utf8_is_read_with_replacements(tmp_path):
-    path = _write(tmp_path / 'l.json', b'{"model": "caf\xe9/m"}')
+    path = write(tmp_path / 'l.json', b'{"model": "caf\xe9/m"}')
     assert _layout.layer_text(path) == u'{"model": "caf\ufffd/m"}'
 
 
@@ -204,7 +194,7 @@ def test_discover_uses_the_given_existence_test(tmp_path):
 def test_an_explicit_global_file_sits_between_the_lower_and_the_higher_ones(tmp_path):
     conf = tmp_path / '.config' / 'opencode'
     for name in ('config.json', 'opencode.json', 'opencode.jsonc'):
-        _write(conf / name, '{}')
+        write(conf / name, '{}')
     lay = Layout({}, home=str(tmp_path), uid=ME)
     assert lay.precedence(str(conf / 'opencode.json')) == ([str(conf / 'config.json')], [str(conf / 'opencode.jsonc')])
     assert lay.precedence(str(conf / 'config.json')) == ([], [str(conf / 'opencode.json'), str(conf / 'opencode.jsonc')])
@@ -219,18 +209,18 @@ def test_a_path_nothing_of_which_can_be_examined_belongs_to_no_one(monkeypatch):
 
 # --------------------------------------------------------------------------- bounded reads
 def test_read_bounded_reads_a_file_whole_or_cut_at_the_limit(tmp_path):
-    exact = _write(tmp_path / 'exact', b'0123456789')
+    exact = write(tmp_path / 'exact', b'0123456789')
     assert _layout.read_bounded(exact, 10) == (b'0123456789', True)
     assert _layout.read_bounded(exact, 9) == (b'012345678', False)
     assert _layout.read_bounded(exact, 100) == (b'0123456789', True)
-    longer = _write(tmp_path / 'longer', b'x' * 100)
+    longer = write(tmp_path / 'longer', b'x' * 100)
     assert _layout.read_bounded(longer, 10) == (b'x' * 10, False)
 
 
 def test_read_bounded_reads_a_large_file_in_chunks_of_at_most_one_mib(tmp_path, monkeypatch):
     mib = 1 << 20
     data = bytes(bytearray(i % 251 for i in range(3 * mib + 5)))
-    path = _write(tmp_path / 'big', data)
+    path = write(tmp_path / 'big', data)
     asked = []
     real_read = os.read
 
@@ -249,7 +239,7 @@ def test_read_bounded_reads_a_large_file_in_chunks_of_at_most_one_mib(tmp_path, 
 
 
 def test_read_bounded_opens_without_blocking_without_a_terminal_and_closes_on_exec(tmp_path, monkeypatch):
-    path = _write(tmp_path / 'f', 'x')
+    path = write(tmp_path / 'f', 'x')
     flags = []
     real_open = os.open
 
@@ -264,7 +254,7 @@ def test_read_bounded_opens_without_blocking_without_a_terminal_and_closes_on_ex
 def test_read_bounded_has_nothing_for_what_is_not_a_readable_regular_file(tmp_path, monkeypatch):
     assert _layout.read_bounded(str(tmp_path), 10) == (None, True)
     assert _layout.read_bounded(str(tmp_path / 'missing'), 10) == (None, True)
-    path = _write(tmp_path / 'f', 'data')
+    path = write(tmp_path / 'f', 'data')
     real_read = os.read
 
     def failing(fd, size):
@@ -312,7 +302,7 @@ def _owners(monkeypatch, tmp_path, owners=None):
 
 def _binary(directory, mode=0o755):
     directory.mkdir(parents=True, exist_ok=True)
-    return _write(directory / 'opencode', '#!/bin/sh\necho 1.0.0\n', mode)
+    return write(directory / 'opencode', '#!/bin/sh\necho 1.0.0\n', mode)
 
 
 def test_a_binary_of_root_no_one_else_can_change_is_shared(tmp_path, monkeypatch):
@@ -382,9 +372,9 @@ def test_what_no_one_else_can_change(tmp_path, monkeypatch):
     sticky_dir = tmp_path / 'sticky'
     sticky_dir.mkdir()
     sticky_dir.chmod(0o777 | stat.S_ISVTX)
-    safe = _write(tmp_path / 'safe-file', '', 0o644)
-    writable = _write(tmp_path / 'writable-file', '', 0o664)
-    sticky_file = _write(tmp_path / 'sticky-file', '', 0o666)
+    safe = write(tmp_path / 'safe-file', '', 0o644)
+    writable = write(tmp_path / 'writable-file', '', 0o664)
+    sticky_file = write(tmp_path / 'sticky-file', '', 0o666)
     os.chmod(sticky_file, 0o666 | stat.S_ISVTX)
     paths = [str(safe_dir), str(open_dir), str(sticky_dir), safe, writable, str(tmp_path / 'missing')]
     assert [_layout._safe_for_all(p, ME) for p in paths] == [True, False, True, True, False, False]
@@ -437,7 +427,7 @@ def test_opencode_info_without_a_binary(tmp_path, monkeypatch):
 def test_opencode_info_names_the_binary_and_why_it_has_no_version(tmp_path, monkeypatch):
     _prefixes(monkeypatch, tmp_path)
     monkeypatch.setattr(_layout, '_VERSIONS', {})
-    failing = _write(tmp_path / 'bin' / 'opencode', '#!/bin/sh\necho nope >&2\nexit 2\n', 0o755)
+    failing = write(tmp_path / 'bin' / 'opencode', '#!/bin/sh\necho nope >&2\nexit 2\n', 0o755)
     assert _layout.opencode_info(Layout({'PATH': str(tmp_path / 'bin')}, home=str(tmp_path), uid=ME)) == dict(
         opencode=failing, opencode_version=None, opencode_error='exit 2: nope')
 
@@ -469,7 +459,7 @@ print('2.3.4')
 
 def test_opencode_version_runs_the_binary_in_a_throw_away_home_with_a_fixed_environment(tmp_path, monkeypatch):
     report = str(tmp_path / 'report.json')
-    probe = _write(tmp_path / 'opencode', PROBE % (sys.executable, report), 0o755)
+    probe = write(tmp_path / 'opencode', PROBE % (sys.executable, report), 0o755)
     monkeypatch.setenv('PATH', '/p1:/p2')
     assert _layout.opencode_version(probe) == ('2.3.4', None)
     with open(report) as handle:
@@ -492,28 +482,28 @@ def test_opencode_version_runs_the_binary_in_a_throw_away_home_with_a_fixed_envi
 
 def test_opencode_version_keeps_the_last_200_characters_of_what_it_shows(tmp_path):
     line = ''.join(chr(ord('a') + i % 26) for i in range(250))
-    fake = _write(tmp_path / 'opencode', '#!/bin/sh\necho %s\n' % line, 0o755)
+    fake = write(tmp_path / 'opencode', '#!/bin/sh\necho %s\n' % line, 0o755)
     assert _layout.opencode_version(fake) == (line[-200:], None)
-    failing = _write(tmp_path / 'failing', '#!/bin/sh\necho %s >&2\nexit 1\n' % line, 0o755)
+    failing = write(tmp_path / 'failing', '#!/bin/sh\necho %s >&2\nexit 1\n' % line, 0o755)
     assert _layout.opencode_version(failing) == (None, 'exit 1: ' + line[-200:])
 
 
 def test_opencode_version_is_an_error_when_the_binary_fails_or_says_nothing(tmp_path):
-    failing = _write(tmp_path / 'failing', '#!/bin/sh\necho 1.0.0\necho broken >&2\nexit 3\n', 0o755)
+    failing = write(tmp_path / 'failing', '#!/bin/sh\necho 1.0.0\necho broken >&2\nexit 3\n', 0o755)
     assert _layout.opencode_version(failing) == (None, 'exit 3: broken')
-    silent = _write(tmp_path / 'silent', '#!/bin/sh\n', 0o755)
+    silent = write(tmp_path / 'silent', '#!/bin/sh\n', 0o755)
     assert _layout.opencode_version(silent) == (None, 'exit 0: ')
     missing = str(tmp_path / 'missing')
     assert _layout.opencode_version(missing) == (None, "[Errno 2] No such file or directory: '%s'" % missing)
 
 
 def test_opencode_version_output_that_is_not_utf8_is_shown_with_replacements(tmp_path):
-    fake = _write(tmp_path / 'opencode', '#!/bin/sh\nprintf "1.2\\377\\n"\n', 0o755)
+    fake = write(tmp_path / 'opencode', '#!/bin/sh\nprintf "1.2\\377\\n"\n', 0o755)
     assert _layout.opencode_version(fake) == (u'1.2\ufffd', None)
 
 
 def test_opencode_version_answers_even_when_its_scratch_home_cannot_be_removed(tmp_path, monkeypatch):
-    fake = _write(tmp_path / 'opencode', '#!/bin/sh\necho 1.0.0\n', 0o755)
+    fake = write(tmp_path / 'opencode', '#!/bin/sh\necho 1.0.0\n', 0o755)
     real_rmdir = os.rmdir
     kept = []
 
@@ -597,7 +587,7 @@ def test_run_bounded_ends_a_stream_that_fails_to_read(tmp_path, monkeypatch):
 
 def test_run_bounded_leaves_alone_what_a_process_that_answered_started(tmp_path):
     marker = tmp_path / 'done'
-    script = _write(tmp_path / 'bg', '#!/bin/sh\n(sleep 1; touch %s) >/dev/null 2>&1 &\necho ok\n' % marker, 0o755)
+    script = write(tmp_path / 'bg', '#!/bin/sh\n(sleep 1; touch %s) >/dev/null 2>&1 &\necho ok\n' % marker, 0o755)
     assert _layout.run_bounded([script], None, str(tmp_path), 30, 100) == (0, b'ok\n', b'', None)
     for _attempt in range(100):
         if marker.exists():
@@ -608,17 +598,17 @@ def test_run_bounded_leaves_alone_what_a_process_that_answered_started(tmp_path)
 
 def test_run_bounded_kills_a_process_that_exits_but_leaves_its_output_open(tmp_path):
     marker = tmp_path / 'still-running'
-    script = _write(tmp_path / 'bg', '#!/bin/sh\n(sleep 3; touch %s) &\necho ok\n' % marker, 0o755)
+    script = write(tmp_path / 'bg', '#!/bin/sh\n(sleep 3; touch %s) &\necho ok\n' % marker, 0o755)
     assert _layout.run_bounded([script], None, str(tmp_path), 1, 100) == (None, b'ok\n', b'', 'no answer within 1 s')
     time.sleep(3.5)
     assert not marker.exists()
 
 
 def test_run_bounded_times_out_a_process_that_closes_its_output_and_stays(tmp_path):
-    script = _write(tmp_path / 'quiet', '#!/bin/sh\necho ok\nsleep 0.5\nexec >&- 2>&-\nsleep 0.8\n', 0o755)
+    script = write(tmp_path / 'quiet', '#!/bin/sh\necho ok\nsleep 0.5\nexec >&- 2>&-\nsleep 0.8\n', 0o755)
     assert _layout.run_bounded([script], None, str(tmp_path), 1, 100) == (None, b'ok\n', b'', 'no answer within 1 s')
 
 
 def test_run_bounded_waits_the_whole_timeout(tmp_path):
-    script = _write(tmp_path / 'slow', '#!/bin/sh\nsleep 0.3\necho ok\n', 0o755)
+    script = write(tmp_path / 'slow', '#!/bin/sh\nsleep 0.3\necho ok\n', 0o755)
     assert _layout.run_bounded([script], None, str(tmp_path), 1, 100) == (0, b'ok\n', b'', None)

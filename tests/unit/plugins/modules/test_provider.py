@@ -6,13 +6,13 @@ __metaclass__ = type
 
 import json
 import os
-import stat
 
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.modules import provider
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
+from ansible_collections.omniroute.opencode.tests.support.files import fmode as mode, write
 
 KEY = 'sk-test-unit-6f1d2c'
 OLD_KEY = 'sk-old-leaked-9a8b7c'
@@ -25,16 +25,6 @@ def run(capsys, args, check=False, diff=False):
 
 def cfg(home, name='opencode.json'):
     return home / '.config' / 'opencode' / name
-
-
-def write(path, text, mode=0o644):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode('utf-8'))
-    path.chmod(mode)
-
-
-def mode(path):
-    return stat.S_IMODE(os.stat(str(path)).st_mode)
 
 
 def test_creates_private_config_and_directories(home, capsys):

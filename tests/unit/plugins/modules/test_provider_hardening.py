@@ -24,6 +24,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _configu
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document, parse
 from ansible_collections.omniroute.opencode.tests.support.secrets import assert_no_secret
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
+from ansible_collections.omniroute.opencode.tests.support.files import fmode, write
 
 KEY = 'sk-hard-new-8d7e6f'
 NOBODY = 65534
@@ -91,16 +92,6 @@ def cfg(home, name='opencode.json'):
 
 def auth(home):
     return home / '.local' / 'share' / 'opencode' / 'auth.json'
-
-
-def write(path, data, mode=0o644):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode('utf-8') if isinstance(data, str) else data)
-    path.chmod(mode)
-
-
-def fmode(path):
-    return stat.S_IMODE(os.stat(str(path)).st_mode)
 
 
 def assert_no_file_secret(text):

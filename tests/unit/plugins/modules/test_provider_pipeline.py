@@ -11,7 +11,6 @@ __metaclass__ = type
 
 import json
 import os
-import stat
 
 import pytest
 
@@ -22,6 +21,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _users a
 from ansible_collections.omniroute.opencode.plugins.module_utils._files import FileError
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import Document, parse
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
+from ansible_collections.omniroute.opencode.tests.support.files import fmode, write
 
 KEY = 'sk-unit-pipeline-7a6b5c4d'
 OLD_KEY = 'sk-unit-pipeline-old-3e2f1a'
@@ -47,16 +47,6 @@ def cfg(home):
 
 def auth(home):
     return home / '.local' / 'share' / 'opencode' / 'auth.json'
-
-
-def write(path, text, mode=0o644):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(mode)
-
-
-def fmode(path):
-    return stat.S_IMODE(os.stat(str(path)).st_mode)
 
 
 def fail_on(monkeypatch, path, text='no space left on device (ENOSPC)'):

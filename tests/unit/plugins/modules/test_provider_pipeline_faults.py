@@ -10,7 +10,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import stat
 import subprocess
 
 import pytest
@@ -18,15 +17,12 @@ import pytest
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfgmod
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_provider_hardening import (  # noqa: F401 pylint: disable=unused-import
     _fill, run, tmpfs)
+from ansible_collections.omniroute.opencode.tests.support.files import fmode
 
 pytestmark = pytest.mark.needs_root
 
 KEY = 'sk-unit-faults-9c8d7e6f'
 OLD_KEY = 'sk-unit-faults-old-5a4b3c'
-
-
-def fmode(path):
-    return stat.S_IMODE(os.stat(str(path)).st_mode)
 
 
 def after_first_write(monkeypatch, fault):

@@ -25,7 +25,6 @@ __metaclass__ = type
 import errno
 import json
 import os
-import stat
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _jsonc
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
 from ansible_collections.omniroute.opencode.plugins.modules import provider, users
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
+from ansible_collections.omniroute.opencode.tests.support.files import fmode, write
 
 KEY = 'sk-nets-new-4b5c6d7e'
 OLD_KEY = 'sk-nets-old-8f9a0b1c'
@@ -59,16 +59,6 @@ def cfg(home, name='opencode.json'):
 
 def auth(home):
     return home / '.local' / 'share' / 'opencode' / 'auth.json'
-
-
-def write(path, text, mode=0o644):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode('utf-8') if isinstance(text, str) else text)
-    path.chmod(mode)
-
-
-def fmode(path):
-    return stat.S_IMODE(os.stat(str(path)).st_mode)
 
 
 def run(capsys, args, check=False, diff=False):
