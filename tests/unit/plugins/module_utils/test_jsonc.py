@@ -113,14 +113,14 @@ def test_a_deep_value_that_must_be_decoded_fails_cleanly_or_decodes():
     deep = '[' * 5000 + ']' * 5000
     doc = Document('{"provider": {"gw": ' + deep + '}}')
     if sys.version_info < (3, 12):
-        with pytest.raises(JSONCError, match='nested too deeply') as err:
+        with pytest.raises(JSONCError) as err:
             doc.get(('provider', 'gw'))
-        assert err.value.column == 21
+        assert str(err.value) == 'this value is nested too deeply to be read here at line 1, column 21'
         return
     try:
         value = doc.get(('provider', 'gw'))
     except JSONCError as err:
-        assert sys.version_info < (3, 13) and 'nested too deeply' in str(err) and err.column == 21
+        assert sys.version_info < (3, 13) and str(err) == 'this value is nested too deeply to be read here at line 1, column 21'
         return
     depth = 0
     while isinstance(value, list):
