@@ -78,12 +78,23 @@ def apply(text, function_name, removed, added):
     # The first place after the def where the lines stand, at whatever depth (a line in a loop
     # is deeper than one at the function's top: trying one depth through the whole file first
     # would mutate a later function's line of the same text).
+    # `mutmut show` dedents the code but not a docstring's continuation lines: a hunk line stands in
+    # the file either at the code's depth or as it is (then an added line equal to it stays as it is).
     for i in range(start, len(lines)):
         for depth in range(0, 7):
             indent = '    ' * depth
-            want = [indent + line if line else line for line in removed]
-            if lines[i:i + len(want)] == want:
-                lines[i:i + len(want)] = [indent + line if line else line for line in added]
+            found = lines[i:i + len(removed)]
+            if len(found) < len(removed):
+                break
+            as_is = set()
+            for have, line in zip(found, removed):
+                if have == (indent + line if line else line):
+                    continue
+                if have != line:
+                    break
+                as_is.add(line)
+            else:
+                lines[i:i + len(removed)] = [line if (line in as_is or not line) else indent + line for line in added]
                 return '\n'.join(lines)
     return None
 

@@ -1,0 +1,42 @@
+"""tests/mutants/recheck.py puts a mutant where mutmut put it: in the function its name gives,
+with the hunk `mutmut show` prints (the code dedented, a docstring's continuation lines not)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'mutants'))
+
+import recheck  # noqa: E402  pylint: disable=wrong-import-position
+
+SOURCE = '''class Doc:
+    def first(self):
+        return 1
+
+    def shadowed(self, key):
+        """Whether ``key`` is shadowed:
+        a later member of the same name wins."""
+        if key:
+            return True
+        return False
+'''
+
+
+def test_the_function_and_depth_are_found():
+    name = 'pkg.mod.x\u01c1Doc\u01c1shadowed__mutmut_3'
+    assert recheck.function(name) == ('Doc', 'shadowed')
+    assert recheck.function('pkg.mod.x_plain__mutmut_12') == (None, 'plain')
+    mutated = recheck.apply(SOURCE, ('Doc', 'shadowed'), ['if key:', '    return True'], ['if not key:', '    return True'])
+    assert mutated == SOURCE.replace('        if key:', '        if not key:')
+
+
+def test_a_hunk_holding_docstring_lines_applies_and_keeps_them():
+    removed = ['def shadowed(self, key):', '    """Whether ``key`` is shadowed:',
+               '        a later member of the same name wins."""', '    if key:']
+    added = removed[:3] + ['    if None:']
+    mutated = recheck.apply(SOURCE, ('Doc', 'shadowed'), removed, added)
+    assert mutated == SOURCE.replace('        if key:', '        if None:')
+
+
+def test_a_hunk_that_is_not_there_is_not_applied():
+    assert recheck.apply(SOURCE, ('Doc', 'shadowed'), ['if key is None:'], ['if key:']) is None
+    assert recheck.apply(SOURCE, ('Doc', 'missing'), ['if key:'], ['if None:']) is None
