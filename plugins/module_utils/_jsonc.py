@@ -245,8 +245,10 @@ class Document:
             if pos >= n:
                 if expect == 'end':
                     return
-                raise self._syntax_error(pos, 'expected a value' if expect != 'next' else
-                                         "expected ',' or a closing bracket")
+                # (At the end of the text, the words the json module gives a shallow document.)
+                raise self._syntax_error(pos, "expected ',' or a closing bracket" if expect == 'next' else
+                                         'expected a property name in double quotes' if expect in ('key', 'key?') else
+                                         'expected a value')
             ch = clean[pos]
             if expect == 'end':
                 raise self._syntax_error(pos, 'unexpected content after the end of the document')

@@ -81,6 +81,17 @@ def test_a_deep_document_has_the_same_errors_with_exact_positions(tail, msg, col
                                      'invalid JSONC: ' + msg, 1, column, column - 1)
 
 
+@pytest.mark.parametrize('tail', ['{"a": [], ', '{', '{"a": 1', '[1, ', '['],
+                         ids=['after-a-comma-in-an-object', 'open-object', 'after-a-member', 'after-a-comma-in-an-array',
+                              'open-array'])
+def test_a_text_that_ends_too_soon_has_the_same_error_deep_or_not(tail):
+    """At the end of the text, the engine's own validator says what the json module says of the
+    same text nested shallowly (a property name after a comma in an object, not "a value")."""
+    words, msg, line, column, offset = error_of(tail)
+    assert error_of(OPEN + tail) == (words.replace('column %d' % column, 'column %d' % (column + DEEP)), msg, line,
+                                     column + DEEP, offset + DEEP)
+
+
 @pytest.mark.parametrize('inner', ['1, 2', '{}', '{"k":1}', '{"k": 1, "l": [], "m": {}}', 'true, false, null',
                                    '"", 1', '"a\\"b", -1.5e3'],
                          ids=['two-values', 'empty-object', 'no-blank-after-colon', 'members', 'literals',
