@@ -350,8 +350,8 @@ def mode(name, key='', models=(), target=None):
         # A 200, then a chunk-size line of 70000 bytes (http.client reads at most 65536).
         'huge-chunk-line': lambda req: Raw(ok_head + b'Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n'
                                            + b'0' * 70000 + b'2\r\n{}\r\n0\r\n\r\n'),
-        # A 200 and part of the body, then the connection reset (the pause lets the client read the
-        # status line first).
+        # A 200 and part of the body, then the connection reset. (The bytes already received stay
+        # readable before the reset's error; the pause only makes that order plain.)
         'reset-body': lambda req: Raw(ok_head + b'Content-Length: 1000\r\n\r\n{"data": [{"id": "a"}', stall=0.3,
                                       reset=True),
         'not-json': lambda req: Answer(200, b'<html><body>login ' + key.encode() + b'</body></html>',
