@@ -766,16 +766,25 @@ def _make_dirs(change, policy):
     if change.new is None:
         return []
     created = make_dirs(os.path.dirname(change.real), policy.dir_mode)
-    for made in created:
-        if policy.dir_owner is not None:
+    try:
+        for made in created:
+            if policy.dir_owner is not None:
+                try:
+                    os.chown(made, policy.dir_owner[0], policy.dir_owner[1])
+                except OSError as exc:
+                    raise FileError('cannot set the owner of directory %s: %s' % (made, why(exc)))
+        for directory in policy.trusted if created else ():
+            problem = untrusted_directory(directory)
+            if problem:
+                raise FileError(problem)
+    except FileError:
+        # The caller says "nothing was changed": the directories made here go again.
+        for directory in reversed(created):
             try:
-                os.chown(made, policy.dir_owner[0], policy.dir_owner[1])
-            except OSError as exc:
-                raise FileError('cannot set the owner of directory %s: %s' % (made, why(exc)))
-    for directory in policy.trusted if created else ():
-        problem = untrusted_directory(directory)
-        if problem:
-            raise FileError(problem)
+                os.rmdir(directory)
+            except OSError:
+                break
+        raise
     return created
 
 
