@@ -2,7 +2,8 @@
 """Files for the tests to start from and look at, and the faults they inject: the one home of these helpers.
 
 ``write`` lays out a file (text as UTF-8, or bytes as they are) with its parent directories and a
-known mode; ``fmode`` reads a file's permission bits; ``raises`` stands in for a call that fails.
+known mode; ``fmode`` reads a file's permission bits; ``raises`` stands in for a call that fails;
+``Module`` is what a file write asks of an AnsibleModule.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -34,3 +35,15 @@ def raises(exc):
     def call(*_args, **_kwargs):
         raise exc
     return call
+
+
+class Module:
+    """What a file write (``_files.write_atomic``) asks of an AnsibleModule: its ``mode`` option
+    and SELinux (off)."""
+
+    def __init__(self, mode=None):
+        self.params = {'mode': mode}
+
+    @staticmethod
+    def selinux_enabled():
+        return False

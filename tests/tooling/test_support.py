@@ -96,9 +96,9 @@ def test_the_tests_run_one_http_server():
 
 def test_file_and_fault_helpers_have_one_home():
     """Laying out a file, reading its mode and standing in for a failing call are
-    tests/support/files.py's write, fmode and raises: no test file defines its own again (a
+    tests/support/files.py's write, fmode, raises and Module: no test file defines its own again (a
     helper of another shape, such as a sandbox's write(sb, rel, data), is another concept)."""
-    assert _test_files_matching(r'^\s*def _?(write|fmode|mode_of|mode)\(path\b|^\s*def (fails|failing_\w+)\(',
+    assert _test_files_matching(r'^\s*def _?(write|fmode|mode_of|mode)\(path\b|^\s*def (fails|failing_\w+)\(|^class _?Module\b',
                                 os.path.join('tests', 'support', 'files.py')) == []
 
 

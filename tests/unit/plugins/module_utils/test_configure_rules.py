@@ -19,7 +19,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _configu
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _keys, _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
-from ansible_collections.omniroute.opencode.tests.support.files import fmode, raises, write
+from ansible_collections.omniroute.opencode.tests.support.files import Module, fmode, raises, write
 
 WHO = 'user alice on laptop1'
 KIB = 1024
@@ -218,16 +218,6 @@ def test_without_who_the_running_user_is_named(tmp_path):
 
 
 # --------------------------------------------------------------------------- apply
-class Module:
-    """What a write asks of an AnsibleModule: its ``mode`` option and SELinux (off)."""
-
-    params = {'mode': None}
-
-    @staticmethod
-    def selinux_enabled():
-        return False
-
-
 EIO = OSError(5, 'Input/output error')
 
 

@@ -19,18 +19,7 @@ import time
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _files
-from ansible_collections.omniroute.opencode.tests.support.files import fmode, raises
-
-
-class Module:
-    """What write_atomic asks of an AnsibleModule: its ``mode`` option and SELinux (off)."""
-
-    def __init__(self, mode=None):
-        self.params = {'mode': mode}
-
-    @staticmethod
-    def selinux_enabled():
-        return False
+from ansible_collections.omniroute.opencode.tests.support.files import Module, fmode, raises
 
 
 def leftovers(directory):
