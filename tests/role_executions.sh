@@ -8,7 +8,8 @@
 # at most 7 tasks on the host (the recap's ok + skipped: the argument check, the users run, the
 # summary, three skipped includes - keys and managed scope, after the users run, after the run
 # (the second phase of key rotations, the managed-scope failure note) - and the skipped report;
-# every task costs the controller time per host, even a skipped one).
+# every task costs the controller time per host, even a skipped one), and unless each execution
+# is one podman command (the laptop's connection pipelines: tests/support/connection_plugins).
 # Needs podman, the base image and containers.podman (the Molecule setup);
 # run it under `flock ~/.cache/omniroute-opencode/laptops.lock` like every laptop-container test.
 set -euo pipefail
@@ -20,8 +21,10 @@ trap cleanup EXIT
 cleanup; mkdir -p "$work"
 podman run -d --name "$c" --network none "$image" sleep infinity >/dev/null
 for u in dev1 dev2 dev3; do podman exec "$c" useradd -m -s /bin/bash "$u"; done
-export ANSIBLE_FORCE_COLOR=false ANSIBLE_NOCOLOR=true ANSIBLE_PIPELINING=true ANSIBLE_HOME="$work/ansible"
-printf 'laptop ansible_host=%s ansible_connection=containers.podman.podman ansible_python_interpreter=/usr/bin/python3\n' "$c" > "$work/inv"
+# The podman connection with pipelining (tests/support/connection_plugins): one podman exec a task.
+export ANSIBLE_FORCE_COLOR=false ANSIBLE_NOCOLOR=true ANSIBLE_PIPELINING=true ANSIBLE_HOME="$work/ansible" \
+  ANSIBLE_CONNECTION_PLUGINS="$(cd "$(dirname "$0")" && pwd)/support/connection_plugins"
+printf 'laptop ansible_host=%s ansible_connection=podman_pipelined ansible_python_interpreter=/usr/bin/python3\n' "$c" > "$work/inv"
 cat > "$work/play.yml" <<'YML'
 - hosts: laptop
   gather_facts: false
@@ -42,6 +45,11 @@ for n in 1 3; do
     if ! { [ "$count" = 1 ] && grep -q 'users.py' <<<"$modules"; }; then
       echo "FAIL: expected exactly 1 (users)"; fails=$((fails + 1))
     fi
+    # The test laptops' connection pipelines: one podman command a module execution (without
+    # pipelining: a mount, a temporary directory, the copy, a chmod, the run and a clean-up).
+    podman_runs=$(grep -c "^<[^>]*> RUN \[b'[^']*podman'" "$log" || true)
+    echo "role_executions: $n developer(s), $pass run: $podman_runs podman command(s) for the host"
+    [ "$podman_runs" = "$count" ] || { echo "FAIL: expected one podman command a module execution"; fails=$((fails + 1)); }
     if [ "$pass" = rerun ]; then
       recap=$(grep -E '^laptop +: ok=' "$log")
       tasks=$(( $(sed -E 's/.* ok=([0-9]+).*/\1/' <<<"$recap") + $(sed -E 's/.* skipped=([0-9]+).*/\1/' <<<"$recap") ))

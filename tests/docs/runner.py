@@ -35,7 +35,10 @@ CALLBACK_DIR = os.path.join(HERE, 'callback')
 IMAGE = os.environ.get('OMNIROUTE_OPENCODE_IMAGE', 'localhost/omniroute-opencode-laptop:bookworm')
 LABEL = 'omniroute-opencode.doctest'
 DEFAULT_LAPTOPS = ('doctest-laptop1', 'doctest-laptop2')
-PODMAN_CONNECTION = 'containers.podman.podman'
+# containers.podman.podman with pipelining (tests/support/connection_plugins/podman_pipelined.py):
+# one `podman exec -i` a module task, as one SSH command with pipelining.
+PODMAN_CONNECTION = 'podman_pipelined'
+CONNECTION_PLUGINS = os.path.join(REPO, 'tests', 'support', 'connection_plugins')
 COMMAND_TIMEOUT = int(os.environ.get('DOCS_COMMAND_TIMEOUT', '900'))
 ME = pwd.getpwuid(os.getuid())
 # page -> (printed lines, outcomes as dicts), filled by test_docs.py, printed by conftest.py.
@@ -222,7 +225,7 @@ def copy_tree(src, dest):
 # --------------------------------------------------------------------------- laptops
 class Laptops(object):
     """The podman laptops of one page, each named after its inventory host (ANSIBLE_TRANSPORT is
-    the podman connection, so Ansible reaches host X in the container X). They share the host's
+    the podman connection with pipelining, so Ansible reaches host X in the container X). They share the host's
     network, so the suite's OmniRoute on 127.0.0.1 is reachable from them as from the controller.
     Every laptop has the accounts alice, bob and carol, and the real OpenCode at
     /usr/local/bin/opencode."""
@@ -510,6 +513,7 @@ class Page(object):
             'ANSIBLE_REMOTE_TMP': os.path.join(build, 'ansible-remote-tmp'),
             'ANSIBLE_LOCAL_TEMP': os.path.join(self.tmp, 'ansible-local'),
             'ANSIBLE_TRANSPORT': PODMAN_CONNECTION,
+            'ANSIBLE_CONNECTION_PLUGINS': CONNECTION_PLUGINS,
             'ANSIBLE_CALLBACK_PLUGINS': CALLBACK_DIR,
             'ANSIBLE_CALLBACKS_ENABLED': 'omniroute_docs_recorder',
             'DOCTEST_RECORD_DIR': self.records,

@@ -161,7 +161,7 @@ def inventory():
                  for h, c in LAPTOPS.items())
     hosts['laptop1']['opencode_users'][1]['key_policy'] = {'maxSessions': 5}
     doc = {'all': {'children': {'laptops': {'hosts': hosts, 'vars': {
-        'ansible_connection': 'containers.podman.podman',
+        'ansible_connection': 'podman_pipelined',  # runme.sh sets ANSIBLE_CONNECTION_PLUGINS
         'ansible_python_interpreter': '/usr/bin/python3',
         'opencode_api_key_source': 'omniroute',
         'opencode_base_url': 'http://10.0.2.2:%d/v1' % PORT,

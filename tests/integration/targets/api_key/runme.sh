@@ -27,6 +27,8 @@ export OMNIROUTE_TEST_REPORT="$work/report.json"
 export OMNIROUTE_TEST_RUN=${OMNIROUTE_TEST_RUN:-$(date +%s)}
 export OMNIROUTE_URL OMNIROUTE_PASSWORD_FILE
 export ANSIBLE_FORCE_COLOR=false ANSIBLE_NOCOLOR=true ANSIBLE_PIPELINING=true ANSIBLE_HOST_KEY_CHECKING=false
+# The laptops' connection: the podman connection with pipelining (one podman exec a module task).
+export ANSIBLE_CONNECTION_PLUGINS="$root/tests/support/connection_plugins"
 ( umask 077; : > "$OMNIROUTE_TEST_KEYS_FILE" )
 log="$work/test.log"
 : > "$log"
@@ -112,7 +114,7 @@ for step in "${steps[@]}"; do
         echo "laptop1 ansible_host=${containers[0]}"
         echo "laptop2 ansible_host=${containers[1]}"
         echo "[laptops:vars]"
-        echo "ansible_connection=containers.podman.podman"
+        echo "ansible_connection=podman_pipelined"
         echo "ansible_python_interpreter=/usr/bin/python3"
       } > "$inv"
       run_playbook lifecycle.yml -f 4 --diff -i "$inv" -i "$local_inv" "$here/lifecycle.yml"
