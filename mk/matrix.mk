@@ -60,7 +60,7 @@ test-core-oldest: $(CORE_OLD_VENV)/.stamp venv
 	echo $(MATRIX_HYPOTHESIS_EXAMPLES) > $(CORE_OLD_TREE)/tests/unit/hypothesis-examples
 	tests/setup/ansible-test-pip.sh $(CORE_OLD_BIN)/python $(ANSIBLE_TEST_HOME) >/dev/null
 	tests/setup/system.sh
-	$(CORE_OLD_BIN)/ansible --version | head -n 1 | grep -F '[core $(CORE_OLDEST).'
+	$(CORE_OLD_BIN)/ansible --version | awk 'NR == 1' | grep -F '[core $(CORE_OLDEST).'
 	$(call ansible_test,$(CORE_OLD_BIN),$(CORE_OLD_TREE)) sanity --python 3.11 --requirements --color no \
 	  $(CORE_OLDEST_SANITY_TARGETS)
 	$(call ansible_test,$(CORE_OLD_BIN),$(CORE_OLD_TREE)) units --python 3.11 --requirements --color no \

@@ -22,8 +22,9 @@ cleanup; mkdir -p "$work"
 podman run -d --name "$c" --network none "$image" sleep infinity >/dev/null
 for u in dev1 dev2 dev3; do podman exec "$c" useradd -m -s /bin/bash "$u"; done
 # The podman connection with pipelining (tests/support/connection_plugins): one podman exec a task.
+plugins="$(cd "$(dirname "$0")" && pwd)/support/connection_plugins"
 export ANSIBLE_FORCE_COLOR=false ANSIBLE_NOCOLOR=true ANSIBLE_PIPELINING=true ANSIBLE_HOME="$work/ansible" \
-  ANSIBLE_CONNECTION_PLUGINS="$(cd "$(dirname "$0")" && pwd)/support/connection_plugins"
+  ANSIBLE_CONNECTION_PLUGINS="$plugins"
 printf 'laptop ansible_host=%s ansible_connection=podman_pipelined ansible_python_interpreter=/usr/bin/python3\n' "$c" > "$work/inv"
 cat > "$work/play.yml" <<'YML'
 - hosts: laptop

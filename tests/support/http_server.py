@@ -106,10 +106,13 @@ def models_payload(models):
 
 def models_route(key, models, reject=None):
     """``/v1/models`` of a gateway: ``Bearer key`` sees ``models``, any other key gets 401
-    (``reject``: the error message of that 401)."""
+    (``reject``: the error message of that 401, or a function of the Authorization header sent
+    that returns it: a gateway that echoes what it was sent)."""
     def route(req):
-        if req.headers.get('authorization') != 'Bearer %s' % key:
-            return json_answer({'error': {'message': reject or 'Invalid API key'}}, 401)
+        sent = req.headers.get('authorization')
+        if sent != 'Bearer %s' % key:
+            message = reject(sent) if callable(reject) else reject
+            return json_answer({'error': {'message': message or 'Invalid API key'}}, 401)
         return json_answer(models_payload(models))
     return route
 

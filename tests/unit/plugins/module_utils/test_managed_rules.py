@@ -21,7 +21,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _managed
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
 from ansible_collections.omniroute.opencode.tests.support.files import write
-from ansible_collections.omniroute.opencode.tests.support.http_server import Server, json_answer, self_signed
+from ansible_collections.omniroute.opencode.tests.support.http_server import Server, models_route as gateway_route, self_signed
 
 GW = 'http://gw:1'
 ENTRY = {'npm': '@ai-sdk/openai-compatible', 'name': 'OmniRoute', 'options': {'baseURL': 'http://gw:1/v1'},
@@ -535,13 +535,10 @@ AUTH = '/home/u/.local/share/opencode/auth.json'
 WHO = 'user u on host h'
 
 
-def models_route(req):
-    """The gateway's /v1/models: KEY is offered a chat model, an embedding model and a model whose
-    id holds the key; any other key is refused with an error that echoes it."""
-    sent = req.headers.get('authorization')
-    if sent != 'Bearer ' + KEY:
-        return json_answer({'error': {'message': 'Invalid API key %s' % sent}}, 401)
-    return json_answer({'data': [{'id': 'a'}, {'id': 'emb', 'type': 'embedding'}, {'id': 'x-' + KEY}]})
+# The gateway's /v1/models: KEY is offered a chat model, an embedding model and a model whose id
+# holds the key; any other key is refused with an error that echoes it.
+models_route = gateway_route(KEY, [{'id': 'a'}, {'id': 'emb', 'type': 'embedding'}, {'id': 'x-' + KEY}],
+                             reject=lambda sent: 'Invalid API key %s' % sent)
 
 
 @pytest.fixture(scope='module')
