@@ -47,7 +47,8 @@ for n in 1 3; do
       echo "FAIL: expected exactly 1 (users)"; fails=$((fails + 1))
     fi
     # The test laptops' connection pipelines: one podman command a module execution (without
-    # pipelining: a mount, a temporary directory, the copy, a chmod, the run and a clean-up).
+    # pipelining: six, a mount, then execs for the home, a temporary directory, a chmod, the run
+    # and a clean-up).
     podman_runs=$(grep -c "^<[^>]*> RUN \[b'[^']*podman'" "$log" || true)
     echo "role_executions: $n developer(s), $pass run: $podman_runs podman command(s) for the host"
     [ "$podman_runs" = "$count" ] || { echo "FAIL: expected one podman command a module execution"; fails=$((fails + 1)); }

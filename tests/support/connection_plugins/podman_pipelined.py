@@ -2,10 +2,11 @@
 """The test laptops' connection: containers.podman.podman, with pipelining.
 
 containers.podman.podman runs each command with ``podman exec`` without ``-i``, so it cannot feed a
-module on stdin and declares no pipelining. Every module task then costs a ``podman mount``, a
-temporary directory, a copy, a chmod, the run and a clean-up in the container: about five podman
-commands, each about 0.18 CPU seconds here, where a laptop reached over SSH with pipelining
-(docs/examples/platform-repo sets ``ansible_pipelining: true``) needs one command. This is that
+module on stdin and declares no pipelining. Every module task then costs six podman commands
+(``podman mount``, then execs that look up the home directory, make a temporary directory, chmod
+the module copied there, run it and clean up), each about 0.18 CPU seconds here, where a laptop
+reached over SSH with pipelining (docs/examples/platform-repo sets ``ansible_pipelining: true``)
+needs one command. This is that
 one command: ``podman exec -i`` with the module on stdin when Ansible pipelines (by default here,
 as ``ansible_pipelining``/``ANSIBLE_PIPELINING`` can still turn off), the container mounted only
 when a file is copied. What runs in the container is what runs on a laptop over SSH with
