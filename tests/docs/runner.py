@@ -225,8 +225,9 @@ def copy_tree(src, dest):
 # --------------------------------------------------------------------------- laptops
 class Laptops(object):
     """The podman laptops of one page, each named after its inventory host (ANSIBLE_TRANSPORT is
-    the podman connection with pipelining, so Ansible reaches host X in the container X). They share the host's
-    network, so the suite's OmniRoute on 127.0.0.1 is reachable from them as from the controller.
+    the podman connection with pipelining, so Ansible reaches host X in the container X). They
+    share the host's network, so the suite's OmniRoute on 127.0.0.1 is reachable from them as
+    from the controller.
     Every laptop has the accounts alice, bob and carol, and the real OpenCode at
     /usr/local/bin/opencode."""
 
