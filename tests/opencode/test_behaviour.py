@@ -172,3 +172,28 @@ def test_debug_config_masks_keys(sandbox_factory):
     report = sb.ask(parts=('config',))
     assert report.entry['options']['apiKey'] == '***'
     sb.assert_no_secret('sk-visible-if-not-masked-123')
+
+
+@pytest.mark.parametrize('models', [ENTRY['models'], {}], ids=['configured', 'no-models'])
+def test_models_database_knows_no_omniroute(sandbox_factory, models):
+    """The other tests ask `models <name>` without the models.dev database
+    (Sandbox.no_models_database: about 1.2 CPU seconds less a run). That stands only while the
+    database OpenCode ships knows no `omniroute` provider: then the listing comes from the config
+    alone. Proved here against the built-in snapshot, which is loaded (its own providers list
+    models), for an entry with models and for one without."""
+    sb = sandbox_factory()
+    data = cfg()
+    data['provider']['omniroute']['models'] = models
+    write(sb, G + 'opencode.json', data)
+    everything = sb.run_opencode('models')
+    assert everything.returncode == 0, everything.stderr
+    from_database = [line for line in everything.stdout.split() if not line.startswith('omniroute/')]
+    assert from_database, 'the built-in models.dev snapshot was not loaded: %s' % everything.stdout
+    builtin = sb.ask(parts=('models',), models_database=True)
+    without = sb.ask(parts=('models',))
+    assert (builtin.models_rc, builtin.models) == (without.models_rc, without.models), \
+        (builtin.summary(), without.summary())
+    if models:
+        assert builtin.models == ['omniroute/auto', 'omniroute/gpt-5.5']
+    else:
+        assert builtin.not_found, builtin.summary()
