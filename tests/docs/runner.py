@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'opencode'))
 
 import mdexamples as md  # noqa: E402
 import substitute as sb  # noqa: E402
-from harness import Sandbox  # noqa: E402
+from harness import Sandbox, list_models, write_empty_models_database  # noqa: E402
 
 WORK = os.path.join(REPO, '.build', 'docs')
 SETUP = os.path.join(REPO, 'tests', 'setup')
@@ -228,8 +228,11 @@ class Laptops(object):
     the podman connection with pipelining, so Ansible reaches host X in the container X). They
     share the host's network, so the suite's OmniRoute on 127.0.0.1 is reachable from them as
     from the controller.
-    Every laptop has the accounts alice, bob and carol, and the real OpenCode at
-    /usr/local/bin/opencode."""
+    Every laptop has the accounts alice, bob and carol, the real OpenCode at
+    /usr/local/bin/opencode, and a models.dev database with no provider at MODELS_DATABASE
+    (harness.list_models)."""
+
+    MODELS_DATABASE = '/usr/local/share/omniroute-docs/models-dev-empty.json'
 
     def __init__(self, suite, log):
         self.suite = suite
@@ -251,6 +254,7 @@ class Laptops(object):
                 run(['podman', 'rm', '-f', '-t', '0', host], timeout=120)
             out = run(['podman', 'run', '-d', '--name', host, '--hostname', host, '--network', 'host',
                        '--label', '%s=1' % LABEL, '-v', '%s:/usr/local/bin/opencode:ro' % self.suite.opencode,
+                       '-v', '%s:%s:ro' % (self.models_database(), self.MODELS_DATABASE),
                        IMAGE, 'sleep', 'infinity'], timeout=300)
             if out.returncode != 0:
                 raise RuntimeError('podman run %s failed: %s' % (host, out.stderr[-1000:]))
@@ -260,6 +264,12 @@ class Laptops(object):
             if out.returncode != 0:
                 raise RuntimeError('accounts on %s: %s' % (host, out.stderr[-1000:]))
             self.log('laptop %s started (accounts %s)' % (host, ', '.join(sb.USERS)))
+
+    def models_database(self):
+        path = os.path.join(self.suite.work, 'models-dev-empty.json')
+        if not os.path.exists(path):
+            write_empty_models_database(path)
+        return path
 
     def home(self, host, user):
         return '/root' if user == 'root' else '/home/%s' % user
@@ -888,9 +898,12 @@ class Page(object):
         for host, user, state, models, managed in users:
             where = '%s on %s' % (user, host)
             if host in self.laptops.running:
-                proc = self.laptops.opencode(host, user, ['models', 'omniroute'], self.opencode_env())
+                proc = list_models(lambda extra, host=host, user=user: self.laptops.opencode(
+                    host, user, ['models', 'omniroute'], dict(self.opencode_env(), **extra)),
+                    'omniroute', self.laptops.MODELS_DATABASE)
             elif host in ('localhost', '127.0.0.1') and user in (ME.pw_name, None):
-                proc = self.sandbox.run_opencode('models', 'omniroute')
+                proc = list_models(lambda extra: self.sandbox.run_opencode('models', 'omniroute', env=extra),
+                                   'omniroute', self.sandbox.empty_models_database())
             else:
                 outcome.note('%s: not checked with OpenCode (not a test laptop or this account)' % where)
                 continue

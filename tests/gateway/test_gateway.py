@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 
-from harness import ME, REPO
+from harness import ME, REPO, list_models
 from ansible_collections.omniroute.opencode.tests.support.http_server import pump
 
 NAME = 'omniroute'
@@ -49,7 +49,7 @@ def verbose_models(sb):
 
 
 def listed(sb):
-    proc = sb.run_opencode('models', NAME)
+    proc = list_models(lambda extra: sb.run_opencode('models', NAME, env=extra), NAME, sb.empty_models_database())
     assert proc.returncode == 0, proc.stderr[-1000:]
     return sorted(line.strip()[len(NAME) + 1:] for line in proc.stdout.splitlines() if line.strip())
 

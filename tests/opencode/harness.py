@@ -133,6 +133,33 @@ class Report(object):
         return out
 
 
+def write_empty_models_database(path):
+    """Write a models.dev database with no provider at ``path`` (readable by every account)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as handle:
+        handle.write('{}')
+    os.chmod(path, 0o644)
+    return path
+
+
+def list_models(run, name, empty_database):
+    """`opencode models <name>` as ``run(extra_env)`` starts it: first with the models.dev
+    database at ``empty_database`` (OPENCODE_MODELS_PATH), which has no provider.
+
+    OpenCode loads its built-in models.dev snapshot for `models` (OPENCODE_DISABLE_MODELS_FETCH)
+    and builds every provider in it: about 1.2 of the command's 3.3 CPU seconds here. The
+    snapshot has no provider `name` (test_behaviour's test_models_database_knows_no_omniroute
+    proves it against the shipped one, and fails the day it is not so), so the listing comes
+    from the config alone and is the same without it. OpenCode does fail without the database
+    where a provider it looks up there is in use (an OAuth login in auth.json: "undefined is
+    not an object (evaluating '$.models')"): an answer that is neither the listing nor "Provider
+    not found" is asked again with the shipped database, and that answer is the one returned."""
+    proc = run({'OPENCODE_MODELS_PATH': empty_database})
+    if proc.returncode != 0 and ('Provider not found: %s' % name) not in proc.stderr:
+        proc = run({})
+    return proc
+
+
 class Sandbox(object):
     """A scratch root: home/, the corpus tree, an environment, and every captured output."""
 
@@ -289,51 +316,39 @@ class Sandbox(object):
             time.sleep(0.5 + attempt)
         return proc
 
-    def no_models_database(self):
-        """Environment for an OpenCode run with an empty models.dev database.
-
-        `models` loads OpenCode's built-in models.dev snapshot (OPENCODE_DISABLE_MODELS_FETCH)
-        and builds every provider it knows: about 1.2 of its 3.3 CPU seconds here. That
-        database has no `omniroute` provider, so what `models omniroute` lists comes from the
-        config alone and is the same without it; test_behaviour's
-        test_models_database_knows_no_omniroute proves that against the built-in snapshot, so
-        the day a snapshot knows the name, that test fails instead of this shortcut hiding it.
-        The file is in the sandbox's TMPDIR, which snapshots leave out."""
+    def empty_models_database(self):
+        """A models.dev database with no provider (see list_models), in the sandbox's TMPDIR,
+        which snapshots leave out."""
         path = os.path.join(self.root, 'tmp', 'models-dev-empty.json')
         if not os.path.exists(path):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, 'w') as handle:
-                handle.write('{}')
-        return {'OPENCODE_MODELS_PATH': path}
+            write_empty_models_database(path)
+        return path
 
     def ask(self, name='omniroute', env=None, parts=('config', 'models'), models_database=False):
         """What OpenCode resolves here: `debug config` (part ``config``) and `models <name>`
         (part ``models``), only the parts asked for. Both run side by side (two cores), except
         the first time: two OpenCode processes creating the same fresh database race on its
-        migrations. `models` runs without the models.dev database (``no_models_database``)
-        unless ``models_database`` is true, and again with it when that answer is neither the
-        listing nor "Provider not found"."""
+        migrations. `models` is asked as list_models says, or with the models.dev database
+        OpenCode ships from the start if ``models_database`` is true."""
         assert parts and set(parts) <= {'config', 'models'}, parts
-        commands = [('config', ('debug', 'config'), env),
-                    ('models', ('models', name),
-                     env if models_database else dict(self.no_models_database(), **(env or {})))]
-        commands = [(part, args, part_env) for part, args, part_env in commands if part in parts]
+
+        def config():
+            return self.run_opencode('debug', 'config', env=env)
+
+        def models():
+            if models_database:
+                return self.run_opencode('models', name, env=env)
+            return list_models(lambda extra: self.run_opencode('models', name, env=dict(extra, **(env or {}))),
+                               name, self.empty_models_database())
+
+        commands = [(part, ask) for part, ask in (('config', config), ('models', models)) if part in parts]
         if not self.warm or len(commands) == 1:
-            procs = dict((part, self.run_opencode(*args, env=part_env)) for part, args, part_env in commands)
+            procs = dict((part, ask()) for part, ask in commands)
             self.warm = True
         else:
             with ThreadPoolExecutor(2) as pool:
-                futures = dict((part, pool.submit(self.run_opencode, *args, env=part_env))
-                               for part, args, part_env in commands)
+                futures = dict((part, pool.submit(ask)) for part, ask in commands)
                 procs = dict((part, future.result()) for part, future in futures.items())
-        models = procs.get('models')
-        if (models is not None and not models_database and models.returncode != 0
-                and ('Provider not found: %s' % name) not in models.stderr):
-            # Without the database, OpenCode fails where a provider it would look up there is
-            # in use (an OAuth login in auth.json: "undefined is not an object (evaluating
-            # '$.models')"). Any answer but the listing or "not found" is asked again, with the
-            # database OpenCode ships, and that answer is the one used.
-            procs['models'] = self.run_opencode('models', name, env=env)
         return Report(procs.get('config'), procs.get('models'), name)
 
     def module_env(self):

@@ -8,6 +8,8 @@ import os
 
 import pytest
 
+from harness import Report
+
 SCHEMA = 'https://opencode.ai/config.json'
 ENTRY = {'npm': '@ai-sdk/openai-compatible', 'name': 'OmniRoute',
          'options': {'baseURL': 'http://127.0.0.1:20128/v1', 'apiKey': 'sk_omniroute'},
@@ -176,8 +178,8 @@ def test_debug_config_masks_keys(sandbox_factory):
 
 @pytest.mark.parametrize('models', [ENTRY['models'], {}], ids=['configured', 'no-models'])
 def test_models_database_knows_no_omniroute(sandbox_factory, models):
-    """The other tests ask `models <name>` without the models.dev database
-    (Sandbox.no_models_database: about 1.2 CPU seconds less a run). That stands only while the
+    """The other tests, and the docs suite, ask `models <name>` without the models.dev database
+    first (harness.list_models: about 1.2 CPU seconds less a run). That stands only while the
     database OpenCode ships knows no `omniroute` provider: then the listing comes from the config
     alone. Proved here against the built-in snapshot, which is loaded (its own providers list
     models), for an entry with models and for one without."""
@@ -189,9 +191,11 @@ def test_models_database_knows_no_omniroute(sandbox_factory, models):
     assert everything.returncode == 0, everything.stderr
     from_database = [line for line in everything.stdout.split() if not line.startswith('omniroute/')]
     assert from_database, 'the built-in models.dev snapshot was not loaded: %s' % everything.stdout
-    builtin = sb.ask(parts=('models',), models_database=True)
-    without = sb.ask(parts=('models',))
-    assert (builtin.models_rc, builtin.models) == (without.models_rc, without.models), \
+    builtin = Report(None, sb.run_opencode('models', 'omniroute'), 'omniroute')
+    without = Report(None, sb.run_opencode('models', 'omniroute',
+                                           env={'OPENCODE_MODELS_PATH': sb.empty_models_database()}),
+                     'omniroute')
+    assert (builtin.models_rc, builtin.models, builtin.not_found) == (without.models_rc, without.models, without.not_found), \
         (builtin.summary(), without.summary())
     if models:
         assert builtin.models == ['omniroute/auto', 'omniroute/gpt-5.5']
