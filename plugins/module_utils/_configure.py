@@ -674,7 +674,9 @@ def _size(text):
 
 
 def _kib(size):
-    return '%d KiB' % -(-size // 1024) if size >= 1024 else '%d bytes' % size
+    if size >= 1024:
+        return '%d KiB' % -(-size // 1024)
+    return '1 byte' if size == 1 else '%d bytes' % size
 
 
 def _under(path, directory):

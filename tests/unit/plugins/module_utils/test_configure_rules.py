@@ -51,7 +51,7 @@ def enospc(path, directory, needed, parts, free):
 
 
 @pytest.mark.parametrize('size, words', [
-    (0, '0 bytes'), (1, '1 bytes'), (1023, '1023 bytes'), (1024, '1 KiB'), (1025, '2 KiB'), (2048, '2 KiB'),
+    (0, '0 bytes'), (1, '1 byte'), (2, '2 bytes'), (1023, '1023 bytes'), (1024, '1 KiB'), (1025, '2 KiB'), (2048, '2 KiB'),
     (2049, '3 KiB')])
 def test_sizes_below_a_kib_are_bytes_and_the_rest_whole_kib_rounded_up(size, words):
     assert cfg._kib(size) == words
