@@ -64,10 +64,13 @@ CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs te
 # .build/suites/. The OpenCode corpus keeps both cores busy on its own, so it comes last in lane A.
 # test-galaxy and test-installed run inside test-release (its one whole release checks its tarball
 # with both), so make test does not run them a second time on their own (docs/testing.md).
+# test-integration (the fast tier's `provider` target on Python 3.11) is not run again by make test:
+# test-target-python runs the same target with the same ansible-core on the oldest and newest
+# target Pythons, 3.8 and 3.13 (and test-core-oldest on 3.11 with ansible-core 2.16).
 # SUITES_LANES=1 make test runs them one after another.
 # test-gateway (its own OmniRoute port, no laptops) runs in lane A, before the corpus: lane B, the
 # podman suites and the docs, is the longer lane.
-TEST_SUITES := $(CHECK_SUITES) test-unit-root test-sanity test-target-python test-core-oldest \
+TEST_SUITES := $(filter-out test-integration,$(CHECK_SUITES)) test-unit-root test-sanity test-target-python test-core-oldest \
                test-release test-gateway test-opencode test-bench-smoke
 TEST_CONTAINER_SUITES := test-molecule test-platform-repo test-omniroute test-ee test-pull test-docs
 

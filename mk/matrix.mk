@@ -4,7 +4,8 @@
 #   make test-core-oldest     sanity, unit and integration tests with the oldest ansible-core (CORE_OLDEST, own venv)
 # The interpreters come from tests/setup/python.sh (pyenv or PATH).
 # The newest ansible-core is the main venv's (requirements-dev.txt), tested by test-sanity,
-# test-unit and test-integration. ansible-core 2.20+ needs a Python 3.12+ controller.
+# test-unit and test-integration (make check; make test runs its target here, on 3.8 and 3.13).
+# ansible-core 2.20+ needs a Python 3.12+ controller.
 TARGET_PYTHONS ?= 3.8 3.13
 # Hypothesis examples per JSONC property in the matrix's tree copies (make test-unit runs 200).
 MATRIX_HYPOTHESIS_EXAMPLES ?= 25
