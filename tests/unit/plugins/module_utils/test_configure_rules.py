@@ -109,7 +109,7 @@ def test_a_backup_is_counted_when_kept_for_an_existing_file_that_is_no_record(tm
     path = tmp_path / 'opencode.json'
     disk(monkeypatch, 1)
     msg = failure(cfg.preflight, [change(path, old, 'n', kind=kind)], cfg.Policy(backup=backup, who=WHO))[0]
-    assert msg == enospc(path, tmp_path, needed, parts, '1 bytes')
+    assert msg == enospc(path, tmp_path, needed, parts, '1 byte')
 
 
 def test_a_removal_or_a_new_mode_needs_no_room_but_makes_the_run_several_files(tmp_path, monkeypatch):
