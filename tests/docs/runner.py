@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'opencode'))
 
 import mdexamples as md  # noqa: E402
 import substitute as sb  # noqa: E402
-from harness import Sandbox, list_models, write_empty_models_database  # noqa: E402
+from harness import Sandbox, empty_models_database, list_models  # noqa: E402
 
 WORK = os.path.join(REPO, '.build', 'docs')
 SETUP = os.path.join(REPO, 'tests', 'setup')
@@ -252,9 +252,10 @@ class Laptops(object):
                     raise RuntimeError('a container named %s exists and is not a docs-test laptop; '
                                        'the suite leaves it alone' % host)
                 run(['podman', 'rm', '-f', '-t', '0', host], timeout=120)
+            database = empty_models_database(os.path.join(self.suite.work, 'models-dev-empty.json'))
             out = run(['podman', 'run', '-d', '--name', host, '--hostname', host, '--network', 'host',
                        '--label', '%s=1' % LABEL, '-v', '%s:/usr/local/bin/opencode:ro' % self.suite.opencode,
-                       '-v', '%s:%s:ro' % (self.models_database(), self.MODELS_DATABASE),
+                       '-v', '%s:%s:ro' % (database, self.MODELS_DATABASE),
                        IMAGE, 'sleep', 'infinity'], timeout=300)
             if out.returncode != 0:
                 raise RuntimeError('podman run %s failed: %s' % (host, out.stderr[-1000:]))
@@ -264,12 +265,6 @@ class Laptops(object):
             if out.returncode != 0:
                 raise RuntimeError('accounts on %s: %s' % (host, out.stderr[-1000:]))
             self.log('laptop %s started (accounts %s)' % (host, ', '.join(sb.USERS)))
-
-    def models_database(self):
-        path = os.path.join(self.suite.work, 'models-dev-empty.json')
-        if not os.path.exists(path):
-            write_empty_models_database(path)
-        return path
 
     def home(self, host, user):
         return '/root' if user == 'root' else '/home/%s' % user

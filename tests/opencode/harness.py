@@ -133,12 +133,14 @@ class Report(object):
         return out
 
 
-def write_empty_models_database(path):
-    """Write a models.dev database with no provider at ``path`` (readable by every account)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w') as handle:
-        handle.write('{}')
-    os.chmod(path, 0o644)
+def empty_models_database(path):
+    """A models.dev database with no provider at ``path`` (see list_models), written the first
+    time and readable by every account; returns ``path``."""
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w') as handle:
+            handle.write('{}')
+        os.chmod(path, 0o644)
     return path
 
 
@@ -317,12 +319,8 @@ class Sandbox(object):
         return proc
 
     def empty_models_database(self):
-        """A models.dev database with no provider (see list_models), in the sandbox's TMPDIR,
-        which snapshots leave out."""
-        path = os.path.join(self.root, 'tmp', 'models-dev-empty.json')
-        if not os.path.exists(path):
-            write_empty_models_database(path)
-        return path
+        """The sandbox's empty models.dev database, in its TMPDIR, which snapshots leave out."""
+        return empty_models_database(os.path.join(self.root, 'tmp', 'models-dev-empty.json'))
 
     def ask(self, name='omniroute', env=None, parts=('config', 'models'), models_database=False):
         """What OpenCode resolves here: `debug config` (part ``config``) and `models <name>`
