@@ -12,13 +12,15 @@ __metaclass__ = type
 
 import json
 import os
+import types
 
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _configure as cfg
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
-from ansible_collections.omniroute.opencode.plugins.module_utils import _keys, _redact
+from ansible_collections.omniroute.opencode.plugins.module_utils import _keys, _managed, _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
+from ansible_collections.omniroute.opencode.plugins.module_utils._layout import Layout
 from ansible_collections.omniroute.opencode.tests.support.files import Module, fmode, raises, write
 
 WHO = 'user alice on laptop1'
@@ -1171,3 +1173,114 @@ def test_owned_only_names_a_foreign_entry_in_a_lower_file_and_removes_its_own_fr
     assert [(c.path, c.words) for c in plan.changes] == [
         (target, ['removed provider.omniroute']),
         (str(tmp_path / 'managed' / 'omniroute-opencode.state.json'), ['dropped the record of provider.omniroute'])]
+
+
+# --------------------------------------------------------------------------- survivors of the 2026-12-07 run
+def test_a_module_used_on_first_use_is_loaded_once_and_only_when_first_used():
+    calls = []
+
+    def load():
+        calls.append('loaded')
+        return types.SimpleNamespace(answer=42)
+
+    lazy = cfg.OnFirstUse(load)
+    assert calls == []
+    assert lazy.answer == 42
+    assert lazy.imported().answer == 42 and lazy.answer == 42
+    assert calls == ['loaded']
+    assert cfg.mg.imported() is _managed
+
+
+SHOWN_KEY = 'sk-unit-shown-9f8e7d6c'
+
+
+def test_shown_arguments_mask_the_key_wherever_it_is_and_clean_the_url():
+    shown = cfg.shown_params(dict(api_key=SHOWN_KEY, base_url='https://bob:pw@gw.example/v1?token=t',
+                                  display_name='Team ' + SHOWN_KEY, name='omniroute'))
+    assert shown == dict(api_key='VALUE_SPECIFIED_IN_NO_LOG_PARAMETER', base_url='https://gw.example/v1',
+                         display_name='Team ********', name='omniroute')
+
+
+@pytest.mark.parametrize('key, kind', [('{env:OMNIROUTE_KEY}', 'env'), ('{file:~/.omniroute-key}', 'file')])
+def test_key_store_auth_refuses_a_reference_and_names_its_kind(key, kind):
+    msg, details = failure(cfg.make_spec, dict(cfg.PARAM_DEFAULTS, key_store='auth', api_key=key))
+    assert (msg, details) == ('key_store=auth needs a literal key; %s is only understood inside the config' % kind, {})
+    assert cfg.make_spec(dict(cfg.PARAM_DEFAULTS, key_store='config', api_key=key)).api_key == key
+
+
+def test_the_spec_carries_the_name_and_both_default_models():
+    params = dict(cfg.PARAM_DEFAULTS, name='team-gw', api_key='sk-x', models=['auto', 'fast'], model='auto',
+                  small_model='fast')
+    spec = cfg.make_spec(params)
+    assert (spec.name, spec.model, spec.small_model, spec.keep_models) == ('team-gw', 'team-gw/auto', 'team-gw/fast', False)
+    assert cfg.make_spec(params, keep_models=True).keep_models is True
+
+
+def test_an_xdg_directory_of_another_account_is_named_in_a_warning(tmp_path):
+    xdg = tmp_path / 'xdg'
+    xdg.mkdir()
+    layout = Layout({'HOME': str(tmp_path / 'home'), 'XDG_CONFIG_HOME': str(xdg)}, uid=os.geteuid() + 4242)
+    assert cfg._ignored_xdg(layout) == [
+        'XDG_CONFIG_HOME=%s is ignored: it is not a directory of user %s (inherited from another account, e.g. '
+        'through become_method su?); the default under the home directory is used' % (xdg, cfg.running_user())]
+
+
+def test_a_path_that_later_files_override_is_named_with_each_of_them(tmp_path):
+    folder = tmp_path / '.config' / 'opencode'
+    for name in ('config.json', 'opencode.json', 'opencode.jsonc'):
+        write(folder / name, '{}')
+    target = str(folder / 'config.json')
+    warning = ('%s is overridden by %s, %s, which OpenCode loads later; check that it does not set provider.team-gw '
+               'or disabled_providers' % (target, folder / 'opencode.json', folder / 'opencode.jsonc'))
+    assert cfg.config_files(dict(path=target), Layout({'HOME': str(tmp_path)}), 'team-gw') == (target, [], [warning])
+    plan = cfg.plan(dict(cfg.PARAM_DEFAULTS, name='team-gw', path=target, models=['auto']), {'HOME': str(tmp_path)}, WHO)
+    assert warning in plan.warnings
+
+
+def test_absent_plans_no_entry_no_catalog_and_does_not_judge_the_key(home):
+    """state=absent neither builds an entry nor checks a key it never sends or writes."""
+    write(home / '.config' / 'opencode' / 'opencode.json', '{"provider": {"omniroute": {"name": "x"}}}\n')
+    plan = cfg.plan(dict(cfg.PARAM_DEFAULTS, state='absent', api_key='sk-ends-with-a-line-break\n'),
+                    {'HOME': str(home)}, WHO)
+    assert (plan.spec, plan.catalog, plan.entry) == (None, None, None)
+    assert [c.words for c in plan.changes] == [['removed provider.omniroute']]
+
+
+def test_a_developers_own_key_is_not_judged_from_the_api_key_option(home):
+    params = dict(cfg.PARAM_DEFAULTS, key_source='user', key_store='auth', api_key=' not a key ')
+    assert cfg.plan(params, {'HOME': str(home)}, WHO).user_key == 'missing'
+
+
+def test_a_key_with_a_line_break_is_refused_before_anything_is_read(home):
+    msg, details = failure(cfg.plan, dict(cfg.PARAM_DEFAULTS, api_key='sk-ends-with-a-line-break\n'),
+                           {'HOME': str(home)}, WHO)
+    assert msg == ('the api_key of %s (key_store=config) ends (or starts) with a line break or another control '
+                   'character, as a value copied from a vault or a file often does; remove it (the key is not '
+                   'shown); nothing was changed' % WHO)
+    assert details == {}
+
+
+def test_the_plan_keeps_the_text_it_read_of_the_target_only(home):
+    path = write(home / '.config' / 'opencode' / 'opencode.json', '{\n  "theme": "dusk"\n}\n')
+    environ = {'HOME': str(home)}
+    assert cfg.plan(dict(cfg.PARAM_DEFAULTS, models=['auto']), environ, WHO).texts == {
+        str(path): '{\n  "theme": "dusk"\n}\n'}
+    os.unlink(str(path))
+    assert cfg.plan(dict(cfg.PARAM_DEFAULTS, models=['auto']), environ, WHO).texts == {}
+
+
+def test_create_false_refuses_a_missing_file_and_names_it(home):
+    target = str(home / '.config' / 'opencode' / 'opencode.json')
+    msg, details = failure(cfg.plan, dict(cfg.PARAM_DEFAULTS, create=False), {'HOME': str(home)}, WHO)
+    assert (msg, details) == ('%s does not exist and create=false (%s)' % (target, WHO), dict(path=target))
+
+
+def test_an_offline_gateway_catalog_names_the_file_the_given_ids_go_to(home):
+    target = str(home / '.config' / 'opencode' / 'opencode.json')
+    params = dict(cfg.PARAM_DEFAULTS, catalog='gateway', base_url='http://127.0.0.1:9', api_key='sk-unit-offline-1234',
+                  models=['auto'], timeout=5)
+    plan = cfg.plan(params, {'HOME': str(home)}, WHO)
+    assert plan.spec.model_ids == ['auto'] and plan.catalog['source'] == 'models'
+    assert len(plan.warnings) == 1 and plan.warnings[0].startswith(
+        'the model catalog for %s cannot be fetched (gateway offline) from http://127.0.0.1:9/v1/models: ' % WHO)
+    assert plan.warnings[0].endswith('; wrote the ids given in models to %s' % target)
