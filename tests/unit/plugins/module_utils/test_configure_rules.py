@@ -1284,3 +1284,69 @@ def test_an_offline_gateway_catalog_names_the_file_the_given_ids_go_to(home):
     assert len(plan.warnings) == 1 and plan.warnings[0].startswith(
         'the model catalog for %s cannot be fetched (gateway offline) from http://127.0.0.1:9/v1/models: ' % WHO)
     assert plan.warnings[0].endswith('; wrote the ids given in models to %s' % target)
+
+
+def test_a_planned_entry_nested_too_deeply_is_refused_with_its_position(home):
+    target = write(home / '.config' / 'opencode' / 'opencode.json', '{\n  "provider": {\n    "team-gw": {}\n  }\n}\n')
+    deep = node = {}
+    for _level in range(cfg.MAX_ENTRY_DEPTH):
+        node['x'] = {}
+        node = node['x']
+    params = dict(cfg.PARAM_DEFAULTS, name='team-gw', api_key='sk-x', models=[{'id': 'auto', 'options': deep}])
+    msg, details = failure(cfg.plan, params, {'HOME': str(home)}, WHO)
+    assert msg == ('cannot edit %s (%s): provider.team-gw is nested too deeply to be edited safely (more than 100 '
+                   'levels); nothing was changed' % (target, WHO))
+    assert details == dict(path=str(target), line=4, column=16)
+
+
+def test_absent_on_a_file_that_is_not_jsonc_names_the_file_the_user_and_the_position(home):
+    target = write(home / '.config' / 'opencode' / 'opencode.json', '{\n  "provider": ]\n}\n')
+    msg, details = failure(cfg.plan, dict(cfg.PARAM_DEFAULTS, state='absent'), {'HOME': str(home)}, WHO)
+    assert msg == 'cannot edit %s (%s): invalid JSONC: expected a value at line 2, column 15' % (target, WHO)
+    assert details == dict(path=str(target), line=2, column=15)
+
+
+def test_an_auth_path_that_cannot_be_read_names_the_file_and_the_user(home):
+    auth = home / '.local' / 'share' / 'opencode' / 'auth.json'
+    auth.mkdir(parents=True)
+    msg, details = failure(cfg.plan, dict(cfg.PARAM_DEFAULTS, models=['auto']), {'HOME': str(home)}, WHO)
+    assert (msg, details) == ('cannot edit %s (%s): it is a directory, not a config file' % (auth, WHO), dict(path=str(auth)))
+
+
+def test_a_developers_own_key_is_found_in_auth_json_for_the_provider_named(home):
+    write(home / '.local' / 'share' / 'opencode' / 'auth.json', '{"omniroute": {"type": "api", "key": "%s"}}' % USER_KEY)
+    params = dict(cfg.PARAM_DEFAULTS, key_source='user', key_store='auth', api_key='', models=['auto'])
+    assert cfg.plan(params, {'HOME': str(home)}, WHO).user_key == 'present'
+    assert cfg.plan(dict(params, name='corp'), {'HOME': str(home)}, WHO).user_key == 'missing'
+
+
+def test_an_offline_gateway_keeps_the_entrys_catalog_byte_for_byte(home):
+    text = ('{\n  "$schema": "https://opencode.ai/config.json",\n  "provider": {\n    "omniroute": {\n'
+            '      "npm": "@ai-sdk/openai-compatible",\n      "name": "OmniRoute",\n'
+            '      "options": {"baseURL": "http://127.0.0.1:9/v1", "apiKey": "sk-unit-offline-1234"},\n'
+            '      "models": {"auto": {"name": "Auto", "limit": {"context": 1000, "output": 100}}}\n    }\n  }\n}\n')
+    write(home / '.config' / 'opencode' / 'opencode.json', text)
+    params = dict(cfg.PARAM_DEFAULTS, catalog='gateway', base_url='http://127.0.0.1:9', api_key='sk-unit-offline-1234',
+                  timeout=5)
+    plan = cfg.plan(params, {'HOME': str(home)}, WHO)
+    assert plan.changes == [] and plan.spec.keep_models is True and plan.catalog['source'] == 'kept'
+
+
+def test_each_planned_config_change_is_a_config_change_of_the_provider_named(home):
+    folder = home / '.config' / 'opencode'
+    lower = write(folder / 'config.json', '{"provider": {"team-gw": {"name": "old"}, "other": {}}}\n')
+    target = write(folder / 'opencode.json', '{}\n')
+    plan = cfg.plan(dict(cfg.PARAM_DEFAULTS, name='team-gw', api_key='sk-x', models=['auto']), {'HOME': str(home)}, WHO)
+    assert [(c.path, c.holds_secret, c.kind, c.name) for c in plan.changes] == [
+        (str(lower), False, 'config', 'team-gw'), (str(target), True, 'config', 'team-gw')]
+    plan = cfg.plan(dict(cfg.PARAM_DEFAULTS, name='team-gw', state='absent'), {'HOME': str(home)}, WHO)
+    assert [(c.path, c.holds_secret, c.kind, c.name) for c in plan.changes] == [(str(lower), False, 'config', 'team-gw')]
+    write(folder / 'opencode.json', '{"provider": {"team-gw": {}}}\n')
+    plan = cfg.plan(dict(cfg.PARAM_DEFAULTS, name='team-gw', state='absent'), {'HOME': str(home)}, WHO)
+    assert [(c.path, c.holds_secret, c.kind, c.name) for c in plan.changes] == [
+        (str(lower), False, 'config', 'team-gw'), (str(target), False, 'config', 'team-gw')]
+    write(folder / 'config.json', '{"provider": ]}\n')
+    msg, details = failure(cfg.plan, dict(cfg.PARAM_DEFAULTS, name='team-gw', api_key='sk-x', models=['auto']),
+                           {'HOME': str(home)}, WHO)
+    assert (msg, details) == ('cannot edit %s (%s): invalid JSONC: expected a value at line 1, column 14' % (lower, WHO),
+                              dict(path=str(lower), line=1, column=14))
