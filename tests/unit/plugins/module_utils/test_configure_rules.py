@@ -1350,3 +1350,37 @@ def test_each_planned_config_change_is_a_config_change_of_the_provider_named(hom
                            {'HOME': str(home)}, WHO)
     assert (msg, details) == ('cannot edit %s (%s): invalid JSONC: expected a value at line 1, column 14' % (lower, WHO),
                               dict(path=str(lower), line=1, column=14))
+
+
+def test_a_developer_without_a_key_gets_one_warning_naming_the_provider_and_the_file(home):
+    auth = home / '.local' / 'share' / 'opencode' / 'auth.json'
+    params = dict(cfg.PARAM_DEFAULTS, name='team-gw', key_source='user', key_store='auth', api_key='', models=['auto'])
+    assert cfg.plan(params, {'HOME': str(home)}, WHO).warnings == [
+        'no key for provider team-gw in %s: run `opencode auth login`, choose team-gw and paste the OmniRoute key' % auth]
+    write(auth, '{"team-gw": {"type": "api", "key": "%s"}}' % USER_KEY)
+    assert cfg.plan(params, {'HOME': str(home)}, WHO).warnings == []
+
+
+def test_the_key_in_auth_json_is_planned_as_a_change_of_its_own_in_words(home):
+    auth = home / '.local' / 'share' / 'opencode' / 'auth.json'
+    target = home / '.config' / 'opencode' / 'opencode.json'
+    environ = {'HOME': str(home)}
+    plan = cfg.plan(dict(cfg.PARAM_DEFAULTS, key_store='auth', api_key='sk-unit-auth-1234', models=['auto']), environ, WHO)
+    assert plan.auth_changed is True
+    assert [(c.path, c.words, c.kind, c.holds_secret, c.name) for c in plan.changes] == [
+        (str(auth), ['stored the key for omniroute'], 'auth', True, 'omniroute'),
+        (str(target), ['added $schema', 'added provider.omniroute'], 'config', False, 'omniroute')]
+    write(auth, '{"omniroute": {"type": "api", "key": "sk-unit-auth-1234"}, "other": {"type": "api", "key": "x"}}')
+    plan = cfg.plan(dict(cfg.PARAM_DEFAULTS, state='absent'), environ, WHO)
+    assert plan.auth_changed is True
+    assert [(c.path, c.words, c.kind, c.holds_secret, c.name) for c in plan.changes] == [
+        (str(auth), ['removed the key for omniroute'], 'auth', True, 'omniroute')]
+    # An empty auth.json has nothing to remove.
+    write(auth, '')
+    plan = cfg.plan(dict(cfg.PARAM_DEFAULTS, state='absent'), environ, WHO)
+    assert (plan.auth_changed, plan.changes) == (False, [])
+    write(auth, '{"omniroute": ]')
+    msg, details = failure(cfg.plan, dict(cfg.PARAM_DEFAULTS, key_store='auth', api_key='sk-x', models=['auto']),
+                           environ, WHO)
+    assert (msg, details) == ('cannot edit %s (%s): invalid JSONC: expected a value at line 1, column 15' % (auth, WHO),
+                              dict(path=str(auth), line=1, column=15))
