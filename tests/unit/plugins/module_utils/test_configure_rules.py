@@ -1384,3 +1384,43 @@ def test_the_key_in_auth_json_is_planned_as_a_change_of_its_own_in_words(home):
                            environ, WHO)
     assert (msg, details) == ('cannot edit %s (%s): invalid JSONC: expected a value at line 1, column 15' % (auth, WHO),
                               dict(path=str(auth), line=1, column=15))
+
+
+def test_a_file_system_that_tells_no_free_space_does_not_stop_the_count_for_the_others(tmp_path, monkeypatch):
+    first, second = tmp_path / 'unknown' / 'a.json', tmp_path / 'full' / 'b.json'
+    monkeypatch.setattr(cfg, 'free_space', lambda directory: None if directory.endswith('unknown') else (8, 0, 4096, None))
+    msg = failure(cfg.preflight, [change(first, None, '{}'), change(second, None, '{}')], cfg.Policy(who=WHO))[0]
+    assert msg == enospc(second, tmp_path / 'full', '4 KiB', 'the new file', '0 bytes')
+
+
+def test_a_write_that_fails_with_an_os_error_says_it_in_words(tmp_path, monkeypatch):
+    path = write(tmp_path / 'opencode.json', 'old\n')
+    monkeypatch.setattr(cfg, '_write', raises(EIO))
+    msg, details = failure(cfg.apply, Module(), [change(path, 'old\n', 'new\n')], cfg.Policy(who=WHO))
+    assert (msg, details) == ('cannot write %s (%s): input/output error (EIO); nothing was changed' % (path, WHO),
+                              dict(path=str(path), changed=False))
+
+
+def test_a_failed_write_is_reported_even_when_its_new_directories_cannot_be_removed(tmp_path, monkeypatch):
+    path = tmp_path / 'a' / 'b' / 'opencode.json'
+    rename_breaks(monkeypatch, path)
+    monkeypatch.setattr(os, 'rmdir', raises(OSError(39, 'Directory not empty')))
+    msg, details = failure(cfg.apply, Module(), [change(path, None, '{}')], cfg.Policy(who=WHO))
+    assert (msg, details) == ('cannot write %s (%s): input/output error (EIO); nothing was changed' % (path, WHO),
+                              dict(path=str(path), changed=False))
+    assert not os.path.exists(str(path))
+
+
+def test_an_unsafe_trusted_directory_is_reported_even_when_the_new_directories_cannot_be_removed(tmp_path, monkeypatch):
+    os.chmod(str(tmp_path), 0o755)
+    directory = tmp_path / 'etc' / 'opencode'
+    path = directory / 'opencode.json'
+    monkeypatch.setattr(os, 'rmdir', raises(OSError(39, 'Directory not empty')))
+    old = os.umask(0)
+    try:
+        msg = failure(cfg.apply, Module(), [change(path, None, '{}')],
+                      cfg.Policy(who=WHO, dir_mode=0o777, trusted=(str(directory),)))[0]
+    finally:
+        os.umask(old)
+    assert msg.startswith('cannot write %s (%s): %s is writable by its group and others (mode 0777)' % (path, WHO, directory))
+    assert not os.path.exists(str(path))
