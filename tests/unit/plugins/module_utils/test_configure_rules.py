@@ -1424,3 +1424,20 @@ def test_an_unsafe_trusted_directory_is_reported_even_when_the_new_directories_c
         os.umask(old)
     assert msg.startswith('cannot write %s (%s): %s is writable by its group and others (mode 0777)' % (path, WHO, directory))
     assert not os.path.exists(str(path))
+
+
+def test_a_planners_errors_become_failures_naming_the_file_and_the_user():
+    def refuses(_text):
+        raise oc.PlanError('models must name at least one model id')
+
+    def recurses(text):
+        return recurses(text)
+
+    assert failure(cfg.plan_file, '/c/opencode.json', '{}', refuses, WHO) == (
+        'cannot edit /c/opencode.json (%s): models must name at least one model id' % WHO, dict(path='/c/opencode.json'))
+    assert failure(cfg.plan_file, '/c/opencode.json', '{}', recurses, WHO) == (
+        'cannot edit /c/opencode.json (%s): it is nested too deeply to be edited safely; nothing was changed' % WHO,
+        dict(path='/c/opencode.json'))
+    assert failure(cfg.plan_file, '/c/opencode.json', '{"provider": []}\n', lambda t: oc.plan_absent(t, 'omniroute'),
+                   WHO) == ('cannot edit /c/opencode.json (%s): "provider" is not an object at line 1, column 14' % WHO,
+                            dict(path='/c/opencode.json', line=1, column=14))
