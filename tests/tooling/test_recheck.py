@@ -40,3 +40,17 @@ def test_a_hunk_holding_docstring_lines_applies_and_keeps_them():
 def test_a_hunk_that_is_not_there_is_not_applied():
     assert recheck.apply(SOURCE, ('Doc', 'shadowed'), ['if key is None:'], ['if key:']) is None
     assert recheck.apply(SOURCE, ('Doc', 'missing'), ['if key:'], ['if None:']) is None
+
+
+def test_every_curated_mutant_still_applies_to_the_code_it_breaks():
+    """tests/mutants/curated.py finds each mutant's snippet exactly once in its file (make
+    mutants-curated reports one that does not as NOT APPLIED, proving nothing): code that moves
+    must take its curated mutant along."""
+    import curated  # noqa: E402  pylint: disable=import-outside-toplevel
+    stale = []
+    for mutant in curated.MUTANTS:
+        with open(os.path.join(curated.ROOT, mutant['file'])) as handle:
+            count = handle.read().count(mutant['old'])
+        if count != 1:
+            stale.append('%s: found %d times in %s' % (mutant['id'], count, mutant['file']))
+    assert not stale, stale
