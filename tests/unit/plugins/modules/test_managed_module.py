@@ -8,6 +8,7 @@ import json
 import os
 import plistlib
 import stat
+import types
 
 import pytest
 
@@ -447,3 +448,84 @@ def test_root_refuses_a_managed_directory_another_account_could_swap(tmp_path, c
                                                                'user-owned parent'))
     assert sorted(os.listdir(str(tmp_path))) == listing
     assert not os.path.exists(str(etc / 'opencode.json'))
+
+
+def managed_plan(**fields):
+    """What ``managed.warnings`` reads of a plan (``_configure.plan_managed``)."""
+    plan = dict(warnings=[], spec=None, drift=[], adopted=False, target='/etc/opencode/opencode.json', foreign=[])
+    plan.update(fields)
+    return types.SimpleNamespace(**plan)
+
+
+@pytest.mark.parametrize('check_mode, put', [(True, 'they would be put back (check mode)'), (False, 'they are put back')])
+def test_drift_warnings_in_words(check_mode, put):
+    """Word for word, without root (the drift test above needs it for the files): changed by
+    another tool, taken over without a record, and nothing to say."""
+    params = {'name': 'team-gw'}
+    drift = ['enabled_providers', 'provider.team-gw.options.baseURL']
+    assert managed.warnings(managed_plan(drift=drift), params, 'laptop1', check_mode) == [
+        'host laptop1: /etc/opencode/opencode.json was changed by another tool in the parts this module owns '
+        '(provider.team-gw, the allow-list, the managed settings) since this collection wrote it, at '
+        'enabled_providers, provider.team-gw.options.baseURL; %s' % put]
+    assert managed.warnings(managed_plan(drift=drift, adopted=True), params, 'laptop1', check_mode) == [
+        'host laptop1: /etc/opencode/opencode.json has a provider.team-gw this collection has no record of writing '
+        '(another tool, or a release of omniroute.opencode before the record was kept); this module manages it '
+        'from now on, and it differs at enabled_providers, provider.team-gw.options.baseURL: %s'
+        % put.replace('put back', 'set')]
+    assert managed.warnings(managed_plan(adopted=True), params, 'laptop1', check_mode) == []
+
+
+def test_foreign_entries_and_plain_http_in_words():
+    one = [dict(provider='omniroute', path='/etc/opencode/opencode.json', reason='no record')]
+    two = one + [dict(provider='omniroute', path='/etc/opencode/config.json', reason='another file')]
+    params = {'name': 'omniroute'}
+    assert managed.warnings(managed_plan(foreign=one, warnings=['first']), params, 'laptop1', False) == [
+        'first',
+        'host laptop1: left alone, since this collection did not write it: provider.omniroute in '
+        '/etc/opencode/opencode.json (no record). It still applies to every user of the host; if it should go, '
+        'remove it with omniroute.opencode.managed state=absent (without owned_only)']
+    assert managed.warnings(managed_plan(foreign=two), params, 'laptop1', False) == [
+        'host laptop1: left alone, since this collection did not write them: provider.omniroute in '
+        '/etc/opencode/opencode.json (no record); provider.omniroute in /etc/opencode/config.json (another file). '
+        'They still apply to every user of the host; if they should go, remove them with '
+        'omniroute.opencode.managed state=absent (without owned_only)']
+    spec = types.SimpleNamespace(base_url='http://gw.example.com:20128/v1')
+    assert managed.warnings(managed_plan(spec=spec), params, 'laptop1', False) == [
+        "every user's key goes to http://gw.example.com:20128 over plain http, unencrypted: anyone on the network "
+        'path can read it; use https for a gateway that is not on this machine']
+    local = types.SimpleNamespace(base_url='http://127.0.0.1:20128/v1')
+    assert managed.warnings(managed_plan(spec=local), params, 'laptop1', False) == []
+
+
+INVOCATION_KEY = 'sk-unit-invocation-5e6f7a8b'
+
+
+def test_the_echoed_arguments_hide_the_catalog_key_wherever_it_is_and_settings_with_a_credential(etc, capsys):
+    assert managed._invocation({'catalog_key': INVOCATION_KEY, 'base_url': 'https://u:p@gw.example/v1',
+                                'display_name': 'Team ' + INVOCATION_KEY, 'settings': {'share': 'disabled'}}) == {
+        'module_args': {'catalog_key': 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER', 'base_url': 'https://gw.example/v1',
+                        'display_name': 'Team ********', 'settings': {'share': 'disabled'}}}
+    hidden = 'NOT_LOGGING_PARAMETER (it holds a credential-like value)'
+    assert managed._invocation({'settings': {'note': INVOCATION_KEY}}) == {'module_args': {'settings': hidden}}
+    # A refused run echoes its arguments the same way.
+    rc, res, out = run(capsys, args(etc, settings={'note': INVOCATION_KEY}))
+    assert rc == 1 and res['invocation']['module_args']['settings'] == hidden and INVOCATION_KEY not in out
+
+
+def test_the_result_names_files_changes_entry_and_stale_temporary_files(etc, tmp_path, capsys):
+    path, state = str(etc / 'opencode.json'), str(etc / STATE)
+    rc, res, dummy = run(capsys, args(etc))
+    assert rc == 0 and res['changed'] is True
+    assert (res['path'], res['files'], res['changes'], res['drift'], res['base_url'], res['models']) == (
+        path, [path, state], {path: ['added $schema', 'added provider.omniroute'],
+                              state: ['recorded what this module wrote (provider.omniroute)']},
+        [], 'http://gw.example.com:20128/v1', ['auto'])
+    assert 'stale_temp_files' not in res and 'mobileconfig' not in res
+    stale = etc / '.opencode.json.omniroute-999999999-x1.tmp'
+    stale.write_text('half')
+    rc, res, dummy = run(capsys, args(etc))
+    assert rc == 0 and res['changed'] is True and res['files'] == [] and res['stale_temp_files'] == [str(stale)]
+    assert not stale.exists()
+    profile = tmp_path / 'omniroute.mobileconfig'
+    rc, res, dummy = run(capsys, args(etc, mobileconfig=str(profile)))
+    assert rc == 0 and res['mobileconfig'] == str(profile) and str(profile) in res['files']

@@ -176,6 +176,22 @@ def test_user_info_needs_names(capsys):
     assert rc == 1 and 'names' in res['msg']
 
 
+def test_user_info_names_are_text_and_ids_without_names_are_given_as_numbers(capsys, monkeypatch):
+    rc, res, _out = run_module(user_info.main, capsys, {'names': [4242]}, check=True)
+    assert rc == 0 and res['changed'] is False and res['users'] == {'4242': {'exists': False}}
+    monkeypatch.setattr(user_info.grp, 'getgrgid', lambda gid: {}[gid])
+    monkeypatch.setattr(user_info.pwd, 'getpwuid', lambda uid: {}[uid])
+    rc, res, _out = run_module(user_info.main, capsys, {'names': [ME]}, check=True)
+    mine = pwd.getpwnam(ME)
+    assert rc == 0 and res['current_user'] == str(os.getuid()) and res['users'][ME]['group'] == str(mine.pw_gid)
+
+
+def test_user_info_refuses_a_host_without_pwd_and_grp(capsys, monkeypatch):
+    monkeypatch.setattr(user_info, 'pwd', None)
+    rc, res, _out = run_module(user_info.main, capsys, {'names': [ME]}, check=True)
+    assert rc == 1 and res['msg'] == 'user_info needs a POSIX host (Python pwd/grp modules)'
+
+
 # --------------------------------------------------------------------------- users
 def test_users_entry_options_and_their_per_user_overrides(home, capsys):
     base = {'host': 'laptop7', 'models': ['auto', 'fast', 'deep'], 'display_name': 'Team Gateway',
