@@ -529,3 +529,14 @@ def test_the_result_names_files_changes_entry_and_stale_temporary_files(etc, tmp
     profile = tmp_path / 'omniroute.mobileconfig'
     rc, res, dummy = run(capsys, args(etc, mobileconfig=str(profile)))
     assert rc == 0 and res['mobileconfig'] == str(profile) and str(profile) in res['files']
+
+
+def test_a_run_that_is_not_root_warns_that_the_file_keeps_the_running_users_owner(etc, capsys, monkeypatch):
+    monkeypatch.setattr(os, 'geteuid', lambda: 4242)
+    rc, res, dummy = run(capsys, args(etc, base_url='http://127.0.0.1:20128', host='laptop1'))
+    path = etc / 'opencode.json'
+    assert rc == 0 and res['changed'] is True and path.exists()
+    assert warnings_of(res, 'not running as root') == [
+        'host laptop1: not running as root: %s keeps the running user as owner' % path]
+    rc, res, dummy = run(capsys, args(etc, base_url='http://127.0.0.1:20128', host='laptop1'))
+    assert rc == 0 and res['changed'] is False and warnings_of(res, 'not running as root') == []

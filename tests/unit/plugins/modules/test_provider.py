@@ -226,3 +226,23 @@ def test_explicit_path_overridden_by_a_later_file_warns(home, capsys):
     write(cfg(home, 'opencode.jsonc'), '{}')
     rc, res, out = run(capsys, {'api_key': KEY, 'path': str(cfg(home, 'config.json'))})
     assert 'is overridden by %s' % cfg(home, 'opencode.jsonc') in json.dumps(res.get('warnings'))
+
+
+def test_the_file_options_set_the_mode_alone_as_a_change(home, capsys):
+    run(capsys, {'api_key': KEY})
+    assert mode(cfg(home)) == 0o600
+    rc, res, out = run(capsys, {'api_key': KEY, 'mode': '0640'})
+    assert rc == 0 and res['changed'] is True and res['files'] == [] and mode(cfg(home)) == 0o640
+    rc, res, out = run(capsys, {'api_key': KEY, 'mode': '0640'})
+    assert rc == 0 and res['changed'] is False
+
+
+def test_the_result_names_every_backup_and_echoes_the_arguments_without_the_key(home, capsys):
+    write(cfg(home), json.dumps({'provider': {'omniroute': {'options': {'apiKey': OLD_KEY}}}}), 0o600)
+    rc, res, out = run(capsys, {'api_key': KEY, 'backup': True, 'base_url': 'http://bob:pw@localhost:20128'})
+    assert rc == 1 and res['invocation']['module_args']['base_url'] == 'http://localhost:20128'
+    assert res['invocation']['module_args']['api_key'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+    rc, res, out = run(capsys, {'api_key': KEY, 'backup': True})
+    assert rc == 0 and res['backup_files'] == {str(cfg(home)): res['backup_file']}
+    assert res['invocation']['module_args']['api_key'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+    assert 'verify' not in res and KEY not in out and OLD_KEY not in out
