@@ -309,3 +309,28 @@ def test_users_gateway_plain_http(home, capsys):
                                  'users': [{'name': ME, 'api_key': KEY}]}, check=True)[1]
         assert res['users'][ME]['catalog']['source'] == 'gateway'
     assert json.dumps(res).count(KEY) == 0
+
+
+def test_provider_verify_resolves_references_in_the_users_environment_and_home(home, capsys, monkeypatch):
+    (home / '.omni-key').write_text(KEY + '\n')
+    monkeypatch.setenv('OMNI_TEST_KEY', KEY)
+    with models_gateway(KEY, MODELS) as (url, seen):
+        for key in ('{file:~/.omni-key}', '{env:OMNI_TEST_KEY}'):
+            args = {'api_key': key, 'base_url': url, 'models': ['auto', 'team-fast'], 'verify': True}
+            rc, res, out = run_provider(capsys, args, check=True)
+            v = res['verify']
+            assert rc == 0 and (v['key_accepted'], v['missing'], v['ready']) == (True, ['auto'], False)
+        assert [auth for _path, auth in seen] == ['Bearer ' + KEY] * 2
+
+
+def test_provider_names_the_inventory_host_in_its_messages(home, capsys):
+    rc, res, out = run_provider(capsys, {'api_key': KEY, 'create': False, 'host': 'laptop7'})
+    assert rc == 1 and res['msg'] == '%s does not exist and create=false (user %s on laptop7)' % (cfg(home), ME)
+
+
+def test_provider_echoes_its_arguments_without_the_key_when_the_write_is_refused(tmp_path, capsys, monkeypatch):
+    gone = tmp_path / 'gone'
+    monkeypatch.setenv('HOME', str(gone))
+    rc, res, out = run_provider(capsys, {'api_key': KEY}, check=True)
+    assert rc == 1 and res['msg'].startswith('the home directory %s of ' % gone)
+    assert res['invocation']['module_args']['api_key'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' and KEY not in out
