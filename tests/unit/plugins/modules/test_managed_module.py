@@ -7,6 +7,7 @@ __metaclass__ = type
 import json
 import os
 import plistlib
+import pwd
 import stat
 import types
 
@@ -540,3 +541,19 @@ def test_a_run_that_is_not_root_warns_that_the_file_keeps_the_running_users_owne
         'host laptop1: not running as root: %s keeps the running user as owner' % path]
     rc, res, dummy = run(capsys, args(etc, base_url='http://127.0.0.1:20128', host='laptop1'))
     assert rc == 0 and res['changed'] is False and warnings_of(res, 'not running as root') == []
+
+
+def test_the_diff_shows_the_managed_settings_too(etc, capsys):
+    rc, res, dummy = run(capsys, args(etc, settings={'autoupdate': False}), diff=True)
+    (diff,) = res['diff']
+    after = json.loads(diff['after'])
+    assert rc == 0 and diff['before'] == '' and after['autoupdate'] is False and 'omniroute' in after['provider']
+
+
+def test_a_refused_write_names_the_inventory_host(etc, capsys, monkeypatch):
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _configure
+    monkeypatch.setattr(_configure, 'free_space', lambda directory: (7, 0, 4096, None))
+    rc, res, dummy = run(capsys, args(etc, host='laptop1'), check=True)
+    assert rc == 1 and res['msg'].startswith('cannot write %s (user %s on laptop1): not enough free space in '
+                                             % (etc / 'opencode.json', pwd.getpwuid(os.geteuid()).pw_name))
+    assert res['invocation']['module_args']['host'] == 'laptop1' and not etc.exists()
