@@ -557,3 +557,5 @@ def test_a_refused_write_names_the_inventory_host(etc, capsys, monkeypatch):
     assert rc == 1 and res['msg'].startswith('cannot write %s (user %s on laptop1): not enough free space in '
                                              % (etc / 'opencode.json', pwd.getpwuid(os.geteuid()).pw_name))
     assert res['invocation']['module_args']['host'] == 'laptop1' and not etc.exists()
+    # What the run would have done comes with the refusal.
+    assert (res['drift'], res['base_url'], res['models']) == ([], 'http://gw.example.com:20128/v1', ['auto'])

@@ -331,6 +331,9 @@ def test_provider_names_the_inventory_host_in_its_messages(home, capsys):
 def test_provider_echoes_its_arguments_without_the_key_when_the_write_is_refused(tmp_path, capsys, monkeypatch):
     gone = tmp_path / 'gone'
     monkeypatch.setenv('HOME', str(gone))
-    rc, res, out = run_provider(capsys, {'api_key': KEY}, check=True)
+    models = [{'id': 'auto', 'headers': {'X-Team-Token': 'team-token-5a6b7c8d'}}]
+    rc, res, out = run_provider(capsys, {'api_key': KEY, 'models': models}, check=True)
     assert rc == 1 and res['msg'].startswith('the home directory %s of ' % gone)
+    assert res['invocation']['module_args']['models'] == [{'id': 'auto', 'headers': {'X-Team-Token': '********'}}]
+    assert 'team-token-5a6b7c8d' not in out
     assert res['invocation']['module_args']['api_key'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' and KEY not in out
