@@ -328,8 +328,8 @@ def test_provider_names_the_inventory_host_in_its_messages(home, capsys):
     assert rc == 1 and res['msg'] == '%s does not exist and create=false (user %s on laptop7)' % (cfg(home), ME)
 
 
-def test_provider_echoes_its_arguments_without_the_key_when_the_write_is_refused(tmp_path, capsys, monkeypatch):
-    gone = tmp_path / 'gone'
+def test_provider_echoes_its_arguments_without_the_key_when_the_write_is_refused(home, capsys, monkeypatch):
+    gone = home / 'gone'  # (the home fixture also unsets the XDG variables)
     monkeypatch.setenv('HOME', str(gone))
     models = [{'id': 'auto', 'headers': {'X-Team-Token': 'team-token-5a6b7c8d'}}]
     rc, res, out = run_provider(capsys, {'api_key': KEY, 'models': models}, check=True)
