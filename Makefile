@@ -67,10 +67,13 @@ CHECK_SUITES := test-unit test-plan test-integration test-lint test-role-docs te
 # test-integration (the fast tier's `provider` target on Python 3.11) is not run again by make test:
 # test-target-python runs the same target with the same ansible-core on the oldest and newest
 # target Pythons, 3.8 and 3.13 (and test-core-oldest on 3.11 with ansible-core 2.16).
+# test-unit and test-unit-root are not run by make test either: test-target-python runs the same
+# portable unit tests (as root, with the same ansible-core) on 3.8 and 3.13, and test-unit-rest
+# the rest of tests/unit on 3.11 (mk/matrix.mk).
 # SUITES_LANES=1 make test runs them one after another.
 # test-gateway (its own OmniRoute port, no laptops) runs in lane A, before the corpus: lane B, the
 # podman suites and the docs, is the longer lane.
-TEST_SUITES := $(filter-out test-integration,$(CHECK_SUITES)) test-unit-root test-sanity test-target-python test-core-oldest \
+TEST_SUITES := test-unit-rest $(filter-out test-unit test-integration,$(CHECK_SUITES)) test-sanity test-target-python test-core-oldest \
                test-release test-gateway test-opencode test-bench-smoke
 TEST_CONTAINER_SUITES := test-molecule test-platform-repo test-omniroute test-ee test-pull test-docs
 

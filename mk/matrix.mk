@@ -1,6 +1,7 @@
 # Test what is claimed (issue 12): the oldest and newest target Python (3.8, 3.13) and the oldest
 # and newest ansible-core (meta/runtime.yml: >=2.16; tested 2.16 and 2.19).
 #   make test-target-python   module unit tests and the provider integration target on the oldest and newest target Python (TARGET_PYTHONS)
+#   make test-unit-rest       the unit tests test-target-python leaves out (the *_processes tests, root ones too) and the JSONC properties at 200 examples, on 3.11; run as root (make test runs it instead of test-unit and test-unit-root)
 #   make test-core-oldest     sanity, unit and integration tests with the oldest ansible-core (CORE_OLDEST, own venv)
 # The interpreters come from tests/setup/python.sh (pyenv or PATH).
 # The newest ansible-core is the main venv's (requirements-dev.txt), tested by test-sanity,
@@ -23,6 +24,8 @@ TARGET_PY_TREE := $(ANSIBLE_TEST_ROOT)/target-python/ansible_collections/omnirou
 # Unit test files for ansible-test: all but tests/unit/**/test_*_processes.py, which start the
 # checkout venv's ansible CLI and run code as other uids (make test-unit runs them).
 PORTABLE_UNITS = $$(cd $(1) && find tests/unit -name 'test_*.py' ! -name 'test_*_processes.py' | sort)
+# ... and the rest of tests/unit, which make test runs on its own in test-unit-rest.
+PROCESS_UNITS = $$(cd $(1) && find tests/unit -name 'test_*_processes.py' | sort)
 # ... and of those, the ones whose code under test uses ansible-core, for test-core-oldest: not
 # tests/unit/plugins/module_utils. Those test plain functions that import nothing from
 # ansible-core but _files.py's to_bytes/to_native (which the module tests run on 2.16 too), on
@@ -30,7 +33,7 @@ PORTABLE_UNITS = $$(cd $(1) && find tests/unit -name 'test_*.py' ! -name 'test_*
 # (about 30 s of every make test; issue 22, docs/testing.md).
 CORE_UNITS = $$(cd $(1) && find tests/unit -name 'test_*.py' ! -name 'test_*_processes.py' ! -path 'tests/unit/plugins/module_utils/*' | sort)
 
-.PHONY: test-target-python test-core-oldest
+.PHONY: test-target-python test-core-oldest test-unit-rest
 
 # ansible-test makes a virtualenv per Python (kept warm in the tree, see copy_tree) and installs
 # tests/unit/requirements.txt into it; the Python itself is never modified. The integration
@@ -51,9 +54,18 @@ test-target-python: venv ansible-test-home
 	  echo "target Python $$v ($$py): units + provider integration passed in $$((SECONDS - start)) s"; \
 	done
 
-$(CORE_OLD_VENV)/.stamp: mk/matrix.mk tests/unit/requirements.txt
-	$(PYTHON) -m venv $(CORE_OLD_VENV)
-	$(CORE_OLD_BIN)/pip install -q 'ansible-core==$(CORE_OLDEST).*' pytest -r tests/unit/requirements.txt
+# make test runs the portable unit tests only here, on 3.8 and 3.13 (as root, so the needs_root
+# ones too, with the main venv's ansible-core), not a third time on the controller's 3.11 as
+# make test-unit and test-unit-root do (issue 22, docs/testing.md). test-unit-rest runs on 3.11
+# what these runs leave out: the *_processes tests (the checkout's ansible CLI, other uids), and
+# the JSONC properties at their full 200 examples (the matrix runs MATRIX_HYPOTHESIS_EXAMPLES).
+test-unit-rest: collection
+	@[ "$$(id -u)" = 0 ] || { echo "test-unit-rest: some of these tests switch uids; run make test as root (sudo make test)" >&2; exit 1; }
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(UNIT_WORKERS) --dist loadfile \
+	  $(call PROCESS_UNITS,$(CURDIR)) tests/unit/plugins/module_utils/test_jsonc.py
+
+$(CORE_OLD_VENV)/.stamp: mk/matrix.mk tests/unit/requirements.txt tests/setup/venv.sh
+	PYTHON=$(PYTHON) tests/setup/venv.sh $(CORE_OLD_VENV) 'ansible-core==$(CORE_OLDEST).*' pytest tests/unit/requirements.txt
 	touch $@
 
 test-core-oldest: $(CORE_OLD_VENV)/.stamp venv
