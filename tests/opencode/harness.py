@@ -24,9 +24,8 @@ _COLLECTIONS = os.path.join(REPO, '.build', 'collections')
 if _COLLECTIONS not in sys.path:
     sys.path.insert(0, _COLLECTIONS)
 
-from ansible_collections.omniroute.opencode.tests.support.http_server import Answer, Server  # noqa: E402
+from ansible_collections.omniroute.opencode.tests.support.http_server import CLOSED, Answer, Server  # noqa: E402
 CORPUS = os.path.join(REPO, 'tests', 'corpus')
-DEAD = 'http://127.0.0.1:9'  # discard port: nothing listens, connections are refused
 OPENCODE_TIMEOUT = 120
 MODULE_TIMEOUT = 120
 LOG_DIR = os.sep + os.path.join('opencode', 'log')
@@ -293,9 +292,9 @@ class Sandbox(object):
             'BUN_JSC_useFTLJIT': '0',
         }
         for var in ('HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'):
-            env[var] = DEAD
+            env[var] = CLOSED
         env['NO_PROXY'] = env['no_proxy'] = '127.0.0.1,localhost'
-        env['npm_config_registry'] = env['NPM_CONFIG_REGISTRY'] = DEAD + '/'
+        env['npm_config_registry'] = env['NPM_CONFIG_REGISTRY'] = CLOSED + '/'
         os.makedirs(env['TMPDIR'], exist_ok=True)
         env.update(self.sub(self.extra_env))
         return env

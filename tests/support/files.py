@@ -3,7 +3,8 @@
 
 ``write`` lays out a file (text as UTF-8, or bytes as they are) with its parent directories and a
 known mode; ``fmode`` reads a file's permission bits; ``raises`` stands in for a call that fails;
-``Module`` is what a file write asks of an AnsibleModule.
+``Module`` is what a file write asks of an AnsibleModule; ``SOMEONE_ELSE`` is a uid that owns
+nothing here (another account, for the ownership rules).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -11,6 +12,9 @@ __metaclass__ = type
 
 import os
 import stat
+
+# Not the running user, and the owner of nothing on the test machine: the rules' "another account".
+SOMEONE_ELSE = os.geteuid() + 4242
 
 
 def write(path, data, mode=0o644):

@@ -34,9 +34,12 @@ try:
 except ImportError:  # pragma: no cover - Python 3 has it
     raise
 
-__all__ = ['ANSWERED', 'SLOW', 'Answer', 'Raw', 'Request', 'Server', 'Tunnel', 'HOSTILE', 'HOSTILE_MODELS',
+__all__ = ['ANSWERED', 'CLOSED', 'SLOW', 'Answer', 'Raw', 'Request', 'Server', 'Tunnel', 'HOSTILE', 'HOSTILE_MODELS',
            'gateway_server', 'json_answer', 'kept_ids', 'leaked', 'models_route', 'mode', 'models_payload',
            'pump', 'redirect_target', 'self_signed']
+
+# An address where nothing listens (the discard port): a connection to it is refused at once.
+CLOSED = 'http://127.0.0.1:9'
 
 Request = namedtuple('Request', 'method path headers body')
 
@@ -331,7 +334,7 @@ def mode(name, key='', models=(), target=None):
     long_error = 'x' * 190 + ' the key ' + key + ' was refused'
     ok_head = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
     routes = {
-        'redirect-port': _redirect((target or 'http://127.0.0.1:9') + '/v1/models?token=leak-q-1', 307),
+        'redirect-port': _redirect((target or CLOSED) + '/v1/models?token=leak-q-1', 307),
         'redirect-http': _redirect('http://evil.invalid:8080/v1/models', 301),
         'redirect-relative': _redirect('/elsewhere/v1/models', 308),
         'drip-headers': lambda req: Raw(b'HTTP/1.1 200 OK\r\n', drip=1.0, tail=b'X-Slow: a\r\n'),

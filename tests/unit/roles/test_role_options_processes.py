@@ -28,13 +28,12 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _jsonc
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
-from ansible_collections.omniroute.opencode.tests.support.http_server import Raw, Server, json_answer, models_payload
+from ansible_collections.omniroute.opencode.tests.support.http_server import CLOSED, Raw, Server, json_answer, models_payload
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.omniroute_fake import PASSWORD, FakeOmniRoute
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import https_models_gateway, self_signed
 
 ME = pwd.getpwuid(os.geteuid()).pw_name
 KEY = 'sk-role-options-5a6b7c8d'
-CLOSED = 'http://127.0.0.1:9'  # nothing listens there: verify finds the gateway unreachable
 MODELS = [{'id': 'team-fast', 'owned_by': 'combo'}, {'id': 'openai/gpt-4o'}, {'id': 'openai/gpt-4o-mini'},
           {'id': 'openai/o3'}]
 KEY_NAME = 'opencode-%s@localhost' % ME

@@ -21,7 +21,8 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway
 from ansible_collections.omniroute.opencode.plugins.module_utils import _keys, _managed, _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils._layout import Layout
-from ansible_collections.omniroute.opencode.tests.support.files import Module, fmode, raises, write
+from ansible_collections.omniroute.opencode.tests.support.files import SOMEONE_ELSE, Module, fmode, raises, write
+from ansible_collections.omniroute.opencode.tests.support.http_server import CLOSED
 
 WHO = 'user alice on laptop1'
 KIB = 1024
@@ -1224,7 +1225,7 @@ def test_the_spec_carries_the_name_and_both_default_models():
 def test_an_xdg_directory_of_another_account_is_named_in_a_warning(tmp_path):
     xdg = tmp_path / 'xdg'
     xdg.mkdir()
-    layout = Layout({'HOME': str(tmp_path / 'home'), 'XDG_CONFIG_HOME': str(xdg)}, uid=os.geteuid() + 4242)
+    layout = Layout({'HOME': str(tmp_path / 'home'), 'XDG_CONFIG_HOME': str(xdg)}, uid=SOMEONE_ELSE)
     assert cfg._ignored_xdg(layout) == [
         'XDG_CONFIG_HOME=%s is ignored: it is not a directory of user %s (inherited from another account, e.g. '
         'through become_method su?); the default under the home directory is used' % (xdg, cfg.running_user())]
@@ -1282,7 +1283,7 @@ def test_create_false_refuses_a_missing_file_and_names_it(home):
 
 def test_an_offline_gateway_catalog_names_the_file_the_given_ids_go_to(home):
     target = str(home / '.config' / 'opencode' / 'opencode.json')
-    params = dict(cfg.PARAM_DEFAULTS, catalog='gateway', base_url='http://127.0.0.1:9', api_key='sk-unit-offline-1234',
+    params = dict(cfg.PARAM_DEFAULTS, catalog='gateway', base_url=CLOSED, api_key='sk-unit-offline-1234',
                   models=['auto'], timeout=5)
     plan = cfg.plan(params, {'HOME': str(home)}, WHO)
     assert plan.spec.model_ids == ['auto'] and plan.catalog['source'] == 'models'
@@ -1331,7 +1332,7 @@ def test_an_offline_gateway_keeps_the_entrys_catalog_byte_for_byte(home):
             '      "options": {"baseURL": "http://127.0.0.1:9/v1", "apiKey": "sk-unit-offline-1234"},\n'
             '      "models": {"auto": {"name": "Auto", "limit": {"context": 1000, "output": 100}}}\n    }\n  }\n}\n')
     write(home / '.config' / 'opencode' / 'opencode.json', text)
-    params = dict(cfg.PARAM_DEFAULTS, catalog='gateway', base_url='http://127.0.0.1:9', api_key='sk-unit-offline-1234',
+    params = dict(cfg.PARAM_DEFAULTS, catalog='gateway', base_url=CLOSED, api_key='sk-unit-offline-1234',
                   timeout=5)
     plan = cfg.plan(params, {'HOME': str(home)}, WHO)
     assert plan.changes == [] and plan.spec.keep_models is True and plan.catalog['source'] == 'kept'

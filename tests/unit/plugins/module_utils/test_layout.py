@@ -13,9 +13,8 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _configu
 from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
 from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.module_utils._layout import Layout
+from ansible_collections.omniroute.opencode.tests.support.files import SOMEONE_ELSE
 
-ME = os.geteuid()
-SOMEONE_ELSE = ME + 4242  # a uid that owns nothing here: the XDG rule's "not the running user"
 
 
 # --------------------------------------------------------------------------- paths

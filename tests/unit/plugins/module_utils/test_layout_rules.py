@@ -21,10 +21,9 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.plugins.module_utils._layout import Layout
-from ansible_collections.omniroute.opencode.tests.support.files import write
+from ansible_collections.omniroute.opencode.tests.support.files import SOMEONE_ELSE, write
 
 ME = os.geteuid()
-SOMEONE_ELSE = ME + 4242
 
 
 # --------------------------------------------------------------------------- login files

@@ -21,7 +21,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _managed
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode as oc
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
 from ansible_collections.omniroute.opencode.tests.support.files import write
-from ansible_collections.omniroute.opencode.tests.support.http_server import Server, models_route as gateway_route, self_signed
+from ansible_collections.omniroute.opencode.tests.support.http_server import CLOSED, Server, models_route as gateway_route, self_signed
 
 GW = 'http://gw:1'
 ENTRY = {'npm': '@ai-sdk/openai-compatible', 'name': 'OmniRoute', 'options': {'baseURL': 'http://gw:1/v1'},
@@ -628,9 +628,9 @@ def test_verify_user_reports_a_gateway_without_a_model_list(tmp_path, gateway):
 
 
 def test_verify_user_reports_an_unreachable_gateway(tmp_path):
-    res = verify(tmp_path, 'http://127.0.0.1:9', KEY, params={'timeout': 2})
+    res = verify(tmp_path, CLOSED, KEY, params={'timeout': 2})
     d = tmp_path / 'etc'
-    assert res == expected('http://127.0.0.1:9', d, [
+    assert res == expected(CLOSED, d, [
         'the gateway at http://127.0.0.1:9/v1/models gives no model list (unreachable: connection refused)'],
         reachable=False, status=None, models_endpoint='no answer')
 

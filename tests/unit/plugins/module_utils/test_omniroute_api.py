@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _omniroute_api as api
 from ansible_collections.omniroute.opencode.plugins.module_utils import _opencode, _redact
+from ansible_collections.omniroute.opencode.tests.support.http_server import CLOSED
 
 
 def test_mask_matches_the_servers_own():
@@ -33,7 +34,7 @@ def test_installed_key_is_read_from_jsonc_and_auth_json():
 
 
 def test_client_redacts_its_secrets_from_messages():
-    client = api.Client('http://127.0.0.1:9', password='hunter2-admin')
+    client = api.Client(CLOSED, password='hunter2-admin')
     client.add_secret('sk-created-999')
     assert client.redact('login hunter2-admin then sk-created-999') == 'login ******** then ********'
 
@@ -47,7 +48,7 @@ def test_client_messages_show_urls_without_credentials():
     with pytest.raises(OmniRouteError) as err:
         Client('http://[fd00::9')
     assert 'not a valid URL' in err.value.message
-    client = Client('http://127.0.0.1:9', password='adm-pass-1414')
+    client = Client(CLOSED, password='adm-pass-1414')
     assert client.redact('GET https://u:adm-pass-1414@h/x?k=v failed') == 'GET https://h/x failed'
 
 

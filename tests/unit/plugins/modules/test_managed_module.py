@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.omniroute.opencode.plugins.modules import managed
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway, run_module
+from ansible_collections.omniroute.opencode.tests.support.http_server import CLOSED
 
 ROOT = os.geteuid() == 0
 STATE = 'omniroute-opencode.state.json'
@@ -257,7 +258,7 @@ def test_gateway_catalog_uses_the_key_only_for_the_request(etc, capsys):
 
 def test_gateway_catalog_without_a_key_fails_before_anything_changes(etc, capsys):
     import socket
-    rc, res, out = run(capsys, {'directory': str(etc), 'base_url': 'http://127.0.0.1:9', 'catalog': 'gateway'})
+    rc, res, out = run(capsys, {'directory': str(etc), 'base_url': CLOSED, 'catalog': 'gateway'})
     assert rc == 1 and 'catalog=gateway needs catalog_key' in res['msg']
     assert socket.gethostname() in res['msg'] and str(etc / 'opencode.json') in res['msg']
     assert not etc.exists()
@@ -289,7 +290,7 @@ def test_the_documented_examples_run_in_order_give_no_false_drift_and_name_the_i
     assert 'omniroute' not in parse((etc / 'opencode.json').read_text()).get('provider', {})
     assert not (etc / STATE).exists()  # the record goes with the entry
     # A failure names the inventory host too.
-    rc, res, out = run(capsys, {'directory': str(etc), 'host': 'inv7', 'base_url': 'http://127.0.0.1:9',
+    rc, res, out = run(capsys, {'directory': str(etc), 'host': 'inv7', 'base_url': CLOSED,
                                 'catalog': 'gateway'})
     assert rc == 1 and 'user %s on inv7' % ME in res['msg']
 

@@ -16,6 +16,7 @@ from ansible_collections.omniroute.opencode.plugins.modules import provider, use
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway, run_module
 # ``home`` comes from tests/unit/conftest.py (tests/support).
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_users import KEY, ME
+from ansible_collections.omniroute.opencode.tests.support.http_server import CLOSED
 
 
 def run(capsys, args, check=False, diff=False):
@@ -67,7 +68,7 @@ def test_verify_takes_the_layers_the_plan_read_from_the_plan(home, monkeypatch):
     dot = home / '.opencode' / 'opencode.json'
     dot.parent.mkdir()
     dot.write_text('{"small_model": "anthropic/claude-haiku-4-5"}\n')
-    params = dict(cfg.PARAM_DEFAULTS, api_key=KEY, verify=True, base_url='http://127.0.0.1:9')
+    params = dict(cfg.PARAM_DEFAULTS, api_key=KEY, verify=True, base_url=CLOSED)
     user_plan = cfg.plan(params, dict(os.environ), 'user %s on laptop9' % ME)
     assert str(dot) in user_plan.texts
     reads = []

@@ -19,6 +19,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _layout
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway
 # ``home`` comes from tests/unit/conftest.py (tests/support).
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.test_users import KEY, ME, run
+from ansible_collections.omniroute.opencode.tests.support.http_server import CLOSED
 
 pytestmark = pytest.mark.needs_root
 
@@ -76,7 +77,7 @@ def test_opencode_version_runs_once_for_every_user_of_a_binary_no_user_can_chang
     bindir, script, log = fake_opencode(top)
     monkeypatch.setenv('PATH', bindir + os.pathsep + os.environ.get('PATH', os.defpath))
     users = [user(top, 'nobody'), user(top, 'daemon'), {'name': ME, 'api_key': KEY}]
-    rc, res, out = run(capsys, {'users': users, 'verify': True, 'base_url': 'http://127.0.0.1:9', 'timeout': 3})
+    rc, res, out = run(capsys, {'users': users, 'verify': True, 'base_url': CLOSED, 'timeout': 3})
     assert rc == 0 and KEY not in out
     assert [res['users'][u['name']]['verify']['opencode_version'] for u in users] == ['7.7.7'] * 3
     assert [res['users'][u['name']]['verify']['opencode'] for u in users] == [script] * 3
@@ -85,7 +86,7 @@ def test_opencode_version_runs_once_for_every_user_of_a_binary_no_user_can_chang
 
     # A binary one of the users owns: each user's process asks for itself.
     os.chown(script, pwd.getpwnam('daemon').pw_uid, 0)
-    rc, res, out = run(capsys, {'users': users, 'verify': True, 'base_url': 'http://127.0.0.1:9', 'timeout': 3})
+    rc, res, out = run(capsys, {'users': users, 'verify': True, 'base_url': CLOSED, 'timeout': 3})
     assert rc == 0 and sorted(runs_of(log)) == sorted(['nobody', 'nobody', 'daemon', ME])
 
 
@@ -145,6 +146,6 @@ def test_no_extra_process_when_no_binary_outside_the_homes_could_be_shared(home,
     monkeypatch.setattr(_layout, 'SYSTEM_NPM_PREFIXES', (os.path.join(top, 'no-prefix'),))
     # Two keys: nothing for the gateway either.
     rc, res, _out = run(capsys, {'users': [user(top, 'nobody'), user(top, 'daemon', 'sk-unit-daemons-0000000')],
-                                 'verify': True, 'base_url': 'http://127.0.0.1:9', 'timeout': 3})
+                                 'verify': True, 'base_url': CLOSED, 'timeout': 3})
     assert rc == 0 and res['users']['nobody']['verify']['opencode'] is None
     assert started == ['nobody', 'daemon']  # one process per user, no helper
