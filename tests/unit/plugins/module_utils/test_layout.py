@@ -16,7 +16,6 @@ from ansible_collections.omniroute.opencode.plugins.module_utils._layout import 
 from ansible_collections.omniroute.opencode.tests.support.files import SOMEONE_ELSE
 
 
-
 # --------------------------------------------------------------------------- paths
 def test_defaults_under_home(tmp_path):
     lay = Layout({'HOME': str(tmp_path)})
