@@ -54,6 +54,7 @@ if [ ! -f "$cached/.complete" ]; then
   rm -rf "$build"
   trap - EXIT
 fi
+[ -f "$cached/.complete" ] || { echo "venv.sh: $cached is not a complete build; remove it and run again" >&2; exit 1; }
 touch "$cached/.complete"
 
 src=$(cat "$cached/.built-at")
@@ -78,7 +79,7 @@ for path in [os.path.join(bindir, n) for n in os.listdir(bindir)] + [os.path.joi
         with open(path, 'wb') as handle:
             handle.write(data.replace(src, dest))
 PY
-# Proof that the copy runs from DEST, not from the cache.
+# The copy's Python starts, and takes DEST as its prefix.
 "$dest_abs/bin/python" -c 'import sys; assert sys.prefix == sys.argv[1], (sys.prefix, sys.argv[1])' "$dest_abs"
 
 # Cached venvs nobody used for 30 days (and builds left by a killed run) go.
