@@ -2,8 +2,9 @@
 project cache: one pip build per set of requirements, copies that run from where they were put,
 and a directory the project did not make left to pip.
 
-Everything is under pytest's temporary directories (the cache too). The requirements are a file of comments
-only, so pip installs nothing and needs no network; the venvs are Python's own, with pip.
+Everything is under pytest's temporary directories (the cache too). The requirements are a file
+of comments only, so pip installs nothing and needs no network; the venvs are Python's own, with
+pip.
 """
 
 import os
