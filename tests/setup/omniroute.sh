@@ -149,18 +149,30 @@ do_start() {
     ) &
     echo $! > "$state/pid"
     # Next.js starts in 10-30 s on an idle 2-core machine; a loaded one can need minutes.
-    wait_s=${OMNIROUTE_START_TIMEOUT:-300}
+    # The first answer decides: the server then runs its migrations and start-up jobs, and a second
+    # probe made during them can time out on a busy machine (a CI run failed that way, reporting
+    # "not ready" after 30 s of a 300 s wait).
+    wait_s=${OMNIROUTE_START_TIMEOUT:-300} up=
     for _ in $(seq 1 "$wait_s"); do
-      if ready; then break; fi
-      if ! pid_alive; then log "server exited; tail of log:"; tail -n 40 "$state/server.log" >&2; do_stop; exit 1; fi
+      if ready; then up=1; break; fi
+      if ! pid_alive; then start_failed "the server exited after $((SECONDS - t0)) s"; fi
       sleep 1
     done
-    ready || { log "server not ready after $wait_s s"; tail -n 40 "$state/server.log" >&2; do_stop; exit 1; }
+    [ -n "$up" ] || start_failed "the server did not answer within $wait_s s"
     log "ready after $((SECONDS - t0)) s"
   fi
   echo "OMNIROUTE_URL=$url"
   echo "OMNIROUTE_PASSWORD_FILE=$state/password"
   echo "OMNIROUTE_STATE=$state"
+}
+
+start_failed() {
+  # The reason comes after the log's tail as well as before it: callers keep only the end of stderr.
+  log "$1; tail of $state/server.log:"
+  tail -n 40 "$state/server.log" >&2
+  do_stop
+  log "did not start: $1"
+  exit 1
 }
 
 do_stop() {
