@@ -9,7 +9,6 @@ laptops its inventories name, its blocks run top to bottom.
 
 import glob
 import hashlib
-import importlib.util
 import json
 import os
 import pwd
@@ -28,6 +27,7 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'opencode'))
 import mdexamples as md  # noqa: E402
 import substitute as sb  # noqa: E402
 from harness import Sandbox, empty_models_database, list_models  # noqa: E402
+from ansible_collections.omniroute.opencode.tests.support.omniroute import OmniRoute  # noqa: E402
 
 WORK = os.path.join(REPO, '.build', 'docs')
 SETUP = os.path.join(REPO, 'tests', 'setup')
@@ -58,45 +58,20 @@ def flat(text):
 
 
 # --------------------------------------------------------------------------- the gateway
-class Gateway(object):
-    """The suite's OmniRoute 3.7.9: started once, one openai connection, keys for the users."""
-
-    def __init__(self, port, state):
-        self.env = dict(os.environ, OMNIROUTE_PORT=str(port), OMNIROUTE_STATE=state)
-        self.url = None
-        self.password = None
-
-    def start(self):
-        out = run(['bash', os.path.join(SETUP, 'omniroute.sh'), 'start'], env=self.env, timeout=1800)
-        if out.returncode != 0:
-            raise RuntimeError('OmniRoute did not start:\n' + out.stderr[-2000:])
-        info = dict(line.split('=', 1) for line in out.stdout.split() if '=' in line)
-        self.url = info['OMNIROUTE_URL']
-        with open(info['OMNIROUTE_PASSWORD_FILE']) as handle:
-            self.password = handle.read().strip()
-
-    def stop(self):
-        run(['bash', os.path.join(SETUP, 'omniroute.sh'), 'stop'], env=self.env, timeout=120)
+class Gateway(OmniRoute):
+    """The suite's OmniRoute 3.7.9 (tests/support/omniroute.py starts and stops it): started once,
+    one openai connection, keys for the users."""
 
     def provision(self, names):
         """One provider connection (so /v1/models lists openai/... models) and one key per name,
         through the management API (the project's own client)."""
-        path = os.path.join(REPO, 'plugins', 'module_utils', '_omniroute_api.py')
-        spec = importlib.util.spec_from_file_location('omniroute_api_for_docs_tests', path)
-        api = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(api)
-        client = api.Client(self.url, password=self.password)
-        client.login()
-        client._call('POST', '/api/providers', body={'provider': 'openai', 'apiKey': 'sk-upstream-unused',
-                                                     'name': 'docs-tests'})
+        self.client._call('POST', '/api/providers', body={'provider': 'openai', 'apiKey': 'sk-upstream-unused',
+                                                          'name': 'docs-tests'})
         stamp = time.strftime('%Y%m%d%H%M%S')
-        return dict((name, client.create_key('doctest-%s-%s' % (stamp, name))['key']) for name in names)
+        return dict((name, self.client.create_key('doctest-%s-%s' % (stamp, name))['key']) for name in names)
 
     def models(self, key):
-        import urllib.request
-        req = urllib.request.Request(self.url + '/v1/models', headers={'Authorization': 'Bearer ' + key})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return sorted(m['id'] for m in json.load(resp)['data'])
+        return sorted(model['id'] for model in self.listing(key))
 
 
 # --------------------------------------------------------------------------- the suite

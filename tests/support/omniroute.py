@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""A real OmniRoute server for the suites that test against one (tests/opencode, tests/gateway).
+"""A real OmniRoute server for the suites that test against one (tests/opencode, tests/gateway,
+tests/docs).
 
 The server is started by the project's own script (tests/setup/omniroute.sh: 127.0.0.1 only,
 REQUIRE_API_KEY=true, a scratch state directory with a random admin password in a 0600 file),
