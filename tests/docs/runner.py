@@ -251,6 +251,17 @@ class Laptops(object):
         argv += ['-e', 'HOME=%s' % self.home(host, user), host, 'opencode'] + list(args)
         return run(argv, timeout=180)
 
+    def auth_providers(self, host, user):
+        """The provider names in ``user``'s OpenCode auth.json on ``host`` (read as that user; an
+        empty list when there is no file), or None when it cannot be read as JSON."""
+        path = '%s/.local/share/opencode/auth.json' % self.home(host, user)
+        out = run(['podman', 'exec', '--user', user, host, 'sh', '-c', 'test ! -e "$1" || cat "$1"', 'sh', path],
+                  timeout=120)
+        try:
+            return sorted(json.loads(out.stdout or '{}')) if out.returncode == 0 else None
+        except ValueError:
+            return None
+
     def files(self, host):
         """Text of every OpenCode config and auth file on the laptop (for the keys in them)."""
         script = ('cat /root/.config/opencode/* /root/.local/share/opencode/auth.json /home/*/.config/opencode/* '
@@ -864,9 +875,24 @@ class Page(object):
 
     def opencode_check(self, outcome, users, claims, name):
         """As each user a run configured: `opencode models <provider>` lists every model the
-        run wrote (and the ones ``models:`` claims); a user removed in user scope has no entry."""
+        run wrote (and the ones ``models:`` claims); a user removed in user scope has no entry. In
+        managed scope the models are the host's entry's, and the user's auth.json holds their key
+        (a removed user's holds none)."""
         for host, user, state, models, managed in users:
             where = '%s on %s' % (user, host)
+            if state == 'absent' and managed and host in self.laptops.running:
+                # The host's entry stays for the others (OpenCode as this user still lists its
+                # models); what leaves is this user's key.
+                stored = self.laptops.auth_providers(host, user)
+                if stored is None:
+                    outcome.fail('%s: %s was removed, and their auth.json cannot be read' % (name, where))
+                elif 'omniroute' in stored:
+                    outcome.fail('%s: %s was removed, yet their auth.json still holds a key for omniroute'
+                                 % (name, where))
+                else:
+                    outcome.note('%s was removed: their auth.json holds no omniroute key (managed scope: the '
+                                 'host entry stays)' % where)
+                continue
             if host in self.laptops.running:
                 proc = list_models(lambda extra, host=host, user=user: self.laptops.opencode(
                     host, user, ['models', 'omniroute'], dict(self.opencode_env(), **extra)),
@@ -882,7 +908,8 @@ class Page(object):
                        if line.strip().startswith('omniroute/')]
             if state == 'absent':
                 if managed:
-                    outcome.note('%s was removed (managed scope: the host entry stays)' % where)
+                    outcome.note('%s was removed (managed scope: the host entry stays; not a test laptop, '
+                                 'its auth.json not read)' % where)
                 elif proc.returncode == 0 and offered:
                     outcome.fail('%s: %s was removed, yet OpenCode still offers %s' % (name, where, ', '.join(offered[:5])))
                 else:
@@ -896,6 +923,16 @@ class Page(object):
             if missing:
                 outcome.fail('%s: OpenCode as %s does not offer %s (it offers %s)'
                              % (name, where, ', '.join(missing), ', '.join(offered) or 'nothing'))
+                continue
+            if managed and host in self.laptops.running:
+                # In managed scope the entry is the host's; the user's own part is the key.
+                stored = self.laptops.auth_providers(host, user)
+                if stored is None or 'omniroute' not in stored:
+                    outcome.fail('%s: OpenCode as %s offers the models, but their auth.json holds no key for '
+                                 'omniroute' % (name, where))
+                    continue
+                outcome.note('OpenCode as %s offers the %d model(s) configured, with their key in auth.json'
+                             % (where, len(want)))
             else:
                 outcome.note('OpenCode as %s offers the %d model(s) configured' % (where, len(want)))
 
@@ -1039,12 +1076,16 @@ def result_verifies(result):
 
 def configured_users(record):
     """(host, user, state, models, managed) of every user a run's modules configured or
-    removed (``managed``: the host's entry is in OpenCode's managed config)."""
+    removed (``managed``: the host's entry is in OpenCode's managed config). In managed scope a
+    user's row names no models (the users module writes no entry): the models are the managed
+    module's, which OpenCode offers every user of that host."""
     out = []
     seen = set()
-    managed = set(r['host'] for r in record.get('results', [])
-                  if r['action'] == 'omniroute.opencode.managed' and r.get('status') == 'ok'
-                  and r.get('state', 'present') != 'absent')
+    managed = {}
+    for r in record.get('results', []):
+        if (r['action'] == 'omniroute.opencode.managed' and r.get('status') == 'ok'
+                and r.get('state', 'present') != 'absent'):
+            managed[r['host']] = r.get('models') or managed.get(r['host'])
     for result in record.get('results', []):
         if result.get('status') != 'ok':
             continue
@@ -1053,7 +1094,8 @@ def configured_users(record):
             for user, row in sorted((result.get('users') or {}).items()):
                 if row.get('skipped'):
                     continue
-                item = (host, user, row.get('state') or 'present', row.get('models'), host in managed)
+                item = (host, user, row.get('state') or 'present', row.get('models') or managed.get(host),
+                        host in managed)
                 if (host, user) not in seen:
                     seen.add((host, user))
                     out.append(item)

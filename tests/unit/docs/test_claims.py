@@ -100,6 +100,26 @@ def test_configured_users_from_users_and_provider_results():
     assert [u[4] for u in runner.configured_users(rec)] == [True, True, False, False]
 
 
+def test_configured_users_in_managed_scope_want_the_managed_models():
+    # The users module writes no entry in managed scope, so its rows name no models; OpenCode
+    # offers every user of the host the managed entry's. Without them the check wanted nothing
+    # and passed whatever OpenCode offered.
+    managed = {'action': 'omniroute.opencode.managed', 'host': 'laptop1', 'status': 'ok', 'state': 'present',
+               'models': ['openai/gpt-5.4-mini', 'openai/gpt-4.1']}
+    users = {'action': 'omniroute.opencode.users', 'host': 'laptop1', 'status': 'ok',
+             'users': {'alice': {'state': 'present'}, 'bob': {'state': 'absent'}}}
+    other = {'action': 'omniroute.opencode.users', 'host': 'laptop2', 'status': 'ok',
+             'users': {'carol': {'state': 'present'}}}
+    check_run = dict(managed, models=None)
+    assert runner.configured_users(record(results=[check_run, managed, users, other])) == [
+        ('laptop1', 'alice', 'present', ['openai/gpt-5.4-mini', 'openai/gpt-4.1'], True),
+        ('laptop1', 'bob', 'absent', ['openai/gpt-5.4-mini', 'openai/gpt-4.1'], True),
+        ('laptop2', 'carol', 'present', None, False)]
+    # A managed run that removed the entry offers nothing.
+    gone = dict(managed, state='absent')
+    assert runner.configured_users(record(results=[gone, users]))[0] == ('laptop1', 'alice', 'present', None, False)
+
+
 def test_recap_text():
     text = runner.recap_text(record(changed=1, summary=READY, hosts=('a', 'b')))
     assert text == ('a ok=3 changed=1 failed=0; b ok=3 changed=1 failed=0; '
