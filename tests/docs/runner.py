@@ -919,6 +919,11 @@ class Page(object):
                 outcome.fail('%s: OpenCode as %s: %s' % (name, where, tail(proc.stderr or proc.stdout, 300)))
                 continue
             want = list(models or []) + [m for m in claims.get('models', []) if m not in (models or [])]
+            if not want:
+                # Nothing to compare OpenCode's answer with would make the check pass whatever it is.
+                outcome.fail('%s: the run names no model for %s, so OpenCode\'s answer cannot be checked'
+                             % (name, where))
+                continue
             missing = [m for m in want if m not in offered]
             if missing:
                 outcome.fail('%s: OpenCode as %s does not offer %s (it offers %s)'
