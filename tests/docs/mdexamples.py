@@ -146,7 +146,7 @@ def parse_expect(value):
     Claims, separated by ``;``:
       fails:TEXT       the run exits non-zero and its output holds TEXT
       ready=N          the role's summary counts N users ready
-      not-ready:TEXT   users may be not ready, each for a reason holding TEXT
+      not-ready:TEXT   at least one user is not ready, each for a reason holding TEXT
       output:TEXT      the output holds TEXT
       models:ID,ID     the real OpenCode offers omniroute/ID to every present user
       changed          the example changes something on every run (no changed=0 on the re-run)

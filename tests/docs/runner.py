@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'opencode'))
 
 import mdexamples as md  # noqa: E402
 import substitute as sb  # noqa: E402
-from harness import Sandbox, empty_models_database, list_models  # noqa: E402
+from harness import ANSI, Sandbox, empty_models_database, list_models  # noqa: E402
 from ansible_collections.omniroute.opencode.tests.support.omniroute import OmniRoute  # noqa: E402
 
 WORK = os.path.join(REPO, '.build', 'docs')
@@ -351,6 +351,11 @@ SHIM = '''#!/usr/bin/env bash
 real=%(real)s
 "$real" "$@"
 rc=$?
+# One line a run: the suite compares them with the recorder's records (a run it did not record
+# would pass unchecked).
+if [ -n "${DOCTEST_RECORD_DIR:-}" ] && [ -z "${DOCTEST_ROUND:-}" ]; then
+  echo "$rc" >>"$DOCTEST_RECORD_DIR/invocations.log"
+fi
 check=0
 for arg in "$@"; do
   case "$arg" in --check|-C|-[!-]*C*) check=1 ;; esac
@@ -689,6 +694,9 @@ class Page(object):
         self.capture(outcome, 'ansible-playbook %s' % os.path.basename(path), proc)
         records = self.new_records(before)
         self.check_rc(outcome, proc.returncode, proc.stdout + proc.stderr, expects, records)
+        if proc.returncode == 0 and not records:
+            outcome.fail('the run left no record: the recorder callback did not see it, so no claim on '
+                         'the run was checked')
         self.check_records(outcome, records, expects)
 
     # -- shell examples -----------------------------------------------------------------
@@ -722,6 +730,7 @@ class Page(object):
         if fails_expected and 'fails' not in expects:
             expects['fails'] = ''
         self.check_rc(outcome, proc.returncode, proc.stdout + proc.stderr, expects, records)
+        self.check_recorded(outcome, records)
         second = os.path.join(self.records, 'second-runs.log')
         if os.path.exists(second):
             with open(second, encoding='utf-8', errors='replace') as handle:
@@ -797,6 +806,21 @@ class Page(object):
                 with open(os.path.join(self.records, name)) as handle:
                     out.append(json.load(handle))
         return out
+
+    def check_recorded(self, outcome, records):
+        """Every ansible-playbook run of a shell example that exited 0 left a record (the shim
+        counts the runs in invocations.log): the claims are checked on records only."""
+        path = os.path.join(self.records, 'invocations.log')
+        if not os.path.exists(path):
+            return
+        with open(path) as handle:
+            codes = handle.read().split()
+        os.unlink(path)
+        ran = codes.count('0')
+        recorded = len([r for r in records if str(r.get('round', '1')) != '2'])
+        if recorded < ran:
+            outcome.fail('%d ansible-playbook run(s) exited 0 but the recorder callback recorded %d: the '
+                         'claims on the other runs were not checked' % (ran, recorded))
 
     def check_rc(self, outcome, rc, output, expects, records=()):
         if 'fails' in expects:
@@ -875,7 +899,8 @@ class Page(object):
 
     def opencode_check(self, outcome, users, claims, name):
         """As each user a run configured: `opencode models <provider>` lists every model the
-        run wrote (and the ones ``models:`` claims); a user removed in user scope has no entry. In
+        run wrote (and the ones ``models:`` claims); a user removed in user scope has no entry
+        ("Provider not found") and, on a laptop, no omniroute key in their auth.json. In
         managed scope the models are the host's entry's, and the user's auth.json holds their key
         (a removed user's holds none)."""
         for host, user, state, models, managed in users:
@@ -912,6 +937,13 @@ class Page(object):
                                  'its auth.json not read)' % where)
                 elif proc.returncode == 0 and offered:
                     outcome.fail('%s: %s was removed, yet OpenCode still offers %s' % (name, where, ', '.join(offered[:5])))
+                elif 'Provider not found: omniroute' not in ANSI.sub('', proc.stderr):
+                    # Any other failure (a config OpenCode rejects, a missing account) is not "no entry".
+                    outcome.fail('%s: OpenCode as %s (removed) answered neither the models nor "Provider not '
+                                 'found": %s' % (name, where, tail(proc.stderr or proc.stdout, 300)))
+                elif host in self.laptops.running and 'omniroute' in (self.laptops.auth_providers(host, user) or []):
+                    outcome.fail('%s: %s was removed, yet their auth.json still holds a key for omniroute'
+                                 % (name, where))
                 else:
                     outcome.note('OpenCode as %s (removed) has no omniroute entry' % where)
                 continue
@@ -1004,10 +1036,20 @@ def run_problems(record, claims, second):
     for item in record.get('summaries', []):
         problems += summary_problems(item['summary'], claims, record['check'])
     if not record.get('summaries'):
+        claim = claims.get('not-ready')
+        not_ready = 0
         for result in record.get('results', []):
             for user, verify in result_verifies(result):
-                if verify.get('ready') is False and 'not-ready' not in claims:
+                if verify.get('ready') is not False:
+                    continue
+                not_ready += 1
+                if claim is None:
                     problems.append('%s on %s is not ready: %s' % (user, result['host'], verify.get('cause')))
+                elif flat(claim) not in flat(verify.get('cause') or ''):
+                    problems.append('%s on %s is not ready for another reason than "%s": %s'
+                                    % (user, result['host'], claim, verify.get('cause')))
+        if claim is not None and not not_ready:
+            problems.append('the example claims users not ready ("%s"), and none is' % claim)
     return problems
 
 
@@ -1047,8 +1089,9 @@ def recap_text(record):
 
 
 def summary_problems(summary, claims, check):
-    """The role's summary against the claims: every present user ready (when the role verified),
-    unless ``ready=N`` or ``not-ready:TEXT`` says otherwise."""
+    """The role's summary against the claims: every present user verified and ready, unless
+    ``ready=N`` or ``not-ready:TEXT`` says otherwise (``not-ready:TEXT``: at least one user is not
+    ready, each for a reason holding TEXT; ``ready=0``: an example that turns verify off)."""
     problems = []
     ready, not_ready = summary.get('ready', 0), summary.get('not_ready', 0)
     unverified = summary.get('unverified', 0)
@@ -1060,9 +1103,17 @@ def summary_problems(summary, claims, check):
         wrong = [r for r in reasons if flat(claims['not-ready']) not in flat(r)]
         if wrong:
             problems.append('not ready for another reason than "%s": %s' % (claims['not-ready'], '; '.join(wrong)))
+        if not not_ready:
+            problems.append('the example claims users not ready ("%s"), and none is (ready %s, unverified %s)'
+                            % (claims['not-ready'], ready, unverified))
         return problems
     if ready + not_ready == 0:
-        return problems          # the role did not verify (opencode_verify: false)
+        # Nobody verified: the role verifies by default (in check mode too), so outside --check
+        # that is either an example that turns it off (it says ready=0) or verify broken.
+        if unverified and not check and claims.get('ready') != 0:
+            problems.append('no present user was verified (%s unverified); an example that turns '
+                            'opencode_verify off says so with ready=0' % unverified)
+        return problems
     if not_ready:
         problems.append('%d user(s) not ready: %s' % (not_ready, '; '.join(reasons)))
     if unverified and not check:

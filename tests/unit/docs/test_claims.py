@@ -64,8 +64,38 @@ def test_unverified_users_fail_when_others_were_verified_but_not_in_check_mode()
     partial = dict(READY, unverified=1)
     assert runner.run_problems(record(summary=partial), {}, second=False)
     assert runner.run_problems(record(summary=partial, check=True), {}, second=False) == []
+    # Nobody verified outside --check: verify is on by default, so that fails unless the example
+    # says it turned verify off (ready=0).
     nothing = {'ready': 0, 'not_ready': 0, 'unverified': 3, 'removed': 0, 'not_ready_users': []}
-    assert runner.run_problems(record(summary=nothing), {}, second=False) == []
+    [problem] = runner.run_problems(record(summary=nothing), {}, second=False)
+    assert 'no present user was verified (3 unverified)' in problem
+    assert runner.run_problems(record(summary=nothing), {'ready': 0}, second=False) == []
+    assert runner.run_problems(record(summary=nothing, check=True), {}, second=False) == []
+
+
+def test_a_not_ready_claim_needs_a_user_not_ready_for_that_reason():
+    claim = {'not-ready': 'models not offered to the key: claude-opus-4-5-thinking'}
+    why = 'alice: models not offered to the key: claude-opus-4-5-thinking, gemini-3-flash'
+    not_ready = dict(READY, ready=0, not_ready=1, not_ready_users=[why])
+    assert runner.run_problems(record(summary=not_ready), claim, second=False) == []
+    [problem] = runner.run_problems(record(summary=READY), claim, second=False)
+    assert 'claims users not ready' in problem and 'none is' in problem
+    other = dict(not_ready, not_ready_users=['alice: key rejected (HTTP 401)'])
+    [problem] = runner.run_problems(record(summary=other), claim, second=False)
+    assert 'another reason' in problem
+
+
+def test_a_not_ready_claim_against_a_module_verify():
+    claim = {'not-ready': 'key rejected'}
+    result = {'action': 'omniroute.opencode.provider', 'host': 'localhost', 'become': False, 'become_user': None,
+              'verify': {'ready': False, 'cause': 'key rejected (HTTP 401)'}}
+    assert runner.run_problems(record(results=[result]), claim, second=False) == []
+    ready = dict(result, verify={'ready': True})
+    [problem] = runner.run_problems(record(results=[ready]), claim, second=False)
+    assert 'claims users not ready ("key rejected"), and none is' in problem
+    other = dict(result, verify={'ready': False, 'cause': 'gateway unreachable'})
+    [problem] = runner.run_problems(record(results=[other]), claim, second=False)
+    assert 'another reason than "key rejected": gateway unreachable' in problem
 
 
 def test_a_module_verify_without_the_role_summary_counts_too():
@@ -172,6 +202,28 @@ def test_the_shim_runs_a_successful_non_check_run_twice(tmp_path):
     assert play('site.yml', FAKE_RC='2') == (2, ['round=1 site.yml'])
     assert play('-e', 'x=C', 'site.yml') == (0, ['round=1 -e x=C site.yml', 'round=2 -e x=C site.yml'])
     assert 'second run: ansible-playbook -e x=C site.yml' in (records / 'second-runs.log').read_text()
+    # One line per first run, with its exit code: the suite counts them against the records.
+    assert (records / 'invocations.log').read_text().split() == ['0', '0', '0', '2', '0']
+
+
+def test_a_shell_example_whose_runs_were_not_all_recorded_fails(tmp_path):
+    page = runner.Page.__new__(runner.Page)
+    page.records = str(tmp_path)
+
+    def outcome(codes, records):
+        (tmp_path / 'invocations.log').write_text(''.join('%s\n' % c for c in codes))
+        result = runner.Outcome(None)
+        page.check_recorded(result, records)
+        assert not (tmp_path / 'invocations.log').exists()
+        return result.problems
+
+    first, second = record(), dict(record(), round=2)
+    assert outcome(['0', '0'], [first, second, first, second]) == []
+    assert outcome(['0', '2'], [first, second]) == []
+    [problem] = outcome(['0', '0'], [first, second, second])
+    assert 'exited 0 but the recorder callback recorded 1' in problem
+    [problem] = outcome(['0'], [])
+    assert 'recorded 0' in problem
 
 
 def test_the_sandbox_keeps_the_system_read_only_and_the_clone_writable(tmp_path):
