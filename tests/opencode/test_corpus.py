@@ -206,6 +206,9 @@ def test_corpus_case(case, sandbox_factory, api_key, results, opencode_version, 
             # The file the module wrote carries its entry even where OpenCode is overridden.
             preserve = case.get('preserve', {})
             target_bytes = after.get(preserve.get('file', ''), b'')
+            if preserve:
+                check(target_bytes, '%s: %s, whose line endings and indentation are checked, is missing or empty'
+                      % (label, preserve.get('file')))
             if preserve.get('newline') == 'crlf':
                 check(target_bytes.count(b'\n') == target_bytes.count(b'\r\n'),
                       '%s: LF-only lines in a CRLF file' % label)

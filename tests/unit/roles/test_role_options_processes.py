@@ -228,7 +228,8 @@ def secrets_of(sc):
     fake = sc.servers.get('fake')
     found = [KEY, PASSWORD] + [sc.servers[k] for k in ('old', 'mgmt') if k in sc.servers]
     if fake is not None:
-        found += [k['key'] for k in fake.keys] + [k['key'] for k in sc.servers.get('first', [])]
+        # Every key the fake gave out, those revoked since included.
+        found += fake.issued + [k['key'] for k in sc.servers.get('first', [])]
     return found
 
 

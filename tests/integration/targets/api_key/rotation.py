@@ -420,7 +420,10 @@ def scenario():
           'R8: the refusal is not in the report: %r' % orphans)
     r8, ids8 = one_key_each()
     check(ids8 == ids7, 'R8: a key changed')
-    check(not [e for (u, h), e in actions().items() if h == 'laptop1' and e.get('action') != 'kept'],
+    laptop1 = dict(((u, h), e) for (u, h), e in actions().items() if h == 'laptop1')
+    check(sorted(laptop1) == sorted(k for k in NAMES if k[1] == 'laptop1'),
+          'R8: the key report names %r on laptop1, not each of its users' % sorted(laptop1))
+    check(not [e for e in laptop1.values() if e.get('action') != 'kept'],
           'R8: laptop1\'s keys were not simply kept')
     Client(URL, password=PASSWORD).delete_key(ghost2['id'])
     Client(URL, password=PASSWORD).delete_key(other['id'])

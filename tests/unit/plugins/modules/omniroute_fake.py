@@ -79,6 +79,8 @@ class FakeOmniRoute(object):
         assert not unknown, 'no such newer-server mode: %s' % ', '.join(sorted(unknown))
         self.newer = frozenset(newer)
         self.keys = []
+        # Every key this server ever gave out, revoked ones too: the tests' secret greps search them all.
+        self.issued = []
         self.calls = []
         self.sessions = set()
         self.list_barrier = list_barrier
@@ -120,6 +122,7 @@ class FakeOmniRoute(object):
                    ipAllowlist=[], maxRequestsPerDay=None, maxRequestsPerMinute=None, maxSessions=None)
         rec.update(fields)
         self.keys.append(rec)
+        self.issued.append(rec['key'])
         return rec
 
     def masked(self, rec):
@@ -201,6 +204,7 @@ class FakeOmniRoute(object):
             return 404, {'error': 'Key not found'}, None
         if len(parts) == 4 and parts[3] == 'regenerate' and method == 'POST':
             rec['key'] = 'sk-%s-%s' % (MACHINE, uuid.uuid4().hex[:24])
+            self.issued.append(rec['key'])
             return 200, {'message': 'API key regenerated successfully', 'key': rec['key'], 'id': rec['id']}, None
         if len(parts) == 3 and method == 'GET':
             return 200, self.masked(rec), None

@@ -283,10 +283,21 @@ def test_the_documented_examples_run_in_order_give_no_false_drift_and_name_the_i
             rc, res, out = run(capsys, a)
             assert rc == 0 and res['changed'], res
             assert res['drift'] == [] and warnings_of(res, 'another tool') == [], res.get('warnings')
-            assert warnings_of(res, 'no record') == []
-            for warning in warnings_of(res, ''):
-                assert 'inv7' in warning and socket.gethostname() + ':' not in warning
+            # The documented examples, run in order, have nothing to warn about.
+            assert warnings_of(res, '') == [], res.get('warnings')
             assert GW_KEY not in out
+        # A warning names the inventory host, not the machine's own name: another tool's edit.
+        a = dict({'directory': str(etc), 'host': 'inv7'}, **steps[0])
+        assert run(capsys, a)[0] == 0
+        data = parse((etc / 'opencode.json').read_text())
+        data['provider']['omniroute']['options']['baseURL'] = 'http://elsewhere/v1'
+        (etc / 'opencode.json').write_text(json.dumps(data, indent=2))
+        rc, res, out = run(capsys, a)
+        [warning] = warnings_of(res, '')
+        assert rc == 0 and res['drift'] == ['provider.omniroute.options.baseURL'], res
+        assert warning.startswith('host inv7: %s was changed by another tool' % (etc / 'opencode.json')), warning
+        assert socket.gethostname() + ':' not in warning
+        assert run(capsys, dict(a, state='absent'))[0] == 0
     assert 'omniroute' not in parse((etc / 'opencode.json').read_text()).get('provider', {})
     assert not (etc / STATE).exists()  # the record goes with the entry
     # A failure names the inventory host too.
