@@ -238,3 +238,71 @@ def test_the_sandbox_keeps_the_system_read_only_and_the_clone_writable(tmp_path)
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     assert out.stdout.split() == ['clone-ok'], out.stderr
     assert not os.path.exists('/etc/.docs-sandbox-probe')
+
+
+class StubLaptops(object):
+    """The laptops as opencode_check uses them: OpenCode's answer and each user's auth.json."""
+    MODELS_DATABASE = '/models-dev-empty.json'
+
+    def __init__(self, answer, auth):
+        self.running = {'laptop1'}
+        self.answer = answer        # (rc, stdout, stderr) of `opencode models omniroute`
+        self.auth = auth            # user -> provider names in their auth.json (None: unreadable)
+        self.asked = []
+
+    def opencode(self, host, user, args, env):
+        self.asked.append((host, user, tuple(args)))
+        rc, out, err = self.answer
+        return subprocess.CompletedProcess(args, rc, out, err)
+
+    def auth_providers(self, host, user):
+        return self.auth.get(user, [])
+
+
+def opencode_check(users, answer=(0, '', ''), auth=None, claims=None):
+    page = runner.Page.__new__(runner.Page)
+    page.laptops = StubLaptops(answer, auth or {})
+    page.outputs = []
+    page.opencode_env = dict
+    outcome = runner.Outcome(None)
+    page.opencode_check(outcome, users, claims or {}, 'site.yml')
+    return outcome, page.laptops.asked
+
+
+LISTING = (0, 'omniroute/openai/gpt-4.1\nomniroute/openai/gpt-5.4-mini\n', '')
+NOT_FOUND = (1, '', 'Error: Provider not found: omniroute\n')
+
+
+def test_the_opencode_check_in_user_scope():
+    present = ('laptop1', 'alice', 'present', ['openai/gpt-4.1'], False)
+    outcome, asked = opencode_check([present], LISTING)
+    assert outcome.problems == [] and asked == [('laptop1', 'alice', ('models', 'omniroute'))]
+    outcome, _ = opencode_check([present[:3] + (['openai/o3'], False)], LISTING)
+    assert 'does not offer openai/o3' in outcome.problems[0]
+    # Nothing to compare with is a failure, not a pass.
+    outcome, _ = opencode_check([present[:3] + (None, False)], LISTING)
+    assert 'names no model for alice on laptop1' in outcome.problems[0]
+    removed = ('laptop1', 'carol', 'absent', None, False)
+    assert opencode_check([removed], NOT_FOUND)[0].problems == []
+    [problem] = opencode_check([removed], LISTING)[0].problems
+    assert 'still offers openai/gpt-4.1' in problem
+    [problem] = opencode_check([removed], (1, '', 'Error: Configuration is invalid at ~/.config/opencode/opencode.json'))[0].problems
+    assert 'neither the models nor "Provider not found"' in problem
+    [problem] = opencode_check([removed], NOT_FOUND, auth={'carol': ['omniroute']})[0].problems
+    assert 'auth.json still holds a key for omniroute' in problem
+
+
+def test_the_opencode_check_in_managed_scope():
+    present = ('laptop1', 'alice', 'present', ['openai/gpt-4.1', 'openai/gpt-5.4-mini'], True)
+    outcome, _ = opencode_check([present], LISTING, auth={'alice': ['omniroute']})
+    assert outcome.problems == [] and 'with their key in auth.json' in outcome.notes[0]
+    [problem] = opencode_check([present], LISTING, auth={'alice': ['other']})[0].problems
+    assert 'auth.json holds no key for omniroute' in problem
+    removed = ('laptop1', 'bob', 'absent', ['openai/gpt-4.1'], True)
+    # The host's entry stays, so OpenCode is not asked: bob's auth.json is the evidence.
+    outcome, asked = opencode_check([removed], LISTING, auth={'bob': []})
+    assert outcome.problems == [] and asked == []
+    [problem] = opencode_check([removed], LISTING, auth={'bob': ['omniroute']})[0].problems
+    assert 'still holds a key for omniroute' in problem
+    [problem] = opencode_check([removed], LISTING, auth={'bob': None})[0].problems
+    assert 'cannot be read' in problem
