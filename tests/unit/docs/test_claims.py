@@ -277,10 +277,10 @@ def test_the_opencode_check_in_user_scope():
     present = ('laptop1', 'alice', 'present', ['openai/gpt-4.1'], False)
     outcome, asked = opencode_check([present], LISTING)
     assert outcome.problems == [] and asked == [('laptop1', 'alice', ('models', 'omniroute'))]
-    outcome, _ = opencode_check([present[:3] + (['openai/o3'], False)], LISTING)
+    outcome, dummy = opencode_check([present[:3] + (['openai/o3'], False)], LISTING)
     assert 'does not offer openai/o3' in outcome.problems[0]
     # Nothing to compare with is a failure, not a pass.
-    outcome, _ = opencode_check([present[:3] + (None, False)], LISTING)
+    outcome, dummy = opencode_check([present[:3] + (None, False)], LISTING)
     assert 'names no model for alice on laptop1' in outcome.problems[0]
     removed = ('laptop1', 'carol', 'absent', None, False)
     assert opencode_check([removed], NOT_FOUND)[0].problems == []
@@ -294,7 +294,7 @@ def test_the_opencode_check_in_user_scope():
 
 def test_the_opencode_check_in_managed_scope():
     present = ('laptop1', 'alice', 'present', ['openai/gpt-4.1', 'openai/gpt-5.4-mini'], True)
-    outcome, _ = opencode_check([present], LISTING, auth={'alice': ['omniroute']})
+    outcome, dummy = opencode_check([present], LISTING, auth={'alice': ['omniroute']})
     assert outcome.problems == [] and 'with their key in auth.json' in outcome.notes[0]
     [problem] = opencode_check([present], LISTING, auth={'alice': ['other']})[0].problems
     assert 'auth.json holds no key for omniroute' in problem
