@@ -13,7 +13,9 @@
 # rotation (rotation.py): the key lifecycle of issue 20 through the role on two podman laptops.
 #
 # All output goes to $OMNIROUTE_TEST_WORK/test.log (shown on failure). Afterwards the log is
-# searched for the admin password and for every key the tests saw: one hit fails the run.
+# searched for the admin password and for every key the server made while the steps ran (a
+# trigger in the server's own database records each one, revoked ones included) and the tests
+# saw: one hit fails the run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../../.." && pwd)
@@ -45,17 +47,43 @@ cleanup() {
   for c in "${containers[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
 }
 
+# The server's database (next to its password file, as tests/setup/omniroute.sh lays it out).
+db="$(dirname "$OMNIROUTE_PASSWORD_FILE")/data/storage.sqlite"
+
+# Every key the server makes or regenerates from now on, in a table of its own database: the
+# leak check then searches keys no test ever saw (one the role made and revoked in one run).
+track_keys() {
+  "$python" - "$db" <<'PY'
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=30)
+conn.executescript("""
+CREATE TABLE IF NOT EXISTS omr_test_issued (key TEXT);
+CREATE TRIGGER IF NOT EXISTS omr_test_issued_insert AFTER INSERT ON api_keys
+  BEGIN INSERT INTO omr_test_issued (key) VALUES (NEW.key); END;
+CREATE TRIGGER IF NOT EXISTS omr_test_issued_update AFTER UPDATE OF key ON api_keys
+  BEGIN INSERT INTO omr_test_issued (key) VALUES (NEW.key); END;
+""")
+conn.close()
+PY
+}
+
 leak_check() {
-  "$python" - "$log" "$OMNIROUTE_PASSWORD_FILE" "$OMNIROUTE_TEST_KEYS_FILE" <<'PY'
-import sys
+  "$python" - "$log" "$OMNIROUTE_PASSWORD_FILE" "$OMNIROUTE_TEST_KEYS_FILE" "$db" <<'PY'
+import sqlite3, sys
 log = open(sys.argv[1], encoding="utf-8", errors="replace").read()
 secrets = [open(sys.argv[2]).read().strip()]
 secrets += [l.strip() for l in open(sys.argv[3]) if l.strip()]
+conn = sqlite3.connect(sys.argv[4], timeout=30)
+made = [row[0] for row in conn.execute("SELECT key FROM omr_test_issued") if row[0]]
+conn.close()
+unseen = len(set(made) - set(secrets))
+secrets += [k for k in made if k not in secrets]
 hits = [i for i, s in enumerate(secrets) if s and s in log]
 kinds = ["admin password" if i == 0 else "key #%d" % i for i in hits]
-print("leak check: %d secrets (password + %d keys) searched in %d bytes of output: %s"
-      % (len(secrets), len(secrets) - 1, len(log), "LEAKED " + ", ".join(kinds) if hits else "none found"))
-sys.exit(1 if hits or len(secrets) < 2 else 0)
+print("leak check: %d secrets (password + %d keys: %d made by the server, %d of them no test saw) searched in %d bytes"
+      " of output: %s" % (len(secrets), len(secrets) - 1, len(made), unseen, len(log),
+                          "LEAKED " + ", ".join(kinds) if hits else "none found"))
+sys.exit(1 if hits or len(secrets) < 2 or not made else 0)
 PY
 }
 
@@ -96,6 +124,7 @@ run_playbook() {
 local_inv="$work/local.ini"
 printf 'localhost ansible_connection=local ansible_python_interpreter=%s\n' "$python" > "$local_inv"
 
+track_keys
 for step in "${steps[@]}"; do
   case "$step" in
     module)
