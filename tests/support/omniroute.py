@@ -24,6 +24,7 @@ import subprocess
 import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _omniroute_api
+from ansible_collections.omniroute.opencode.tests.support import omniroute_db
 
 # The clone itself, not the collection link in .build/collections it is imported through.
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
@@ -68,7 +69,13 @@ class OmniRoute(object):
             self.password = handle.read().strip()
         self.client = _omniroute_api.Client(self.url, password=self.password)
         self.client.login()
+        omniroute_db.track(self.state)
         return self
+
+    def issued_keys(self):
+        """Every key the server made since it started here, revoked ones included (for the leak
+        checks: tests/support/omniroute_db.py)."""
+        return omniroute_db.issued(self.state)
 
     def stop(self):
         """Stop the server (nothing happens when it is not running)."""

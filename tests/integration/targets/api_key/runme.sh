@@ -47,35 +47,19 @@ cleanup() {
   for c in "${containers[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
 }
 
-# The server's database (next to its password file, as tests/setup/omniroute.sh lays it out).
-db="$(dirname "$OMNIROUTE_PASSWORD_FILE")/data/storage.sqlite"
-
-# Every key the server makes or regenerates from now on, in a table of its own database: the
-# leak check then searches keys no test ever saw (one the role made and revoked in one run).
-track_keys() {
-  "$python" - "$db" <<'PY'
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], timeout=30)
-conn.executescript("""
-CREATE TABLE IF NOT EXISTS omr_test_issued (key TEXT);
-CREATE TRIGGER IF NOT EXISTS omr_test_issued_insert AFTER INSERT ON api_keys
-  BEGIN INSERT INTO omr_test_issued (key) VALUES (NEW.key); END;
-CREATE TRIGGER IF NOT EXISTS omr_test_issued_update AFTER UPDATE OF key ON api_keys
-  BEGIN INSERT INTO omr_test_issued (key) VALUES (NEW.key); END;
-""")
-conn.close()
-PY
-}
+# The server's state directory (where tests/setup/omniroute.sh put its password file).
+state=$(dirname "$OMNIROUTE_PASSWORD_FILE")
 
 leak_check() {
-  "$python" - "$log" "$OMNIROUTE_PASSWORD_FILE" "$OMNIROUTE_TEST_KEYS_FILE" "$db" <<'PY'
-import sqlite3, sys
+  "$python" - "$log" "$OMNIROUTE_PASSWORD_FILE" "$OMNIROUTE_TEST_KEYS_FILE" "$state" "$root/tests/support" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[5])
+import omniroute_db
 log = open(sys.argv[1], encoding="utf-8", errors="replace").read()
 secrets = [open(sys.argv[2]).read().strip()]
 secrets += [l.strip() for l in open(sys.argv[3]) if l.strip()]
-conn = sqlite3.connect(sys.argv[4], timeout=30)
-made = [row[0] for row in conn.execute("SELECT key FROM omr_test_issued") if row[0]]
-conn.close()
+# Every key the server made while the steps ran (revoked ones too), also those no test read.
+made = omniroute_db.issued(sys.argv[4])
 unseen = len(set(made) - set(secrets))
 secrets += [k for k in made if k not in secrets]
 hits = [i for i, s in enumerate(secrets) if s and s in log]
@@ -124,7 +108,7 @@ run_playbook() {
 local_inv="$work/local.ini"
 printf 'localhost ansible_connection=local ansible_python_interpreter=%s\n' "$python" > "$local_inv"
 
-track_keys
+"$python" "$root/tests/support/omniroute_db.py" track "$state"
 for step in "${steps[@]}"; do
   case "$step" in
     module)
