@@ -38,11 +38,12 @@ from urllib.request import Request, urlopen
 ROOT = os.environ['ANSIBLE_COLLECTIONS_PATH'].split(os.pathsep)[0]
 sys.path.insert(0, ROOT)
 from ansible_collections.omniroute.opencode.plugins.module_utils._omniroute_api import Client, mask_key  # noqa: E402
+from ansible_collections.omniroute.opencode.tests.support import omniroute_db  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 URL = os.environ['OMNIROUTE_URL']
 PASSWORD_FILE = os.environ['OMNIROUTE_PASSWORD_FILE']
-DB = os.path.join(os.path.dirname(PASSWORD_FILE), 'data', 'storage.sqlite')
+DB = omniroute_db.database(os.path.dirname(PASSWORD_FILE))
 RUN = os.environ.get('OMNIROUTE_TEST_RUN', '0')
 WORK = os.environ['OMNIROUTE_TEST_WORK']
 PLAYBOOK = os.environ.get('ANSIBLE_PLAYBOOK', 'ansible-playbook')
