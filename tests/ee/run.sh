@@ -46,7 +46,7 @@ vault_pass=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 printf '%s\n' "$vault_pass" >"$work/vault-pass" && chmod 0600 "$work/vault-pass"
 mv "$pdd/inventory/group_vars/developers/vault.yml.plain" "$pdd/inventory/group_vars/developers/vault.yml"
 "$vault" encrypt --vault-password-file "$work/vault-pass" "$pdd/inventory/group_vars/developers/vault.yml" >/dev/null
-mapfile -t test_keys < <(grep -ohE 'sk-eetest-[A-Za-z0-9-]+' "$here/inventory/group_vars/developers/vault.yml.plain" "$here/project/prepare.yml" | sort -u)
+mapfile -t test_keys < <(grep -ohE 'sk-eetest-[A-Za-z0-9-]+' "$here/inventory/group_vars/developers/vault.yml.plain" | sort -u)
 [ "${#test_keys[@]}" -ge 5 ] || { log "expected at least 5 test keys, found ${#test_keys[@]}"; exit 1; }
 
 ssh-keygen -q -t ed25519 -N '' -C ee-test -f "$work/id_ed25519"
