@@ -859,6 +859,9 @@ class Page(object):
             # that reached no host or failed one does.
             if broken(record) or record['check'] or 'fails' in claims:
                 continue
+            nobody = configured_nobody(record)
+            if nobody:
+                outcome.fail('%s: %s' % (name, nobody))
             if paired:
                 again = next((s for s in seconds if s['argv'] == record['argv'] and s['started'] >= record['ended']), None)
                 if again is not None:
@@ -1014,6 +1017,23 @@ def broken(record):
     """The run reached no host, or a host failed or was unreachable."""
     recap = record.get('recap') or {}
     return not recap or any(s.get('failures') or s.get('unreachable') for s in recap.values())
+
+
+def configured_nobody(record):
+    """Why a successful run that set out to configure users (the role's summary, or a result of
+    the users or provider module) configured none of them, or None. OpenCode is then asked about
+    nobody, and every check of what it offers would pass without looking. A run of other modules
+    only (a key sweep, a report) configures nobody by design."""
+    if configured_users(record):
+        return None
+    ran = sorted(set(r['action'] for r in record.get('results', [])
+                     if r['action'] in ('omniroute.opencode.users', 'omniroute.opencode.provider')))
+    if record.get('summaries'):
+        ran.insert(0, "the role's summary")
+    if not ran:
+        return None
+    return ('the run configured no user (%s ran, yet no user is present or removed), so OpenCode '
+            'has nobody to be checked as' % ' and '.join(ran))
 
 
 def run_problems(record, claims, second):

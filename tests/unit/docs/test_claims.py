@@ -150,6 +150,39 @@ def test_configured_users_in_managed_scope_want_the_managed_models():
     assert runner.configured_users(record(results=[gone, users]))[0] == ('laptop1', 'alice', 'present', None, False)
 
 
+def test_a_run_that_set_out_to_configure_users_and_configured_none_is_a_problem():
+    alice = {'action': 'omniroute.opencode.users', 'host': 'laptop1', 'status': 'ok',
+             'users': {'alice': {'state': 'present', 'models': ['auto']}}}
+    assert runner.configured_nobody(record(summary=READY, results=[alice])) is None
+    # Every row skipped, a failed provider run, or the role's summary alone: nobody to ask OpenCode as.
+    skipped = dict(alice, users={'alice': {'state': 'present', 'skipped': True}})
+    failed = {'action': 'omniroute.opencode.provider', 'host': 'laptop1', 'status': 'failed'}
+    assert runner.configured_nobody(record(results=[skipped])) == (
+        'the run configured no user (omniroute.opencode.users ran, yet no user is present or removed), so '
+        'OpenCode has nobody to be checked as')
+    assert 'omniroute.opencode.provider ran' in runner.configured_nobody(record(results=[failed]))
+    assert "the role's summary ran" in runner.configured_nobody(record(summary=READY))
+    # Other modules only (a key sweep, the managed entry alone): nobody, by design.
+    managed = {'action': 'omniroute.opencode.managed', 'host': 'laptop1', 'status': 'ok', 'state': 'present'}
+    assert runner.configured_nobody(record(results=[managed])) is None
+    assert runner.configured_nobody(record()) is None
+
+
+def test_check_records_fails_a_run_that_configured_nobody():
+    page = runner.Page.__new__(runner.Page)
+    page.project, page.saved = '/project', {}
+    page.harvest_keys = lambda record: None
+    skipped = {'action': 'omniroute.opencode.users', 'host': 'laptop1', 'status': 'ok',
+               'users': {'alice': {'state': 'present', 'skipped': True}}}
+    first = dict(record(changed=1, results=[skipped]), playbook='/project/site.yml', argv=['site.yml'], ended=1)
+    second = dict(record(results=[skipped]), playbook='/project/site.yml', argv=['site.yml'], started=2, round='2')
+    outcome = runner.Outcome(None)
+    page.check_records(outcome, [first, second], {}, paired=True)
+    assert [p for p in outcome.problems if 'configured no user' in p] == [
+        'site.yml: the run configured no user (omniroute.opencode.users ran, yet no user is present or removed), '
+        'so OpenCode has nobody to be checked as']
+
+
 def test_recap_text():
     text = runner.recap_text(record(changed=1, summary=READY, hosts=('a', 'b')))
     assert text == ('a ok=3 changed=1 failed=0; b ok=3 changed=1 failed=0; '
