@@ -500,9 +500,13 @@ def test_https_checks_the_certificate_unless_told_not_to_and_the_handshake_gets_
         reply = _http.request('GET', server.url + '/v1/models', timeout=5)
         assert (reply.outcome, reply.cause) == (_http.OFFLINE, 'TLS certificate not accepted: self-signed certificate '
                                                                '(validate_certs=false skips the check)')
-        # Under a second left when the handshake starts: it still gets that time.
-        reply = _http.request('GET', server.url + '/v1/models', timeout=1, validate_certs=False)
-        assert (reply.outcome, reply.status) == (_http.ANSWERED, 200)
+        # Under a second left when the handshake starts: it still gets that time. (Up to three
+        # tries: a busy machine may stall this process's own server for a second, which code that
+        # refuses a handshake with under a second left would do every time.)
+        replies = []
+        while len(replies) < 3 and not any(r.outcome == _http.ANSWERED for r in replies):
+            replies.append(_http.request('GET', server.url + '/v1/models', timeout=1, validate_certs=False))
+        assert (replies[-1].outcome, replies[-1].status) == (_http.ANSWERED, 200), replies
     finally:
         server.close()
 
