@@ -11,6 +11,19 @@ if not os.path.lexists(_link):
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 
+# Ansible's own state (its home with tmp/, async job files, the temporary directories of tasks run
+# on this machine) stays in the clone when a test is run by hand (`pytest tests/unit/...`), as
+# under make, which exports the same three (the Makefile; tests/tooling/test_hygiene.py checks
+# they agree). Without them, importing ansible made ~/.ansible/tmp in the contributor's home.
+# What the caller sets wins.
+ANSIBLE_STATE = {
+    'ANSIBLE_HOME': os.path.join(ROOT, '.build', 'ansible-home'),
+    'ANSIBLE_ASYNC_DIR': os.path.join(ROOT, '.build', 'ansible-async'),
+    'ANSIBLE_REMOTE_TMP': os.path.join(ROOT, '.build', 'ansible-remote-tmp'),
+}
+for _name, _path in ANSIBLE_STATE.items():
+    os.environ.setdefault(_name, _path)
+
 
 # A failing test never prints a key: its report (traceback, assertion values, captured output)
 # goes through tests/secret_scrub.py first.

@@ -6,8 +6,11 @@ on the machine does in ~/.ansible/tmp and ~/.ansible/cp meanwhile. Every path he
 test's tmp_path; the script only reads the system files it watches.
 """
 
+import importlib.util
 import os
+import re
 import subprocess
+import sys
 
 import pytest
 
@@ -106,3 +109,25 @@ def test_a_failing_command_fails_with_its_own_exit_code(machine):
     _home, _project, env = machine
     rc, out = check(env, 'exit 3')
     assert rc == 3 and 'failed (exit 3)' in out, out
+
+
+def test_tests_run_by_hand_keep_ansible_state_in_the_clone_as_make_does(tmp_path):
+    """tests/conftest.py gives Ansible the directories the Makefile exports, so a test run by hand,
+    outside make, leaves the contributor's home alone (importing ansible made ~/.ansible/tmp)."""
+    spec = importlib.util.spec_from_file_location('omr_tests_conftest', os.path.join(REPO, 'tests', 'conftest.py'))
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    with open(os.path.join(REPO, 'Makefile')) as handle:
+        exported = dict(re.findall(r'^export (ANSIBLE_(?:HOME|ASYNC_DIR|REMOTE_TMP)) := \$\(CURDIR\)/(\S+)$',
+                                   handle.read(), re.M))
+    assert dict((k, os.path.join(REPO, v)) for k, v in exported.items()) == conftest.ANSIBLE_STATE
+
+    home = tmp_path / 'home'
+    home.mkdir()
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith('ANSIBLE_'))
+    env['HOME'] = str(home)
+    proc = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
+                           os.path.join(REPO, 'tests', 'unit', 'docs', 'test_substitute.py')],
+                          cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert sorted(os.listdir(str(home))) == []
