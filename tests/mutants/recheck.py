@@ -1,13 +1,14 @@
 """Re-check mutmut's survivors against the tests as they are now (issue 26).
 
-  recheck.py NAMES_FILE TEST_FILE...
+  recheck.py [--root] NAMES_FILE TEST_FILE...
 
 mutmut re-tests a mutant only when its function changed, not when tests were added; a full
 re-run of the functions every test calls takes hours.  This applies each named mutant (one name
 a line, as ``mutmut results`` prints them) to a copy of the checkout (.build/mutants/recheck),
 the diff taken from ``mutmut show`` in make mutants-tool's tree, runs the given test files
-(without the needs_root tests) and prints killed or SURVIVED.  A mutant killed by these files is
-killed by the unit tier, which holds them.  Run it with the project's venv (make venv):
+(without the needs_root tests; with ``--root``, as root, those too: the root tier, which make
+test runs) and prints killed or SURVIVED.  A mutant killed by these files is killed by the unit
+tier (the root tier with ``--root``), which holds them.  Run it with the project's venv (make venv):
 ``.venv/bin/python tests/mutants/recheck.py .build/mutants/survivors.txt tests/unit/...``.
 """
 import fcntl
@@ -99,8 +100,20 @@ def apply(text, function_name, removed, added):
     return None
 
 
-def main():
-    names, tests = sys.argv[1], sys.argv[2:]
+def pytest_command(tests, root=False):
+    """The test run for one mutant: stop at the first failure; the needs_root tests only with ``root``."""
+    return ([curated.PYTHON, '-m', 'pytest', '-x', '-q', '-p', 'no:cacheprovider']
+            + ([] if root else ['-m', 'not needs_root']) + list(tests))
+
+
+def main(argv=None):
+    args = list(sys.argv[1:] if argv is None else argv)
+    root = args[:1] == ['--root']
+    if root:
+        args = args[1:]
+        if os.geteuid() != 0:
+            sys.exit('recheck: --root runs the needs_root tests too, which switch uids: run it as root')
+    names, tests = args[0], args[1:]
     # One re-check at a time: two would apply their mutants to the same copy.
     os.makedirs(os.path.dirname(curated.COPY), exist_ok=True)
     lock = open(curated.COPY + '.lock', 'w')
@@ -126,8 +139,7 @@ def main():
         with open(path, 'w') as handle:
             handle.write(mutated)
         try:
-            rc = curated.run([curated.PYTHON, '-m', 'pytest', '-x', '-q', '-p', 'no:cacheprovider',
-                              '-m', 'not needs_root'] + tests, log, 600)
+            rc = curated.run(pytest_command(tests, root), log, 600)
         finally:
             with open(path, 'w') as handle:
                 handle.write(original)

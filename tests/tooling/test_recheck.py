@@ -54,3 +54,9 @@ def test_every_curated_mutant_still_applies_to_the_code_it_breaks():
         if count != 1:
             stale.append('%s: found %d times in %s' % (mutant['id'], count, mutant['file']))
     assert not stale, stale
+
+
+def test_the_root_tier_runs_the_needs_root_tests_only_when_asked():
+    tests = ['tests/unit/plugins/modules/test_users_shared_processes.py']
+    assert recheck.pytest_command(tests)[-3:] == ['-m', 'not needs_root'] + tests
+    assert recheck.pytest_command(tests, root=True)[-2:] == ['no:cacheprovider'] + tests

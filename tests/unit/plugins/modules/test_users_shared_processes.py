@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import gc
 import os
 import pwd
 import shutil
@@ -129,6 +130,45 @@ def test_users_sending_the_same_key_share_one_gateway_answer_and_nothing_else(ho
         assert res['users'][ME]['verify']['key_accepted'] is True
         # Another key is another question: each user's own answer.
         assert sorted(h for _p, h in list(seen)[before:]) == sorted(['Bearer ' + KEY, 'Bearer ' + other])
+
+
+def test_two_users_to_verify_share_one_run_and_one_user_to_verify_asks_alone(home, top, capsys, monkeypatch):
+    # Sharing starts at two users who verify; present users who do not verify do not count.
+    from ansible_collections.omniroute.opencode.plugins.modules import users as users_module
+    monkeypatch.setattr(_layout, '_VERSIONS', {})
+    bindir, script, log = fake_opencode(top)
+    monkeypatch.setenv('PATH', bindir + os.pathsep + os.environ.get('PATH', os.defpath))
+    # Each child notes (in the file, as the child is a fork) which key it keeps: the one that asks
+    # for the version keeps none, like every user's child keeps only its own.
+    forgets = os.path.join(top, 'runs', 'forgets')
+    real_forget = users_module.forget_others
+
+    def noting(module, keep, works_params, own=None):
+        done = real_forget(module, keep, works_params, own)
+        # The child that keeps no key holds none in any parameter dict afterwards.
+        left = keep is None and any(isinstance(o, dict) and o.get('api_key') == KEY for o in gc.get_objects())
+        with open(forgets, 'a') as handle:
+            handle.write('none-but-one-left\n' if left else 'none\n' if keep is None else 'own\n' if keep == KEY
+                         else 'other\n')
+        return done
+
+    monkeypatch.setattr(users_module, 'forget_others', noting)
+    users = [user(top, 'nobody'), user(top, 'daemon')]
+    rc, res, out = run(capsys, {'users': users, 'verify': True, 'base_url': CLOSED, 'timeout': 3})
+    assert rc == 0 and KEY not in out
+    assert [res['users'][u['name']]['verify']['opencode_version'] for u in users] == ['7.7.7'] * 2
+    assert runs_of(log) == ['nobody']
+    noted = runs_of(forgets)
+    assert noted.count('none') == 1 and set(noted) == {'none', 'own'}, noted
+    # The first user does not verify: the second asks for itself, and nothing runs for the first.
+    # (A module run is a new process on a laptop: nothing shared survives it; here, in one
+    # process, the shared answers are dropped by hand.)
+    monkeypatch.setattr(_layout, '_VERSIONS', {})
+    users[0]['verify'] = False
+    rc, res, out = run(capsys, {'users': users, 'verify': True, 'base_url': CLOSED, 'timeout': 3})
+    assert rc == 0 and 'verify' not in res['users']['nobody']
+    assert res['users']['daemon']['verify']['opencode_version'] == '7.7.7'
+    assert runs_of(log) == ['nobody', 'daemon']
 
 
 def test_no_extra_process_when_no_binary_outside_the_homes_could_be_shared(home, top, capsys, monkeypatch):
