@@ -646,7 +646,8 @@ def share_opencode_version(module, users, works_params, redact):
     # Only when there is such a binary where a lookup can end outside the homes (no process otherwise).
     if not _layout.shared_candidates(us.user_environ(first.account).get('PATH')):
         return
-    children = start_all([first], [(version_work(), None)], redact, {first.name: None}, module, works_params)
+    children = start_all([first], [(version_work(), None)], redact, {first.name: None}, module, works_params,
+                         own_params=[None])
     try:
         reply = children[0][1].reply()
         children[0][1].stop()
@@ -702,7 +703,7 @@ def share_gateway_answers(module, users, works_params, redact):
             continue
         first = members[0]
         children = start_all([first], [(models_work(question), None)], redact, {first.name: question[1]},
-                             module, works_params)
+                             module, works_params, own_params=[None])
         try:
             reply = children[0][1].reply()
             children[0][1].stop()
@@ -721,10 +722,17 @@ def _read_or_none(path, who):
 
 
 # --------------------------------------------------------------------------- the run
-def start_all(users, works, redact, keys=None, module=None, works_params=()):
+def start_all(users, works, redact, keys=None, module=None, works_params=(), own_params=None):
     """One child process per user; with ``keys`` (the users' own keys, by name) each child holds
-    only its own (see :func:`forget_others`) and redacts with it."""
+    only its own (see :func:`forget_others`) and redacts with it.
+
+    ``works_params`` are every user's parameters (a child forgets the others' keys in them);
+    ``own_params``, one per entry of ``users``, the parameters a child keeps as they are: by
+    default ``works_params`` itself, which must then be in the order of ``users``.  A child
+    that works for the others (the shared ``--version``, a shared gateway answer) keeps none:
+    ``[None]``."""
     children = []
+    owns = works_params if own_params is None else own_params
     us.before_forks()
     try:
         for index, (user, (plan, apply)) in enumerate(zip(users, works)):
@@ -733,7 +741,7 @@ def start_all(users, works, redact, keys=None, module=None, works_params=()):
             if keys is not None:
                 key = keys.get(user.name)
                 own = _redact.Redactor([key] if key else []).text
-                forget = _forgetter(module, key, works_params, works_params[index] if works_params else None)
+                forget = _forgetter(module, key, works_params, owns[index] if owns else None)
             children.append((user, us.UserProcess(user.account, plan, apply, own, forget)))
     finally:
         us.after_forks()

@@ -166,6 +166,54 @@ def test_two_users_to_verify_share_one_run_and_one_user_to_verify_asks_alone(hom
     assert runs_of(log) == ['nobody', 'daemon']
 
 
+def test_a_child_that_works_for_the_others_holds_no_other_users_key(home, top, capsys, monkeypatch):
+    # Each forked child, once it has forgotten the others (forget_others), is asked which of the
+    # users' keys it can still reach: the module's arguments and no_log values, every user's
+    # parameters as the parent built them (provider_params), Ansible's raw arguments and the
+    # shared gateway answers.  The first user sends its own key and neither verifies nor asks the
+    # gateway, so the processes started for the others (the shared --version, run as nobody; the
+    # gateway asked once for the key nobody and daemon share) are not the first user's.
+    from ansible.module_utils import basic
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+    from ansible_collections.omniroute.opencode.plugins.modules import users as users_module
+    monkeypatch.setattr(_layout, '_VERSIONS', {})
+    bindir, _script, log = fake_opencode(top)
+    monkeypatch.setenv('PATH', bindir + os.pathsep + os.environ.get('PATH', os.defpath))
+    mine, shared = 'sk-unit-first-users-own-4d1e', KEY
+    labels = {mine: 'first', shared: 'shared'}
+    built = []
+    real_params = users_module.provider_params
+
+    def recording(user, params, key):
+        built.append(real_params(user, params, key))
+        return built[-1]
+
+    forgets = os.path.join(top, 'runs', 'forgets')
+    real_forget = users_module.forget_others
+
+    def noting(module, keep, works_params, own=None):
+        real_forget(module, keep, works_params, own)
+        # (repr, not json: the shared answers are keyed by tuples.)
+        reachable = repr((module.params, sorted(module.no_log_values), built, basic._ANSIBLE_ARGS, gw._SHARED))
+        with open(forgets, 'a') as handle:
+            handle.write('%s:%s\n' % (labels.get(keep, 'none'),
+                                       ','.join(sorted(labels[k] for k in labels if k in reachable)) or '-'))
+
+    monkeypatch.setattr(users_module, 'provider_params', recording)
+    monkeypatch.setattr(users_module, 'forget_others', noting)
+    with models_gateway(shared, MODELS) as (url, seen):
+        users = [{'name': ME, 'api_key': mine, 'verify': False}, user(top, 'nobody'), user(top, 'daemon')]
+        rc, res, out = run(capsys, {'users': users, 'verify': True, 'base_url': url, 'timeout': 5})
+        assert rc == 0 and mine not in out and shared not in out
+        assert list(seen) == [('/v1/models', 'Bearer ' + shared)]
+    assert runs_of(log) == ['nobody']
+    assert all(res['users'][n]['verify']['key_accepted'] is True for n in ('nobody', 'daemon'))
+    # keep:reachable, one line per child: the --version child, the gateway child, then the
+    # first user's, nobody's and daemon's.
+    assert sorted(runs_of(forgets)) == sorted(['none:-', 'shared:shared', 'first:first', 'shared:shared',
+                                               'shared:shared']), runs_of(forgets)
+
+
 def test_no_extra_process_when_no_binary_outside_the_homes_could_be_shared(home, top, capsys, monkeypatch):
     from ansible_collections.omniroute.opencode.plugins.modules import users as users_module
     started = []
