@@ -195,9 +195,9 @@ def test_a_child_that_works_for_the_others_holds_no_other_users_key(home, top, c
         real_forget(module, keep, works_params, own)
         # (repr, not json: the shared answers are keyed by tuples.)
         reachable = repr((module.params, sorted(module.no_log_values), built, basic._ANSIBLE_ARGS, gw._SHARED))
+        held = ','.join(sorted(labels[k] for k in labels if k in reachable)) or '-'
         with open(forgets, 'a') as handle:
-            handle.write('%s:%s\n' % (labels.get(keep, 'none'),
-                                       ','.join(sorted(labels[k] for k in labels if k in reachable)) or '-'))
+            handle.write('%s:%s\n' % (labels.get(keep, 'none'), held))
 
     monkeypatch.setattr(users_module, 'provider_params', recording)
     monkeypatch.setattr(users_module, 'forget_others', noting)
