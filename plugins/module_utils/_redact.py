@@ -242,6 +242,12 @@ class Redactor:
                 self._whole.append(form)
         self._whole.sort(key=len, reverse=True)
 
+    def clear(self):
+        """Forget every secret (a forked process that must not hold them); scrubs nothing after."""
+        self._grams.clear()
+        del self._whole[:]
+        del self._secrets[:]
+
     @property
     def empty(self):
         return not self._grams and not self._whole

@@ -530,15 +530,32 @@ def managed_work(module, user, uparams, host, secrets):
     return plan, apply
 
 
+# What the module process holds of every user's key besides its arguments and the users'
+# parameters: main's list of secrets and its redactor, run_configure's keys by user and the works
+# (their plans close over the keys), a helper's questions.  A forked child clears each
+# (forget_others); the parent's own copies stay, as a fork copies memory.
+_PARENT_ONLY = []
+
+
+def parent_only(*held):
+    """Note dicts, lists and redactors of every user's keys that a forked child must clear."""
+    _PARENT_ONLY.extend(held)
+
+
 def forget_others(module, keep, works_params, own=None):
     """In a user's child process, before it becomes the user: drop every key but ``keep``
     (the user's own); ``own`` is that user's parameters, which stay as they are.
 
     The child is a fork of the module process; what is reachable of the other users' keys goes
-    (the module's arguments, its no_log values, the other users' parameters, Ansible's raw
-    argument buffer).  Python cannot wipe what it freed, so the child is also made not dumpable
-    (``_users.not_dumpable``).
+    (the module's arguments and its validated copy, its no_log values, the other users'
+    parameters, what :func:`parent_only` noted, Ansible's raw argument buffer).  Python cannot
+    wipe what it freed, so the child is also made not dumpable (``_users.not_dumpable``).
     """
+    for held in _PARENT_ONLY:
+        held.clear()
+    del _PARENT_ONLY[:]
+    # AnsibleModule keeps its argument validation, whose no_log values are every user's key.
+    module.validation_result = None
     params = module.params
     for mapping in params.get('key_maps') or []:
         if isinstance(mapping, dict):
@@ -694,6 +711,7 @@ def share_gateway_answers(module, users, works_params, redact):
     user's process keeps only the answers for its own key (:func:`forget_others`).
     """
     groups = {}
+    parent_only(groups)
     for user, uparams in zip(users, works_params):
         question = _asks_gateway(user, uparams)
         if question is not None:
@@ -789,6 +807,7 @@ def run_configure(module, users, host, redact):
     works_params = [provider_params(u, params, keys[u.name]) for u in todo]
     # Each child gets only its own user's key: in its work, its redactor, and what it keeps.
     works = [work(module, u, p, host, [keys[u.name]] if keys[u.name] else []) for u, p in zip(todo, works_params)]
+    parent_only(keys, works)
     with gw.share_answers():
         share_opencode_version(module, todo, works_params, redact)
         share_gateway_answers(module, todo, works_params, redact)
@@ -962,6 +981,8 @@ def main():
         secrets.extend(v for v in (mapping or {}).values() if isinstance(v, str))
     redactor = _redact.Redactor(secrets)
     redact = redactor.text
+    del _PARENT_ONLY[:]
+    parent_only(secrets, redactor)
     echo_arguments(module, redactor.args(params))
     for url in sorted(set(_pick(u, params, 'base_url') for u in users if u.state == 'present')):
         warning = _http.cleartext_warning(url, 'every key of host %s' % host)

@@ -398,3 +398,14 @@ def test_user_info_without_a_scheme_goes_without_a_trace():
 ])
 def test_a_cut_text_fits_the_limit_with_its_mark(text, limit, shown):
     assert rd.Redactor().text(text, limit) == shown
+
+
+def test_a_cleared_redactor_holds_nothing_of_its_secrets():
+    # A forked user's process clears the parent's redactor (users' forget_others).
+    secret = 'sk-cleared-redactor-4f1a9c'
+    redactor = rd.Redactor([secret, 'tiny'])
+    assert secret not in redactor.text('key ' + secret) and not redactor.empty
+    redactor.clear()
+    assert redactor.empty and redactor.text('key ' + secret + ' tiny') == 'key ' + secret + ' tiny'
+    # Nothing left in it: not the secrets, nor the runs of their characters it scrubs.
+    assert [item for value in vars(redactor).values() for item in value] == []

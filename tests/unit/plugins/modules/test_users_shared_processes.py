@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 """Issue 22, the part that switches uids (root tier, make test-unit-root): the users module asks
 `opencode --version` once per host for a binary no user can change, and the gateway once per key,
-and shares nothing else between users.  Uses the existing nobody and daemon accounts.
+and shares nothing else between users: no process holds another user's key.  Uses the existing
+nobody and daemon accounts (and sys and sync, the Debian and Ubuntu base accounts, for four).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -12,6 +13,7 @@ import pwd
 import shutil
 import stat
 import tempfile
+import types
 
 import pytest
 
@@ -166,52 +168,99 @@ def test_two_users_to_verify_share_one_run_and_one_user_to_verify_asks_alone(hom
     assert runs_of(log) == ['nobody', 'daemon']
 
 
-def test_a_child_that_works_for_the_others_holds_no_other_users_key(home, top, capsys, monkeypatch):
+PLUGINS = os.sep + os.path.join('ansible_collections', 'omniroute', 'opencode', 'plugins') + os.sep
+
+
+def strings_held(roots, cap=300000):
+    """Every string (and bytes, as latin-1) reachable from ``roots`` through dicts, lists, tuples,
+    sets, functions' closures and defaults, bound methods and instances' attributes: what a
+    process still holds and could hand on.  Modules and classes are not walked into."""
+    seen, found, todo = set(), [], list(roots)
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        assert len(seen) < cap, 'more than %d objects: the walk would not be complete' % cap
+        if isinstance(obj, str):
+            found.append(obj)
+        elif isinstance(obj, (bytes, bytearray)):
+            found.append(bytes(obj).decode('latin-1'))
+        elif isinstance(obj, (types.ModuleType, type)):
+            continue
+        elif isinstance(obj, dict):
+            todo.extend(obj.keys())
+            todo.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            todo.extend(obj)
+        elif isinstance(obj, types.FunctionType):
+            todo.extend(obj.__defaults__ or ())
+            for cell in obj.__closure__ or ():
+                try:
+                    todo.append(cell.cell_contents)
+                except ValueError:  # an empty cell
+                    pass
+        elif isinstance(obj, types.MethodType):
+            todo.extend((obj.__self__, obj.__func__))
+        elif hasattr(obj, '__dict__'):
+            todo.append(vars(obj))
+    return found
+
+
+def test_a_child_process_holds_no_other_users_key(home, top, capsys, monkeypatch):
     # Each forked child, once it has forgotten the others (forget_others), is asked which of the
-    # users' keys it can still reach: the module's arguments and no_log values, every user's
-    # parameters as the parent built them (provider_params), Ansible's raw arguments and the
-    # shared gateway answers.  The first user sends its own key and neither verifies nor asks the
-    # gateway, so the processes started for the others (the shared --version, run as nobody; the
-    # gateway asked once for the key nobody and daemon share) are not the first user's.
+    # users' keys it still holds, whole or in pieces a redactor keeps: from the module object,
+    # the module code's frames (each function's arguments and locals, the closures of the works
+    # it was given, the parent's redactor), the module code's globals and Ansible's raw
+    # arguments.  The first user sends its own key and neither verifies nor asks the gateway, so
+    # the processes started for the others (the shared --version, run as nobody; the gateway
+    # asked once for the key nobody and daemon share, and once for the one sys and sync share)
+    # are not the first user's.
+    import sys
     from ansible.module_utils import basic
     from ansible_collections.omniroute.opencode.plugins.module_utils import _gateway as gw
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _users
     from ansible_collections.omniroute.opencode.plugins.modules import users as users_module
     monkeypatch.setattr(_layout, '_VERSIONS', {})
     bindir, _script, log = fake_opencode(top)
     monkeypatch.setenv('PATH', bindir + os.pathsep + os.environ.get('PATH', os.defpath))
-    mine, shared = 'sk-unit-first-users-own-4d1e', KEY
-    labels = {mine: 'first', shared: 'shared'}
-    built = []
-    real_params = users_module.provider_params
-
-    def recording(user, params, key):
-        built.append(real_params(user, params, key))
-        return built[-1]
-
+    # No 8 characters in a row in common (a redactor keeps every such run of a key).
+    mine, shared, other = 'q7Vh3Xk2Lm9Pw4Rt8Jn1', 'Bc5Nd8Ry2Tz6Wq9Ek3Hs', 'Yf4Gp7Ua1Dc3Vo6Mi0Lw'
+    labels = {mine: 'first', shared: 'shared', other: 'other'}
     forgets = os.path.join(top, 'runs', 'forgets')
     real_forget = users_module.forget_others
 
     def noting(module, keep, works_params, own=None):
         real_forget(module, keep, works_params, own)
-        # (repr, not json: the shared answers are keyed by tuples.)
-        reachable = repr((module.params, sorted(module.no_log_values), built, basic._ANSIBLE_ARGS, gw._SHARED))
-        held = ','.join(sorted(labels[k] for k in labels if k in reachable)) or '-'
+        roots = [module, basic._ANSIBLE_ARGS]
+        # (The module's globals without this very function, which closes over the test's keys.)
+        roots += [dict((name, value) for name, value in vars(m).items() if value is not noting)
+                  for m in (users_module, gw, _layout, _users, _redact)]
+        frame = sys._getframe(1)
+        while frame is not None:
+            if PLUGINS in frame.f_code.co_filename:
+                roots.append(dict(frame.f_locals))
+            frame = frame.f_back
+        found = strings_held(roots)
+        held = [label for key, label in sorted(labels.items(), key=lambda kv: kv[1])
+                if any(key in text or (len(text) >= _redact.MIN_RUN and text in key) for text in found)]
         with open(forgets, 'a') as handle:
-            handle.write('%s:%s\n' % (labels.get(keep, 'none'), held))
+            handle.write('%s:%s\n' % (labels.get(keep, 'none'), ','.join(held) or '-'))
 
-    monkeypatch.setattr(users_module, 'provider_params', recording)
     monkeypatch.setattr(users_module, 'forget_others', noting)
     with models_gateway(shared, MODELS) as (url, seen):
-        users = [{'name': ME, 'api_key': mine, 'verify': False}, user(top, 'nobody'), user(top, 'daemon')]
+        users = [{'name': ME, 'api_key': mine, 'verify': False}, user(top, 'nobody', shared),
+                 user(top, 'daemon', shared), user(top, 'sys', other), user(top, 'sync', other)]
         rc, res, out = run(capsys, {'users': users, 'verify': True, 'base_url': url, 'timeout': 5})
-        assert rc == 0 and mine not in out and shared not in out
-        assert list(seen) == [('/v1/models', 'Bearer ' + shared)]
+        assert rc == 0 and not any(key in out for key in labels)
+        assert sorted(seen) == sorted([('/v1/models', 'Bearer ' + shared), ('/v1/models', 'Bearer ' + other)])
     assert runs_of(log) == ['nobody']
-    assert all(res['users'][n]['verify']['key_accepted'] is True for n in ('nobody', 'daemon'))
-    # keep:reachable, one line per child: the --version child, the gateway child, then the
-    # first user's, nobody's and daemon's.
-    assert sorted(runs_of(forgets)) == sorted(['none:-', 'shared:shared', 'first:first', 'shared:shared',
-                                               'shared:shared']), runs_of(forgets)
+    assert [res['users'][n]['verify']['key_accepted'] for n in ('nobody', 'daemon', 'sys', 'sync')] == [True] * 2 + [False] * 2
+    # keep:held, one line per child: the --version child, the two gateway children, then the
+    # first user's, nobody's, daemon's, sys's and sync's.
+    assert sorted(runs_of(forgets)) == sorted(['none:-', 'shared:shared', 'other:other', 'first:first']
+                                              + ['shared:shared'] * 2 + ['other:other'] * 2), runs_of(forgets)
 
 
 def test_no_extra_process_when_no_binary_outside_the_homes_could_be_shared(home, top, capsys, monkeypatch):
