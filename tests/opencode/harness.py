@@ -17,6 +17,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.omniroute.opencode.tests.support.results import warnings_of
 from ansible_collections.omniroute.opencode.tests.support.secrets import assert_no_secret
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -397,10 +398,8 @@ class Sandbox(object):
             result = dict(result, **result.get('users', {}).get(ME, {}))
         result['_status'] = 'FAILED' if result.get('failed') else 'CHANGED' if result.get('changed') else 'SUCCESS'
         result['_seconds'] = round(elapsed, 2)
-        # ansible-core 2.19 writes each warning as {"event": {"msg": ...}, ...}; older ones as text.
         # (Spaces as in the ansible CLI's, whose warnings are read from its wrapped output.)
-        result['_warnings'] = [' '.join((w['event']['msg'] if isinstance(w, dict) else w).split())
-                               for w in result.get('warnings', [])]
+        result['_warnings'] = [' '.join(w.split()) for w in warnings_of(result)]
         if warnings:
             self.warnings.extend(result['_warnings'])
         return result

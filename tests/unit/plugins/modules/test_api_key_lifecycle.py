@@ -18,6 +18,7 @@ import pytest
 from ansible_collections.omniroute.opencode.plugins.module_utils import _keys
 from ansible_collections.omniroute.opencode.plugins.modules import api_key
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
+from ansible_collections.omniroute.opencode.tests.support.results import warnings_of
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.omniroute_fake import (
     PASSWORD, FakeOmniRoute, mask)
 
@@ -325,21 +326,90 @@ def test_a_refused_revoke_sweep_revokes_nothing_and_says_why(capsys, tmp_path, s
     assert rc == 0 and not res['changed'] and res['sweep']['revoked'] == []
     assert res['sweep']['refused'] == 'the run is limited (--limit laptop1)'
     assert len(res['sweep']['orphans']) == 1 and changing(server) == []
-    assert 'the orphan sweep revoked nothing: the run is limited' in json.dumps(res.get('warnings'))
+    assert 'the orphan sweep revoked nothing: the run is limited (--limit laptop1)' in warnings_of(res)
 
 
 def test_a_template_without_user_and_host_sweeps_nothing(capsys, tmp_path, server):
     server.add('opencode-shared')
     rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep(template='opencode-shared', mode='revoke'))
-    assert 'does not contain both {user} and {host}' in res['sweep']['refused'] and changing(server) == []
+    assert res['sweep']['refused'] == (
+        "the key name template 'opencode-shared' does not contain both {user} and {host}, so the role's keys "
+        "cannot be told from other keys; nothing is swept") and changing(server) == []
 
 
 def test_unused_keys_are_listed(capsys, tmp_path, server):
     server.add(NAME, createdAt=ago(90), lastUsedAt=ago(60))
     server.add('opencode-bob@laptop1', createdAt=ago(90), lastUsedAt=ago(1))
+    server.add('opencode-dave@laptop2', createdAt=ago(45))  # never used
     rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep(unused_days=30))
-    assert [u['name'] for u in res['sweep']['unused']] == [NAME]
-    assert 'unused for 30 days or more: %s' % NAME in json.dumps(res.get('warnings'))
+    assert [u['name'] for u in res['sweep']['unused']] == [NAME, 'opencode-dave@laptop2']
+    assert (res['sweep']['unused'][0]['user'], res['sweep']['unused'][0]['host']) == ('alice', 'laptop1')
+    assert ('2 key(s) of the scheme opencode-{user}@{host} unused for 30 days or more: %s, opencode-dave@laptop2'
+            % NAME) in warnings_of(res)
+
+
+def test_the_sweep_result_is_every_documented_field(capsys, tmp_path, server):
+    gone = server.add('opencode-carol@laptop1', createdAt=ago(10))
+    view = [_keys.record_view(gone, 'opencode-{user}@{host}')]
+    assert (view[0]['user'], view[0]['host']) == ('carol', 'laptop1')
+    rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep())
+    assert res['sweep'] == dict(mode='report', template='opencode-{user}@{host}', orphans=view, revoked=[],
+                                refused=None, unused=[], check=False)
+    rc, res, out = run(capsys, tmp_path, server, check=True, keys=[], sweep=sweep(mode='revoke'))
+    assert res['sweep'] == dict(mode='revoke', template='opencode-{user}@{host}', orphans=view,
+                                revoked=[gone['id']], refused=None, unused=[], check=True)
+    rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep(template='opencode-shared', mode='revoke'))
+    assert dict(res['sweep'], refused=None) == dict(mode='revoke', template='opencode-shared', orphans=[], revoked=[],
+                                                    refused=None, unused=[], check=False)
+
+
+def test_a_reason_to_refuse_is_reported_whether_or_not_there_was_anything_to_revoke(capsys, tmp_path, server):
+    why = 'the run is limited (--limit laptop1)'
+    rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep(mode='revoke', refuse=why))
+    assert res['sweep']['orphans'] == [] and res['sweep']['refused'] == why
+    server.add('opencode-carol@laptop1')
+    rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep(refuse=why))
+    assert res['sweep']['mode'] == 'report' and len(res['sweep']['orphans']) == 1 and res['sweep']['refused'] == why
+    assert changing(server) == []
+
+
+def test_the_listing_handed_on_after_a_revoke_sweep_has_no_revoked_key(capsys, tmp_path, server):
+    server.add(NAME)
+    server.add('opencode-carol@laptop1')
+    for check in (True, False):
+        rc, res, out = run(capsys, tmp_path, server, check=check, keys=[], keep_session=True, sweep=sweep(mode='revoke'))
+        assert rc == 0 and len(res['sweep']['revoked']) == 1
+        assert [r['name'] for r in res['records']] == [NAME]
+
+
+def test_a_revoke_sweep_holds_each_orphans_lock_while_it_revokes_it(capsys, tmp_path, server):
+    import errno
+    import fcntl
+    gone = server.add('opencode-carol@laptop1')
+    held = []
+    real = server.answer
+
+    def answer(method, path, body, headers):
+        if method == 'DELETE':
+            name = server.find(path.rsplit('/', 1)[1])['name']
+            lock = api_key.KeyLock(str(tmp_path), server.url, name).path
+            fd = os.open(lock, os.O_RDWR) if os.path.exists(lock) else None
+            try:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            except OSError as exc:
+                assert exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+                held.append(name)
+            finally:
+                if fd is not None:
+                    os.close(fd)
+        return real(method, path, body, headers)
+
+    server.answer = answer
+    rc, res, out = run(capsys, tmp_path, server, keys=[], sweep=sweep(mode='revoke'))
+    assert rc == 0 and res['sweep']['revoked'] == [gone['id']]
+    assert held == ['opencode-carol@laptop1'] and os.listdir(str(tmp_path)) == []
 
 
 # --------------------------------------------------------------------------- one login per run

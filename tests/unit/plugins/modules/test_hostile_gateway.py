@@ -35,6 +35,7 @@ from ansible_collections.omniroute.opencode.tests.support.http_server import (  
     gateway_server, redirect_target)
 from ansible_collections.omniroute.opencode.tests.support.http_server import leaked as support_leaked
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
+from ansible_collections.omniroute.opencode.tests.support.results import warnings_of
 
 KEY = 'sk-Zq9ToXw4Vb7Lm2Nc8Rd5Ef1Gh3Jk6Pa0'
 PASSWORD = 'Pw7Hq2Xk9Lm4Zt6Vc1Rb8Nd3'
@@ -70,11 +71,6 @@ def strings(value, found=None):
     elif isinstance(value, str):
         found.append(value)
     return found
-
-
-def warnings_of(res):
-    # ansible-core 2.19+ returns each warning as a summary dict, older ones as a string.
-    return [w['event']['msg'] if isinstance(w, dict) else w for w in res.get('warnings', [])]
 
 
 def assert_inert(result):

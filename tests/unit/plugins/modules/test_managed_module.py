@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.omniroute.opencode.plugins.modules import managed
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway, run_module
+from ansible_collections.omniroute.opencode.tests.support.results import warnings_of
 from ansible_collections.omniroute.opencode.tests.support.http_server import CLOSED
 
 ROOT = os.geteuid() == 0
@@ -180,11 +181,9 @@ def test_mobileconfig_written_idempotently_and_removed_with_absent(etc, tmp_path
     assert res['changed'] and not profile.exists()
 
 
-def warnings_of(res, about):
+def warnings_about(res, about):
     """This run's warnings that mention ``about`` (warnings of earlier runs in the process linger)."""
-    # ansible-core 2.19+ returns each warning as a summary dict, older ones as a string.
-    found = [w['event']['msg'] if isinstance(w, dict) else w for w in res.get('warnings', [])]
-    return [w for w in found if str(about) in w]
+    return [w for w in warnings_of(res) if str(about) in w]
 
 
 @pytest.mark.needs_root  # as another user the module also warns that the file keeps that owner
@@ -192,7 +191,7 @@ def test_drift_names_what_another_tool_changed_in_check_mode_and_puts_it_back(et
     import socket
     a = args(etc, only_gateway=True, settings={'autoupdate': False})
     rc, res, dummy = run(capsys, a)
-    assert rc == 0 and res['drift'] == [] and warnings_of(res, etc) == []  # a new entry is no drift
+    assert rc == 0 and res['drift'] == [] and warnings_about(res, etc) == []  # a new entry is no drift
     assert run(capsys, a)[1]['drift'] == []
     path = etc / 'opencode.json'
     data = parse(path.read_text())
@@ -205,7 +204,7 @@ def test_drift_names_what_another_tool_changed_in_check_mode_and_puts_it_back(et
     rc, res, out = run(capsys, a, check=True, diff=True)
     wanted = ['enabled_providers', 'provider.omniroute.options.apiKey', 'provider.omniroute.options.baseURL']
     assert rc == 0 and res['changed'] and res['drift'] == wanted and path.read_bytes() == before
-    (warning,) = [w for w in warnings_of(res, etc) if 'another tool' in w]
+    (warning,) = [w for w in warnings_about(res, etc) if 'another tool' in w]
     assert warning.startswith('host %s: %s was changed by another tool' % (socket.gethostname(), path))
     assert 'provider.omniroute.options.baseURL' in warning and 'check mode' in warning
     assert secret not in out
@@ -215,7 +214,7 @@ def test_drift_names_what_another_tool_changed_in_check_mode_and_puts_it_back(et
     assert data['provider']['omniroute']['options'] == {'baseURL': 'http://gw.example.com:20128/v1'}
     assert data['enabled_providers'] == ['omniroute'] and data['share'] == 'auto'
     rc, res, dummy = run(capsys, a)
-    assert not res['changed'] and res['drift'] == [] and warnings_of(res, etc) == []
+    assert not res['changed'] and res['drift'] == [] and warnings_about(res, etc) == []
 
 
 GW_KEY = 'sk-unit-managed-catalog-9f8e7d'
@@ -250,7 +249,7 @@ def test_gateway_catalog_uses_the_key_only_for_the_request(etc, capsys):
     # Gateway gone: catalog_offline=keep keeps the current catalog and warns, fail fails.
     rc, res, out = run(capsys, dict(a, timeout=2))
     assert rc == 0 and not res['changed'] and res['catalog']['source'] == 'kept'
-    assert any('kept the current catalog' in w for w in warnings_of(res, etc)) and path.read_bytes() == before
+    assert any('kept the current catalog' in w for w in warnings_about(res, etc)) and path.read_bytes() == before
     rc, res, out = run(capsys, dict(a, timeout=2, catalog_offline='fail'))
     assert rc == 1 and 'catalog_offline=fail' in res['msg'] and path.read_bytes() == before
     assert GW_KEY not in out
@@ -282,9 +281,9 @@ def test_the_documented_examples_run_in_order_give_no_false_drift_and_name_the_i
             a = dict({'directory': str(etc), 'host': 'inv7'}, **step)
             rc, res, out = run(capsys, a)
             assert rc == 0 and res['changed'], res
-            assert res['drift'] == [] and warnings_of(res, 'another tool') == [], res.get('warnings')
+            assert res['drift'] == [] and warnings_about(res, 'another tool') == [], res.get('warnings')
             # The documented examples, run in order, have nothing to warn about.
-            assert warnings_of(res, '') == [], res.get('warnings')
+            assert warnings_about(res, '') == [], res.get('warnings')
             assert GW_KEY not in out
         # A warning names the inventory host, not the machine's own name: another tool's edit.
         a = dict({'directory': str(etc), 'host': 'inv7'}, **steps[0])
@@ -293,7 +292,7 @@ def test_the_documented_examples_run_in_order_give_no_false_drift_and_name_the_i
         data['provider']['omniroute']['options']['baseURL'] = 'http://elsewhere/v1'
         (etc / 'opencode.json').write_text(json.dumps(data, indent=2))
         rc, res, out = run(capsys, a)
-        [warning] = warnings_of(res, '')
+        [warning] = warnings_about(res, '')
         assert rc == 0 and res['drift'] == ['provider.omniroute.options.baseURL'], res
         assert warning.startswith('host inv7: %s was changed by another tool' % (etc / 'opencode.json')), warning
         assert socket.gethostname() + ':' not in warning
@@ -317,11 +316,11 @@ def test_an_entry_without_a_record_is_taken_over_with_its_own_warning(etc, capsy
     rc, res, out = run(capsys, args(etc, host='inv7'))
     assert rc == 0 and res['drift'] == ['provider.omniroute.models', 'provider.omniroute.name',
                                         'provider.omniroute.options.baseURL']
-    (warning,) = warnings_of(res, 'no record')
+    (warning,) = warnings_about(res, 'no record')
     assert warning.startswith('host inv7: %s has a provider.omniroute this collection has no record of writing' % path)
     assert (etc / STATE).exists()
     rc, res, out = run(capsys, args(etc, host='inv7', models=['auto', 'b']))
-    assert rc == 0 and res['changed'] and res['drift'] == [] and warnings_of(res, 'inv7') == []
+    assert rc == 0 and res['changed'] and res['drift'] == [] and warnings_about(res, 'inv7') == []
 
 
 # --------------------------------------------------------------------------- owned_only (the role's switch back)
@@ -333,13 +332,13 @@ def owned_absent(etc, **kw):
 
 def test_owned_only_is_a_quiet_no_op_without_a_file_or_an_entry(etc, capsys):
     rc, res, out = run(capsys, owned_absent(etc))
-    assert rc == 0 and not res['changed'] and res['foreign_entries'] == [] and warnings_of(res, '') == []
+    assert rc == 0 and not res['changed'] and res['foreign_entries'] == [] and warnings_about(res, '') == []
     assert not etc.exists()
     etc.mkdir(parents=True)
     (etc / 'opencode.json').write_text(ADMIN)
     os.chmod(str(etc / 'opencode.json'), 0o600)  # the admin's file: not ours to touch either
     rc, res, out = run(capsys, owned_absent(etc), check=True, diff=True)
-    assert rc == 0 and not res['changed'] and res['files'] == [] and warnings_of(res, '') == []
+    assert rc == 0 and not res['changed'] and res['files'] == [] and warnings_about(res, '') == []
     rc, res, out = run(capsys, owned_absent(etc))
     assert rc == 0 and not res['changed'] and (etc / 'opencode.json').read_text() == ADMIN
     assert owner_mode(etc / 'opencode.json')[2] == 0o600
@@ -350,12 +349,12 @@ def test_owned_only_removes_the_entry_this_collection_wrote_with_its_allow_list_
     (etc / 'opencode.json').write_text(ADMIN)
     run(capsys, args(etc, only_gateway=True, model='auto', settings={'autoupdate': False}))
     rc, res, out = run(capsys, owned_absent(etc), check=True)
-    assert rc == 0 and res['changed'] and res['foreign_entries'] == [] and warnings_of(res, '') == []
+    assert rc == 0 and res['changed'] and res['foreign_entries'] == [] and warnings_about(res, '') == []
     rc, res, out = run(capsys, owned_absent(etc))
     assert rc == 0 and res['changed'] and res['files'] == [str(etc / 'opencode.json'), str(etc / STATE)]
     assert parse((etc / 'opencode.json').read_text()) == dict(parse(ADMIN), provider={},
                                                               **{'$schema': 'https://opencode.ai/config.json'})
-    assert not (etc / STATE).exists() and warnings_of(res, '') == []
+    assert not (etc / STATE).exists() and warnings_about(res, '') == []
     rc, res, out = run(capsys, owned_absent(etc))
     assert rc == 0 and not res['changed']
 
@@ -376,7 +375,7 @@ def test_owned_only_leaves_an_entry_it_did_not_write_and_reports_it(etc, capsys,
     (item,) = res['foreign_entries']
     assert item['path'] == str(path) and item['provider'] == 'omniroute'
     assert ('no record' in item['reason']) == (how == 'by hand')
-    (warning,) = warnings_of(res, '')
+    (warning,) = warnings_about(res, '')
     assert warning.startswith('host inv7: left alone, since this collection did not write it: provider.omniroute '
                               'in %s (' % path)
     assert 'state=absent (without owned_only)' in warning
@@ -549,10 +548,10 @@ def test_a_run_that_is_not_root_warns_that_the_file_keeps_the_running_users_owne
     rc, res, dummy = run(capsys, args(etc, base_url='http://127.0.0.1:20128', host='laptop1'))
     path = etc / 'opencode.json'
     assert rc == 0 and res['changed'] is True and path.exists()
-    assert warnings_of(res, 'not running as root') == [
+    assert warnings_about(res, 'not running as root') == [
         'host laptop1: not running as root: %s keeps the running user as owner' % path]
     rc, res, dummy = run(capsys, args(etc, base_url='http://127.0.0.1:20128', host='laptop1'))
-    assert rc == 0 and res['changed'] is False and warnings_of(res, 'not running as root') == []
+    assert rc == 0 and res['changed'] is False and warnings_about(res, 'not running as root') == []
 
 
 def test_the_diff_shows_the_managed_settings_too(etc, capsys):

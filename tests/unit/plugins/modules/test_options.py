@@ -21,6 +21,7 @@ import pytest
 from ansible_collections.omniroute.opencode.plugins.module_utils._jsonc import parse
 from ansible_collections.omniroute.opencode.plugins.modules import managed, provider, user_info, users
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway, run_module
+from ansible_collections.omniroute.opencode.tests.support.results import warnings_of
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.tls import https_models_gateway
 
 KEY = 'sk-options-unit-3e4f5a6b'
@@ -56,10 +57,6 @@ def run_managed(capsys, args, check=False, diff=False):
     from ansible.module_utils.common import warnings
     warnings._global_warnings.clear()
     return run_module(managed.main, capsys, args, check, diff)
-
-
-def warnings_of(res):
-    return [w['event']['msg'] if isinstance(w, dict) else w for w in res.get('warnings', [])]
 
 
 # --------------------------------------------------------------------------- provider

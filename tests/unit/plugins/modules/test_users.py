@@ -16,6 +16,7 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.modules import users
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import models_gateway, run_module
+from ansible_collections.omniroute.opencode.tests.support.results import warnings_of
 
 KEY = 'sk-unit-users-5c7e21'
 OTHER_SECRET = 'sk-ant-other-provider-77aa'
@@ -143,8 +144,7 @@ def test_user_key_source_reports_a_developer_without_a_key(home, capsys):
     rc, res, out = run(capsys, {'users': [{'name': ME}], 'key_store': 'auth', 'key_source': 'user'})
     assert rc == 0 and res['changed']
     assert res['users'][ME]['key'] == 'missing' and res['keys_missing'] == [ME]
-    # ansible-core 2.19+ returns each warning as a summary dict, older ones as a string.
-    warnings = [w['event']['msg'] if isinstance(w, dict) else w for w in res['warnings']]
+    warnings = warnings_of(res)
     assert any(w.startswith('host laptop9, user %s: no key for provider omniroute' % ME) for w in warnings), warnings
     assert auth.read_bytes() == before
     auth.unlink()
