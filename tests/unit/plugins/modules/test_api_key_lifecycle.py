@@ -54,6 +54,9 @@ def run(capsys, tmp_path, srv, check=False, diff=False, **args):
     assert PASSWORD not in out
     for key in srv.issued:  # every key the server gave out, revoked ones too
         assert key not in json.dumps(res.get('results', [])) and key not in json.dumps(res.get('diff', ''))
+        # (An installed key handed back in keys_by_label is released from Ansible's masking:
+        # the module's own copy of the option must then hold the mask, not the key.)
+        assert key not in json.dumps(res.get('invocation', {}))
     return rc, res, out
 
 
@@ -94,6 +97,7 @@ def test_rotation_makes_the_new_key_and_keeps_the_old_one_valid_until_it_is_inst
     # Phase two, once the new key is installed and verified: only the replaced key goes.
     rc, res2, out = run(capsys, tmp_path, server, keys=[dict(label='alice', name=NAME, revoke_ids=r['replaces'])])
     assert rc == 0 and res2['changed'] and res2['results'][0]['revoked'] == [old['id']]
+    assert res2['results'][0]['finished'] and not res['results'][0]['finished']
     assert [k['key'] for k in of_name(server)] == [new_key]
     assert ('GET', '/api/keys') not in server.calls[-3:]  # phase two lists nothing
 
@@ -474,6 +478,128 @@ def test_without_installed_files_an_existing_key_is_kept_as_it_is(capsys, tmp_pa
     rc, res2, out = run(capsys, tmp_path, server, name=NAME, policy={'allowedModels': ['openai/gpt-4o*']})
     assert not res2['changed'] and not res2['rotated'] and 'key' not in res2 and res2['id'] == res['id']
     assert len(server.keys) == 1
+
+
+def held_locks(lock_dir, srv, names):
+    """Which of ``names`` have their key lock (in ``lock_dir``) held by someone right now."""
+    import errno
+    import fcntl
+    held = []
+    for name in names:
+        lock = api_key.KeyLock(lock_dir, srv.url, name).path
+        if not os.path.exists(lock):
+            continue
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError as exc:
+            assert exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+            held.append(name)
+        finally:
+            os.close(fd)
+    return held
+
+
+def test_every_key_of_a_run_is_locked_while_the_server_is_asked(capsys, tmp_path, server):
+    names = [NAME, 'opencode-bob@laptop1']
+    seen = []
+    real = server.answer
+
+    def answer(method, path, body, headers):
+        if path.startswith('/api/keys'):
+            seen.append((method, held_locks(str(tmp_path), server, names)))
+        return real(method, path, body, headers)
+
+    server.answer = answer
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(), dict(label='bob', name=names[1])])
+    assert rc == 0 and seen == [('GET', names), ('POST', names), ('POST', names)]
+
+
+def test_a_key_that_fails_does_not_stop_the_others(capsys, tmp_path, server):
+    real = server.answer
+
+    def answer(method, path, body, headers):
+        if method == 'POST' and path == '/api/keys' and (body or {}).get('name') == 'opencode-bob@laptop1':
+            # (A server that echoes what it was sent: the login password never reaches the result.)
+            return 500, {'error': {'message': 'database is busy (login %s)' % PASSWORD}}, None
+        return real(method, path, body, headers)
+
+    server.answer = answer
+    keys = [entry(), dict(label='bob', name='opencode-bob@laptop1'), dict(label='carol', name='opencode-carol@laptop1')]
+    rc, res, out = run(capsys, tmp_path, server, keys=keys)
+    assert rc == 1 and res['failed'] and 'keys_by_label' not in res
+    assert [(r['label'], r['created'], r.get('failed', False)) for r in res['results']] == [
+        ('alice', True, False), ('bob', False, True), ('carol', True, False)]
+    bob = res['results'][1]
+    assert bob['msg'] and bob['msg'] in res['msg'] and res['msg'].startswith('bob: ')
+    assert sorted(k['name'] for k in server.keys) == [NAME, 'opencode-carol@laptop1']
+
+
+def test_diff_mode_shows_each_key_under_its_name(capsys, tmp_path, server):
+    old = server.add('opencode-bob@laptop1')
+    rc, res, out = run(capsys, tmp_path, server, diff=True,
+                       keys=[entry(), dict(label='bob', name='opencode-bob@laptop1', state='absent')])
+    assert rc == 0 and len(res['diff']) == 2
+    alice, bob = res['diff']
+    assert sorted(alice) == ['after', 'after_header', 'before', 'before_header']
+    assert (alice['before_header'], alice['after_header'], bob['before_header'], bob['after_header']) == (
+        NAME, NAME, 'opencode-bob@laptop1', 'opencode-bob@laptop1')
+    assert alice['before'] == {'state': 'absent'} and '*' in alice['after']['key']
+    assert bob['before']['id'] == old['id'] and bob['after'] == {'state': 'absent'}
+    # The server's mask of the old key may show; the key never.
+    assert old['key'] not in out
+
+
+def test_check_mode_hands_on_a_stand_in_only_for_a_key_it_would_make(capsys, tmp_path, server):
+    rec = server.add(NAME)
+    rc, res, out = run(capsys, tmp_path, server, check=True, verify_installed=False,
+                       keys=[entry(rec['key']), dict(label='bob', name='opencode-bob@laptop1')])
+    assert rc == 0 and res['changed'] and changing(server) == []
+    assert res['keys_by_label'] == {'alice': rec['key'], 'bob': api_key.CHECK_MODE_KEY}
+    # A key to remove: nothing to hand on.
+    rc, res, out = run(capsys, tmp_path, server, check=True, keys=[entry(state='absent')])
+    assert res['keys_by_label'] == {} and res['changed'] and changing(server) == []
+
+
+def test_the_run_reports_each_call_it_made_and_how_long_it_took(capsys, tmp_path, server):
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry()])
+    assert [(t['method'], t['path'], t['status']) for t in res['timings']] == [
+        ('POST', '/api/auth/login', 200), ('GET', '/api/keys', 200), ('POST', '/api/keys', 201)]
+    assert all(isinstance(t['seconds'], float) and 0 <= t['seconds'] < 60 for t in res['timings'])
+    # (A plain-http server is warned about.)
+    assert set(res) - {'invocation', 'warnings'} == {'changed', 'elapsed', 'keys_by_label', 'results', 'timings'}
+
+
+def test_each_entry_of_keys_overrides_the_modules_defaults(capsys, tmp_path, server):
+    kept = server.add('opencode-bob@laptop1')
+    rc, res, out = run(capsys, tmp_path, server, allowed_models=['openai/*'], rotate=False, scopes=['manage'],
+                       keys=[dict(name=NAME, allowed_models=['anthropic/*']),
+                             dict(label='bob', name='opencode-bob@laptop1', installed_key=kept['key'], rotate=True,
+                                  allowed_models=[]),
+                             dict(label='carol', name='opencode-carol@laptop1')])
+    assert rc == 0, res.get('msg')
+    # No label: the key's name is its label.
+    assert [r['label'] for r in res['results']] == [NAME, 'bob', 'carol']
+    assert [(r['label'], r['user'], r['state']) for r in res['results']] == [
+        (NAME, NAME, 'present'), ('bob', 'bob', 'present'), ('carol', 'carol', 'present')]
+    assert all(isinstance(r['elapsed'], float) and 0 <= r['elapsed'] < 60 for r in res['results'])
+    policies = dict((k['name'], k['allowedModels']) for k in server.keys)
+    assert policies[NAME] == ['anthropic/*'] and policies['opencode-carol@laptop1'] == ['openai/*']
+    # bob's own rotate and empty allowed_models (every model) beat the module's.
+    assert res['results'][1]['rotated'] and res['results'][1]['replaces'] == [kept['id']]
+    assert [k['allowedModels'] for k in of_name(server, 'opencode-bob@laptop1') if k['id'] != kept['id']] == [[]]
+    # The module's scopes go to every key it makes.
+    assert all(k['scopes'] == ['manage'] for k in server.keys if k['id'] != kept['id'])
+
+
+def test_a_lock_that_cannot_be_taken_releases_those_already_taken(capsys, tmp_path, server):
+    # bob's lock file cannot be opened (a directory is in its place); alice's, taken first, goes.
+    blocked = api_key.KeyLock(str(tmp_path), server.url, 'opencode-bob@laptop1').path
+    os.mkdir(blocked)
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(), dict(label='bob', name='opencode-bob@laptop1')])
+    assert rc == 1 and changing(server) == [] and os.listdir(str(tmp_path)) == [os.path.basename(blocked)]
+    assert res['error_kind'] == 'internal' and 'IsADirectoryError' in res['msg'] and blocked in res['msg']
 
 
 def test_lock_files_are_removed_after_the_run(capsys, tmp_path, server):
