@@ -56,6 +56,14 @@ def mask_key(key):
     return key[:8] + "****" + key[-4:]
 
 
+def listed_mask(value):
+    """``value`` when it has the shape of the server's mask (:func:`mask_key`), else None: what
+    the listing says a key is may be shown only when it cannot be more of the key than that."""
+    if isinstance(value, str) and len(value) == 16 and value[8:12] == "****" and "*" not in value[:8] + value[12:]:
+        return value
+    return None
+
+
 class Client:
     """One management session against one OmniRoute server.
 

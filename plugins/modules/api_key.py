@@ -371,6 +371,7 @@ from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.module_utils._omniroute_api import (
     Client,
     OmniRouteError,
+    listed_mask,
     mask_key,
 )
 from ansible_collections.omniroute.opencode.plugins.module_utils._opencode import installed_key
@@ -415,7 +416,7 @@ def record_view(rec):
         "state": "present",
         "id": rec.get("id"),
         "name": rec.get("name"),
-        "key": rec.get("key") if isinstance(rec.get("key"), str) and "****" in rec.get("key") else None,
+        "key": listed_mask(rec.get("key")),
         "expiresAt": norm_expiry(rec.get("expiresAt")),
     }
     view.update(_keys.policy_of(rec))
@@ -697,8 +698,8 @@ def manage(run, req, matches):
         result["key"] = key
         result["key_masked"] = mask_key(key)
         run.client.add_secret(key)
-    elif after is not None and isinstance(after.get("key"), str) and "****" in after["key"] and not result["new_key"]:
-        result["key_masked"] = after["key"]
+    elif after is not None and listed_mask(after.get("key")) and not result["new_key"]:
+        result["key_masked"] = listed_mask(after.get("key"))
     view = record_view(after)
     if key is not None:
         view["key"] = mask_key(key)

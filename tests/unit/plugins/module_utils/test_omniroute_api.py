@@ -17,6 +17,15 @@ def test_mask_matches_the_servers_own():
     assert api.mask_key('') is None
 
 
+@pytest.mark.parametrize('value, shown', [
+    ('sk-abcde****7890', 'sk-abcde****7890'),
+    # A listing that says more than the mask (a full key, a longer or shorter text around ****).
+    ('sk-abcdefgh-1234567890', None), ('sk-abcdefgh-****-1234567890', None), ('sk-ab****7890', None),
+    ('sk-abcde*****890', None), ('****************', None), (None, None), (12345678, None)])
+def test_only_the_shape_of_the_servers_mask_is_shown(value, shown):
+    assert api.listed_mask(value) == shown
+
+
 @pytest.mark.parametrize('value, real', [
     ('sk-live-123', True), ('sk_omniroute', False), ('', False), ('{env:OMNIROUTE_API_KEY}', False),
     ('{file:~/.config/opencode/k}', False), (None, False),

@@ -547,8 +547,24 @@ def test_diff_mode_shows_each_key_under_its_name(capsys, tmp_path, server):
         NAME, NAME, 'opencode-bob@laptop1', 'opencode-bob@laptop1')
     assert alice['before'] == {'state': 'absent'} and '*' in alice['after']['key']
     assert bob['before']['id'] == old['id'] and bob['after'] == {'state': 'absent'}
+    assert (bob['before']['name'], bob['before']['key'], bob['before']['state']) == (
+        'opencode-bob@laptop1', mask(old['key']), 'present') and 'expiresAt' in bob['before']
     # The server's mask of the old key may show; the key never.
     assert old['key'] not in out
+
+
+def test_a_listing_that_shows_whole_keys_never_puts_them_in_a_result_or_diff(capsys, tmp_path, server):
+    # A server that lists keys unmasked, or with more than its mask around the stars: run()
+    # greps results and diffs for every key the server holds.
+    alice = server.add(NAME)
+    bob = server.add('opencode-bob@laptop1')
+    shown = {alice['id']: alice['key'], bob['id']: bob['key'][:10] + '****' + bob['key'][10:]}
+    real = server.masked
+    server.masked = lambda rec: dict(real(rec), key=shown.get(rec['id'], real(rec)['key']))
+    for check in (True, False):
+        rc, res, out = run(capsys, tmp_path, server, check=check, diff=True, verify_installed=False,
+                           keys=[entry(alice['key']), dict(label='bob', name='opencode-bob@laptop1', state='absent')])
+        assert rc == 0 and [d['before'].get('key') for d in res['diff']] == [None, None]
 
 
 def test_check_mode_hands_on_a_stand_in_only_for_a_key_it_would_make(capsys, tmp_path, server):
