@@ -198,6 +198,18 @@ def test_ttl_where_the_server_stores_an_expiry_sets_it_on_each_new_key(capsys, t
     assert len([c for c in srv.calls if c[0] == 'PATCH']) == 2
 
 
+def test_an_expiry_asked_for_is_set_on_the_new_key_where_the_server_stores_one(capsys, tmp_path, newer):
+    srv = newer('expiry')
+    when = '2031-01-31T00:00:00Z'
+    rc, res, out = run(capsys, tmp_path, srv, check=True, diff=True, keys=[entry(expires_at=when)])
+    assert rc == 0 and res['diff'][0]['after']['expiresAt'] == when and changing(srv) == []
+    rc, res, out = run(capsys, tmp_path, srv, diff=True, keys=[entry(expires_at=when)])
+    assert rc == 0 and res['results'][0]['created'] and res['diff'][0]['after']['expiresAt'] == when
+    assert _keys.parse_time(srv.keys[0]['expiresAt']) == _keys.parse_time(when)
+    assert [c for c in changing(srv) if c[0] == 'PATCH'] == [('PATCH', '/api/keys/%s' % srv.keys[0]['id'])]
+    assert res['results'][0]['key_info']['expires_at'] == when
+
+
 def test_ttl_on_379_asks_for_an_expiry_once_per_run(capsys, tmp_path, server):
     rc, res, out = run(capsys, tmp_path, server, ttl=30, keys=[entry(), dict(label='bob', name='opencode-bob@laptop1')])
     assert rc == 0 and len([c for c in server.calls if c[0] == 'PATCH']) == 1
