@@ -136,8 +136,16 @@ def test_a_run_cut_after_the_install_is_finished_without_a_new_key(capsys, tmp_p
 
 def test_the_replacement_carries_the_old_keys_policy_in_one_patch(capsys, tmp_path, server):
     old = server.add(NAME, noLog=True, maxSessions=2, allowedModels=['openai/*'])
+    # Check mode's diff already shows the new key with the old key's settings and the wanted ones.
+    rc, res, out = run(capsys, tmp_path, server, check=True, diff=True, rotate=True, keys=[entry(old['key'])],
+                       policy={'maxSessions': 3})
+    after = res['diff'][0]['after']
+    assert (after['name'], after['noLog'], after['maxSessions'], after['allowedModels']) == (
+        NAME, True, 3, ['openai/*']) and changing(server) == []
+    assert res['results'][0]['policy_changed'] and res['results'][0]['key_state'] == 'ok'
     rc, res, out = run(capsys, tmp_path, server, rotate=True, keys=[entry(old['key'])],
                        policy={'maxSessions': 3})
+    assert res['results'][0]['policy_changed'] and res['results'][0]['key_state'] == 'rotation pending'
     new = server.by_key(res['keys_by_label']['alice'])
     assert (new['noLog'], new['maxSessions'], new['allowedModels']) == (True, 3, ['openai/*'])
     assert [c for c in changing(server) if c[0] == 'PATCH'] == [('PATCH', '/api/keys/' + new['id'])]
@@ -225,6 +233,14 @@ def test_renew_days_rotate_a_key_whose_server_expiry_is_near(capsys, tmp_path, n
     assert alice['rotated'] and 'within renew_days 7' in alice['reasons'][0] and bob['kept']
 
 
+def test_check_mode_shows_a_key_within_renew_days_as_expiring(capsys, tmp_path, newer):
+    srv = newer('expiry')
+    soon = srv.add(NAME, expiresAt=_keys.fmt(_keys.now() + timedelta(days=3)))
+    rc, res, out = run(capsys, tmp_path, srv, check=True, renew_days=7, keys=[entry(soon['key'])])
+    (r,) = res['results']
+    assert r['rotated'] and r['key_state'] == 'expiring' and changing(srv) == []
+
+
 def test_check_mode_shows_an_expiring_key_and_changes_nothing(capsys, tmp_path, server):
     aged = server.add(NAME, createdAt=ago(40))
     rc, res, out = run(capsys, tmp_path, server, check=True, ttl=30, keys=[entry(aged['key'])])
@@ -232,6 +248,10 @@ def test_check_mode_shows_an_expiring_key_and_changes_nothing(capsys, tmp_path, 
     assert r['rotated'] and r['key_state'] == 'expiring' and r['replaces'] == [aged['id']]
     assert res['keys_by_label'] == {'alice': api_key.CHECK_MODE_KEY}
     assert changing(server) == [] and of_name(server) == [aged]
+    # Nothing installed yet: check mode says so; a new key without a policy changes no policy.
+    rc, res, out = run(capsys, tmp_path, server, check=True, keys=[dict(label='bob', name='opencode-bob@laptop1')])
+    (r,) = res['results']
+    assert r['created'] and r['key_state'] == 'not installed' and not r['policy_changed']
 
 
 def test_a_server_without_key_dates_is_refused_before_any_change(capsys, tmp_path, newer):
@@ -294,6 +314,27 @@ def test_an_inactive_key_by_policy_is_not_rotated_for_being_refused(capsys, tmp_
     rc, res, out = run(capsys, tmp_path, server, keys=[entry(rec['key'], policy={'isActive': False})],
                        verify_installed=True)
     assert res['results'][0]['kept'] and not res['changed']
+
+
+@pytest.mark.parametrize('server_says, policy', [(False, None), (True, {'isActive': False})],
+                         ids=['inactive-on-the-server', 'made-inactive-by-the-policy'])
+def test_a_key_inactive_on_the_server_or_by_the_policy_is_never_rotated_for_being_refused(
+        capsys, tmp_path, server, server_says, policy):
+    # Either one alone is enough; GET /v1/models is not even asked.
+    rec = server.add(NAME, isActive=server_says)
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(rec['key'], policy=policy)], verify_installed=True)
+    assert rc == 0 and res['results'][0]['kept'] and not res['results'][0]['rotated']
+    assert ('GET', '/v1/models') not in server.calls and len(server.keys) == 1
+
+
+def test_an_installed_key_the_gateway_refuses_is_rotated_and_says_why(capsys, tmp_path, server):
+    rec = server.add(NAME)
+    # The key was changed on the server since it was installed: the installed one has the mask but not the key.
+    installed = rec['key'][:8] + 'x' * (len(rec['key']) - 12) + rec['key'][-4:]
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(installed)], verify_installed=True)
+    (r,) = res['results']
+    assert rc == 0 and r['rotated'] and r['replaces'] == [rec['id']]
+    assert 'the installed key is refused by GET /v1/models' in r['reasons'] and installed not in out
 
 
 def test_an_installed_key_that_cannot_go_into_a_header_is_rotated_not_sent(capsys, tmp_path, server):
