@@ -538,7 +538,6 @@ def revoke_ids(run, req, result):
         result["revoked"].append(key_id)
     result["changed"] = bool(req.revoke_ids)
     result["finished"] = bool(req.revoke_ids)
-    return {"state": "present"}
 
 
 def installed_refused(run, rec, req, policy):
@@ -682,7 +681,9 @@ def manage(run, req, matches):
                          or (matches[-1] if matches else None))
     if req.revoke_ids:
         revoke_ids(run, req, result)
-        return result, before, before, None
+        # Phase two lists nothing: what it knows is that the key of the name stays and the keys it
+        # replaced go.
+        return result, {"state": "present", "replaced": list(req.revoke_ids)}, {"state": "present", "replaced": []}, None
     if req.state == "absent":
         revoke(run, matches, result)
         result["key_state"] = _keys.REVOKED

@@ -95,9 +95,15 @@ def test_rotation_makes_the_new_key_and_keeps_the_old_one_valid_until_it_is_inst
     # Both keys work: nobody is without a key between the phases.
     assert server.by_key(old['key']) and server.by_key(new_key)
     # Phase two, once the new key is installed and verified: only the replaced key goes.
-    rc, res2, out = run(capsys, tmp_path, server, keys=[dict(label='alice', name=NAME, revoke_ids=r['replaces'])])
+    rc, res2, out = run(capsys, tmp_path, server, diff=True,
+                        keys=[dict(label='alice', name=NAME, revoke_ids=r['replaces'])])
     assert rc == 0 and res2['changed'] and res2['results'][0]['revoked'] == [old['id']]
     assert res2['results'][0]['finished'] and not res['results'][0]['finished']
+    # Phase two lists nothing: its diff says the key of the name stays and the replaced one goes
+    # (before, it showed the key as absent before and after).
+    assert res2['diff'] == [{'before': {'state': 'present', 'replaced': [old['id']]},
+                             'after': {'state': 'present', 'replaced': []},
+                             'before_header': NAME, 'after_header': NAME}]
     assert [k['key'] for k in of_name(server)] == [new_key]
     assert ('GET', '/api/keys') not in server.calls[-3:]  # phase two lists nothing
 
@@ -168,6 +174,28 @@ def test_a_new_key_never_shares_the_mask_of_another_key_of_its_name():
     req = api_key.KeyRequest('alice', NAME, 'present', False, None, True, None, None, None, None, False, [])
     rec = api_key.create_new(api_key.Run(Client(), False, None), req, [other])
     assert rec['id'] == 'id-abcd' and deleted == ['id-9999']
+
+
+def test_a_server_that_keeps_giving_the_same_mask_is_given_up_on_and_nothing_is_left(capsys, tmp_path, server):
+    old = server.add(NAME)
+    real = server.answer
+    made = []
+
+    def answer(method, path, body, headers):
+        status, reply, cookie = real(method, path, body, headers)
+        if method == 'POST' and path == '/api/keys':
+            rec = server.find(reply['id'])
+            rec['key'] = reply['key'] = old['key'][:8] + 'clash%06d' % len(made) + old['key'][-4:]
+            server.issued.append(rec['key'])
+            made.append(rec['id'])
+        return status, reply, cookie
+
+    server.answer = answer
+    rc, res, out = run(capsys, tmp_path, server, rotate=True, keys=[entry(old['key'])])
+    assert rc == 1 and res['error_kind'] == 'api'
+    assert res['msg'] == 'alice: key alice: %d new keys in a row had the mask of another key of the name' % (
+        api_key.MASK_RETRIES)
+    assert len(made) == api_key.MASK_RETRIES and [k['id'] for k in server.keys] == [old['id']]
 
 
 def test_ambiguous_masks_rotate_and_replace_every_candidate(capsys, tmp_path, server):
