@@ -244,6 +244,9 @@ def test_an_expiry_asked_for_is_set_on_the_new_key_where_the_server_stores_one(c
     assert _keys.parse_time(srv.keys[0]['expiresAt']) == _keys.parse_time(when)
     assert [c for c in changing(srv) if c[0] == 'PATCH'] == [('PATCH', '/api/keys/%s' % srv.keys[0]['id'])]
     assert res['results'][0]['key_info']['expires_at'] == when
+    # The module's expires_at is the default of every entry that gives none.
+    rc, res, out = run(capsys, tmp_path, srv, expires_at=when, keys=[dict(label='bob', name='opencode-bob@laptop1')])
+    assert rc == 0 and _keys.parse_time(of_name(srv, 'opencode-bob@laptop1')[0]['expiresAt']) == _keys.parse_time(when)
 
 
 def test_ttl_on_379_asks_for_an_expiry_once_per_run(capsys, tmp_path, server):
@@ -615,6 +618,26 @@ def test_a_key_that_fails_does_not_stop_the_others(capsys, tmp_path, server):
     bob = res['results'][1]
     assert bob['msg'] and bob['msg'] in res['msg'] and res['msg'].startswith('bob: ')
     assert sorted(k['name'] for k in server.keys) == [NAME, 'opencode-carol@laptop1']
+
+
+@pytest.mark.parametrize('kind', ['unreachable', 'auth'])
+def test_a_server_gone_or_a_login_lost_in_the_middle_stops_the_run(capsys, tmp_path, server, kind):
+    # Unlike one key's failure, these are the whole run's: the keys after bob are not tried.
+    from ansible_collections.omniroute.opencode.tests.support.http_server import Raw
+    route = server.server.default
+
+    def bob_breaks(req):
+        if req.method == 'POST' and b'opencode-bob@laptop1' in (req.body or b''):
+            if kind == 'unreachable':
+                return Raw(b'', reset=True)
+            return route(req._replace(headers={}))  # no session: 401
+        return route(req)
+
+    server.server.default = bob_breaks
+    keys = [entry(), dict(label='bob', name='opencode-bob@laptop1'), dict(label='carol', name='opencode-carol@laptop1')]
+    rc, res, out = run(capsys, tmp_path, server, keys=keys)
+    assert rc == 1 and res['error_kind'] == kind and 'results' not in res
+    assert [k['name'] for k in server.keys] == [NAME]
 
 
 def test_diff_mode_shows_each_key_under_its_name(capsys, tmp_path, server):
