@@ -640,6 +640,15 @@ def test_a_server_gone_or_a_login_lost_in_the_middle_stops_the_run(capsys, tmp_p
     assert [k['name'] for k in server.keys] == [NAME]
 
 
+def test_texts_the_server_sends_back_are_scrubbed_of_the_login_password_and_controls(capsys, tmp_path, server):
+    # A key's policy as the server lists it comes back in key_info and the diff: a server may put
+    # anything there, the login password or terminal escapes included.
+    rec = server.add(NAME, allowedModels=['openai/%s' % PASSWORD, 'x/\x1b[31mred'])
+    rc, res, out = run(capsys, tmp_path, server, diff=True, verify_installed=False, keys=[entry(rec['key'])])
+    assert rc == 0 and res['results'][0]['kept'] and 'openai/' in res['results'][0]['key_info']['policy']
+    assert PASSWORD not in out and '\x1b' not in json.loads(out).__repr__() and '\\u001b' not in out
+
+
 def test_diff_mode_shows_each_key_under_its_name(capsys, tmp_path, server):
     old = server.add('opencode-bob@laptop1')
     rc, res, out = run(capsys, tmp_path, server, diff=True,
