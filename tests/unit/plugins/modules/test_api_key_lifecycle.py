@@ -471,27 +471,13 @@ def test_the_listing_handed_on_after_a_revoke_sweep_has_no_revoked_key(capsys, t
 
 
 def test_a_revoke_sweep_holds_each_orphans_lock_while_it_revokes_it(capsys, tmp_path, server):
-    import errno
-    import fcntl
     gone = server.add('opencode-carol@laptop1')
     held = []
     real = server.answer
 
     def answer(method, path, body, headers):
         if method == 'DELETE':
-            name = server.find(path.rsplit('/', 1)[1])['name']
-            lock = api_key.KeyLock(str(tmp_path), server.url, name).path
-            fd = os.open(lock, os.O_RDWR) if os.path.exists(lock) else None
-            try:
-                if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-            except OSError as exc:
-                assert exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
-                held.append(name)
-            finally:
-                if fd is not None:
-                    os.close(fd)
+            held.extend(held_locks(str(tmp_path), server, [server.find(path.rsplit('/', 1)[1])['name']]))
         return real(method, path, body, headers)
 
     server.answer = answer
