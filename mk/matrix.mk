@@ -21,31 +21,30 @@ CORE_OLD_BIN := $(CORE_OLD_VENV)/bin
 CORE_OLD_TREE := $(ANSIBLE_TEST_ROOT)/core-oldest/ansible_collections/omniroute/opencode
 # Its own tree, so a test-sanity or test-integration started meanwhile cannot pull it away.
 TARGET_PY_TREE := $(ANSIBLE_TEST_ROOT)/target-python/ansible_collections/omniroute/opencode
-# Unit test files for ansible-test: all but tests/unit/**/test_*_processes.py, which start the
-# checkout venv's ansible CLI and run code as other uids (make test-unit and test-unit-rest run them).
-PORTABLE_UNITS = $$(cd $(1) && find tests/unit -name 'test_*.py' ! -name 'test_*_processes.py' | sort)
-# ... and of those, the ones whose code under test uses ansible-core, for test-core-oldest: not
-# tests/unit/plugins/module_utils. Those test plain functions that import nothing from
+# The portable unit tests are all but tests/unit/**/test_*_processes.py, which start the checkout
+# venv's ansible CLI and run code as other uids (make test-unit and test-unit-rest run them);
+# mk/target-units.sh lists them for each target Python. Of those, the ones whose code under test
+# uses ansible-core, for test-core-oldest: not tests/unit/plugins/module_utils. Those test plain functions that import nothing from
 # ansible-core but _files.py's to_bytes/to_native (which the module tests run on 2.16 too), and
 # test-target-python runs them on 3.8 and 3.13 with the newest: under 2.16 they ran the same code
 # again (about 30 s of every make test; issue 22, docs/testing.md).
 CORE_UNITS = $$(cd $(1) && find tests/unit -name 'test_*.py' ! -name 'test_*_processes.py' ! -path 'tests/unit/plugins/module_utils/*' | sort)
-# The rest of tests/unit (not PORTABLE_UNITS), which make test runs on its own in test-unit-rest.
+# The rest of tests/unit (the *_processes tests), which make test runs on its own in test-unit-rest.
 PROCESS_UNITS = $$(cd $(1) && find tests/unit -name 'test_*_processes.py' | sort)
 
 .PHONY: test-target-python test-core-oldest test-unit-rest
 
-# ansible-test makes a virtualenv per Python (kept warm in the tree, see copy_tree) and installs
-# tests/unit/requirements.txt into it; the Python itself is never modified. The integration
-# target prints the Python it ran on, and that must be the one asked for.
+# The unit tests run in a virtualenv per Python (.build/venv-py<X.Y>, from the project cache), as
+# ansible-test units would run them but without its fork of every test (mk/target-units.sh says
+# what it keeps); the Python itself is never modified. test-core-oldest still runs them through
+# ansible-test units. The integration target prints the Python it ran on, and that must be the one
+# asked for.
 test-target-python: venv ansible-test-home
 	@$(call copy_tree,$(TARGET_PY_TREE))
 	@echo $(MATRIX_HYPOTHESIS_EXAMPLES) > $(TARGET_PY_TREE)/tests/unit/hypothesis-examples
 	@set -eo pipefail; for v in $(TARGET_PYTHONS); do \
 	  py=$$(tests/setup/python.sh $$v); start=$$SECONDS; \
-	  ( cd $(TARGET_PY_TREE) && HOME=$(ANSIBLE_TEST_HOME) PATH=$$(dirname $$py):$$PATH \
-	    $(BIN)/ansible-test units --venv --python $$v --requirements --color no \
-	      $(call PORTABLE_UNITS,$(TARGET_PY_TREE)) ); \
+	  UNIT_WORKERS=$(UNIT_WORKERS) mk/target-units.sh $$v $$py $(TARGET_PY_TREE) $(CURDIR)/.build/venv-py$$v $(BIN)/python; \
 	  ( cd $(TARGET_PY_TREE) && HOME=$(ANSIBLE_TEST_HOME) $(BIN)/ansible-test integration --color no \
 	    --controller origin:python=3.11 --target controller:python=$$v@$$py provider ) \
 	    | tee $(TARGET_PY_TREE)/../integration-py$$v.log; \
