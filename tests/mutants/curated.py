@@ -16,6 +16,7 @@ check's unit tests); ``root`` the needs_root ones (make test-unit-root, root onl
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -114,12 +115,18 @@ def command(mutant):
 
 
 def run(cmd, log, timeout):
+    """``cmd``'s exit status in the copy, its output in ``log``; ``'timeout'`` when it ran longer
+    than ``timeout`` seconds: then it and every process it started (its own session) are killed,
+    so nothing of a hung run holds a lock or a port for the next mutant."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(COPY, '.build', 'collections'))
     with open(log, 'w') as handle:
+        proc = subprocess.Popen(cmd, cwd=COPY, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            return subprocess.run(cmd, cwd=COPY, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, timeout=timeout, check=False).returncode
+            return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
             return 'timeout'
 
 

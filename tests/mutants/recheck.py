@@ -1,6 +1,6 @@
 """Re-check mutmut's survivors against the tests as they are now (issue 26).
 
-  recheck.py [--root] NAMES_FILE TEST_FILE...
+  recheck.py [--root] [--timeout SECONDS] NAMES_FILE TEST_FILE...
 
 mutmut re-tests a mutant only when its function changed, not when tests were added; a full
 re-run of the functions every test calls takes hours.  This applies each named mutant (one name
@@ -8,9 +8,13 @@ a line, as ``mutmut results`` prints them) to a copy of the checkout (.build/mut
 the diff taken from ``mutmut show`` in make mutants-tool's tree, runs the given test files
 (without the needs_root tests; with ``--root``, as root, those too: the root tier, which make
 test runs) and prints killed or SURVIVED.  A mutant killed by these files is killed by the unit
-tier (the root tier with ``--root``), which holds them.  Run it with the project's venv (make venv):
+tier (the root tier with ``--root``), which holds them.  A test run that takes longer than
+``--timeout`` seconds (default 600) is stopped and counts as killed, as mutmut counts its timeouts:
+a mutant that makes a loop endless or a lock never free (``KeyLock``) hangs the tests without an
+error, and would otherwise hold the re-check for the whole default.  Run it with the project's venv (make venv):
 ``.venv/bin/python tests/mutants/recheck.py .build/mutants/survivors.txt tests/unit/...``.
 """
+import argparse
 import fcntl
 import hashlib
 import os
@@ -106,14 +110,24 @@ def pytest_command(tests, root=False):
             + ([] if root else ['-m', 'not needs_root']) + list(tests))
 
 
+def options(args):
+    """``(root, timeout, names_file, test_files)`` from the command line (the usage above)."""
+    parser = argparse.ArgumentParser(prog='recheck.py', description=__doc__.splitlines()[0])
+    parser.add_argument('--root', action='store_true', help='run the needs_root tests too (as root)')
+    parser.add_argument('--timeout', type=int, default=600, metavar='SECONDS',
+                        help='stop a test run after this long and count the mutant as killed (default 600)')
+    parser.add_argument('names', metavar='NAMES_FILE')
+    parser.add_argument('tests', metavar='TEST_FILE', nargs='+')
+    parsed = parser.parse_args(args)
+    if parsed.timeout <= 0:
+        parser.error('--timeout must be a positive number of seconds')
+    return parsed.root, parsed.timeout, parsed.names, parsed.tests
+
+
 def main(argv=None):
-    args = list(sys.argv[1:] if argv is None else argv)
-    root = args[:1] == ['--root']
-    if root:
-        args = args[1:]
-        if os.geteuid() != 0:
-            sys.exit('recheck: --root runs the needs_root tests too, which switch uids: run it as root')
-    names, tests = args[0], args[1:]
+    root, timeout, names, tests = options(list(sys.argv[1:] if argv is None else argv))
+    if root and os.geteuid() != 0:
+        sys.exit('recheck: --root runs the needs_root tests too, which switch uids: run it as root')
     # One re-check at a time: two would apply their mutants to the same copy.
     os.makedirs(os.path.dirname(curated.COPY), exist_ok=True)
     lock = open(curated.COPY + '.lock', 'w')
@@ -139,12 +153,13 @@ def main(argv=None):
         with open(path, 'w') as handle:
             handle.write(mutated)
         try:
-            rc = curated.run(pytest_command(tests, root), log, 600)
+            rc = curated.run(pytest_command(tests, root), log, timeout)
         finally:
             with open(path, 'w') as handle:
                 handle.write(original)
         survived += rc == 0
-        print('%-100s %s' % (name, 'SURVIVED' if rc == 0 else 'killed'), flush=True)
+        verdict = 'SURVIVED' if rc == 0 else 'killed (timeout after %d s)' % timeout if rc == 'timeout' else 'killed'
+        print('%-100s %s' % (name, verdict), flush=True)
     print('recheck: %d of %d killed' % (len(chosen) - survived, len(chosen)))
     return 0
 

@@ -3,9 +3,13 @@ with the hunk `mutmut show` prints (the code dedented, a docstring's continuatio
 
 import os
 import sys
+import time
+
+import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'mutants'))
 
+import curated  # noqa: E402  pylint: disable=wrong-import-position
 import recheck  # noqa: E402  pylint: disable=wrong-import-position
 
 SOURCE = '''class Doc:
@@ -60,3 +64,40 @@ def test_the_root_tier_runs_the_needs_root_tests_only_when_asked():
     tests = ['tests/unit/plugins/modules/test_users_shared_processes.py']
     assert recheck.pytest_command(tests)[-3:] == ['-m', 'not needs_root'] + tests
     assert recheck.pytest_command(tests, root=True)[-2:] == ['no:cacheprovider'] + tests
+
+
+def test_the_command_line_and_its_timeout():
+    tests = ['tests/unit/plugins/modules/test_api_key_lifecycle.py']
+    assert recheck.options(['names.txt'] + tests) == (False, 600, 'names.txt', tests)
+    assert recheck.options(['--root', '--timeout', '60', 'names.txt'] + tests) == (True, 60, 'names.txt', tests)
+    for bad in (['--timeout', '0', 'names.txt'] + tests, ['--timeout', 'soon', 'names.txt'] + tests, ['names.txt']):
+        with pytest.raises(SystemExit):
+            recheck.options(bad)
+
+
+def test_a_run_past_its_timeout_is_stopped_with_what_it_started(tmp_path, monkeypatch):
+    # A hung test run (a mutant that never frees a lock) and a process it started: both are gone
+    # when run() returns 'timeout', and well before the run would have ended by itself.
+    monkeypatch.setattr(curated, 'COPY', str(tmp_path))
+    pid_file = tmp_path / 'child.pid'
+    script = 'sleep 300 & echo $! > %s; wait' % pid_file
+    started = time.monotonic()
+    assert curated.run(['bash', '-c', script], str(tmp_path / 'log'), 2) == 'timeout'
+    assert time.monotonic() - started < 60
+    child = int(pid_file.read_text())
+    for _ in range(50):
+        if not alive(child):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError('the process the timed-out run started (pid %d) is still running' % child)
+    assert curated.run(['true'], str(tmp_path / 'log'), 5) == 0
+
+
+def alive(pid):
+    """Whether ``pid`` runs (a killed process its parent has not reaped yet, a zombie, does not)."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
