@@ -85,7 +85,7 @@ def test_a_run_past_its_timeout_is_stopped_with_what_it_started(tmp_path, monkey
     assert curated.run(['bash', '-c', script], str(tmp_path / 'log'), 2) == 'timeout'
     assert time.monotonic() - started < 60
     child = int(pid_file.read_text())
-    for _ in range(50):
+    for dummy in range(50):
         if not alive(child):
             break
         time.sleep(0.1)
