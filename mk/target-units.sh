@@ -26,8 +26,7 @@ set -euo pipefail
 version=$1 py=$2 tree=$3 venv=$4 main=$5
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-# shellcheck disable=SC2046  # three words from one line of Python
-set -- $("$main" - "$py" <<'PY'
+read -r data ansible_lib controller < <("$main" - "$py" <<'PY'
 import os
 import subprocess
 import sys
@@ -43,8 +42,12 @@ controller = target in SpecifierSet(metadata('ansible-core')['Requires-Python'])
 print(os.path.join(os.path.dirname(ansible_test.__file__), '_data'), os.path.dirname(ansible.__file__),
       int(controller))
 PY
-)
-data=$1 ansible_lib=$2 controller=$3
+) || true
+# (A failure inside <(...) does not stop the script: what it printed is checked instead.)
+if [ ! -d "${data:-}" ] || [ ! -d "${ansible_lib:-}" ] || [ -z "${controller:-}" ]; then
+  echo "target-units.sh: $main did not find ansible-test and ansible-core" >&2
+  exit 1
+fi
 
 reqs=("$data/requirements/units.txt" "$tree/tests/unit/requirements.txt")
 [ "$controller" = 1 ] && reqs+=("$data/requirements/ansible.txt")
