@@ -9,10 +9,10 @@ the diff taken from ``mutmut show`` in make mutants-tool's tree, runs the given 
 (without the needs_root tests; with ``--root``, as root, those too: the root tier, which make
 test runs) and prints killed or SURVIVED.  A mutant killed by these files is killed by the unit
 tier (the root tier with ``--root``), which holds them.  A test run that takes longer than
-``--timeout`` seconds (default 600) is stopped and counts as killed, as mutmut counts its timeouts:
-a mutant that makes a loop endless or a lock never free (``KeyLock``) hangs the tests without an
-error, and would otherwise hold the re-check for the whole default.  Run it with the project's venv (make venv):
-``.venv/bin/python tests/mutants/recheck.py .build/mutants/survivors.txt tests/unit/...``.
+``--timeout`` seconds (default 600) is stopped and counts as killed, as mutmut counts its
+timeouts: a mutant that makes a loop endless or a lock never free (``KeyLock``) hangs the tests
+without an error, and would otherwise hold the re-check for the whole default.  Run it with the
+project's venv (make venv): ``.venv/bin/python tests/mutants/recheck.py .build/mutants/survivors.txt tests/unit/...``.
 """
 import argparse
 import fcntl
@@ -158,7 +158,12 @@ def main(argv=None):
             with open(path, 'w') as handle:
                 handle.write(original)
         survived += rc == 0
-        verdict = 'SURVIVED' if rc == 0 else 'killed (timeout after %d s)' % timeout if rc == 'timeout' else 'killed'
+        if rc == 0:
+            verdict = 'SURVIVED'
+        elif rc == 'timeout':
+            verdict = 'killed (timeout after %d s)' % timeout
+        else:
+            verdict = 'killed'
         print('%-100s %s' % (name, verdict), flush=True)
     print('recheck: %d of %d killed' % (len(chosen) - survived, len(chosen)))
     return 0
