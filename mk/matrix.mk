@@ -21,17 +21,14 @@ CORE_OLD_BIN := $(CORE_OLD_VENV)/bin
 CORE_OLD_TREE := $(ANSIBLE_TEST_ROOT)/core-oldest/ansible_collections/omniroute/opencode
 # Its own tree, so a test-sanity or test-integration started meanwhile cannot pull it away.
 TARGET_PY_TREE := $(ANSIBLE_TEST_ROOT)/target-python/ansible_collections/omniroute/opencode
-# The portable unit tests are all but tests/unit/**/test_*_processes.py, which start the checkout
-# venv's ansible CLI and run code as other uids (make test-unit and test-unit-rest run them);
-# mk/target-units.sh lists them for each target Python. Of those, the ones whose code under test
-# uses ansible-core, for test-core-oldest: not tests/unit/plugins/module_utils. Those test plain
-# functions that import nothing from ansible-core but _files.py's to_bytes/to_native (which the
-# module tests run on 2.16 too), and test-target-python runs them on 3.8 and 3.13 with the newest:
-# under 2.16 they ran the same code again (about 30 s of every make test; issue 22,
-# docs/testing.md).
-CORE_UNITS = $$(cd $(1) && find tests/unit -name 'test_*.py' ! -name 'test_*_processes.py' ! -path 'tests/unit/plugins/module_utils/*' | sort)
-# The rest of tests/unit (the *_processes tests), which make test runs on its own in test-unit-rest.
-PROCESS_UNITS = $$(cd $(1) && find tests/unit -name 'test_*_processes.py' | sort)
+# Which unit test files each run takes has one home, mk/unit-files.sh: the portable ones are all
+# but tests/unit/**/test_*_processes.py (the checkout venv's ansible CLI, other uids), which
+# test-unit and test-unit-rest run; mk/target-units.sh takes the portable ones for each target
+# Python. test-core-oldest leaves out tests/unit/plugins/module_utils as well: plain functions
+# that test-target-python runs on 3.8 and 3.13 with the newest ansible-core, and that under 2.16
+# ran the same code again (about 30 s of every make test; issue 22, docs/testing.md).
+CORE_UNITS = $$($(CURDIR)/mk/unit-files.sh $(1) core)
+PROCESS_UNITS = $$($(CURDIR)/mk/unit-files.sh $(1) processes)
 
 .PHONY: test-target-python test-core-oldest test-unit-rest
 

@@ -58,13 +58,11 @@ only=$venv/ansible-only
 mkdir -p "$only"
 ln -sfn "$ansible_lib" "$only/ansible"
 
+kind=target
+[ "$controller" = 1 ] && kind=portable
+mapfile -t files < <("$here/mk/unit-files.sh" "$tree" "$kind")
+[ "${#files[@]}" -gt 0 ] || { echo "target-units.sh: no unit test files in $tree" >&2; exit 1; }
 cd "$tree"
-if [ "$controller" = 1 ]; then
-  mapfile -t files < <(find tests/unit -name 'test_*.py' ! -name 'test_*_processes.py' | sort)
-else
-  mapfile -t files < <(find tests/unit/plugins/modules tests/unit/plugins/module_utils -name 'test_*.py' \
-                         ! -name 'test_*_processes.py' | sort)
-fi
 # (The tree's parent of ansible_collections on the path: the collection as ansible-test shows it.)
 PYTHONPATH="$only:$(cd ../../.. && pwd)" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
   -n "${UNIT_WORKERS:-2}" --dist loadfile -c "$data/pytest/config/default.ini" \
