@@ -249,6 +249,22 @@ def test_an_expiry_asked_for_is_set_on_the_new_key_where_the_server_stores_one(c
     assert rc == 0 and _keys.parse_time(of_name(srv, 'opencode-bob@laptop1')[0]['expiresAt']) == _keys.parse_time(when)
 
 
+def test_check_mode_shows_a_changed_expiry_of_a_kept_key_and_sends_nothing(capsys, tmp_path, newer):
+    srv = newer('expiry')
+    rec = srv.add(NAME, expiresAt='2030-01-31T00:00:00Z')
+    when = '2031-01-31T00:00:00Z'
+    rc, res, out = run(capsys, tmp_path, srv, check=True, diff=True, keys=[entry(rec['key'], expires_at=when)])
+    (r,) = res['results']
+    assert rc == 0 and r['kept'] and r['policy_changed'] and res['changed']
+    assert res['diff'][0]['before']['expiresAt'] == '2030-01-31T00:00:00Z'
+    assert res['diff'][0]['after']['expiresAt'] == when
+    assert changing(srv) == [] and rec['expiresAt'] == '2030-01-31T00:00:00Z'
+    # The same run for real: one PATCH of the expiry.
+    rc, res, out = run(capsys, tmp_path, srv, keys=[entry(rec['key'], expires_at=when)])
+    assert rc == 0 and changing(srv) == [('PATCH', '/api/keys/%s' % rec['id'])]
+    assert _keys.parse_time(rec['expiresAt']) == _keys.parse_time(when)
+
+
 def test_ttl_on_379_asks_for_an_expiry_once_per_run(capsys, tmp_path, server):
     rc, res, out = run(capsys, tmp_path, server, ttl=30, keys=[entry(), dict(label='bob', name='opencode-bob@laptop1')])
     assert rc == 0 and len([c for c in server.calls if c[0] == 'PATCH']) == 1
@@ -675,6 +691,21 @@ def test_check_mode_hands_on_a_stand_in_only_for_a_key_it_would_make(capsys, tmp
     # A key to remove: nothing to hand on.
     rc, res, out = run(capsys, tmp_path, server, check=True, keys=[entry(state='absent')])
     assert res['keys_by_label'] == {} and res['changed'] and changing(server) == []
+
+
+def test_the_invocation_shows_an_installed_key_as_a_mask(capsys, tmp_path, server):
+    rec = server.add(NAME)
+    rc, res, out = run(capsys, tmp_path, server, verify_installed=False, keys=[entry(rec['key'])])
+    assert rc == 0 and res['keys_by_label'] == {'alice': rec['key']}
+    assert res['invocation']['module_args']['keys'][0]['installed_key'] == '********'
+
+
+def test_a_key_to_remove_is_removed_whatever_its_policy_says(capsys, tmp_path, server):
+    # A policy only matters for a key that stays: a wrong one does not hold up a removal.
+    rec = server.add(NAME)
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(state='absent', policy={'noLog': 'yes'})])
+    assert rc == 0, res.get('msg')
+    assert res['changed'] and res['results'][0]['revoked'] == [rec['id']] and of_name(server) == []
 
 
 def test_the_run_reports_each_call_it_made_and_how_long_it_took(capsys, tmp_path, server):
