@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from ansible_collections.omniroute.opencode.plugins.module_utils import _keys
+from ansible_collections.omniroute.opencode.plugins.module_utils import _keys, _redact
 from ansible_collections.omniroute.opencode.plugins.modules import api_key
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
 from ansible_collections.omniroute.opencode.tests.support.results import warnings_of
@@ -196,6 +196,11 @@ def test_a_server_that_keeps_giving_the_same_mask_is_given_up_on_and_nothing_is_
     assert res['msg'] == 'alice: key alice: %d new keys in a row had the mask of another key of the name' % (
         api_key.MASK_RETRIES)
     assert len(made) == api_key.MASK_RETRIES and [k['id'] for k in server.keys] == [old['id']]
+    # One named key (O(name)): the error's kind is the result's.
+    made[:] = []
+    rc, res, out = run(capsys, tmp_path, server, name=NAME, rotate=True)
+    assert rc == 1 and res['error_kind'] == 'api' and res['msg'].endswith('new keys in a row had the mask of another key of the name')
+    assert [k['id'] for k in server.keys] == [old['id']]
 
 
 def test_ambiguous_masks_rotate_and_replace_every_candidate(capsys, tmp_path, server):
@@ -263,6 +268,20 @@ def test_check_mode_shows_a_changed_expiry_of_a_kept_key_and_sends_nothing(capsy
     rc, res, out = run(capsys, tmp_path, srv, keys=[entry(rec['key'], expires_at=when)])
     assert rc == 0 and changing(srv) == [('PATCH', '/api/keys/%s' % rec['id'])]
     assert _keys.parse_time(rec['expiresAt']) == _keys.parse_time(when)
+
+
+def test_a_new_key_whose_policy_is_the_servers_default_is_not_patched(capsys, tmp_path, server):
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(policy={'noLog': False, 'maxSessions': 0, 'isActive': True})])
+    assert rc == 0 and res['results'][0]['created'] and changing(server) == [('POST', '/api/keys')]
+
+
+def test_an_expiry_refused_for_a_new_key_fails_that_key_with_a_clear_message(capsys, tmp_path, server):
+    rc, res, out = run(capsys, tmp_path, server, keys=[entry(expires_at='2031-01-31T00:00:00Z')])
+    assert rc == 1 and res['error_kind'] == 'api' and 'keys_by_label' not in res
+    assert res['msg'] == (
+        'alice: key alice: this OmniRoute server does not accept a key expiry (PATCH expiresAt refused with HTTP '
+        '400); omit expires_at for it (OmniRoute 3.7.9 has no expiry in its key API - use ttl, which the module '
+        "then enforces from each key's createdAt)")
 
 
 def test_ttl_on_379_asks_for_an_expiry_once_per_run(capsys, tmp_path, server):
@@ -393,7 +412,8 @@ def test_an_installed_key_that_cannot_go_into_a_header_is_rotated_not_sent(capsy
     rc, res, out = run(capsys, tmp_path, server, keys=[entry(broken)], verify_installed=True)
     (r,) = res['results']
     assert rc == 0 and r['rotated'] and r['replaces'] == [old['id']]
-    assert 'control character' in ' '.join(r['reasons']) and old['key'] not in out and broken not in out
+    assert r['reasons'] == ['the installed key ' + _redact.key_problem(broken)] and 'control character' in r['reasons'][0]
+    assert old['key'] not in out and broken not in out
     assert not [c for c in server.calls if c[1] == '/v1/models']
 
 
