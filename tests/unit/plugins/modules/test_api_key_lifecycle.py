@@ -284,6 +284,30 @@ def test_an_expiry_refused_for_a_new_key_fails_that_key_with_a_clear_message(cap
         "then enforces from each key's createdAt)")
 
 
+def test_a_key_rotated_for_its_age_is_not_probed_first(capsys, tmp_path, server):
+    aged = server.add(NAME, createdAt=ago(40))
+    rc, res, out = run(capsys, tmp_path, server, ttl=30, verify_installed=True, keys=[entry(aged['key'])])
+    (r,) = res['results']
+    assert rc == 0 and r['rotated'] and r['replaces'] == [aged['id']] and len(r['reasons']) == 1
+    assert 'older than the ttl of 30 days' in r['reasons'][0], r['reasons']
+    assert not [c for c in server.calls if c[1] == '/v1/models']
+
+
+def test_a_server_error_that_quotes_the_installed_key_is_scrubbed(capsys, tmp_path, server):
+    old = server.add(NAME)
+    real = server.answer
+
+    def answer(method, path, body, headers):
+        if method == 'POST' and path == '/api/keys':
+            return 500, {'error': 'cannot replace %s right now' % old['key']}, None
+        return real(method, path, body, headers)
+
+    server.answer = answer
+    rc, res, out = run(capsys, tmp_path, server, rotate=True, keys=[entry(old['key'])])
+    assert rc == 1 and 'cannot replace' in res['msg']
+    assert old['key'] not in out and old['key'][:8] not in out.replace(_redact.MASK, '')
+
+
 def test_ttl_on_379_asks_for_an_expiry_once_per_run(capsys, tmp_path, server):
     rc, res, out = run(capsys, tmp_path, server, ttl=30, keys=[entry(), dict(label='bob', name='opencode-bob@laptop1')])
     assert rc == 0 and len([c for c in server.calls if c[0] == 'PATCH']) == 1
