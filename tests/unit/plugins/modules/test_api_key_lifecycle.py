@@ -663,6 +663,11 @@ def test_a_key_that_fails_does_not_stop_the_others(capsys, tmp_path, server):
         ('alice', True, False), ('bob', False, True), ('carol', True, False)]
     bob = res['results'][1]
     assert bob['msg'] and bob['msg'] in res['msg'] and res['msg'].startswith('bob: ')
+    # A failed key's entry has every field of the others, and says nothing was done.
+    assert set(bob) == (set(res['results'][0]) | {'failed', 'msg'}) - {'id', 'key_info', 'key_masked'}
+    assert (bob['name'], bob['key_state'], bob['replaces'], bob['changed']) == ('opencode-bob@laptop1', 'ok', [], False)
+    # A key made where none was replaced is in use at once; nothing waits for a second phase.
+    assert [r['key_state'] for r in res['results']] == ['ok', 'ok', 'ok']
     assert sorted(k['name'] for k in server.keys) == [NAME, 'opencode-carol@laptop1']
 
 

@@ -97,6 +97,12 @@ def test_management_key_is_used_instead_of_a_login(capsys, tmp_path):
         rc, res, out = run(capsys, tmp_path, srv, management_key=mgmt)
         assert rc == 0 and res['created']
         assert ('POST', '/api/auth/login') not in srv.calls
+        # Every key of the server shares its first 8 characters with the management key: the key
+        # handed back is whole all the same (only the login secrets' runs are scrubbed from texts).
+        made = [k for k in srv.keys if k['key'] != mgmt]
+        assert mgmt[:8] == made[0]['key'][:8] and res['key'] == made[0]['key']
+        rc, res, out = run(capsys, tmp_path, srv, management_key=mgmt, keys=[{'label': 'bob', 'name': 'opencode-bob@laptop1'}])
+        assert rc == 0 and res['keys_by_label'] == {'bob': srv.keys[-1]['key']}
         rc, res, out = run(capsys, tmp_path, srv, management_key='sk-mgmt-wrong-1234', name='other')
         assert rc == 1 and res['error_kind'] == 'auth' and 'management key' in res['msg']
         assert 'sk-mgmt-wrong-1234' not in out
