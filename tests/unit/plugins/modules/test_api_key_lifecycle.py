@@ -665,7 +665,10 @@ def test_a_key_that_fails_does_not_stop_the_others(capsys, tmp_path, server):
     assert bob['msg'] and bob['msg'] in res['msg'] and res['msg'].startswith('bob: ')
     # A failed key's entry has every field of the others, and says nothing was done.
     assert set(bob) == (set(res['results'][0]) | {'failed', 'msg'}) - {'id', 'key_info', 'key_masked'}
-    assert (bob['name'], bob['key_state'], bob['replaces'], bob['changed']) == ('opencode-bob@laptop1', 'ok', [], False)
+    assert dict((k, v) for k, v in bob.items() if k not in ('msg', 'elapsed')) == dict(
+        label='bob', user='bob', state='present', name='opencode-bob@laptop1', failed=True, changed=False,
+        created=False, rotated=False, kept=False, revoked=[], replaces=[], policy_changed=False, key_state='ok',
+        reasons=[], new_key=False, finished=False)
     # A key made where none was replaced is in use at once; nothing waits for a second phase.
     assert [r['key_state'] for r in res['results']] == ['ok', 'ok', 'ok']
     assert sorted(k['name'] for k in server.keys) == [NAME, 'opencode-carol@laptop1']
@@ -715,6 +718,16 @@ def test_diff_mode_shows_each_key_under_its_name(capsys, tmp_path, server):
         'opencode-bob@laptop1', mask(old['key']), 'present') and 'expiresAt' in bob['before']
     # The server's mask of the old key may show; the key never.
     assert old['key'] not in out
+
+
+def test_the_diff_shows_the_installed_key_before_when_the_name_has_several(capsys, tmp_path, server):
+    installed = server.add(NAME, createdAt=ago(3))
+    server.add(NAME, createdAt=ago(1))
+    for check in (True, False):
+        rc, res, out = run(capsys, tmp_path, server, check=check, diff=True, verify_installed=False,
+                           keys=[entry(installed['key'])])
+        assert rc == 0 and res['diff'][0]['before']['id'] == installed['id']
+        assert res['diff'][0]['before']['key'] == mask(installed['key'])
 
 
 def test_a_listing_that_shows_whole_keys_never_puts_them_in_a_result_or_diff(capsys, tmp_path, server):
