@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+"""api_key with one named key (O(name)): each result whole, field by field, against the offline
+OmniRoute fake (3.7.9's answers); and the key lock itself.
+
+test_api_key_offline.py and test_api_key_lifecycle.py prove what each path does; this file pins
+what the single-key result says about it, so a field lost, renamed or filled from the wrong place
+fails (issue 26: mutation testing of plugins/modules/api_key.py).
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import stat
+import threading
+import time
+
+import pytest
+
+from ansible_collections.omniroute.opencode.plugins.modules import api_key
+from ansible_collections.omniroute.opencode.tests.support.results import warnings_of
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
+from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.omniroute_fake import (
+    PASSWORD, FakeOmniRoute, mask)
+
+NAME = 'opencode-alice@laptop1'
+DUPLICATES = "2 keys are named 'opencode-alice@laptop1' on the server; the newest is managed"
+
+
+@pytest.fixture
+def server():
+    srv = FakeOmniRoute()
+    yield srv
+    srv.close()
+
+
+def run(capsys, tmp_path, srv, diff=True, **args):
+    args.setdefault('url', srv.url)
+    args.setdefault('password', PASSWORD)
+    if 'keys' not in args:
+        args.setdefault('name', NAME)
+    args.setdefault('lock_dir', str(tmp_path))
+    rc, res, out = run_module(api_key.main, capsys, args, False, diff)
+    assert PASSWORD not in out
+    return rc, res, out
+
+
+def auth_with(key):
+    """OpenCode's auth.json holding ``key`` for the omniroute provider."""
+    return json.dumps({'omniroute': {'type': 'api', 'key': key}})
+
+
+def view(rec):
+    """What the diff shows of a key of the fake at 3.7.9's defaults."""
+    return dict(state='present', id=rec['id'], name=rec['name'], key=mask(rec['key']), expiresAt=None,
+                accessSchedule=None, allowedModels=[], isActive=True, maxSessions=0, noLog=False)
+
+
+def calls(res):
+    return [(t['method'], t['path'], t['status']) for t in res['timings']]
+
+
+def body(res):
+    """The result without what varies from run to run (checked apart)."""
+    return dict((k, v) for k, v in res.items() if k not in ('invocation', 'elapsed', 'timings', 'key_info', 'warnings'))
+
+
+def diff(before, after):
+    return dict(before=before, after=after, before_header=NAME, after_header=NAME)
+
+
+LOGIN_AND_LIST = [('POST', '/api/auth/login', 200), ('GET', '/api/keys', 200)]
+RESULT = dict(changed=False, created=False, rotated=False, kept=False, revoked=[], replaces=[], policy_changed=False,
+              name=NAME, key_state='ok', reasons=[], new_key=False, finished=False)
+
+
+def test_each_result_of_one_named_key_whole(capsys, tmp_path, server):
+    held = []
+    real = server.answer
+
+    def answer(method, path, body_, headers):
+        # The key's lock is held in lock_dir while the server is asked.
+        if path.startswith('/api/keys'):
+            held.append([f for f in os.listdir(str(tmp_path)) if f.startswith('omniroute-api-key-')])
+        return real(method, path, body_, headers)
+
+    server.answer = answer
+    rc, res, out = run(capsys, tmp_path, server)
+    (rec,) = server.keys
+    assert rc == 0 and body(res) == dict(
+        RESULT, changed=True, created=True, new_key=True, reasons=['no key of this name on the server'], id=rec['id'],
+        key=rec['key'], key_masked=mask(rec['key']), diff=diff({'state': 'absent'}, view(rec)))
+    assert calls(res) == LOGIN_AND_LIST + [('POST', '/api/keys', 201)]
+    assert (res['key_info']['id'], res['key_info']['name'], res['key_info']['expires_at'], res['key_info']['policy']) == (
+        rec['id'], NAME, None, 'default')
+    assert held == [[os.path.basename(api_key.KeyLock(str(tmp_path), server.url, NAME).path)]] * 2
+    assert os.listdir(str(tmp_path)) == []
+    assert DUPLICATES not in warnings_of(res)
+
+    # Kept: the key installed in auth.json (no config holds one) is the server's.
+    rc, res, out = run(capsys, tmp_path, server, installed_auth=auth_with(rec['key']))
+    assert rc == 0 and body(res) == dict(RESULT, kept=True, id=rec['id'], key=rec['key'], key_masked=mask(rec['key']),
+                                         diff=diff(view(rec), view(rec)))
+    assert calls(res) == LOGIN_AND_LIST + [('GET', '/v1/models', 200)]
+
+    # Nothing said about what is installed: the key is kept as it is, and only its mask is known.
+    rc, res, out = run(capsys, tmp_path, server)
+    assert rc == 0 and body(res) == dict(RESULT, id=rec['id'], key_masked=mask(rec['key']),
+                                         diff=diff(view(rec), view(rec)))
+    assert calls(res) == LOGIN_AND_LIST and DUPLICATES not in warnings_of(res)
+
+    # Two keys of the name and the installed one known: the other goes, and there is nothing to
+    # warn about. (Ansible keeps a module's warnings for the process: this comes before the one
+    # that warns.)
+    spare = server.add(NAME)
+    rc, res, out = run(capsys, tmp_path, server, installed_auth=auth_with(rec['key']), diff=False)
+    assert rc == 0 and res['kept'] and res['revoked'] == [spare['id']] and 'diff' not in res
+    assert DUPLICATES not in warnings_of(res)
+    # Two keys of the name and nothing said about what is installed: a warning names them.
+    newer = server.add(NAME)
+    rc, res, out = run(capsys, tmp_path, server)
+    assert rc == 0 and DUPLICATES in warnings_of(res)
+
+    # Absent: every key of the name goes; the result names the first listed, the diff shows the
+    # newest (the one managed when nothing says which is installed).
+    rc, res, out = run(capsys, tmp_path, server, state='absent')
+    assert rc == 0 and body(res) == dict(
+        RESULT, changed=True, key_state='revoked', id=rec['id'], revoked=[rec['id'], newer['id']],
+        diff=diff(view(newer), {'state': 'absent'}))
+    assert calls(res) == LOGIN_AND_LIST + [('DELETE', '/api/keys/' + rec['id'], 200),
+                                           ('DELETE', '/api/keys/' + newer['id'], 200)]
+    assert server.keys == []
+
+
+def test_one_named_key_gets_the_scopes_asked_for(capsys, tmp_path, server):
+    rc, res, out = run(capsys, tmp_path, server, scopes=['manage'])
+    assert rc == 0 and server.keys[0]['scopes'] == ['manage']
+
+
+def test_a_server_error_quoting_the_new_key_is_scrubbed(capsys, tmp_path, server):
+    real = server.answer
+
+    def answer(method, path, body_, headers):
+        if method == 'PATCH':
+            made = server.keys[-1]['key']
+            return 500, {'error': 'cannot set a policy on %s' % made}, None
+        return real(method, path, body_, headers)
+
+    server.answer = answer
+    rc, res, out = run(capsys, tmp_path, server, policy={'noLog': True})
+    made = server.keys[-1]['key']
+    assert rc == 1 and 'cannot set a policy on' in res['msg']
+    assert made not in res['msg'] and made[8:16] not in res['msg']
+
+
+def test_ttl_on_a_server_that_lists_no_key_dates_is_refused_whole(capsys, tmp_path):
+    srv = FakeOmniRoute(newer=('no_key_dates',))
+    try:
+        srv.add(NAME)
+        rc, res, out = run(capsys, tmp_path, srv, ttl=30)
+        assert rc == 1 and res['error_kind'] == 'refused' and res['msg'] == (
+            'this OmniRoute server lists neither expiresAt nor createdAt for opencode-alice@laptop1, so ttl and '
+            'renew_days cannot be enforced; nothing was changed (unset ttl and renew_days for it)')
+        srv.add('opencode-bob@laptop1')
+        rc, res, out = run(capsys, tmp_path, srv, ttl=30, keys=[
+            {'name': NAME}, {'name': 'opencode-bob@laptop1'}, {'name': 'opencode-carol@laptop1', 'state': 'absent'}])
+        assert rc == 1 and res['msg'].endswith('for opencode-alice@laptop1, opencode-bob@laptop1, so ttl and renew_days '
+                                               'cannot be enforced; nothing was changed (unset ttl and renew_days for it)')
+        # A key to remove needs no age.
+        rc, res, out = run(capsys, tmp_path, srv, ttl=30, keys=[{'name': NAME, 'state': 'absent'}])
+        assert rc == 0 and res['changed']
+    finally:
+        srv.close()
+
+
+def test_a_wrong_policy_is_refused_with_where_it_is(capsys, tmp_path, server):
+    rc, res, out = run(capsys, tmp_path, server, policy={'noLog': 'yes'})
+    assert rc == 1 and res['error_kind'] == 'refused' and res['msg'] == 'policy noLog must be true or false'
+    rc, res, out = run(capsys, tmp_path, server, keys=[{'name': NAME, 'label': 'alice', 'policy': {'noLog': 'yes'}}])
+    assert rc == 1 and res['msg'] == 'key alice: policy noLog must be true or false'
+
+
+def test_a_policys_allowed_models_win_over_the_allowed_models_option(capsys, tmp_path, server):
+    rc, res, out = run(capsys, tmp_path, server, allowed_models=['b/*'],
+                       keys=[{'name': NAME, 'policy': {'allowedModels': ['a/*']}}, {'name': 'opencode-bob@laptop1'}])
+    assert rc == 0
+    assert dict((k['name'], k['allowedModels']) for k in server.keys) == {NAME: ['a/*'], 'opencode-bob@laptop1': ['b/*']}
+
+
+def test_every_failing_key_is_named_in_the_message(capsys, tmp_path, server):
+    rc, res, out = run(capsys, tmp_path, server, keys=[
+        {'name': NAME, 'label': 'alice', 'expires_at': '2031-01-31T00:00:00Z'},
+        {'name': 'opencode-bob@laptop1', 'label': 'bob', 'expires_at': '2031-01-31T00:00:00Z'}])
+    refused = ('this OmniRoute server does not accept a key expiry (PATCH expiresAt refused with HTTP 400); omit '
+               "expires_at for it (OmniRoute 3.7.9 has no expiry in its key API - use ttl, which the module then "
+               "enforces from each key's createdAt)")
+    assert rc == 1 and res['msg'] == 'alice: key alice: %s; bob: key bob: %s' % (refused, refused)
+
+
+# --------------------------------------------------------------------------- the lock
+def test_the_lock_file_is_private(tmp_path):
+    with api_key.KeyLock(str(tmp_path), 'http://gateway', NAME) as lock:
+        assert stat.S_IMODE(os.stat(lock.path).st_mode) == 0o600 & ~current_umask()
+
+
+def current_umask():
+    mask_ = os.umask(0)
+    os.umask(mask_)
+    return mask_
+
+
+def test_a_waiter_whose_lock_file_went_takes_a_new_one(tmp_path):
+    """The holder removes the file as it lets go; a waiter that had opened the old file wins a
+    lock on a file no longer there, sees that, and locks a new one instead."""
+    first = api_key.KeyLock(str(tmp_path), 'http://gateway', NAME).__enter__()
+    old = os.fstat(first.fd).st_ino
+    second = api_key.KeyLock(str(tmp_path), 'http://gateway', NAME)
+    got, errors = [], []
+
+    def wait():
+        try:
+            with second:
+                got.append(os.fstat(second.fd).st_ino == os.stat(second.path).st_ino)
+        except Exception as exc:  # pylint: disable=broad-except
+            errors.append(exc)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    deadline = time.monotonic() + 30
+    # Let go only once the waiter has the old file open (two descriptors of this process on it).
+    while opened(first.path, old) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert opened(first.path, old) == 2
+    first.__exit__(None, None, None)
+    waiter.join(30)
+    assert errors == [] and got == [True] and os.listdir(str(tmp_path)) == []
+
+
+def opened(path, inode):
+    """How many descriptors of this process are open on the file ``inode`` (once at ``path``)."""
+    count = 0
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            st = os.stat('/proc/self/fd/' + fd)
+        except OSError:
+            continue
+        if st.st_ino == inode and os.path.dirname(os.readlink('/proc/self/fd/' + fd)) == os.path.dirname(path):
+            count += 1
+    return count
