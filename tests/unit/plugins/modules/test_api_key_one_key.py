@@ -263,3 +263,64 @@ def opened(path, inode):
         if st.st_ino == inode and os.path.dirname(os.readlink('/proc/self/fd/' + fd)) == os.path.dirname(path):
             count += 1
     return count
+
+
+# --------------------------------------------------------------------------- options and what is shown
+@pytest.mark.parametrize('args, msg', [
+    (dict(ttl=0), 'ttl must be a positive number of days, got 0.0'),
+    (dict(ttl=-2), 'ttl must be a positive number of days, got -2.0'),
+    (dict(renew_days=-1), 'renew_days must not be negative, got -1.0'),
+])
+def test_ttl_and_renew_days_that_make_no_sense_are_refused(capsys, tmp_path, server, args, msg):
+    rc, res, out = run(capsys, tmp_path, server, **args)
+    assert rc == 1 and res['error_kind'] == 'refused' and res['msg'] == msg and server.keys == []
+
+
+def test_a_ttl_under_a_day_and_no_renew_days_keep_a_young_key(capsys, tmp_path, server):
+    rc, res, out = run(capsys, tmp_path, server, ttl=0.5, renew_days=0)
+    assert rc == 0 and res['created']
+    # 29.5 days old under a ttl of 30: kept (without renew_days nothing is renewed early).
+    from ansible_collections.omniroute.opencode.plugins.module_utils import _keys
+    from datetime import timedelta
+    aged = server.add('opencode-bob@laptop1', createdAt=_keys.fmt(_keys.now() - timedelta(days=29.5)))
+    rc, res, out = run(capsys, tmp_path, server, name='opencode-bob@laptop1', ttl=30, installed_auth=auth_with(aged['key']))
+    assert rc == 0 and res['kept'] and not res['changed']
+
+
+@pytest.mark.parametrize('args, msg', [
+    (dict(name=None), 'one of the following is required: name, keys, sweep'),
+    (dict(password=None), 'one of the following is required: password, management_key, session'),
+    (dict(keys=[{'name': NAME}]), 'parameters are mutually exclusive: name|keys'),
+])
+def test_what_to_manage_and_how_to_log_in_are_checked(capsys, tmp_path, server, args, msg):
+    args = dict(dict(url=server.url, password=PASSWORD, name=NAME, lock_dir=str(tmp_path)), **args)
+    rc, res, out = run_module(api_key.main, capsys, dict((k, v) for k, v in args.items() if v is not None))
+    assert rc == 1 and res['msg'] == msg and server.calls == []
+
+
+@pytest.mark.parametrize('option', ['password', 'management_key'])
+def test_a_login_secret_that_cannot_go_into_a_header_is_never_sent(capsys, tmp_path, server, option):
+    bad = 'pw-with\ta-tab-1234567'
+    args = dict(url=server.url, name=NAME, lock_dir=str(tmp_path))
+    args[option] = bad
+    rc, res, out = run_module(api_key.main, capsys, args)
+    assert rc == 1 and res['error_kind'] == 'auth' and server.calls == []
+    assert res['msg'].startswith(option + ' ') and res['msg'].endswith('; nothing was sent to ' + server.url)
+    assert res['invocation']['module_args']['url'] == server.url and bad not in out and 'pw-with' not in out
+
+
+def test_the_invocation_hides_the_login_secrets_wherever_they_are(capsys, tmp_path, server):
+    rc, first, out = run(capsys, tmp_path, server, keys=[], keep_session=True)
+    assert rc == 0, first.get('msg')
+    session = first['session']
+    for option, secret in (('password', PASSWORD), ('session', session)):
+        where = tmp_path / ('locks-' + secret.replace('/', '_'))
+        where.mkdir()
+        args = dict(url=server.url, name=NAME, lock_dir=str(where), records=first['records'])
+        args[option] = secret
+        rc, res, out = run_module(api_key.main, capsys, args)
+        assert rc == 0 and secret not in out and secret[:16] not in out, option
+        shown = res['invocation']['module_args']
+        assert shown['records'] == '(0 keys)'
+        if option == 'session':
+            assert shown['session'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
