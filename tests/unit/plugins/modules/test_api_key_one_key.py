@@ -301,12 +301,14 @@ def test_what_to_manage_and_how_to_log_in_are_checked(capsys, tmp_path, server, 
 @pytest.mark.parametrize('option', ['password', 'management_key'])
 def test_a_login_secret_that_cannot_go_into_a_header_is_never_sent(capsys, tmp_path, server, option):
     bad = 'pw-with\ta-tab-1234567'
-    args = dict(url=server.url, name=NAME, lock_dir=str(tmp_path))
+    # (User info in the URL is never shown either.)
+    args = dict(url=server.url.replace('http://', 'http://ops:hunter2-9f3a@'), name=NAME, lock_dir=str(tmp_path))
     args[option] = bad
     rc, res, out = run_module(api_key.main, capsys, args)
     assert rc == 1 and res['error_kind'] == 'auth' and server.calls == []
     assert res['msg'].startswith(option + ' ') and res['msg'].endswith('; nothing was sent to ' + server.url)
     assert res['invocation']['module_args']['url'] == server.url and bad not in out and 'pw-with' not in out
+    assert 'hunter2' not in out
 
 
 def test_the_invocation_hides_the_login_secrets_wherever_they_are(capsys, tmp_path, server):
