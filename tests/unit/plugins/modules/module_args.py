@@ -45,7 +45,11 @@ def module_side():
 
 
 def run_module(main, capsys, args, check=False, diff=False):
-    """Run ``main`` with ``args`` (check and diff mode as asked); return (rc, result, raw stdout)."""
+    """Run ``main`` with ``args`` (check and diff mode as asked); return (rc, result, raw stdout).
+    Each run starts without the warnings of earlier runs: Ansible collects a module's warnings per
+    process, and a target runs each module in a process of its own."""
+    from ansible.module_utils.common import warnings
+    warnings._global_warnings.clear()
     args = dict(args)
     if check:
         args['_ansible_check_mode'] = True

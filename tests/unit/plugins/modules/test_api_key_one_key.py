@@ -111,8 +111,7 @@ def test_each_result_of_one_named_key_whole(capsys, tmp_path, server):
     assert calls(res) == LOGIN_AND_LIST and not [w for w in warnings_of(res) if 'keys are named' in w]
 
     # Two keys of the name and the installed one known: the other goes, and there is nothing to
-    # warn about. (Ansible keeps a module's warnings for the process: this comes before the one
-    # that warns.)
+    # warn about.
     spare = server.add(NAME)
     rc, res, out = run(capsys, tmp_path, server, installed_auth=auth_with(rec['key']), diff=False)
     assert rc == 0 and res['kept'] and res['revoked'] == [spare['id']] and 'diff' not in res
@@ -274,6 +273,7 @@ def opened(path, inode):
 def test_ttl_and_renew_days_that_make_no_sense_are_refused(capsys, tmp_path, server, args, msg):
     rc, res, out = run(capsys, tmp_path, server, **args)
     assert rc == 1 and res['error_kind'] == 'refused' and res['msg'] == msg and server.keys == []
+    assert res['invocation']['module_args']['url'] == server.url
 
 
 def test_a_ttl_under_a_day_and_no_renew_days_keep_a_young_key(capsys, tmp_path, server):
@@ -326,3 +326,23 @@ def test_the_invocation_hides_the_login_secrets_wherever_they_are(capsys, tmp_pa
         assert shown['records'] == '(0 keys)'
         if option == 'session':
             assert shown['session'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+
+
+@pytest.mark.parametrize('login, what', [
+    ('password', 'the admin password'), ('management_key', 'the management key'), ('session', 'the admin session')])
+def test_a_cleartext_login_is_warned_about_and_an_unexpected_error_is_scrubbed(capsys, tmp_path, monkeypatch, login, what):
+    secret = {'password': PASSWORD, 'management_key': 'sk-mgmt-0123456789abcdef',
+              'session': 'omniroute-session-v1:eyJ2YWx1ZSI6ICJhYmNkZWZnaGlqIn0'}[login]
+    part = secret[3:13]
+
+    def fails(module):
+        raise ValueError('the server said %s went wrong' % part)
+
+    monkeypatch.setattr(api_key, 'run_one', fails)
+    url = 'http://gateway.example:20128'
+    rc, res, out = run_module(api_key.main, capsys, {'url': url, 'name': NAME, 'lock_dir': str(tmp_path), login: secret})
+    assert rc == 1 and res['error_kind'] == 'internal' and part not in out
+    assert res['msg'].startswith('unexpected error while managing the OmniRoute key: ValueError: the server said ')
+    assert warnings_of(res) == [
+        '%s goes to http://gateway.example:20128 over plain http, unencrypted: anyone on the network path can read it; '
+        'use https for a gateway that is not on this machine' % what]

@@ -101,8 +101,6 @@ def home(tmp_path, monkeypatch):
 
 
 def run(main, capsys, args, diff=True):
-    from ansible.module_utils.common import warnings
-    warnings._global_warnings.clear()
     started = time.monotonic()
     rc, res, out = run_module(main, capsys, args, diff=diff)
     took = time.monotonic() - started

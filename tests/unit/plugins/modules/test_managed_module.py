@@ -26,9 +26,6 @@ ADMIN = '// fleet policy\n{\n  "share": "disabled",\n  "permission": {"bash": "a
 
 def run(capsys, args, check=False, diff=False):
     """Run the module like Ansible does; return (rc, result, raw stdout)."""
-    # Warnings are collected per process; start each run without the earlier runs' ones.
-    from ansible.module_utils.common import warnings
-    warnings._global_warnings.clear()
     return run_module(managed.main, capsys, args, check, diff)
 
 

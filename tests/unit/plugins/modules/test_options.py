@@ -54,8 +54,6 @@ def run_users(capsys, args, check=False, diff=False):
 
 
 def run_managed(capsys, args, check=False, diff=False):
-    from ansible.module_utils.common import warnings
-    warnings._global_warnings.clear()
     return run_module(managed.main, capsys, args, check, diff)
 
 
