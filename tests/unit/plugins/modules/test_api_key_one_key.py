@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.modules import api_key
 from ansible_collections.omniroute.opencode.tests.support.results import warnings_of
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
@@ -92,6 +93,8 @@ def test_each_result_of_one_named_key_whole(capsys, tmp_path, server):
         RESULT, changed=True, created=True, new_key=True, reasons=['no key of this name on the server'], id=rec['id'],
         key=rec['key'], key_masked=mask(rec['key']), diff=diff({'state': 'absent'}, view(rec)))
     assert calls(res) == LOGIN_AND_LIST + [('POST', '/api/keys', 201)]
+    assert isinstance(res['elapsed'], float) and 0 < res['elapsed'] < 60
+    assert res['invocation']['module_args']['name'] == NAME
     assert (res['key_info']['id'], res['key_info']['name'], res['key_info']['expires_at'], res['key_info']['policy']) == (
         rec['id'], NAME, None, 'default')
     assert held == [[os.path.basename(api_key.KeyLock(str(tmp_path), server.url, NAME).path)]] * 2
@@ -210,6 +213,8 @@ def test_every_failing_key_is_named_in_the_message(capsys, tmp_path, server):
                "expires_at for it (OmniRoute 3.7.9 has no expiry in its key API - use ttl, which the module then "
                "enforces from each key's createdAt)")
     assert rc == 1 and res['msg'] == 'alice: key alice: %s; bob: key bob: %s' % (refused, refused)
+    assert res['error_kind'] == 'api' and res['invocation']['module_args']['keys'][0]['name'] == NAME
+    assert [r['failed'] for r in res['results']] == [True, True]
 
 
 # --------------------------------------------------------------------------- the lock
@@ -342,7 +347,9 @@ def test_a_cleartext_login_is_warned_about_and_an_unexpected_error_is_scrubbed(c
     url = 'http://gateway.example:20128'
     rc, res, out = run_module(api_key.main, capsys, {'url': url, 'name': NAME, 'lock_dir': str(tmp_path), login: secret})
     assert rc == 1 and res['error_kind'] == 'internal' and part not in out
-    assert res['msg'].startswith('unexpected error while managing the OmniRoute key: ValueError: the server said ')
+    assert res['msg'] == 'unexpected error while managing the OmniRoute key: ValueError: the server said %s went wrong' % (
+        _redact.MASK)
+    assert res['invocation']['module_args']['url'] == url
     assert warnings_of(res) == [
         '%s goes to http://gateway.example:20128 over plain http, unencrypted: anyone on the network path can read it; '
         'use https for a gateway that is not on this machine' % what]
