@@ -26,13 +26,6 @@ NAME = 'opencode-alice@laptop1'
 
 
 @pytest.fixture
-def server():
-    srv = FakeOmniRoute()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
 def newer():
     made = []
 

@@ -21,13 +21,6 @@ from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.omniroute
     PASSWORD, FakeOmniRoute)
 
 
-@pytest.fixture
-def server():
-    srv = FakeOmniRoute()
-    yield srv
-    srv.close()
-
-
 def run(capsys, tmp_path, srv, check=False, diff=False, **args):
     args.setdefault('url', srv.url)
     if 'management_key' not in args:

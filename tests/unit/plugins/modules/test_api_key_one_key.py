@@ -29,13 +29,6 @@ NAME = 'opencode-alice@laptop1'
 DUPLICATES = "2 keys are named 'opencode-alice@laptop1' on the server; the newest is managed"
 
 
-@pytest.fixture
-def server():
-    srv = FakeOmniRoute()
-    yield srv
-    srv.close()
-
-
 def run(capsys, tmp_path, srv, diff=True, **args):
     args.setdefault('url', srv.url)
     args.setdefault('password', PASSWORD)
