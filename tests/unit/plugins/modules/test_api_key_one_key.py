@@ -20,6 +20,7 @@ import pytest
 
 from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
 from ansible_collections.omniroute.opencode.plugins.modules import api_key
+from ansible_collections.omniroute.opencode.tests.support.files import raises
 from ansible_collections.omniroute.opencode.tests.support.results import warnings_of
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.module_args import run_module
 from ansible_collections.omniroute.opencode.tests.unit.plugins.modules.omniroute_fake import (
@@ -333,10 +334,7 @@ def test_a_cleartext_login_is_warned_about_and_an_unexpected_error_is_scrubbed(c
               'session': 'omniroute-session-v1:eyJ2YWx1ZSI6ICJhYmNkZWZnaGlqIn0'}[login]
     part = secret[3:13]
 
-    def fails(module):
-        raise ValueError('the server said %s went wrong' % part)
-
-    monkeypatch.setattr(api_key, 'run_one', fails)
+    monkeypatch.setattr(api_key, 'run_one', raises(ValueError('the server said %s went wrong' % part)))
     url = 'http://gateway.example:20128'
     rc, res, out = run_module(api_key.main, capsys, {'url': url, 'name': NAME, 'lock_dir': str(tmp_path), login: secret})
     assert rc == 1 and res['error_kind'] == 'internal' and part not in out
