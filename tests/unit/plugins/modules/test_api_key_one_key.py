@@ -15,10 +15,11 @@ import os
 import stat
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
-from ansible_collections.omniroute.opencode.plugins.module_utils import _redact
+from ansible_collections.omniroute.opencode.plugins.module_utils import _keys, _redact
 from ansible_collections.omniroute.opencode.plugins.modules import api_key
 from ansible_collections.omniroute.opencode.tests.support.files import raises
 from ansible_collections.omniroute.opencode.tests.support.results import warnings_of
@@ -109,12 +110,13 @@ def test_each_result_of_one_named_key_whole(capsys, tmp_path, server):
 
     # Two keys of the name and the installed one known: the other goes, and there is nothing to
     # warn about.
-    spare = server.add(NAME)
+    # (Older than the installed key: a newer one would be a rotation's replacement, to finish.)
+    spare = server.add(NAME, createdAt=_keys.fmt(_keys.now() - timedelta(days=2)))
     rc, res, out = run(capsys, tmp_path, server, installed_auth=auth_with(rec['key']), diff=False)
     assert rc == 0 and res['kept'] and res['revoked'] == [spare['id']] and 'diff' not in res
     assert DUPLICATES not in warnings_of(res)
     # Two keys of the name and nothing said about what is installed: a warning names them.
-    newer = server.add(NAME)
+    newer = server.add(NAME, createdAt=_keys.fmt(_keys.now() + timedelta(minutes=1)))
     rc, res, out = run(capsys, tmp_path, server)
     assert rc == 0 and DUPLICATES in warnings_of(res)
 
@@ -279,8 +281,6 @@ def test_a_ttl_under_a_day_and_no_renew_days_keep_a_young_key(capsys, tmp_path, 
     rc, res, out = run(capsys, tmp_path, server, ttl=0.5, renew_days=0)
     assert rc == 0 and res['created']
     # 29.5 days old under a ttl of 30: kept (without renew_days nothing is renewed early).
-    from ansible_collections.omniroute.opencode.plugins.module_utils import _keys
-    from datetime import timedelta
     aged = server.add('opencode-bob@laptop1', createdAt=_keys.fmt(_keys.now() - timedelta(days=29.5)))
     rc, res, out = run(capsys, tmp_path, server, name='opencode-bob@laptop1', ttl=30, installed_auth=auth_with(aged['key']))
     assert rc == 0 and res['kept'] and not res['changed']
